@@ -1,0 +1,122 @@
+#include "protocol/codec.h"
+
+#include "protocol/errors.h"
+#include "protocol/query_decoder.h"
+#include "protocol/xml_encoder.h"
+
+namespace wharf::protocol {
+namespace {
+
+constexpr std::string_view kJsonContentType = "application/x-amz-json-1.0";
+constexpr std::string_view kTargetPrefix = "AmazonSQS.";
+
+std::string_view media_type(std::string_view content_type) {
+  auto semi = content_type.find(';');
+  auto media = content_type.substr(0, semi);
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  return media;
+}
+
+Result<DecodedRequest> decode_json(const HttpRequestView& request) {
+  DecodedRequest out;
+  out.protocol = Protocol::Json;
+  if (media_type(request.content_type) != kJsonContentType) {
+    return make_error(ErrorCode::UnsupportedMediaType,
+                      "The AWS JSON protocol needs Content-Type " + std::string(kJsonContentType) + ".");
+  }
+  if (request.amz_target.substr(0, kTargetPrefix.size()) != kTargetPrefix) {
+    return make_error(ErrorCode::InvalidAction,
+                      "The X-Amz-Target " + std::string(request.amz_target) + " is not an SQS operation.");
+  }
+  out.action = std::string(request.amz_target.substr(kTargetPrefix.size()));
+  if (request.body.empty()) {
+    out.params = nlohmann::json::object();
+    return out;
+  }
+  out.params = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  if (out.params.is_discarded() || !out.params.is_object()) {
+    return make_error(ErrorCode::MalformedInput, "The request body is not a valid JSON object.");
+  }
+  return out;
+}
+
+// "/000000000000/name" -> itself; "/" or anything else -> empty.
+std::string queue_path(std::string_view path) {
+  if (path.size() < 2 || path[0] != '/') return "";
+  auto slash = path.find('/', 1);
+  if (slash == std::string_view::npos || slash == 1 || slash + 1 >= path.size()) return "";
+  if (path.find('/', slash + 1) != std::string_view::npos) return "";
+  return std::string(path);
+}
+
+Result<DecodedRequest> decode_query(const HttpRequestView& request) {
+  DecodedRequest out;
+  out.protocol = Protocol::Query;
+  auto question = request.target.find('?');
+  std::string_view path = request.target.substr(0, question);
+  FormParams params;
+  if (question != std::string_view::npos) params = parse_form(request.target.substr(question + 1));
+  if (request.method == "POST") {
+    for (auto& p : parse_form(request.body)) params.push_back(std::move(p));
+  }
+  bool has_queue_url = false;
+  for (const auto& [name, value] : params) {
+    if (name == "Action") out.action = value;
+    if (name == "QueueUrl") has_queue_url = true;
+  }
+  if (out.action.empty()) {
+    return make_error(ErrorCode::MissingAction, "No action was supplied with this request.");
+  }
+  auto tree = decode_query_params(out.action, params);
+  if (!tree) return tree.error();
+  out.params = std::move(tree.value());
+  if (!has_queue_url) {
+    std::string from_path = queue_path(path);
+    if (!from_path.empty()) out.params["QueueUrl"] = from_path;
+  }
+  return out;
+}
+
+}  // namespace
+
+Protocol detect_protocol(const HttpRequestView& request) {
+  if (!request.amz_target.empty() || media_type(request.content_type) == kJsonContentType) return Protocol::Json;
+  return Protocol::Query;
+}
+
+Result<DecodedRequest> decode_request(const HttpRequestView& request) {
+  if (detect_protocol(request) == Protocol::Json) return decode_json(request);
+  return decode_query(request);
+}
+
+EncodedResponse encode_result(Protocol protocol, std::string_view action, const nlohmann::json& result,
+                              std::string_view request_id) {
+  EncodedResponse out;
+  if (protocol == Protocol::Json) {
+    out.content_type = std::string(kJsonContentType);
+    out.body = result.is_null() ? "{}" : result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } else {
+    out.content_type = "text/xml";
+    out.body = encode_query_response(action, result, request_id);
+  }
+  return out;
+}
+
+EncodedResponse encode_error(Protocol protocol, const SqsError& error, std::string_view request_id) {
+  const ErrorWireInfo& info = wire_info(error.code);
+  EncodedResponse out;
+  out.status = info.http_status;
+  const std::string fault = info.sender_fault ? "Sender" : "Receiver";
+  if (protocol == Protocol::Json) {
+    out.content_type = std::string(kJsonContentType);
+    nlohmann::json body = {{"__type", info.json_type}, {"message", error.message}};
+    out.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out.headers.emplace_back("x-amzn-query-error", std::string(info.query_code) + ";" + fault);
+  } else {
+    out.content_type = "text/xml";
+    out.body = encode_query_error(error, request_id);
+  }
+  return out;
+}
+
+}  // namespace wharf::protocol

@@ -1,0 +1,50 @@
+// Recognises which SQS protocol a request speaks, decodes it into the JSON
+// protocol's parameter tree, and encodes results and errors back.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/sqs_error.h"
+
+namespace wharf::protocol {
+
+enum class Protocol { Json, Query };
+
+struct HttpRequestView {
+  std::string_view method;        // "POST", "GET"
+  std::string_view target;        // path and query string
+  std::string_view content_type;  // Content-Type header
+  std::string_view amz_target;    // X-Amz-Target header, empty if absent
+  std::string_view body;
+};
+
+struct DecodedRequest {
+  Protocol protocol = Protocol::Json;
+  std::string action;
+  nlohmann::json params;  // the action's input in the JSON protocol's shape
+};
+
+// Which protocol the request claims to speak; decided before decoding so that
+// even a decoding error is answered in the caller's protocol.
+Protocol detect_protocol(const HttpRequestView& request);
+
+// Query requests POSTed (or sent with GET) to a queue's own path
+// "/<account>/<queue>" get that path as QueueUrl when they carry none.
+Result<DecodedRequest> decode_request(const HttpRequestView& request);
+
+struct EncodedResponse {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+EncodedResponse encode_result(Protocol protocol, std::string_view action, const nlohmann::json& result,
+                              std::string_view request_id);
+EncodedResponse encode_error(Protocol protocol, const SqsError& error, std::string_view request_id);
+
+}  // namespace wharf::protocol

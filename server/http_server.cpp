@@ -1,0 +1,185 @@
+#include "server/http_server.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <memory>
+#include <optional>
+
+#include "common/ids.h"
+#include "protocol/codec.h"
+#include "server/actions.h"
+
+namespace wharf::server {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+// A little over a 1 MiB message in the query protocol's URL encoding.
+constexpr uint64_t kMaxBodyBytes = 8ull * 1024 * 1024;
+constexpr uint32_t kMaxHeaderBytes = 64 * 1024;
+constexpr auto kIdleTimeout = std::chrono::seconds(75);
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+Response make_response(const Request& request, const protocol::EncodedResponse& encoded, const std::string& request_id) {
+  Response res{static_cast<http::status>(encoded.status), request.version()};
+  res.set(http::field::server, "wharf");
+  res.set(http::field::content_type, encoded.content_type);
+  res.set("x-amzn-RequestId", request_id);
+  for (const auto& [name, value] : encoded.headers) res.set(name, value);
+  res.keep_alive(request.keep_alive());
+  res.body() = encoded.body;
+  res.prepare_payload();
+  return res;
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Services services) : stream_(std::move(socket)), services_(services) {}
+
+  void start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+  }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(kMaxBodyBytes);
+    parser_->header_limit(kMaxHeaderBytes);
+    stream_.expires_after(kIdleTimeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      // The rest of the body is unread: answer, then close.
+      Request head = parser_->release();
+      head.keep_alive(false);
+      const std::string id = random_uuid();
+      const auto proto = protocol::detect_protocol(view_of(head));
+      auto encoded = protocol::encode_error(
+          proto, make_error(ErrorCode::RequestTooLarge, "The request body is larger than the server accepts."), id);
+      return write(make_response(head, encoded, id));
+    }
+    if (ec) return close();
+    request_ = parser_->release();
+    stream_.expires_never();  // a long poll may take a while; the work bounds itself
+    dispatch_request();
+  }
+
+  static protocol::HttpRequestView view_of(const Request& r) {
+    protocol::HttpRequestView v;
+    v.method = std::string_view(r.method_string().data(), r.method_string().size());
+    v.target = std::string_view(r.target().data(), r.target().size());
+    auto ct = r.find(http::field::content_type);
+    if (ct != r.end()) v.content_type = std::string_view(ct->value().data(), ct->value().size());
+    auto at = r.find("X-Amz-Target");
+    if (at != r.end()) v.amz_target = std::string_view(at->value().data(), at->value().size());
+    v.body = r.body();
+    return v;
+  }
+
+  void dispatch_request() {
+    const std::string request_id = random_uuid();
+    if (request_.method() == http::verb::get && (request_.target() == "/health" || request_.target() == "/health/")) {
+      protocol::EncodedResponse ok;
+      ok.content_type = "text/plain";
+      ok.body = "ok\n";
+      return write(make_response(request_, ok, request_id));
+    }
+    const auto view = view_of(request_);
+    auto decoded = protocol::decode_request(view);
+    if (!decoded) {
+      return write(make_response(request_, protocol::encode_error(protocol::detect_protocol(view), decoded.error(), request_id),
+                                 request_id));
+    }
+    auto host_it = request_.find(http::field::host);
+    std::string host = host_it == request_.end() ? "" : std::string(host_it->value());
+    params_ = std::move(decoded->params);
+    const Call call{params_, services_.engine, services_.long_polls, services_.settings, std::move(host)};
+    const auto proto = decoded->protocol;
+    const std::string action = decoded->action;
+    run_action(action, call, [self = shared_from_this(), proto, action, request_id](Result<nlohmann::json> result) {
+      auto encoded = result ? protocol::encode_result(proto, action, result.value(), request_id)
+                            : protocol::encode_error(proto, result.error(), request_id);
+      auto response = std::make_shared<Response>(make_response(self->request_, encoded, request_id));
+      net::dispatch(self->stream_.get_executor(),
+                    [self, response] { self->write(std::move(*response)); });
+    });
+  }
+
+  void write(Response response) {
+    response_ = std::move(response);
+    stream_.expires_after(kIdleTimeout);
+    http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec || !self->response_.keep_alive()) return self->close();
+      self->read();
+    });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  Services services_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  Request request_;
+  nlohmann::json params_;
+  Response response_;
+};
+
+}  // namespace
+
+HttpServer::HttpServer(net::io_context& io, Services services) : io_(io), services_(services), acceptor_(io) {}
+
+bool HttpServer::listen(std::string& error) {
+  beast::error_code ec;
+  auto address = net::ip::make_address(services_.settings.bind, ec);
+  if (ec) {
+    error = "bad bind address " + services_.settings.bind + ": " + ec.message();
+    return false;
+  }
+  tcp::endpoint endpoint(address, services_.settings.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error = "cannot listen on " + services_.settings.bind + ":" + std::to_string(services_.settings.port) + ": " +
+            ec.message();
+    return false;
+  }
+  accept();
+  return true;
+}
+
+uint16_t HttpServer::port() const { return acceptor_.local_endpoint().port(); }
+
+void HttpServer::stop() {
+  net::dispatch(acceptor_.get_executor(), [this] {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+  });
+}
+
+void HttpServer::accept() {
+  acceptor_.async_accept(net::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+    if (!ec) std::make_shared<Session>(std::move(socket), services_)->start();
+    accept();
+  });
+}
+
+}  // namespace wharf::server

@@ -1,0 +1,40 @@
+// HTTP/1.1 front end: accepts connections, reads requests within limits,
+// hands each to the SQS router, writes the answer; keep-alive.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "server/long_polls.h"
+#include "server/settings.h"
+#include "storage/engine.h"
+
+namespace wharf::server {
+
+struct Services {
+  const Settings& settings;
+  storage::Engine& engine;
+  LongPolls& long_polls;
+};
+
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& io, Services services);
+
+  // Binds and listens; on failure returns false with a message.
+  bool listen(std::string& error);
+  uint16_t port() const;
+  void stop();
+
+ private:
+  void accept();
+
+  boost::asio::io_context& io_;
+  Services services_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+};
+
+}  // namespace wharf::server

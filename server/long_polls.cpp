@@ -1,0 +1,123 @@
+#include "server/long_polls.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <algorithm>
+
+namespace wharf::server {
+
+struct LongPolls::Waiter {
+  Waiter(boost::asio::io_context& io, std::string q, Attempt a, Expire e)
+      : queue(std::move(q)), attempt(std::move(a)), expire(std::move(e)), timer(io) {}
+  std::string queue;
+  Attempt attempt;
+  Expire expire;
+  boost::asio::steady_timer timer;
+  std::mutex mu;      // serialises attempts and expiry of this waiter
+  bool done = false;  // answered; guarded by mu
+};
+
+void LongPolls::wait(const std::string& queue, std::chrono::steady_clock::time_point deadline, Attempt attempt,
+                     Expire expire) {
+  auto waiter = std::make_shared<Waiter>(io_, queue, std::move(attempt), std::move(expire));
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) {
+      waiter->expire();
+      return;
+    }
+    ++count_;
+  }
+  waiter->timer.expires_at(deadline);
+  waiter->timer.async_wait([this, waiter](const boost::system::error_code&) { finish(waiter, /*expire=*/true); });
+  try_waiter(waiter);
+}
+
+void LongPolls::try_waiter(const std::shared_ptr<Waiter>& waiter) {
+  // A notify that lands between a failed attempt and re-registering bumps the
+  // generation; seeing that, try again instead of sleeping through it.
+  for (int round = 0; round < 1000; ++round) {
+    uint64_t seen;
+    {
+      std::lock_guard lock(mu_);
+      seen = generation_[waiter->queue];
+    }
+    bool answered = false;
+    {
+      std::lock_guard wl(waiter->mu);
+      if (waiter->done) return;
+      answered = waiter->done = waiter->attempt();
+    }
+    if (answered) {
+      finish(waiter, /*expire=*/false);
+      return;
+    }
+    std::lock_guard lock(mu_);
+    if (generation_[waiter->queue] != seen) continue;
+    waiting_[waiter->queue].push_back(waiter);
+    return;
+  }
+}
+
+void LongPolls::finish(const std::shared_ptr<Waiter>& waiter, bool expire) {
+  bool answer_empty = false;
+  {
+    std::lock_guard wl(waiter->mu);
+    if (expire && !waiter->done) {
+      waiter->done = true;
+      answer_empty = true;
+    } else if (expire) {
+      return;  // the timer of a waiter that already answered
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    auto it = waiting_.find(waiter->queue);
+    if (it != waiting_.end()) {
+      auto& list = it->second;
+      list.erase(std::remove(list.begin(), list.end(), waiter), list.end());
+      if (list.empty()) waiting_.erase(it);
+    }
+    --count_;
+  }
+  if (answer_empty) {
+    waiter->expire();
+  } else {
+    waiter->timer.cancel();
+  }
+}
+
+void LongPolls::notify(const std::string& queue) {
+  std::vector<std::shared_ptr<Waiter>> woken;
+  {
+    std::lock_guard lock(mu_);
+    auto gen = generation_.find(queue);
+    if (gen == generation_.end()) return;  // nobody has ever waited on it
+    ++gen->second;
+    auto it = waiting_.find(queue);
+    if (it == waiting_.end()) return;
+    woken.swap(it->second);
+    waiting_.erase(it);
+  }
+  for (auto& waiter : woken) {
+    boost::asio::post(io_, [this, waiter] { try_waiter(waiter); });
+  }
+}
+
+void LongPolls::shutdown() {
+  std::vector<std::shared_ptr<Waiter>> all;
+  {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    for (auto& [queue, list] : waiting_) all.insert(all.end(), list.begin(), list.end());
+  }
+  for (auto& waiter : all) boost::asio::post(io_, [waiter] { waiter->timer.cancel(); });
+}
+
+size_t LongPolls::waiting() const {
+  std::lock_guard lock(mu_);
+  return count_;
+}
+
+}  // namespace wharf::server

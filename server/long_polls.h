@@ -1,0 +1,53 @@
+// Long polls: ReceiveMessage calls that found nothing wait here, holding no
+// thread, until the queue may have messages (the engine says so) or their
+// deadline passes.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace wharf::server {
+
+class LongPolls {
+ public:
+  // Tries once; true when it answered the caller (messages or an error).
+  using Attempt = std::function<bool()>;
+  // Answers the caller with no messages.
+  using Expire = std::function<void()>;
+
+  explicit LongPolls(boost::asio::io_context& io) : io_(io) {}
+
+  // Runs `attempt` now and again whenever `queue` may have messages, until it
+  // answers; at `deadline`, or at shutdown, calls `expire` instead.
+  void wait(const std::string& queue, std::chrono::steady_clock::time_point deadline, Attempt attempt,
+            Expire expire);
+
+  // Thread-safe; only posts work (callable with the engine's lock held).
+  void notify(const std::string& queue);
+
+  // Answers every waiter at once, and every later one immediately.
+  void shutdown();
+
+  size_t waiting() const;
+
+ private:
+  struct Waiter;
+  void try_waiter(const std::shared_ptr<Waiter>& waiter);
+  void finish(const std::shared_ptr<Waiter>& waiter, bool expire);
+
+  boost::asio::io_context& io_;
+  mutable std::mutex mu_;
+  bool stopped_ = false;
+  std::map<std::string, uint64_t> generation_;
+  std::map<std::string, std::vector<std::shared_ptr<Waiter>>> waiting_;
+  size_t count_ = 0;
+};
+
+}  // namespace wharf::server

@@ -1,0 +1,107 @@
+// wharf: an Amazon SQS-compatible message queue server.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/program_options.hpp>
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+#include <vector>
+
+#include "server/http_server.h"
+#include "server/long_polls.h"
+#include "server/scheduler.h"
+#include "server/settings.h"
+#include "storage/engine.h"
+
+namespace po = boost::program_options;
+using wharf::server::Settings;
+
+namespace {
+
+// Exit codes: 0 clean stop, 1 bad usage, 2 data dir unusable, 3 cannot listen.
+int parse_settings(int argc, char** argv, Settings& s) {
+  po::options_description options("wharf " WHARF_VERSION " - an Amazon SQS-compatible message queue server\n\nOptions");
+  options.add_options()
+      ("help,h", "show this help and exit")
+      ("version", "show the version and exit")
+      ("port,p", po::value<uint16_t>(&s.port)->default_value(s.port), "TCP port (0 picks a free one)")
+      ("bind,b", po::value<std::string>(&s.bind)->default_value(s.bind), "address to listen on")
+      ("data-dir,d", po::value<std::string>(&s.data_dir)->default_value(s.data_dir), "RocksDB data directory")
+      ("account-id", po::value<std::string>(&s.account_id)->default_value(s.account_id), "account id in queue URLs and ARNs")
+      ("region", po::value<std::string>(&s.region)->default_value(s.region), "region in queue ARNs")
+      ("threads", po::value<unsigned>(&s.threads)->default_value(0), "worker threads (0: one per core)");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, options), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << "wharf: " << e.what() << "\n" << options << "\n";
+    return 1;
+  }
+  if (vm.count("help")) {
+    std::cout << options << "\n";
+    return 0;
+  }
+  if (vm.count("version")) {
+    std::cout << "wharf " WHARF_VERSION "\n";
+    return 0;
+  }
+  if (s.account_id.size() != 12 || s.account_id.find_first_not_of("0123456789") != std::string::npos) {
+    std::cerr << "wharf: --account-id must be 12 digits\n";
+    return 1;
+  }
+  return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings settings;
+  if (int code = parse_settings(argc, argv, settings); code >= 0) return code;
+
+  std::string error;
+  wharf::storage::EngineOptions engine_options;
+  engine_options.data_dir = settings.data_dir;
+  auto engine = wharf::storage::open_rocksdb_engine(engine_options, error);
+  if (!engine) {
+    std::cerr << "wharf: " << error << "\n";
+    return 2;
+  }
+
+  const unsigned threads = settings.threads ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
+  boost::asio::io_context io(static_cast<int>(threads));
+  wharf::server::LongPolls long_polls(io);
+  wharf::server::Scheduler scheduler(io, *engine, long_polls);
+  wharf::server::HttpServer http(io, {settings, *engine, long_polls});
+  if (!http.listen(error)) {
+    std::cerr << "wharf: " << error << "\n";
+    return 3;
+  }
+  scheduler.start();
+  std::cout << "wharf " WHARF_VERSION " listening on " << settings.bind << ":" << http.port() << ", data dir "
+            << settings.data_dir << std::endl;
+
+  // Stop: no new connections, long polls answered (empty), a moment for the
+  // answers to be written, then the threads end and RocksDB is closed.
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  boost::asio::steady_timer drain(io);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    std::cout << "wharf stopping" << std::endl;
+    http.stop();
+    scheduler.stop();
+    long_polls.shutdown();
+    drain.expires_after(std::chrono::milliseconds(200));
+    drain.async_wait([&](const boost::system::error_code&) { io.stop(); });
+  });
+
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& t : pool) t.join();
+  engine.reset();
+  std::cout << "wharf stopped" << std::endl;
+  return 0;
+}

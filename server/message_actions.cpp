@@ -1,0 +1,208 @@
+// Message actions: SendMessage, ReceiveMessage (with long polling),
+// DeleteMessage, ChangeMessageVisibility.
+#include <algorithm>
+#include <set>
+
+#include "protocol/checksums.h"
+#include "server/actions.h"
+#include "server/long_polls.h"
+#include "server/message_attributes.h"
+#include "server/params.h"
+
+namespace wharf::server {
+namespace {
+
+using nlohmann::json;
+
+const std::set<std::string>& system_attribute_names() {
+  static const std::set<std::string> kNames = {
+      "All", "SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp",
+      "SequenceNumber", "MessageDeduplicationId", "MessageGroupId", "AWSTraceHeader", "DeadLetterQueueSourceArn"};
+  return kNames;
+}
+
+// What a ReceiveMessage asked to see of each message.
+struct Selection {
+  std::set<std::string> system;            // system attribute names, or {"All"}
+  std::vector<std::string> message_names;  // names, "All", ".*" or "prefix.*"
+
+  bool wants_system(const std::string& name) const { return system.count("All") || system.count(name); }
+
+  bool wants_message_attribute(const std::string& name) const {
+    for (const auto& n : message_names) {
+      if (n == "All" || n == ".*" || n == name) return true;
+      if (n.size() > 2 && n.compare(n.size() - 2, 2, ".*") == 0 && name.compare(0, n.size() - 1, n, 0, n.size() - 1) == 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+};
+
+json render_message(const std::string& sender_id, const Selection& selection, const storage::ReceivedMessage& m) {
+  json out = {{"MessageId", m.message_id},
+              {"ReceiptHandle", m.receipt_handle},
+              {"MD5OfBody", protocol::md5_hex(m.body)},
+              {"Body", m.body}};
+  json system = json::object();
+  auto put = [&](const char* name, std::string value) {
+    if (selection.wants_system(name)) system[name] = std::move(value);
+  };
+  put("SenderId", sender_id);
+  put("SentTimestamp", std::to_string(m.sent_ms));
+  put("ApproximateReceiveCount", std::to_string(m.receive_count));
+  put("ApproximateFirstReceiveTimestamp", std::to_string(m.first_receive_ms));
+  if (!m.system_attributes.empty()) {
+    auto sys = json::parse(m.system_attributes, nullptr, false);
+    if (sys.is_object() && sys.contains("AWSTraceHeader")) {
+      put("AWSTraceHeader", sys["AWSTraceHeader"].value("StringValue", ""));
+    }
+  }
+  if (!system.empty()) out["Attributes"] = std::move(system);
+
+  if (!m.message_attributes.empty() && !selection.message_names.empty()) {
+    auto stored = json::parse(m.message_attributes, nullptr, false);
+    json chosen = json::object();
+    if (stored.is_object()) {
+      for (auto it = stored.begin(); it != stored.end(); ++it) {
+        if (selection.wants_message_attribute(it.key())) chosen[it.key()] = it.value();
+      }
+    }
+    if (!chosen.empty()) {
+      out["MD5OfMessageAttributes"] = protocol::md5_of_attributes(chosen);
+      out["MessageAttributes"] = std::move(chosen);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<json> send_message(const Call& call) {
+  auto name = queue_name_from_url(call);
+  if (!name) return name.error();
+  Params p(call.params);
+  auto body = p.required_string("MessageBody");
+  if (!body) return body.error();
+  auto delay = p.optional_int("DelaySeconds", 0, 900);
+  if (!delay) return delay.error();
+  auto attributes = validate_message_attributes(p.object("MessageAttributes"));
+  if (!attributes) return attributes.error();
+  auto system = validate_system_attributes(p.object("MessageSystemAttributes"));
+  if (!system) return system.error();
+  if (p.has("MessageGroupId") || p.has("MessageDeduplicationId")) {
+    return make_error(ErrorCode::UnsupportedOperation,
+                      "MessageGroupId and MessageDeduplicationId (FIFO and fair queues) are not supported by this "
+                      "Wharf version yet.");
+  }
+
+  storage::NewMessage message;
+  message.body = body.value();
+  message.delay_seconds = delay.value();
+  message.attributes_size = attributes->size;
+  if (!attributes->attributes.empty()) message.message_attributes = attributes->attributes.dump();
+  if (!system->attributes.empty()) message.system_attributes = system->attributes.dump();
+  auto sent = call.engine.send_message(name.value(), std::move(message));
+  if (!sent) return sent.error();
+
+  json out = {{"MessageId", sent->message_id}, {"MD5OfMessageBody", protocol::md5_hex(body.value())}};
+  if (!attributes->attributes.empty()) out["MD5OfMessageAttributes"] = protocol::md5_of_attributes(attributes->attributes);
+  if (!system->attributes.empty()) out["MD5OfMessageSystemAttributes"] = protocol::md5_of_attributes(system->attributes);
+  return out;
+}
+
+void receive_message(const Call& call, Reply reply) {
+  auto name = queue_name_from_url(call);
+  if (!name) return reply(name.error());
+  Params p(call.params);
+  auto max = p.optional_int("MaxNumberOfMessages", 1, 10);
+  if (!max) return reply(max.error());
+  auto visibility = p.optional_int("VisibilityTimeout", 0, 43200);
+  if (!visibility) return reply(visibility.error());
+  auto wait = p.optional_int("WaitTimeSeconds", 0, 20);
+  if (!wait) return reply(wait.error());
+  auto legacy_names = p.string_list("AttributeNames");
+  if (!legacy_names) return reply(legacy_names.error());
+  auto system_names = p.string_list("MessageSystemAttributeNames");
+  if (!system_names) return reply(system_names.error());
+  auto message_names = p.string_list("MessageAttributeNames");
+  if (!message_names) return reply(message_names.error());
+
+  Selection selection;
+  for (const auto* list : {&legacy_names.value(), &system_names.value()}) {
+    for (const auto& n : *list) {
+      if (!system_attribute_names().count(n)) {
+        return reply(make_error(ErrorCode::InvalidAttributeName, "Unknown Attribute " + n + "."));
+      }
+      selection.system.insert(n);
+    }
+  }
+  selection.message_names = message_names.value();
+
+  auto queue = call.engine.get_queue(name.value());
+  if (!queue) return reply(queue.error());
+  const int wait_seconds = wait.value().value_or(
+      static_cast<int>(storage::attribute_int(queue->attributes, "ReceiveMessageWaitTimeSeconds")));
+
+  // Shared by the immediate try and the long poll's later tries; owns what
+  // it needs, since a long poll outlives this call.
+  struct Receive {
+    storage::Engine& engine;
+    std::string sender_id;
+    std::string queue;
+    int max;
+    std::optional<int> visibility;
+    Selection selection;
+    Reply reply;
+    bool try_once(bool answer_empty) {
+      auto received = engine.receive_messages(queue, max, visibility);
+      if (!received) {
+        reply(received.error());
+        return true;
+      }
+      if (received->empty() && !answer_empty) return false;
+      json messages = json::array();
+      for (const auto& m : received.value()) messages.push_back(render_message(sender_id, selection, m));
+      reply(messages.empty() ? json::object() : json{{"Messages", std::move(messages)}});
+      return true;
+    }
+  };
+  auto receive = std::make_shared<Receive>(Receive{call.engine, call.settings.account_id, name.value(),
+                                                   max.value().value_or(1), visibility.value(), std::move(selection),
+                                                   std::move(reply)});
+  if (wait_seconds == 0) {
+    receive->try_once(/*answer_empty=*/true);
+    return;
+  }
+  call.long_polls.wait(
+      receive->queue, std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds),
+      [receive] { return receive->try_once(/*answer_empty=*/false); },
+      [receive] { receive->reply(json::object()); });
+}
+
+Result<json> delete_message(const Call& call) {
+  auto name = queue_name_from_url(call);
+  if (!name) return name.error();
+  Params p(call.params);
+  auto handle = p.required_string("ReceiptHandle");
+  if (!handle) return handle.error();
+  if (auto st = call.engine.delete_message(name.value(), handle.value()); !st) return st.error();
+  return json::object();
+}
+
+Result<json> change_message_visibility(const Call& call) {
+  auto name = queue_name_from_url(call);
+  if (!name) return name.error();
+  Params p(call.params);
+  auto handle = p.required_string("ReceiptHandle");
+  if (!handle) return handle.error();
+  if (!p.has("VisibilityTimeout")) {
+    return make_error(ErrorCode::MissingParameter, "The request must contain the parameter VisibilityTimeout.");
+  }
+  auto timeout = p.optional_int("VisibilityTimeout", 0, 43200);
+  if (!timeout) return timeout.error();
+  if (auto st = call.engine.change_visibility(name.value(), handle.value(), *timeout.value()); !st) return st.error();
+  return json::object();
+}
+
+}  // namespace wharf::server

@@ -1,0 +1,23 @@
+// Validation of message attributes and system attributes as AWS applies it.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "common/sqs_error.h"
+
+namespace wharf::server {
+
+struct ValidatedAttributes {
+  nlohmann::json attributes = nlohmann::json::object();  // normalised wire shape
+  size_t size = 0;  // name + type + value bytes, counted against MaximumMessageSize
+};
+
+// MessageAttributes: at most 10; names 1-256 of [A-Za-z0-9_.-], no "AWS."
+// or "Amazon." prefix, no leading, trailing or doubled '.'; DataType String,
+// Number or Binary with an optional ".custom" suffix; the matching value.
+Result<ValidatedAttributes> validate_message_attributes(const nlohmann::json* attributes);
+
+// MessageSystemAttributes: only AWSTraceHeader, of type String.
+Result<ValidatedAttributes> validate_system_attributes(const nlohmann::json* attributes);
+
+}  // namespace wharf::server

@@ -1,0 +1,39 @@
+// The one timer of the process: fires at the engine's next deadline (delay
+// ends, visibility expiries, retention) and lets it do its due work; relays
+// the engine's "messages available" to the long polls.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <atomic>
+#include <cstdint>
+
+#include "server/long_polls.h"
+#include "storage/engine.h"
+
+namespace wharf::server {
+
+class Scheduler final : public storage::EngineListener {
+ public:
+  Scheduler(boost::asio::io_context& io, storage::Engine& engine, LongPolls& long_polls);
+  void start();
+  void stop();
+
+  void messages_available(const std::string& queue_name) override;
+  void deadline_added(int64_t when_ms) override;
+
+ private:
+  void run();
+  void arm(int64_t when_ms);
+
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;  // owns timer_
+  storage::Engine& engine_;
+  LongPolls& long_polls_;
+  boost::asio::steady_timer timer_;
+  std::atomic<int64_t> armed_for_ms_{0};
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace wharf::server

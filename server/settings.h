@@ -1,0 +1,18 @@
+// Process settings, from the command line.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace wharf::server {
+
+struct Settings {
+  std::string bind = "0.0.0.0";
+  uint16_t port = 9324;
+  std::string data_dir = "./data";
+  std::string account_id = "000000000000";
+  std::string region = "us-east-1";
+  unsigned threads = 0;  // 0: one per core
+};
+
+}  // namespace wharf::server

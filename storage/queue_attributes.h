@@ -1,0 +1,28 @@
+// The rules of queue names and queue attributes: names, ranges, defaults.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "common/sqs_error.h"
+
+namespace wharf::storage {
+
+using AttributeMap = std::map<std::string, std::string>;
+using TagMap = std::map<std::string, std::string>;
+
+bool is_valid_queue_name(std::string_view name);
+
+// The settable attributes of a new standard queue, with AWS's defaults.
+AttributeMap default_queue_attributes();
+
+// Checks names and values against AWS's rules (InvalidAttributeName,
+// InvalidAttributeValue) and returns them normalised. `creating` allows the
+// create-only attributes.
+Result<AttributeMap> validate_queue_attributes(const AttributeMap& requested, bool creating);
+
+// Typed reads of stored attributes (always valid once stored).
+int64_t attribute_int(const AttributeMap& attributes, const std::string& name);
+
+}  // namespace wharf::storage

@@ -1,0 +1,76 @@
+#include "storage/receipt_handle.h"
+
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+
+#include "storage/records.h"
+
+namespace wharf::storage {
+namespace {
+
+constexpr size_t kPayload = 8 + 8 + 4;
+constexpr size_t kMac = 16;
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string mac(std::string_view payload, std::string_view secret) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), out, &len);
+  return std::string(reinterpret_cast<char*>(out), kMac);
+}
+
+// base64url without padding; the handle is always 36 bytes -> 48 chars.
+std::string encode_b64url(std::string_view bytes) {
+  std::string out;
+  for (size_t i = 0; i + 2 < bytes.size(); i += 3) {
+    uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
+    for (int shift = 18; shift >= 0; shift -= 6) out.push_back(kAlphabet[(v >> shift) & 63]);
+  }
+  return out;
+}
+
+std::optional<std::string> decode_b64url(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  for (size_t i = 0; i < text.size(); i += 4) {
+    uint32_t v = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char* pos = std::char_traits<char>::find(kAlphabet, 64, text[i + k]);
+      if (!pos) return std::nullopt;
+      v = (v << 6) | static_cast<uint32_t>(pos - kAlphabet);
+    }
+    out.push_back(static_cast<char>((v >> 16) & 0xFF));
+    out.push_back(static_cast<char>((v >> 8) & 0xFF));
+    out.push_back(static_cast<char>(v & 0xFF));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string encode_receipt_handle(const ReceiptHandle& h, std::string_view secret) {
+  std::string payload;
+  put_u64(payload, h.queue_id);
+  put_u64(payload, h.seq);
+  for (int shift = 24; shift >= 0; shift -= 8) payload.push_back(static_cast<char>((h.receive_count >> shift) & 0xFF));
+  payload += mac(payload, secret);
+  return encode_b64url(payload);
+}
+
+std::optional<ReceiptHandle> decode_receipt_handle(std::string_view text, std::string_view secret) {
+  if (text.size() != (kPayload + kMac) / 3 * 4) return std::nullopt;
+  auto raw = decode_b64url(text);
+  if (!raw || raw->size() != kPayload + kMac) return std::nullopt;
+  std::string_view payload(raw->data(), kPayload);
+  const std::string expected = mac(payload, secret);
+  if (CRYPTO_memcmp(expected.data(), raw->data() + kPayload, kMac) != 0) return std::nullopt;
+  ReceiptHandle h;
+  h.queue_id = get_u64(payload.substr(0, 8));
+  h.seq = get_u64(payload.substr(8, 8));
+  h.receive_count = 0;
+  for (int i = 16; i < 20; ++i) h.receive_count = (h.receive_count << 8) | static_cast<uint8_t>(payload[i]);
+  return h;
+}
+
+}  // namespace wharf::storage

@@ -1,0 +1,113 @@
+#include "storage/records.h"
+
+namespace wharf::storage {
+namespace {
+
+constexpr char kContentVersion = 1;
+constexpr char kStateVersion = 1;
+
+void put_u32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
+}
+
+uint32_t get_u32(std::string_view bytes) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(bytes[i]);
+  return v;
+}
+
+void put_bytes(std::string& out, std::string_view bytes) {
+  put_u32(out, static_cast<uint32_t>(bytes.size()));
+  out.append(bytes);
+}
+
+bool take_bytes(std::string_view& in, std::string& out) {
+  if (in.size() < 4) return false;
+  uint32_t n = get_u32(in);
+  in.remove_prefix(4);
+  if (in.size() < n) return false;
+  out.assign(in.substr(0, n));
+  in.remove_prefix(n);
+  return true;
+}
+
+}  // namespace
+
+void put_u64(std::string& out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
+}
+
+uint64_t get_u64(std::string_view bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(bytes[i]);
+  return v;
+}
+
+std::string message_key(uint64_t queue_id, uint64_t seq) {
+  std::string key;
+  key.reserve(16);
+  put_u64(key, queue_id);
+  put_u64(key, seq);
+  return key;
+}
+
+std::string queue_prefix(uint64_t queue_id) {
+  std::string key;
+  put_u64(key, queue_id);
+  return key;
+}
+
+bool parse_message_key(std::string_view key, uint64_t& queue_id, uint64_t& seq) {
+  if (key.size() != 16) return false;
+  queue_id = get_u64(key.substr(0, 8));
+  seq = get_u64(key.substr(8, 8));
+  return true;
+}
+
+std::string encode_content(const MessageContent& c) {
+  std::string out;
+  out.reserve(1 + 8 + 16 + c.message_id.size() + c.body.size() + c.message_attributes.size() +
+              c.system_attributes.size());
+  out.push_back(kContentVersion);
+  put_u64(out, static_cast<uint64_t>(c.sent_ms));
+  put_bytes(out, c.message_id);
+  put_bytes(out, c.body);
+  put_bytes(out, c.message_attributes);
+  put_bytes(out, c.system_attributes);
+  return out;
+}
+
+std::optional<MessageContent> decode_content(std::string_view in) {
+  if (in.size() < 9 || in[0] != kContentVersion) return std::nullopt;
+  MessageContent c;
+  c.sent_ms = static_cast<int64_t>(get_u64(in.substr(1, 8)));
+  in.remove_prefix(9);
+  if (!take_bytes(in, c.message_id) || !take_bytes(in, c.body) || !take_bytes(in, c.message_attributes) ||
+      !take_bytes(in, c.system_attributes)) {
+    return std::nullopt;
+  }
+  return c;
+}
+
+std::string encode_state(const MessageState& s) {
+  std::string out;
+  out.reserve(29);
+  out.push_back(kStateVersion);
+  put_u64(out, static_cast<uint64_t>(s.visible_at_ms));
+  put_u32(out, s.receive_count);
+  put_u64(out, static_cast<uint64_t>(s.first_receive_ms));
+  put_u64(out, static_cast<uint64_t>(s.sent_ms));
+  return out;
+}
+
+std::optional<MessageState> decode_state(std::string_view in) {
+  if (in.size() != 29 || in[0] != kStateVersion) return std::nullopt;
+  MessageState s;
+  s.visible_at_ms = static_cast<int64_t>(get_u64(in.substr(1, 8)));
+  s.receive_count = get_u32(in.substr(9, 4));
+  s.first_receive_ms = static_cast<int64_t>(get_u64(in.substr(13, 8)));
+  s.sent_ms = static_cast<int64_t>(get_u64(in.substr(21, 8)));
+  return s;
+}
+
+}  // namespace wharf::storage
