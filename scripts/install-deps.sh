@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Wharf needs, only those missing.
+#   scripts/install-deps.sh          build and run
+#   scripts/install-deps.sh --tests  also what the test suite needs
+set -euo pipefail
+
+packages=(g++ cmake make pkg-config libboost1.81-dev libboost-program-options1.81-dev
+          librocksdb-dev nlohmann-json3-dev libssl-dev catch2)
+if [[ "${1:-}" == "--tests" ]]; then
+  # python3-botocore carries the query-era SQS model the query-protocol tests use.
+  packages+=(python3-botocore ca-certificates)
+  command -v node >/dev/null || packages+=(nodejs)
+  command -v npm >/dev/null || packages+=(npm)
+  command -v aws >/dev/null || packages+=(awscli)
+  python3 -c 'import boto3' 2>/dev/null || packages+=(python3-boto3)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

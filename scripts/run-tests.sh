@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds with warnings as errors, and runs the whole
+# test suite: Catch2 unit tests, then integration tests that start the real
+# wharf binary and drive it with boto3 (JSON and query), the AWS CLI, and the
+# JavaScript SDKs v3 (JSON) and v2 2.1490.0 (query).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --tests
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWHARF_WERROR=ON -DWHARF_TESTS=ON >/dev/null
+cmake --build build -j"$(nproc)"
+
+export WHARF_BIN="$PWD/build/wharf"
+status=0
+run() {
+  echo "=== $1"
+  shift
+  if "$@"; then echo "--- passed"; else echo "--- FAILED"; status=1; fi
+}
+run "unit tests (Catch2)" ctest --test-dir build --output-on-failure
+run "integration: boto3 JSON + query, AWS CLI, HTTP" tests/integration/run.sh
+run "integration: JavaScript SDK v3 + v2" tests/js/run.sh
+if ((status)); then echo "SOME TESTS FAILED"; else echo "ALL TESTS PASSED"; fi
+exit $status
