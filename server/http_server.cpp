@@ -54,6 +54,27 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(kMaxBodyBytes);
     parser_->header_limit(kMaxHeaderBytes);
     stream_.expires_after(kIdleTimeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+  }
+
+  // Clients that send "Expect: 100-continue" (curl for bodies over 1 KiB,
+  // some SDKs) wait for this interim answer before sending the body.
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read(ec);
+    auto expect = parser_->get().find(http::field::expect);
+    if (expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue") &&
+        parser_->content_length().value_or(0) <= kMaxBodyBytes) {
+      auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+      return http::async_write(stream_, *interim, [self = shared_from_this(), interim](beast::error_code wec, size_t) {
+        if (wec) return self->close();
+        self->read_body();
+      });
+    }
+    read_body();
+  }
+
+  void read_body() {
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
