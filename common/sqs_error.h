@@ -35,6 +35,8 @@ enum class ErrorCode {
   BatchEntryIdsNotDistinct,
   InvalidBatchEntryId,
   BatchRequestTooLong,
+  // Message move tasks
+  ResourceNotFoundException,
   // Everything else
   UnsupportedOperation,
   InternalError,

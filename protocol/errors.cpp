@@ -19,7 +19,10 @@ const ErrorWireInfo& wire_info(ErrorCode code) {
   static const ErrorWireInfo kInvalidAttributeValue{"com.amazonaws.sqs#InvalidAttributeValue", "InvalidAttributeValue", 400, true};
   static const ErrorWireInfo kPurgeQueueInProgress{"com.amazonaws.sqs#PurgeQueueInProgress", "AWS.SimpleQueueService.PurgeQueueInProgress", 403, true};
   static const ErrorWireInfo kInvalidMessageContents{"com.amazonaws.sqs#InvalidMessageContents", "InvalidMessageContents", 400, true};
-  static const ErrorWireInfo kReceiptHandleIsInvalid{"com.amazonaws.sqs#ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", 400, true};
+  // ReceiptHandleIsInvalid and ResourceNotFoundException are 404 in AWS's
+  // own model (the JavaScript SDK v3 carries it; botocore's copy omits it).
+  static const ErrorWireInfo kReceiptHandleIsInvalid{"com.amazonaws.sqs#ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", 404, true};
+  static const ErrorWireInfo kResourceNotFound{"com.amazonaws.sqs#ResourceNotFoundException", "ResourceNotFoundException", 404, true};
   static const ErrorWireInfo kMessageNotInflight{"com.amazonaws.sqs#MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight", 400, true};
   static const ErrorWireInfo kOverLimit{"com.amazonaws.sqs#OverLimit", "OverLimit", 403, true};
   static const ErrorWireInfo kEmptyBatchRequest{"com.amazonaws.sqs#EmptyBatchRequest", "AWS.SimpleQueueService.EmptyBatchRequest", 400, true};
@@ -54,6 +57,7 @@ const ErrorWireInfo& wire_info(ErrorCode code) {
     case ErrorCode::BatchEntryIdsNotDistinct: return kIdsNotDistinct;
     case ErrorCode::InvalidBatchEntryId: return kInvalidBatchEntryId;
     case ErrorCode::BatchRequestTooLong: return kBatchTooLong;
+    case ErrorCode::ResourceNotFoundException: return kResourceNotFound;
     case ErrorCode::UnsupportedOperation: return kUnsupportedOperation;
     case ErrorCode::InternalError: return kInternalError;
     case ErrorCode::ServiceUnavailable: return kServiceUnavailable;

@@ -1,7 +1,9 @@
 #include "server/actions.h"
 
+#include <algorithm>
 #include <array>
 
+#include "protocol/checksums.h"
 #include "server/params.h"
 
 namespace wharf::server {
@@ -16,8 +18,7 @@ struct ActionRow {
   AsyncHandler async = nullptr;
 };
 
-// Every SQS action. Rows without a handler belong to later work and answer
-// UnsupportedOperation rather than pretending.
+// Every SQS action.
 constexpr std::array kActions = {
     ActionRow{"CreateQueue", create_queue},
     ActionRow{"GetQueueUrl", get_queue_url},
@@ -30,18 +31,18 @@ constexpr std::array kActions = {
     ActionRow{"ReceiveMessage", nullptr, receive_message},
     ActionRow{"DeleteMessage", delete_message},
     ActionRow{"ChangeMessageVisibility", change_message_visibility},
-    ActionRow{"SendMessageBatch"},
-    ActionRow{"DeleteMessageBatch"},
-    ActionRow{"ChangeMessageVisibilityBatch"},
-    ActionRow{"TagQueue"},
-    ActionRow{"UntagQueue"},
-    ActionRow{"ListQueueTags"},
-    ActionRow{"AddPermission"},
-    ActionRow{"RemovePermission"},
-    ActionRow{"ListDeadLetterSourceQueues"},
-    ActionRow{"StartMessageMoveTask"},
-    ActionRow{"CancelMessageMoveTask"},
-    ActionRow{"ListMessageMoveTasks"},
+    ActionRow{"SendMessageBatch", send_message_batch},
+    ActionRow{"DeleteMessageBatch", delete_message_batch},
+    ActionRow{"ChangeMessageVisibilityBatch", change_message_visibility_batch},
+    ActionRow{"TagQueue", tag_queue},
+    ActionRow{"UntagQueue", untag_queue},
+    ActionRow{"ListQueueTags", list_queue_tags},
+    ActionRow{"AddPermission", add_permission},
+    ActionRow{"RemovePermission", remove_permission},
+    ActionRow{"ListDeadLetterSourceQueues", list_dead_letter_source_queues},
+    ActionRow{"StartMessageMoveTask", start_message_move_task},
+    ActionRow{"CancelMessageMoveTask", cancel_message_move_task},
+    ActionRow{"ListMessageMoveTasks", list_message_move_tasks},
 };
 
 std::string_view strip_scheme_and_host(std::string_view url) {
@@ -57,9 +58,7 @@ void run_action(std::string_view action, const Call& call, Reply reply) {
   for (const auto& row : kActions) {
     if (row.name != action) continue;
     if (row.async) return row.async(call, std::move(reply));
-    if (row.sync) return reply(row.sync(call));
-    return reply(make_error(ErrorCode::UnsupportedOperation,
-                            "The action " + std::string(action) + " is not supported by this Wharf version yet."));
+    return reply(row.sync(call));
   }
   reply(make_error(ErrorCode::InvalidAction, "The action " + std::string(action) + " is not valid for this endpoint."));
 }
@@ -83,6 +82,27 @@ Result<std::string> queue_name_from_url(const Call& call) {
     return make_error(ErrorCode::QueueDoesNotExist, "The specified queue does not exist.");
   }
   return std::string(path.substr(prefix.size()));
+}
+
+Result<QueueUrlPage> paginate_queue_urls(const Call& call, const std::vector<std::string>& names) {
+  Params p(call.params);
+  auto max_results = p.optional_int("MaxResults", 1, 1000);
+  if (!max_results) return max_results.error();
+  auto token = p.optional_string("NextToken");
+  if (!token) return token.error();
+  // The token is the last name of the previous page, base64-encoded.
+  auto start = names.begin();
+  if (token.value()) {
+    auto after = protocol::base64_decode(*token.value());
+    if (!after || after->empty()) return make_error(ErrorCode::InvalidParameterValue, "Invalid NextToken value.");
+    start = std::upper_bound(names.begin(), names.end(), *after);
+  }
+  const size_t limit = static_cast<size_t>(max_results.value().value_or(1000));
+  QueueUrlPage page;
+  auto it = start;
+  for (; it != names.end() && page.urls.size() < limit; ++it) page.urls.push_back(queue_url(call, *it));
+  if (max_results.value() && it != names.end()) page.next_token = protocol::base64_encode(*(it - 1));
+  return page;
 }
 
 }  // namespace wharf::server

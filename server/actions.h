@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/sqs_error.h"
 #include "server/settings.h"
@@ -36,6 +37,15 @@ std::string queue_url(const Call& call, const std::string& name);
 // whatever host it names).
 Result<std::string> queue_name_from_url(const Call& call);
 
+// One page of queue URLs for `names` (sorted), from the request's
+// MaxResults (1-1000) and NextToken; a token only when MaxResults was given
+// and more names follow.
+struct QueueUrlPage {
+  nlohmann::json urls = nlohmann::json::array();
+  std::string next_token;
+};
+Result<QueueUrlPage> paginate_queue_urls(const Call& call, const std::vector<std::string>& names);
+
 // Handlers (one family per file).
 Result<nlohmann::json> create_queue(const Call& call);
 Result<nlohmann::json> get_queue_url(const Call& call);
@@ -48,5 +58,17 @@ Result<nlohmann::json> send_message(const Call& call);
 void receive_message(const Call& call, Reply reply);
 Result<nlohmann::json> delete_message(const Call& call);
 Result<nlohmann::json> change_message_visibility(const Call& call);
+Result<nlohmann::json> send_message_batch(const Call& call);
+Result<nlohmann::json> delete_message_batch(const Call& call);
+Result<nlohmann::json> change_message_visibility_batch(const Call& call);
+Result<nlohmann::json> tag_queue(const Call& call);
+Result<nlohmann::json> untag_queue(const Call& call);
+Result<nlohmann::json> list_queue_tags(const Call& call);
+Result<nlohmann::json> add_permission(const Call& call);
+Result<nlohmann::json> remove_permission(const Call& call);
+Result<nlohmann::json> list_dead_letter_source_queues(const Call& call);
+Result<nlohmann::json> start_message_move_task(const Call& call);
+Result<nlohmann::json> cancel_message_move_task(const Call& call);
+Result<nlohmann::json> list_message_move_tasks(const Call& call);
 
 }  // namespace wharf::server

@@ -64,6 +64,8 @@ int main(int argc, char** argv) {
   std::string error;
   wharf::storage::EngineOptions engine_options;
   engine_options.data_dir = settings.data_dir;
+  engine_options.region = settings.region;
+  engine_options.account_id = settings.account_id;
   auto engine = wharf::storage::open_rocksdb_engine(engine_options, error);
   if (!engine) {
     std::cerr << "wharf: " << error << "\n";

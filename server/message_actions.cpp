@@ -30,8 +30,9 @@ struct Selection {
 
   bool wants_message_attribute(const std::string& name) const {
     for (const auto& n : message_names) {
-      if (n == "All" || n == ".*" || n == name) return true;
-      if (n.size() > 2 && n.compare(n.size() - 2, 2, ".*") == 0 && name.compare(0, n.size() - 1, n, 0, n.size() - 1) == 0) {
+      if (n == "All" || n == ".*" || n == "*" || n == name) return true;
+      // "prefix.*": the text before ".*" is a plain prefix of the name.
+      if (n.size() > 2 && n.compare(n.size() - 2, 2, ".*") == 0 && name.compare(0, n.size() - 2, n, 0, n.size() - 2) == 0) {
         return true;
       }
     }
@@ -54,8 +55,8 @@ json render_message(const std::string& sender_id, const Selection& selection, co
   put("ApproximateFirstReceiveTimestamp", std::to_string(m.first_receive_ms));
   if (!m.system_attributes.empty()) {
     auto sys = json::parse(m.system_attributes, nullptr, false);
-    if (sys.is_object() && sys.contains("AWSTraceHeader")) {
-      put("AWSTraceHeader", sys["AWSTraceHeader"].value("StringValue", ""));
+    for (const char* name : {"AWSTraceHeader", "DeadLetterQueueSourceArn"}) {
+      if (sys.is_object() && sys.contains(name)) put(name, sys[name].value("StringValue", ""));
     }
   }
   if (!system.empty()) out["Attributes"] = std::move(system);
@@ -81,33 +82,12 @@ json render_message(const std::string& sender_id, const Selection& selection, co
 Result<json> send_message(const Call& call) {
   auto name = queue_name_from_url(call);
   if (!name) return name.error();
-  Params p(call.params);
-  auto body = p.required_string("MessageBody");
-  if (!body) return body.error();
-  auto delay = p.optional_int("DelaySeconds", 0, 900);
-  if (!delay) return delay.error();
-  auto attributes = validate_message_attributes(p.object("MessageAttributes"));
-  if (!attributes) return attributes.error();
-  auto system = validate_system_attributes(p.object("MessageSystemAttributes"));
-  if (!system) return system.error();
-  if (p.has("MessageGroupId") || p.has("MessageDeduplicationId")) {
-    return make_error(ErrorCode::UnsupportedOperation,
-                      "MessageGroupId and MessageDeduplicationId (FIFO and fair queues) are not supported by this "
-                      "Wharf version yet.");
-  }
-
-  storage::NewMessage message;
-  message.body = body.value();
-  message.delay_seconds = delay.value();
-  message.attributes_size = attributes->size;
-  if (!attributes->attributes.empty()) message.message_attributes = attributes->attributes.dump();
-  if (!system->attributes.empty()) message.system_attributes = system->attributes.dump();
-  auto sent = call.engine.send_message(name.value(), std::move(message));
+  auto prepared = prepare_send(call.params);
+  if (!prepared) return prepared.error();
+  auto sent = call.engine.send_message(name.value(), std::move(prepared->message));
   if (!sent) return sent.error();
-
-  json out = {{"MessageId", sent->message_id}, {"MD5OfMessageBody", protocol::md5_hex(body.value())}};
-  if (!attributes->attributes.empty()) out["MD5OfMessageAttributes"] = protocol::md5_of_attributes(attributes->attributes);
-  if (!system->attributes.empty()) out["MD5OfMessageSystemAttributes"] = protocol::md5_of_attributes(system->attributes);
+  json out = std::move(prepared->checksums);
+  out["MessageId"] = sent->message_id;
   return out;
 }
 

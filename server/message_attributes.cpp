@@ -4,6 +4,7 @@
 #include <string>
 
 #include "protocol/checksums.h"
+#include "server/params.h"
 
 namespace wharf::server {
 namespace {
@@ -148,6 +149,37 @@ Result<ValidatedAttributes> validate_system_attributes(const json* attributes) {
     }
     out.attributes[it.key()] = std::move(normalised);
   }
+  return out;
+}
+
+Result<PreparedSend> prepare_send(const json& params) {
+  Params p(params);
+  auto body = p.required_string("MessageBody");
+  if (!body) return body.error();
+  auto delay = p.optional_int("DelaySeconds", 0, 900);
+  if (!delay) return delay.error();
+  auto attributes = validate_message_attributes(p.object("MessageAttributes"));
+  if (!attributes) return attributes.error();
+  auto system = validate_system_attributes(p.object("MessageSystemAttributes"));
+  if (!system) return system.error();
+  if (p.has("MessageGroupId") || p.has("MessageDeduplicationId")) {
+    return make_error(ErrorCode::UnsupportedOperation,
+                      "MessageGroupId and MessageDeduplicationId (FIFO and fair queues) are not supported by this "
+                      "Wharf version yet.");
+  }
+  PreparedSend out;
+  out.checksums = {{"MD5OfMessageBody", protocol::md5_hex(body.value())}};
+  if (!attributes->attributes.empty()) {
+    out.checksums["MD5OfMessageAttributes"] = protocol::md5_of_attributes(attributes->attributes);
+    out.message.message_attributes = attributes->attributes.dump();
+  }
+  if (!system->attributes.empty()) {
+    out.checksums["MD5OfMessageSystemAttributes"] = protocol::md5_of_attributes(system->attributes);
+    out.message.system_attributes = system->attributes.dump();
+  }
+  out.message.body = std::move(body.value());
+  out.message.delay_seconds = delay.value();
+  out.message.attributes_size = attributes->size;
   return out;
 }
 

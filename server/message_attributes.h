@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/sqs_error.h"
+#include "storage/engine.h"
 
 namespace wharf::server {
 
@@ -19,5 +20,13 @@ Result<ValidatedAttributes> validate_message_attributes(const nlohmann::json* at
 
 // MessageSystemAttributes: only AWSTraceHeader, of type String.
 Result<ValidatedAttributes> validate_system_attributes(const nlohmann::json* attributes);
+
+// One message to send, read from SendMessage's parameters or one
+// SendMessageBatch entry, validated, with the checksums to answer.
+struct PreparedSend {
+  storage::NewMessage message;
+  nlohmann::json checksums;  // MD5OfMessageBody, MD5OfMessageAttributes, MD5OfMessageSystemAttributes
+};
+Result<PreparedSend> prepare_send(const nlohmann::json& params);
 
 }  // namespace wharf::server

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <set>
 
-#include "protocol/checksums.h"
 #include "server/actions.h"
 #include "server/params.h"
 
@@ -57,29 +56,11 @@ Result<json> list_queues(const Call& call) {
   Params p(call.params);
   auto prefix = p.optional_string("QueueNamePrefix");
   if (!prefix) return prefix.error();
-  auto max_results = p.optional_int("MaxResults", 1, 1000);
-  if (!max_results) return max_results.error();
-  auto token = p.optional_string("NextToken");
-  if (!token) return token.error();
-
-  // The token is the last name of the previous page, base64-encoded.
-  std::string after;
-  if (token.value()) {
-    auto decoded = protocol::base64_decode(*token.value());
-    if (!decoded || decoded->empty()) {
-      return make_error(ErrorCode::InvalidParameterValue, "Invalid NextToken value.");
-    }
-    after = *decoded;
-  }
-  const auto names = call.engine.list_queues(prefix.value().value_or(""));
-  const size_t limit = static_cast<size_t>(max_results.value().value_or(1000));
-  auto start = after.empty() ? names.begin() : std::upper_bound(names.begin(), names.end(), after);
-  json urls = json::array();
-  for (auto it = start; it != names.end() && urls.size() < limit; ++it) urls.push_back(queue_url(call, *it));
+  auto page = paginate_queue_urls(call, call.engine.list_queues(prefix.value().value_or("")));
+  if (!page) return page.error();
   json out = json::object();
-  if (!urls.empty()) out["QueueUrls"] = urls;
-  const size_t shown = static_cast<size_t>(start - names.begin()) + urls.size();
-  if (max_results.value() && shown < names.size()) out["NextToken"] = protocol::base64_encode(names[shown - 1]);
+  if (!page->urls.empty()) out["QueueUrls"] = std::move(page->urls);
+  if (!page->next_token.empty()) out["NextToken"] = page->next_token;
   return out;
 }
 

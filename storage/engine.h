@@ -37,6 +37,24 @@ struct SentMessage {
   std::string message_id;
 };
 
+struct VisibilityChange {
+  std::string receipt_handle;
+  int visibility_timeout = 0;
+};
+
+// A message move task (StartMessageMoveTask), as ListMessageMoveTasks shows it.
+struct MoveTask {
+  std::string task_handle;  // shown only while RUNNING
+  std::string status;       // RUNNING, COMPLETED, CANCELLED, FAILED
+  std::string source_arn;
+  std::string destination_arn;  // "" when each message returns to its source
+  int max_per_second = 0;       // 0 when the caller set none
+  uint64_t moved = 0;
+  uint64_t to_move = 0;
+  std::string failure_reason;
+  int64_t started_ms = 0;
+};
+
 struct ReceivedMessage {
   std::string message_id;
   std::string receipt_handle;
@@ -79,23 +97,51 @@ class Engine {
   virtual Status set_queue_attributes(const std::string& name, const AttributeMap& attributes) = 0;
   virtual Status purge_queue(const std::string& name) = 0;
 
-  virtual Result<SentMessage> send_message(const std::string& queue_name, NewMessage message) = 0;
+  // Read-modify-write of a queue's tags and Policy under the engine's lock;
+  // stored when `change` succeeds. (Other attributes go through
+  // set_queue_attributes, which validates them.)
+  virtual Status modify_queue(const std::string& name, const std::function<Status(QueueInfo&)>& change) = 0;
+  // Queues whose RedrivePolicy names this one, sorted by name.
+  virtual Result<std::vector<std::string>> dead_letter_source_queues(const std::string& name) = 0;
+
+  // Batches are one atomic write; the outer Result fails the whole request
+  // (e.g. no such queue), the inner ones each entry.
+  virtual Result<std::vector<Result<SentMessage>>> send_messages(const std::string& queue_name,
+                                                                 std::vector<NewMessage> messages) = 0;
+  virtual Result<std::vector<Status>> delete_messages(const std::string& queue_name,
+                                                      const std::vector<std::string>& receipt_handles) = 0;
+  virtual Result<std::vector<Status>> change_visibilities(const std::string& queue_name,
+                                                          const std::vector<VisibilityChange>& changes) = 0;
+
   // Up to max_messages visible messages, made invisible for the visibility
   // timeout (the queue's when not given). Empty when none is visible.
+  // Messages past their queue's maxReceiveCount go to its dead-letter queue
+  // in the same write instead.
   virtual Result<std::vector<ReceivedMessage>> receive_messages(const std::string& queue_name, int max_messages,
                                                                 std::optional<int> visibility_timeout) = 0;
-  virtual Status delete_message(const std::string& queue_name, const std::string& receipt_handle) = 0;
-  virtual Status change_visibility(const std::string& queue_name, const std::string& receipt_handle,
-                                   int visibility_timeout) = 0;
+
+  // Message move tasks, from a dead-letter queue to `destination` or else
+  // back to each message's source queue.
+  virtual Result<std::string> start_move_task(const std::string& source_name, std::optional<std::string> destination,
+                                              std::optional<int> max_per_second) = 0;
+  virtual Result<uint64_t> cancel_move_task(const std::string& task_handle) = 0;
+  virtual Result<std::vector<MoveTask>> list_move_tasks(const std::string& source_name, size_t max_results) = 0;
+
+  // Single-entry forms of the batches.
+  Result<SentMessage> send_message(const std::string& queue_name, NewMessage message);
+  Status delete_message(const std::string& queue_name, const std::string& receipt_handle);
+  Status change_visibility(const std::string& queue_name, const std::string& receipt_handle, int visibility_timeout);
 
   // Time-driven work: delayed and in-flight messages whose time has come
-  // become visible (listeners hear of it), retention expiry. Returns the next
-  // time it has work, if any.
+  // become visible (listeners hear of it), retention expiry, the next steps
+  // of message move tasks. Returns the next time it has work, if any.
   virtual std::optional<int64_t> run_due_work() = 0;
 };
 
 struct EngineOptions {
   std::string data_dir;
+  std::string region = "us-east-1";         // for queue ARNs
+  std::string account_id = "000000000000";
   bool sync_writes = false;  // fsync each write (power-loss safe) or WAL only
   std::function<int64_t()> now_ms;  // defaults to the system clock
 };

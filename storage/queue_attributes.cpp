@@ -35,6 +35,75 @@ SqsError invalid_value(const std::string& name) {
   return make_error(ErrorCode::InvalidAttributeValue, "Invalid value for the parameter " + name + ".");
 }
 
+SqsError invalid_policy(const std::string& name, const std::string& value, const std::string& reason) {
+  return make_error(ErrorCode::InvalidParameterValue,
+                    "Value " + value + " for parameter " + name + " is invalid. Reason: " + reason);
+}
+
+// {"deadLetterTargetArn": "...", "maxReceiveCount": 1..1000 (number or
+// numeric string)} -> AWS's normalised text; "" removes the policy.
+Result<std::string> normalise_redrive_policy(const std::string& value) {
+  if (value.empty()) return std::string();
+  auto doc = nlohmann::json::parse(value, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return invalid_policy("RedrivePolicy", value, "Redrive policy is not a valid JSON map.");
+  }
+  for (auto it = doc.begin(); it != doc.end(); ++it) {
+    if (it.key() != "deadLetterTargetArn" && it.key() != "maxReceiveCount") {
+      return invalid_policy("RedrivePolicy", value, "Only following attributes are supported: [deadLetterTargetArn, maxReceiveCount].");
+    }
+  }
+  if (!doc.contains("deadLetterTargetArn") || !doc["deadLetterTargetArn"].is_string()) {
+    return invalid_policy("RedrivePolicy", value, "Redrive policy does not contain deadLetterTargetArn.");
+  }
+  if (!doc.contains("maxReceiveCount")) {
+    return invalid_policy("RedrivePolicy", value, "Redrive policy does not contain maxReceiveCount.");
+  }
+  std::optional<int64_t> count;
+  const auto& raw = doc["maxReceiveCount"];
+  if (raw.is_number_integer()) count = raw.get<int64_t>();
+  if (raw.is_string()) count = parse_int(raw.get<std::string>());
+  if (!count || *count < 1 || *count > 1000) {
+    return invalid_policy("RedrivePolicy", value,
+                          "Invalid value for maxReceiveCount: " + (raw.is_string() ? raw.get<std::string>() : raw.dump()) +
+                              ", valid values are from 1 to 1000 both inclusive.");
+  }
+  nlohmann::json out = {{"deadLetterTargetArn", doc["deadLetterTargetArn"]}, {"maxReceiveCount", *count}};
+  return out.dump();
+}
+
+// {"redrivePermission": "allowAll"|"denyAll"|"byQueue", "sourceQueueArns":
+// [...] (1-10, byQueue only)}; "" removes the policy.
+Result<std::string> normalise_redrive_allow_policy(const std::string& value) {
+  if (value.empty()) return std::string();
+  auto doc = nlohmann::json::parse(value, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return invalid_policy("RedriveAllowPolicy", value, "Redrive allow policy is not a valid JSON map.");
+  }
+  const std::string permission = doc.value("redrivePermission", "");
+  if (permission != "allowAll" && permission != "denyAll" && permission != "byQueue") {
+    return invalid_policy("RedriveAllowPolicy", value,
+                          "Amazon SQS can't create the redrive allow policy, as it's in an unsupported format.");
+  }
+  nlohmann::json out = {{"redrivePermission", permission}};
+  const bool has_sources = doc.contains("sourceQueueArns");
+  if (permission == "byQueue") {
+    const auto& sources = has_sources ? doc["sourceQueueArns"] : nlohmann::json();
+    if (!sources.is_array() || sources.empty() || sources.size() > 10) {
+      return invalid_policy("RedriveAllowPolicy", value,
+                            "The redrive allow policy with byQueue needs 1 to 10 sourceQueueArns.");
+    }
+    for (const auto& arn : sources) {
+      if (!arn.is_string()) return invalid_policy("RedriveAllowPolicy", value, "sourceQueueArns must be strings.");
+    }
+    out["sourceQueueArns"] = sources;
+  } else if (has_sources) {
+    return invalid_policy("RedriveAllowPolicy", value,
+                          "sourceQueueArns can only be specified when redrivePermission is byQueue.");
+  }
+  return out.dump();
+}
+
 }  // namespace
 
 bool is_valid_queue_name(std::string_view name) {
@@ -87,8 +156,9 @@ Result<AttributeMap> validate_queue_attributes(const AttributeMap& requested, bo
       if (value != "false") return invalid_value(name);
       // A standard queue; nothing to store.
     } else if (name == "RedrivePolicy" || name == "RedriveAllowPolicy") {
-      return make_error(ErrorCode::UnsupportedOperation,
-                        "The attribute " + name + " (dead-letter queues) is not supported by this Wharf version yet.");
+      auto normalised = name == "RedrivePolicy" ? normalise_redrive_policy(value) : normalise_redrive_allow_policy(value);
+      if (!normalised) return normalised.error();
+      out[name] = normalised.value();
     } else {
       // Includes ContentBasedDeduplication, DeduplicationScope and
       // FifoThroughputLimit, which AWS rejects on standard queues.
@@ -102,6 +172,27 @@ int64_t attribute_int(const AttributeMap& attributes, const std::string& name) {
   auto it = attributes.find(name);
   if (it == attributes.end()) return 0;
   return parse_int(it->second).value_or(0);
+}
+
+std::optional<RedrivePolicy> redrive_policy(const AttributeMap& attributes) {
+  auto it = attributes.find("RedrivePolicy");
+  if (it == attributes.end() || it->second.empty()) return std::nullopt;
+  auto doc = nlohmann::json::parse(it->second, nullptr, false);
+  if (!doc.is_object()) return std::nullopt;
+  return RedrivePolicy{doc.value("deadLetterTargetArn", ""), doc.value("maxReceiveCount", 0)};
+}
+
+bool allows_redrive_from(const AttributeMap& attributes, const std::string& source_arn) {
+  auto it = attributes.find("RedriveAllowPolicy");
+  if (it == attributes.end() || it->second.empty()) return true;
+  auto doc = nlohmann::json::parse(it->second, nullptr, false);
+  const std::string permission = doc.value("redrivePermission", "allowAll");
+  if (permission == "allowAll") return true;
+  if (permission == "denyAll") return false;
+  for (const auto& arn : doc.value("sourceQueueArns", nlohmann::json::array())) {
+    if (arn == source_arn) return true;
+  }
+  return false;
 }
 
 }  // namespace wharf::storage

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,5 +25,16 @@ Result<AttributeMap> validate_queue_attributes(const AttributeMap& requested, bo
 
 // Typed reads of stored attributes (always valid once stored).
 int64_t attribute_int(const AttributeMap& attributes, const std::string& name);
+
+// A queue's RedrivePolicy, when it has one.
+struct RedrivePolicy {
+  std::string dead_letter_target_arn;
+  int max_receive_count = 0;
+};
+std::optional<RedrivePolicy> redrive_policy(const AttributeMap& attributes);
+
+// Whether a queue with these attributes accepts `source_arn` as a source of
+// dead letters (RedriveAllowPolicy; no policy allows all).
+bool allows_redrive_from(const AttributeMap& attributes, const std::string& source_arn);
 
 }  // namespace wharf::storage

@@ -57,6 +57,8 @@ std::string queue_prefix(uint64_t queue_id) {
   return key;
 }
 
+std::string seq_reservation_key(uint64_t queue_id) { return "seq_reserved/" + queue_prefix(queue_id); }
+
 bool parse_message_key(std::string_view key, uint64_t& queue_id, uint64_t& seq) {
   if (key.size() != 16) return false;
   queue_id = get_u64(key.substr(0, 8));

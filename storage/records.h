@@ -12,6 +12,8 @@ namespace wharf::storage {
 // 8-byte big-endian queue id + 8-byte big-endian sequence number.
 std::string message_key(uint64_t queue_id, uint64_t seq);
 std::string queue_prefix(uint64_t queue_id);
+// Meta key holding a queue's reserved sequence numbers.
+std::string seq_reservation_key(uint64_t queue_id);
 bool parse_message_key(std::string_view key, uint64_t& queue_id, uint64_t& seq);
 
 // Immutable content, written once at send.

@@ -1,0 +1,184 @@
+// Batch actions: SendMessageBatch, DeleteMessageBatch,
+// ChangeMessageVisibilityBatch. Whole-request errors as AWS gives them; past
+// those, each entry succeeds or fails on its own, and the engine stores the
+// successful ones in one write.
+#include <set>
+
+#include "protocol/errors.h"
+#include "server/actions.h"
+#include "server/message_attributes.h"
+#include "server/params.h"
+
+namespace wharf::server {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kMaxEntries = 10;
+
+bool valid_entry_id(const std::string& id) {
+  if (id.empty() || id.size() > 80) return false;
+  for (char c : id) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
+  }
+  return true;
+}
+
+// The entries of a batch, checked as a whole: present, at most 10, each with
+// a valid Id, all Ids distinct.
+Result<std::vector<json>> batch_entries(const Call& call, const std::string& entry_name) {
+  Params p(call.params);
+  const json* entries = p.object("Entries");
+  if (!entries || !entries->is_array() || entries->empty()) {
+    return make_error(ErrorCode::EmptyBatchRequest,
+                      "There should be at least one " + entry_name + " in the request.");
+  }
+  if (entries->size() > kMaxEntries) {
+    return make_error(ErrorCode::TooManyEntriesInBatchRequest,
+                      "Maximum number of entries per request are 10. You have sent " +
+                          std::to_string(entries->size()) + ".");
+  }
+  std::set<std::string> ids;
+  for (const auto& entry : *entries) {
+    const std::string id = entry.is_object() && entry.contains("Id") && entry["Id"].is_string() ? entry["Id"].get<std::string>() : "";
+    if (!valid_entry_id(id)) {
+      return make_error(ErrorCode::InvalidBatchEntryId,
+                        "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can "
+                        "be at most 80 letters long.");
+    }
+    if (!ids.insert(id).second) {
+      return make_error(ErrorCode::BatchEntryIdsNotDistinct, "Id " + id + " repeated.");
+    }
+  }
+  return std::vector<json>(entries->begin(), entries->end());
+}
+
+json failure(const std::string& id, const SqsError& error) {
+  const auto& wire = protocol::wire_info(error.code);
+  return {{"Id", id}, {"SenderFault", wire.sender_fault}, {"Code", wire.query_code}, {"Message", error.message}};
+}
+
+json batch_result(json successful, json failed) {
+  return {{"Successful", std::move(successful)}, {"Failed", std::move(failed)}};
+}
+
+}  // namespace
+
+Result<json> send_message_batch(const Call& call) {
+  auto name = queue_name_from_url(call);
+  if (!name) return name.error();
+  auto entries = batch_entries(call, "SendMessageBatchRequestEntry");
+  if (!entries) return entries.error();
+  auto queue = call.engine.get_queue(name.value());
+  if (!queue) return queue.error();
+
+  json failed = json::array();
+  std::vector<std::string> ids;
+  std::vector<PreparedSend> prepared;
+  size_t total = 0;
+  for (const auto& entry : entries.value()) {
+    const std::string id = entry["Id"].get<std::string>();
+    auto one = prepare_send(entry);
+    if (!one) {
+      failed.push_back(failure(id, one.error()));
+      continue;
+    }
+    total += one->message.body.size() + one->message.attributes_size;
+    ids.push_back(id);
+    prepared.push_back(std::move(one.value()));
+  }
+  const auto max_size = static_cast<size_t>(storage::attribute_int(queue->attributes, "MaximumMessageSize"));
+  if (total > max_size) {
+    return make_error(ErrorCode::BatchRequestTooLong, "Batch requests cannot be longer than " +
+                                                          std::to_string(max_size) + " bytes. You have sent " +
+                                                          std::to_string(total) + " bytes.");
+  }
+  std::vector<storage::NewMessage> messages;
+  for (auto& p : prepared) messages.push_back(std::move(p.message));
+  auto sent = call.engine.send_messages(name.value(), std::move(messages));
+  if (!sent) return sent.error();
+  json successful = json::array();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto& result = sent.value()[i];
+    if (!result) {
+      failed.push_back(failure(ids[i], result.error()));
+      continue;
+    }
+    json ok = std::move(prepared[i].checksums);
+    ok["Id"] = ids[i];
+    ok["MessageId"] = result->message_id;
+    successful.push_back(std::move(ok));
+  }
+  return batch_result(std::move(successful), std::move(failed));
+}
+
+Result<json> delete_message_batch(const Call& call) {
+  auto name = queue_name_from_url(call);
+  if (!name) return name.error();
+  auto entries = batch_entries(call, "DeleteMessageBatchRequestEntry");
+  if (!entries) return entries.error();
+  json failed = json::array();
+  std::vector<std::string> ids, handles;
+  for (const auto& entry : entries.value()) {
+    const std::string id = entry["Id"].get<std::string>();
+    auto handle = Params(entry).required_string("ReceiptHandle");
+    if (!handle) {
+      failed.push_back(failure(id, handle.error()));
+      continue;
+    }
+    ids.push_back(id);
+    handles.push_back(handle.value());
+  }
+  auto results = call.engine.delete_messages(name.value(), handles);
+  if (!results) return results.error();
+  json successful = json::array();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (results.value()[i]) {
+      successful.push_back({{"Id", ids[i]}});
+    } else {
+      failed.push_back(failure(ids[i], results.value()[i].error()));
+    }
+  }
+  return batch_result(std::move(successful), std::move(failed));
+}
+
+Result<json> change_message_visibility_batch(const Call& call) {
+  auto name = queue_name_from_url(call);
+  if (!name) return name.error();
+  auto entries = batch_entries(call, "ChangeMessageVisibilityBatchRequestEntry");
+  if (!entries) return entries.error();
+  json failed = json::array();
+  std::vector<std::string> ids;
+  std::vector<storage::VisibilityChange> changes;
+  for (const auto& entry : entries.value()) {
+    const std::string id = entry["Id"].get<std::string>();
+    Params p(entry);
+    auto handle = p.required_string("ReceiptHandle");
+    if (!handle) {
+      failed.push_back(failure(id, handle.error()));
+      continue;
+    }
+    auto timeout = p.optional_int("VisibilityTimeout", 0, 43200);
+    if (!timeout || !timeout.value()) {
+      failed.push_back(failure(id, timeout ? make_error(ErrorCode::MissingParameter,
+                                                        "The request must contain the parameter VisibilityTimeout.")
+                                           : timeout.error()));
+      continue;
+    }
+    ids.push_back(id);
+    changes.push_back(storage::VisibilityChange{handle.value(), *timeout.value()});
+  }
+  auto results = call.engine.change_visibilities(name.value(), changes);
+  if (!results) return results.error();
+  json successful = json::array();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (results.value()[i]) {
+      successful.push_back({{"Id", ids[i]}});
+    } else {
+      failed.push_back(failure(ids[i], results.value()[i].error()));
+    }
+  }
+  return batch_result(std::move(successful), std::move(failed));
+}
+
+}  // namespace wharf::server

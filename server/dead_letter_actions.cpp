@@ -1,0 +1,85 @@
+// Dead-letter queues: ListDeadLetterSourceQueues and the message move tasks
+// (StartMessageMoveTask, CancelMessageMoveTask, ListMessageMoveTasks).
+#include "server/actions.h"
+#include "server/params.h"
+#include "storage/arn.h"
+
+namespace wharf::server {
+namespace {
+
+using nlohmann::json;
+
+Result<std::string> queue_from_arn(const Call& call, const char* parameter) {
+  auto arn = Params(call.params).required_string(parameter);
+  if (!arn) return arn.error();
+  auto name = storage::queue_name_from_arn(arn.value(), call.settings.region, call.settings.account_id);
+  if (!name) {
+    return make_error(ErrorCode::ResourceNotFoundException,
+                      std::string("The resource that you specified for the ") + parameter + " parameter doesn't exist.");
+  }
+  return *name;
+}
+
+}  // namespace
+
+Result<json> list_dead_letter_source_queues(const Call& call) {
+  auto name = queue_name_from_url(call);
+  if (!name) return name.error();
+  auto sources = call.engine.dead_letter_source_queues(name.value());
+  if (!sources) return sources.error();
+  auto page = paginate_queue_urls(call, sources.value());
+  if (!page) return page.error();
+  json out = {{"queueUrls", std::move(page->urls)}};
+  if (!page->next_token.empty()) out["NextToken"] = page->next_token;
+  return out;
+}
+
+Result<json> start_message_move_task(const Call& call) {
+  auto source = queue_from_arn(call, "SourceArn");
+  if (!source) return source.error();
+  Params p(call.params);
+  std::optional<std::string> destination;
+  if (p.has("DestinationArn")) {
+    auto name = queue_from_arn(call, "DestinationArn");
+    if (!name) return name.error();
+    destination = name.value();
+  }
+  auto rate = p.optional_int("MaxNumberOfMessagesPerSecond", 1, 500);
+  if (!rate) return rate.error();
+  auto handle = call.engine.start_move_task(source.value(), destination, rate.value());
+  if (!handle) return handle.error();
+  return json{{"TaskHandle", handle.value()}};
+}
+
+Result<json> cancel_message_move_task(const Call& call) {
+  auto handle = Params(call.params).required_string("TaskHandle");
+  if (!handle) return handle.error();
+  auto moved = call.engine.cancel_move_task(handle.value());
+  if (!moved) return moved.error();
+  return json{{"ApproximateNumberOfMessagesMoved", moved.value()}};
+}
+
+Result<json> list_message_move_tasks(const Call& call) {
+  auto source = queue_from_arn(call, "SourceArn");
+  if (!source) return source.error();
+  auto max = Params(call.params).optional_int("MaxResults", 1, 10);
+  if (!max) return max.error();
+  auto tasks = call.engine.list_move_tasks(source.value(), static_cast<size_t>(max.value().value_or(1)));
+  if (!tasks) return tasks.error();
+  json results = json::array();
+  for (const auto& t : tasks.value()) {
+    json entry = {{"Status", t.status},
+                  {"SourceArn", t.source_arn},
+                  {"ApproximateNumberOfMessagesMoved", t.moved},
+                  {"ApproximateNumberOfMessagesToMove", t.to_move},
+                  {"StartedTimestamp", t.started_ms}};
+    if (!t.task_handle.empty()) entry["TaskHandle"] = t.task_handle;
+    if (!t.destination_arn.empty()) entry["DestinationArn"] = t.destination_arn;
+    if (t.max_per_second > 0) entry["MaxNumberOfMessagesPerSecond"] = t.max_per_second;
+    if (!t.failure_reason.empty()) entry["FailureReason"] = t.failure_reason;
+    results.push_back(std::move(entry));
+  }
+  return json{{"Results", std::move(results)}};
+}
+
+}  // namespace wharf::server

@@ -1,0 +1,148 @@
+#include "storage/queue_tags.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+
+namespace wharf::storage {
+namespace {
+
+constexpr size_t kMaxTags = 50;
+constexpr size_t kMaxActionsPerStatement = 7;
+
+SqsError invalid(const std::string& message) { return make_error(ErrorCode::InvalidParameterValue, message); }
+
+bool valid_label(const std::string& label) {
+  if (label.empty() || label.size() > 80) return false;
+  return std::all_of(label.begin(), label.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
+// Actions AddPermission may grant (botocore's documentation: any action
+// except those that change the queue itself or its permissions).
+bool grantable(const std::string& action) {
+  static const char* const kActions[] = {"*",
+                                         "SendMessage",
+                                         "ReceiveMessage",
+                                         "DeleteMessage",
+                                         "ChangeMessageVisibility",
+                                         "GetQueueAttributes",
+                                         "GetQueueUrl",
+                                         "ListDeadLetterSourceQueues",
+                                         "PurgeQueue",
+                                         "ListQueueTags",
+                                         "SendMessageBatch",
+                                         "DeleteMessageBatch",
+                                         "ChangeMessageVisibilityBatch",
+                                         "StartMessageMoveTask",
+                                         "CancelMessageMoveTask",
+                                         "ListMessageMoveTasks"};
+  return std::any_of(std::begin(kActions), std::end(kActions), [&](const char* a) { return action == a; });
+}
+
+nlohmann::json one_or_list(const std::vector<std::string>& items) {
+  if (items.size() == 1) return items.front();
+  return items;
+}
+
+}  // namespace
+
+Status validate_tags(const TagMap& tags) {
+  for (const auto& [key, value] : tags) {
+    if (key.empty() || key.size() > 128) return invalid("Tag key must be between 1 and 128 characters long.");
+    if (value.size() > 256) return invalid("Tag value must be at most 256 characters long.");
+    if (key.rfind("aws:", 0) == 0) return invalid("Tag keys starting with \"aws:\" are reserved.");
+  }
+  if (tags.size() > kMaxTags) return invalid("Too many tags added for queue. A queue can have at most 50 tags.");
+  return Ok{};
+}
+
+Status add_tags(QueueInfo& queue, const TagMap& tags) {
+  if (auto st = validate_tags(tags); !st) return st;
+  TagMap merged = queue.tags;
+  for (const auto& [key, value] : tags) merged[key] = value;
+  if (merged.size() > kMaxTags) {
+    return invalid("Too many tags added for queue " + queue.name + ". A queue can have at most 50 tags.");
+  }
+  queue.tags = std::move(merged);
+  return Ok{};
+}
+
+void remove_tags(QueueInfo& queue, const std::vector<std::string>& keys) {
+  for (const auto& key : keys) queue.tags.erase(key);
+}
+
+Status add_permission(QueueInfo& queue, const std::string& queue_arn, const Permission& p) {
+  if (!valid_label(p.label)) {
+    return invalid("Value " + p.label + " for parameter Label is invalid. Reason: Can only include alphanumeric "
+                   "characters, hyphens, or underscores. 1 to 80 in length.");
+  }
+  if (p.account_ids.empty()) return invalid("Value [] for parameter AWSAccountIds is invalid.");
+  if (p.actions.empty()) return invalid("Value [] for parameter Actions is invalid.");
+  if (p.actions.size() > kMaxActionsPerStatement) {
+    return make_error(ErrorCode::OverLimit, "An Amazon SQS policy can have a maximum of 7 actions per statement.");
+  }
+  for (const auto& id : p.account_ids) {
+    if (id.size() != 12 || id.find_first_not_of("0123456789") != std::string::npos) {
+      return invalid("Value " + id + " for parameter AWSAccountIds is invalid. Reason: An AWS account id is 12 digits.");
+    }
+  }
+  std::vector<std::string> actions;
+  for (const auto& action : p.actions) {
+    if (!grantable(action)) {
+      return invalid("Value SQS:" + action + " for parameter ActionName is invalid. Reason: Only the queue owner is "
+                     "allowed to invoke this action.");
+    }
+    actions.push_back("SQS:" + action);
+  }
+  nlohmann::json policy;
+  auto current = queue.attributes.find("Policy");
+  if (current != queue.attributes.end() && !current->second.empty()) {
+    policy = nlohmann::json::parse(current->second, nullptr, false);
+  }
+  if (!policy.is_object()) {
+    policy = {{"Version", "2012-10-17"}, {"Id", queue_arn + "/SQSDefaultPolicy"}, {"Statement", nlohmann::json::array()}};
+  }
+  if (!policy.contains("Statement") || !policy["Statement"].is_array()) policy["Statement"] = nlohmann::json::array();
+  for (const auto& statement : policy["Statement"]) {
+    if (statement.is_object() && statement.value("Sid", "") == p.label) {
+      return invalid("Value " + p.label + " for parameter Label is invalid. Reason: Already exists.");
+    }
+  }
+  std::vector<std::string> principals;
+  for (const auto& id : p.account_ids) principals.push_back("arn:aws:iam::" + id + ":root");
+  policy["Statement"].push_back({{"Sid", p.label},
+                                 {"Effect", "Allow"},
+                                 {"Principal", {{"AWS", one_or_list(principals)}}},
+                                 {"Action", one_or_list(actions)},
+                                 {"Resource", queue_arn}});
+  queue.attributes["Policy"] = policy.dump();
+  return Ok{};
+}
+
+Status remove_permission(QueueInfo& queue, const std::string& label) {
+  auto not_found = invalid("Value " + label + " for parameter Label is invalid. Reason: can't find label on existing "
+                           "policy.");
+  auto current = queue.attributes.find("Policy");
+  if (current == queue.attributes.end() || current->second.empty()) return not_found;
+  auto policy = nlohmann::json::parse(current->second, nullptr, false);
+  if (!policy.is_object() || !policy.contains("Statement") || !policy["Statement"].is_array()) return not_found;
+  auto& statements = policy["Statement"];
+  const auto before = statements.size();
+  nlohmann::json kept = nlohmann::json::array();
+  for (const auto& statement : statements) {
+    if (!(statement.is_object() && statement.value("Sid", "") == label)) kept.push_back(statement);
+  }
+  if (kept.size() == before) return not_found;
+  if (kept.empty()) {
+    queue.attributes.erase("Policy");
+  } else {
+    policy["Statement"] = std::move(kept);
+    queue.attributes["Policy"] = policy.dump();
+  }
+  return Ok{};
+}
+
+}  // namespace wharf::storage

@@ -1,0 +1,419 @@
+// RocksEngine: lifecycle, queues and their attributes, time-driven work.
+#include "storage/rocks_engine.h"
+
+#include <nlohmann/json.hpp>
+#include <openssl/rand.h>
+#include <rocksdb/options.h>
+
+#include <chrono>
+
+#include "storage/arn.h"
+#include "storage/queue_tags.h"
+
+namespace wharf::storage {
+namespace {
+
+constexpr int64_t kQueueTombstoneMs = 60'000;
+constexpr int64_t kPurgeIntervalMs = 60'000;
+
+const char* const kColumnFamilies[] = {"default", "queues", "message_content", "message_state", "move_tasks"};
+
+nlohmann::json queue_record(uint64_t id, const QueueInfo& info) {
+  return {{"id", id},
+          {"attributes", info.attributes},
+          {"tags", info.tags},
+          {"created", info.created_s},
+          {"modified", info.modified_s}};
+}
+
+// Attributes without a default disappear when set to "" (e.g. Policy).
+void apply_attributes(AttributeMap& attributes, const AttributeMap& changes) {
+  const AttributeMap defaults = default_queue_attributes();
+  for (const auto& [key, value] : changes) {
+    if (value.empty() && !defaults.count(key)) {
+      attributes.erase(key);
+    } else {
+      attributes[key] = value;
+    }
+  }
+}
+
+}  // namespace
+
+// --- Engine's single-entry forms ------------------------------------------
+
+Result<SentMessage> Engine::send_message(const std::string& queue_name, NewMessage message) {
+  std::vector<NewMessage> one;
+  one.push_back(std::move(message));
+  auto results = send_messages(queue_name, std::move(one));
+  if (!results) return results.error();
+  return std::move(results->front());
+}
+
+Status Engine::delete_message(const std::string& queue_name, const std::string& receipt_handle) {
+  auto results = delete_messages(queue_name, {receipt_handle});
+  if (!results) return results.error();
+  return results->front();
+}
+
+Status Engine::change_visibility(const std::string& queue_name, const std::string& receipt_handle,
+                                 int visibility_timeout) {
+  auto results = change_visibilities(queue_name, {VisibilityChange{receipt_handle, visibility_timeout}});
+  if (!results) return results.error();
+  return results->front();
+}
+
+// --- lifecycle -------------------------------------------------------------
+
+RocksEngine::RocksEngine(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
+                         const EngineOptions& options)
+    : db_(std::move(db)), handles_(std::move(handles)), options_(options) {
+  write_options_.sync = options.sync_writes;
+  meta_cf_ = handles_[0];
+  queues_cf_ = handles_[1];
+  content_cf_ = handles_[2];
+  state_cf_ = handles_[3];
+  tasks_cf_ = handles_[4];
+}
+
+RocksEngine::~RocksEngine() {
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  db_->Close();
+}
+
+bool RocksEngine::load(std::string& error) {
+  std::string value;
+  auto s = db_->Get(rocksdb::ReadOptions(), meta_cf_, "receipt_secret", &value);
+  if (s.ok()) {
+    secret_ = value;
+  } else if (s.IsNotFound()) {
+    secret_.resize(32);
+    RAND_bytes(reinterpret_cast<unsigned char*>(secret_.data()), 32);
+    s = db_->Put(write_options_, meta_cf_, "receipt_secret", secret_);
+  }
+  if (!s.ok()) {
+    error = s.ToString();
+    return false;
+  }
+  s = db_->Get(rocksdb::ReadOptions(), meta_cf_, "next_queue_id", &value);
+  if (s.ok() && value.size() == 8) next_queue_id_ = get_u64(value);
+  return load_queues(error) && load_messages(error) && load_move_tasks(error);
+}
+
+bool RocksEngine::load_queues(std::string& error) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), queues_cf_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto doc = nlohmann::json::parse(it->value().ToString(), nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) {
+      error = "corrupt queue record for " + it->key().ToString();
+      return false;
+    }
+    Queue q;
+    q.id = doc.at("id").get<uint64_t>();
+    q.info.name = it->key().ToString();
+    q.info.attributes = doc.at("attributes").get<AttributeMap>();
+    q.info.tags = doc.at("tags").get<TagMap>();
+    q.info.created_s = doc.at("created").get<int64_t>();
+    q.info.modified_s = doc.at("modified").get<int64_t>();
+    std::string reserved;
+    auto st = db_->Get(rocksdb::ReadOptions(), meta_cf_, seq_reservation_key(q.id), &reserved);
+    if (st.ok() && reserved.size() == 8) q.next_seq = q.seq_reserved = get_u64(reserved);
+    queues_.emplace(q.info.name, std::move(q));
+  }
+  if (!it->status().ok()) error = it->status().ToString();
+  return it->status().ok();
+}
+
+bool RocksEngine::load_messages(std::string& error) {
+  std::unordered_map<uint64_t, Queue*> by_id;
+  for (auto& [name, q] : queues_) by_id[q.id] = &q;
+  const int64_t now = this->now();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), state_cf_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    uint64_t queue_id = 0, seq = 0;
+    if (!parse_message_key(std::string_view(it->key().data(), it->key().size()), queue_id, seq)) continue;
+    auto found = by_id.find(queue_id);
+    if (found == by_id.end()) continue;
+    auto state = decode_state(std::string_view(it->value().data(), it->value().size()));
+    if (!state) {
+      error = "corrupt message state record";
+      return false;
+    }
+    Queue& q = *found->second;
+    q.next_seq = std::max(q.next_seq, seq + 1);
+    index_message(q, seq, *state, now);
+  }
+  if (!it->status().ok()) error = it->status().ToString();
+  return it->status().ok();
+}
+
+void RocksEngine::set_listener(EngineListener* listener) {
+  std::lock_guard lock(mu_);
+  listener_ = listener;
+}
+
+int64_t RocksEngine::now() const {
+  if (options_.now_ms) return options_.now_ms();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<Queue*> RocksEngine::find(const std::string& name) {
+  auto it = queues_.find(name);
+  if (it == queues_.end()) return make_error(ErrorCode::QueueDoesNotExist, "The specified queue does not exist.");
+  return &it->second;
+}
+
+std::string RocksEngine::arn(const std::string& name) const {
+  return queue_arn(options_.region, options_.account_id, name);
+}
+
+Status RocksEngine::write(rocksdb::WriteBatch& batch) {
+  auto s = db_->Write(write_options_, &batch);
+  if (!s.ok()) return make_error(ErrorCode::InternalError, "Storage write failed: " + s.ToString());
+  return Ok{};
+}
+
+void RocksEngine::put_queue_record(rocksdb::WriteBatch& batch, const std::string& name, uint64_t id,
+                                   const QueueInfo& info) {
+  batch.Put(queues_cf_, name, queue_record(id, info).dump());
+}
+
+// A RedrivePolicy must name an existing queue of this account that accepts
+// the source (its RedriveAllowPolicy), and not the source itself.
+Status RocksEngine::check_redrive_target(const std::string& source_name, const AttributeMap& attributes) {
+  auto policy_text = attributes.find("RedrivePolicy");
+  if (policy_text == attributes.end() || policy_text->second.empty()) return Ok{};
+  auto policy = redrive_policy(attributes);
+  auto reject = [&](const std::string& reason) {
+    return make_error(ErrorCode::InvalidParameterValue,
+                      "Value " + policy_text->second + " for parameter RedrivePolicy is invalid. Reason: " + reason);
+  };
+  auto target = queue_name_from_arn(policy->dead_letter_target_arn, options_.region, options_.account_id);
+  if (!target || !queues_.count(*target)) return reject("Dead letter target does not exist.");
+  if (*target == source_name) return reject("Dead letter target can not be the source queue itself.");
+  if (!allows_redrive_from(queues_.at(*target).info.attributes, arn(source_name))) {
+    return reject("Queue " + arn(source_name) + " is not allowed to use " + policy->dead_letter_target_arn +
+                  " as its dead letter queue (RedriveAllowPolicy).");
+  }
+  return Ok{};
+}
+
+// --- queues ----------------------------------------------------------------
+
+Result<QueueInfo> RocksEngine::create_queue(const std::string& name, const AttributeMap& attributes,
+                                            const TagMap& tags) {
+  if (!is_valid_queue_name(name)) {
+    return make_error(ErrorCode::InvalidParameterValue,
+                      "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length");
+  }
+  auto validated = validate_queue_attributes(attributes, /*creating=*/true);
+  if (!validated) return validated.error();
+  if (auto st = validate_tags(tags); !st) return st.error();
+  std::lock_guard lock(mu_);
+  const int64_t now = this->now();
+  if (auto existing = queues_.find(name); existing != queues_.end()) {
+    const AttributeMap& have = existing->second.info.attributes;
+    for (const auto& [key, value] : validated.value()) {
+      auto h = have.find(key);
+      if ((h == have.end() ? "" : h->second) != value) {
+        return make_error(ErrorCode::QueueNameExists,
+                          "A queue already exists with the same name and a different value for attribute " + key);
+      }
+    }
+    return existing->second.info;
+  }
+  if (auto deleted = deleted_at_.find(name);
+      deleted != deleted_at_.end() && now - deleted->second < kQueueTombstoneMs) {
+    return make_error(ErrorCode::QueueDeletedRecently,
+                      "You must wait 60 seconds after deleting a queue before you can create another with the same "
+                      "name.");
+  }
+  if (auto st = check_redrive_target(name, validated.value()); !st) return st.error();
+  Queue q;
+  q.id = next_queue_id_;
+  q.info.name = name;
+  q.info.attributes = default_queue_attributes();
+  apply_attributes(q.info.attributes, validated.value());
+  q.info.tags = tags;
+  q.info.created_s = q.info.modified_s = now / 1000;
+  rocksdb::WriteBatch batch;
+  put_queue_record(batch, name, q.id, q.info);
+  std::string next;
+  put_u64(next, q.id + 1);
+  batch.Put(meta_cf_, "next_queue_id", next);
+  if (auto st = write(batch); !st) return st.error();
+  ++next_queue_id_;
+  deleted_at_.erase(name);
+  return queues_.emplace(name, std::move(q)).first->second.info;
+}
+
+Result<QueueInfo> RocksEngine::get_queue(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto q = find(name);
+  if (!q) return q.error();
+  return q.value()->info;
+}
+
+std::vector<std::string> RocksEngine::list_queues(std::string_view prefix) {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (auto it = queues_.lower_bound(std::string(prefix)); it != queues_.end(); ++it) {
+    if (it->first.compare(0, prefix.size(), prefix) != 0) break;
+    out.push_back(it->first);
+  }
+  return out;
+}
+
+Status RocksEngine::delete_queue(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto found = find(name);
+  if (!found) return found.error();
+  Queue& q = *found.value();
+  rocksdb::WriteBatch batch;
+  batch.Delete(queues_cf_, name);
+  batch.Delete(meta_cf_, seq_reservation_key(q.id));
+  const std::string begin = queue_prefix(q.id), end = queue_prefix(q.id + 1);
+  batch.DeleteRange(content_cf_, begin, end);
+  batch.DeleteRange(state_cf_, begin, end);
+  std::vector<MoveTaskRecord*> running;
+  for (auto& [id, task] : tasks_) {
+    if (task.task.status == "RUNNING" && task.source_name == name) running.push_back(&task);
+  }
+  for (auto* task : running) {
+    MoveTaskRecord failed = *task;
+    failed.task.status = "FAILED";
+    failed.task.failure_reason = "The source queue was deleted.";
+    put_task_record(batch, failed);
+  }
+  if (auto st = write(batch); !st) return st;
+  for (auto* task : running) {
+    task->task.status = "FAILED";
+    task->task.failure_reason = "The source queue was deleted.";
+  }
+  deleted_at_[name] = now();
+  queues_.erase(name);
+  return Ok{};
+}
+
+Result<QueueCounts> RocksEngine::queue_counts(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto found = find(name);
+  if (!found) return found.error();
+  Queue& q = *found.value();
+  promote_due(q, now());
+  return QueueCounts{q.visible.size(), q.in_flight.size(), q.delayed.size()};
+}
+
+Status RocksEngine::set_queue_attributes(const std::string& name, const AttributeMap& attributes) {
+  auto validated = validate_queue_attributes(attributes, /*creating=*/false);
+  if (!validated) return validated.error();
+  std::lock_guard lock(mu_);
+  auto found = find(name);
+  if (!found) return found.error();
+  Queue& q = *found.value();
+  if (auto st = check_redrive_target(name, validated.value()); !st) return st;
+  QueueInfo updated = q.info;
+  apply_attributes(updated.attributes, validated.value());
+  updated.modified_s = now() / 1000;
+  rocksdb::WriteBatch batch;
+  put_queue_record(batch, name, q.id, updated);
+  if (auto st = write(batch); !st) return st;
+  q.info = std::move(updated);
+  return Ok{};
+}
+
+Status RocksEngine::modify_queue(const std::string& name, const std::function<Status(QueueInfo&)>& change) {
+  std::lock_guard lock(mu_);
+  auto found = find(name);
+  if (!found) return found.error();
+  Queue& q = *found.value();
+  QueueInfo updated = q.info;
+  if (auto st = change(updated); !st) return st;
+  rocksdb::WriteBatch batch;
+  put_queue_record(batch, name, q.id, updated);
+  if (auto st = write(batch); !st) return st;
+  q.info = std::move(updated);
+  return Ok{};
+}
+
+Result<std::vector<std::string>> RocksEngine::dead_letter_source_queues(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto found = find(name);
+  if (!found) return found.error();
+  const std::string target = arn(name);
+  std::vector<std::string> out;
+  for (const auto& [source, q] : queues_) {
+    auto policy = redrive_policy(q.info.attributes);
+    if (policy && policy->dead_letter_target_arn == target) out.push_back(source);
+  }
+  return out;
+}
+
+Status RocksEngine::purge_queue(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto found = find(name);
+  if (!found) return found.error();
+  Queue& q = *found.value();
+  const int64_t now = this->now();
+  if (now - q.last_purge_ms < kPurgeIntervalMs) {
+    return make_error(ErrorCode::PurgeQueueInProgress,
+                      "Only one PurgeQueue operation on " + name + " is allowed every 60 seconds.");
+  }
+  rocksdb::WriteBatch batch;
+  const std::string begin = queue_prefix(q.id), end = message_key(q.id, q.next_seq);
+  batch.DeleteRange(content_cf_, begin, end);
+  batch.DeleteRange(state_cf_, begin, end);
+  if (auto st = write(batch); !st) return st;
+  q.messages.clear();
+  q.visible.clear();
+  q.in_flight.clear();
+  q.delayed.clear();
+  q.last_purge_ms = now;
+  return Ok{};
+}
+
+// --- time-driven work ------------------------------------------------------
+
+std::optional<int64_t> RocksEngine::run_due_work() {
+  std::lock_guard lock(mu_);
+  const int64_t now = this->now();
+  std::optional<int64_t> next = step_move_tasks(now);
+  auto consider = [&](int64_t t) {
+    if (!next || t < *next) next = t;
+  };
+  for (auto& [name, q] : queues_) {
+    if (promote_due(q, now)) notify_visible(name);
+    expire_retention(q, now);
+    if (!q.in_flight.empty()) consider(q.in_flight.begin()->first);
+    if (!q.delayed.empty()) consider(q.delayed.begin()->first);
+    if (!q.visible.empty()) consider(q.messages.at(*q.visible.begin()).sent_ms + q.retention_ms());
+  }
+  return next;
+}
+
+// --- opening ---------------------------------------------------------------
+
+std::unique_ptr<Engine> open_rocksdb_engine(const EngineOptions& options, std::string& error) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.keep_log_file_num = 4;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const char* name : kColumnFamilies) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(db_options, options.data_dir, families, &handles, &raw);
+  if (!s.ok()) {
+    error = "cannot open RocksDB data dir " + options.data_dir + ": " + s.ToString();
+    return nullptr;
+  }
+  auto engine = std::make_unique<RocksEngine>(std::unique_ptr<rocksdb::DB>(raw), std::move(handles), options);
+  if (!engine->load(error)) {
+    error = "cannot load data dir " + options.data_dir + ": " + error;
+    return nullptr;
+  }
+  return engine;
+}
+
+}  // namespace wharf::storage

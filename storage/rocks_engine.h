@@ -1,0 +1,138 @@
+// The embedded RocksDB backend of the engine (internal to storage/).
+//
+// Durable state, one column family per rate of change:
+//   default          meta: receipt-handle secret, next queue id
+//   queues           queue name -> JSON record (id, attributes, tags, times)
+//   message_content  queue id + seq -> immutable content (body, attributes)
+//   message_state    queue id + seq -> small mutable state (visibility, counts)
+//   move_tasks       task id -> JSON record of a message move task
+// In memory: per queue, message metadata (never bodies) in three ordered
+// sets: visible (send order), in flight (deadline), delayed (delay end).
+// One mutex guards it all; every change is one WriteBatch, applied to memory
+// only after RocksDB accepted it.
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+
+#include "storage/engine.h"
+#include "storage/records.h"
+
+namespace wharf::storage {
+
+using TimeSeq = std::pair<int64_t, uint64_t>;
+
+struct Queue {
+  uint64_t id = 0;
+  QueueInfo info;
+  uint64_t next_seq = 1;
+  // Sequence numbers below this are reserved on disk: after a restart
+  // numbering resumes here, so a receipt handle is never issued twice.
+  uint64_t seq_reserved = 0;
+  std::unordered_map<uint64_t, MessageState> messages;
+  std::set<uint64_t> visible;   // by send order
+  std::set<TimeSeq> in_flight;  // by visibility deadline
+  std::set<TimeSeq> delayed;    // by end of delay
+  int64_t last_purge_ms = -1'000'000;
+
+  int64_t retention_ms() const { return attribute_int(info.attributes, "MessageRetentionPeriod") * 1000; }
+};
+
+struct MoveTaskRecord {
+  std::string id;
+  MoveTask task;            // task_handle and status as stored
+  std::string source_name;  // the queue it drains
+  double allowance = 0;     // messages it may move now (rate limiting; memory only)
+  int64_t last_step_ms = 0;
+};
+
+class RocksEngine final : public Engine {
+ public:
+  RocksEngine(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
+              const EngineOptions& options);
+  ~RocksEngine() override;
+
+  bool load(std::string& error);
+
+  void set_listener(EngineListener* listener) override;
+  Result<QueueInfo> create_queue(const std::string& name, const AttributeMap& attributes, const TagMap& tags) override;
+  Result<QueueInfo> get_queue(const std::string& name) override;
+  std::vector<std::string> list_queues(std::string_view prefix) override;
+  Status delete_queue(const std::string& name) override;
+  Result<QueueCounts> queue_counts(const std::string& name) override;
+  Status set_queue_attributes(const std::string& name, const AttributeMap& attributes) override;
+  Status purge_queue(const std::string& name) override;
+  Status modify_queue(const std::string& name, const std::function<Status(QueueInfo&)>& change) override;
+  Result<std::vector<std::string>> dead_letter_source_queues(const std::string& name) override;
+
+  Result<std::vector<Result<SentMessage>>> send_messages(const std::string& queue_name,
+                                                         std::vector<NewMessage> messages) override;
+  Result<std::vector<Status>> delete_messages(const std::string& queue_name,
+                                              const std::vector<std::string>& receipt_handles) override;
+  Result<std::vector<Status>> change_visibilities(const std::string& queue_name,
+                                                  const std::vector<VisibilityChange>& changes) override;
+  Result<std::vector<ReceivedMessage>> receive_messages(const std::string& queue_name, int max_messages,
+                                                        std::optional<int> visibility_timeout) override;
+
+  Result<std::string> start_move_task(const std::string& source_name, std::optional<std::string> destination,
+                                      std::optional<int> max_per_second) override;
+  Result<uint64_t> cancel_move_task(const std::string& task_handle) override;
+  Result<std::vector<MoveTask>> list_move_tasks(const std::string& source_name, size_t max_results) override;
+
+  std::optional<int64_t> run_due_work() override;
+
+ private:
+  // rocks_engine.cpp
+  int64_t now() const;
+  Result<Queue*> find(const std::string& name);
+  std::string arn(const std::string& name) const;
+  Status write(rocksdb::WriteBatch& batch);
+  void put_queue_record(rocksdb::WriteBatch& batch, const std::string& name, uint64_t id, const QueueInfo& info);
+  Status check_redrive_target(const std::string& source_name, const AttributeMap& attributes);
+  bool load_queues(std::string& error);
+  bool load_messages(std::string& error);
+
+  // rocks_messages.cpp
+  void index_message(Queue& q, uint64_t seq, const MessageState& state, int64_t now);
+  void forget_message(Queue& q, uint64_t seq);
+  bool promote_due(Queue& q, int64_t now);
+  void expire_retention(Queue& q, int64_t now);
+  // Adds a message to `q` in `batch` (reserving sequence numbers on disk as
+  // needed); the caller indexes it once the batch is written.
+  uint64_t stage_message(Queue& q, rocksdb::WriteBatch& batch, const MessageContent& content,
+                         const MessageState& state);
+  std::optional<MessageContent> read_content(const Queue& q, uint64_t seq);
+  static SqsError invalid_handle(const std::string& handle);
+  void notify_visible(const std::string& queue_name);
+
+  // rocks_move_tasks.cpp
+  bool load_move_tasks(std::string& error);
+  void put_task_record(rocksdb::WriteBatch& batch, const MoveTaskRecord& task);
+  std::optional<int64_t> step_move_tasks(int64_t now);
+  void step_move_task(MoveTaskRecord& task, int64_t now);
+  void finish_task(MoveTaskRecord& task, const std::string& status, const std::string& reason);
+
+  std::mutex mu_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* queues_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* content_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* state_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* tasks_cf_ = nullptr;
+  rocksdb::WriteOptions write_options_;
+  EngineOptions options_;
+  EngineListener* listener_ = nullptr;
+  std::string secret_;
+  uint64_t next_queue_id_ = 1;
+  std::map<std::string, Queue> queues_;
+  std::map<std::string, int64_t> deleted_at_;
+  std::map<std::string, MoveTaskRecord> tasks_;  // by task id
+};
+
+}  // namespace wharf::storage

@@ -1,0 +1,245 @@
+// RocksEngine: message move tasks (StartMessageMoveTask and friends). A task
+// drains a dead-letter queue at a bounded rate; each step moves its messages
+// and records the task's progress in one write, so a crash neither loses nor
+// duplicates a message, and a restart resumes RUNNING tasks.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/ids.h"
+#include "storage/arn.h"
+#include "storage/rocks_engine.h"
+
+namespace wharf::storage {
+namespace {
+
+constexpr int kDefaultRate = 500;      // messages per second when none is set (AWS's maximum)
+constexpr int64_t kStepMs = 100;       // how often running tasks move their share
+
+nlohmann::json task_json(const MoveTaskRecord& r) {
+  const MoveTask& t = r.task;
+  return {{"id", r.id},           {"status", t.status},       {"source_arn", t.source_arn},
+          {"source_name", r.source_name}, {"destination_arn", t.destination_arn},
+          {"max_per_second", t.max_per_second}, {"moved", t.moved},  {"to_move", t.to_move},
+          {"failure_reason", t.failure_reason}, {"started_ms", t.started_ms}};
+}
+
+std::string source_arn_of(const std::string& system_attributes) {
+  if (system_attributes.empty()) return "";
+  auto doc = nlohmann::json::parse(system_attributes, nullptr, false);
+  if (!doc.is_object() || !doc.contains("DeadLetterQueueSourceArn")) return "";
+  return doc["DeadLetterQueueSourceArn"].value("StringValue", "");
+}
+
+std::string without_dead_letter_source(const std::string& system_attributes) {
+  if (system_attributes.empty()) return "";
+  auto doc = nlohmann::json::parse(system_attributes, nullptr, false);
+  if (!doc.is_object()) return "";
+  doc.erase("DeadLetterQueueSourceArn");
+  return doc.empty() ? std::string() : doc.dump();
+}
+
+SqsError not_found(const std::string& what) { return make_error(ErrorCode::ResourceNotFoundException, what); }
+
+}  // namespace
+
+bool RocksEngine::load_move_tasks(std::string& error) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), tasks_cf_));
+  const int64_t now = this->now();
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto doc = nlohmann::json::parse(it->value().ToString(), nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) {
+      error = "corrupt move task record";
+      return false;
+    }
+    MoveTaskRecord r;
+    r.id = doc.value("id", "");
+    r.source_name = doc.value("source_name", "");
+    r.task.task_handle = r.id;
+    r.task.status = doc.value("status", "FAILED");
+    r.task.source_arn = doc.value("source_arn", "");
+    r.task.destination_arn = doc.value("destination_arn", "");
+    r.task.max_per_second = doc.value("max_per_second", 0);
+    r.task.moved = doc.value("moved", uint64_t{0});
+    r.task.to_move = doc.value("to_move", uint64_t{0});
+    r.task.failure_reason = doc.value("failure_reason", "");
+    r.task.started_ms = doc.value("started_ms", int64_t{0});
+    r.last_step_ms = now;
+    tasks_.emplace(r.id, std::move(r));
+  }
+  if (!it->status().ok()) error = it->status().ToString();
+  return it->status().ok();
+}
+
+void RocksEngine::put_task_record(rocksdb::WriteBatch& batch, const MoveTaskRecord& task) {
+  batch.Put(tasks_cf_, task.id, task_json(task).dump());
+}
+
+Result<std::string> RocksEngine::start_move_task(const std::string& source_name,
+                                                 std::optional<std::string> destination,
+                                                 std::optional<int> max_per_second) {
+  std::lock_guard lock(mu_);
+  auto source = queues_.find(source_name);
+  if (source == queues_.end()) return not_found("The resource that you specified for the SourceArn parameter doesn't exist.");
+  const std::string source_arn = arn(source_name);
+  const bool is_dead_letter_queue = std::any_of(queues_.begin(), queues_.end(), [&](const auto& entry) {
+    auto policy = redrive_policy(entry.second.info.attributes);
+    return policy && policy->dead_letter_target_arn == source_arn;
+  });
+  if (!is_dead_letter_queue) {
+    return make_error(ErrorCode::InvalidParameterValue,
+                      "Source queue must be configured as a Dead Letter Queue.");
+  }
+  if (destination) {
+    if (!queues_.count(*destination)) {
+      return not_found("The resource that you specified for the DestinationArn parameter doesn't exist.");
+    }
+    if (*destination == source_name) {
+      return make_error(ErrorCode::InvalidParameterValue, "The destination queue can not be the source queue.");
+    }
+  }
+  for (const auto& [id, task] : tasks_) {
+    if (task.source_name == source_name && task.task.status == "RUNNING") {
+      return make_error(ErrorCode::InvalidParameterValue,
+                        "There is already a task running. Only one active task is allowed for a source queue arn at a "
+                        "given time.");
+    }
+  }
+  MoveTaskRecord r;
+  r.id = random_uuid();
+  r.source_name = source_name;
+  r.task.task_handle = r.id;
+  r.task.status = "RUNNING";
+  r.task.source_arn = source_arn;
+  r.task.destination_arn = destination ? arn(*destination) : "";
+  r.task.max_per_second = max_per_second.value_or(0);
+  r.task.to_move = source->second.messages.size();
+  const int64_t now = this->now();
+  r.task.started_ms = now;
+  r.last_step_ms = now;
+  rocksdb::WriteBatch batch;
+  put_task_record(batch, r);
+  if (auto st = write(batch); !st) return st.error();
+  const std::string handle = r.id;
+  tasks_.emplace(r.id, std::move(r));
+  if (listener_) listener_->deadline_added(now);
+  return handle;
+}
+
+Result<uint64_t> RocksEngine::cancel_move_task(const std::string& task_handle) {
+  std::lock_guard lock(mu_);
+  auto it = tasks_.find(task_handle);
+  if (it == tasks_.end() || it->second.task.status != "RUNNING") {
+    return not_found("The task handle " + task_handle + " does not name a running message move task.");
+  }
+  MoveTaskRecord updated = it->second;
+  updated.task.status = "CANCELLED";
+  rocksdb::WriteBatch batch;
+  put_task_record(batch, updated);
+  if (auto st = write(batch); !st) return st.error();
+  it->second.task.status = "CANCELLED";
+  return it->second.task.moved;
+}
+
+Result<std::vector<MoveTask>> RocksEngine::list_move_tasks(const std::string& source_name, size_t max_results) {
+  std::lock_guard lock(mu_);
+  if (!queues_.count(source_name)) {
+    return not_found("The resource that you specified for the SourceArn parameter doesn't exist.");
+  }
+  std::vector<MoveTask> out;
+  for (const auto& [id, r] : tasks_) {
+    if (r.source_name != source_name) continue;
+    MoveTask t = r.task;
+    if (t.status != "RUNNING") t.task_handle.clear();
+    out.push_back(std::move(t));
+  }
+  std::sort(out.begin(), out.end(), [](const MoveTask& a, const MoveTask& b) { return a.started_ms > b.started_ms; });
+  if (out.size() > max_results) out.resize(max_results);
+  return out;
+}
+
+void RocksEngine::finish_task(MoveTaskRecord& task, const std::string& status, const std::string& reason) {
+  MoveTaskRecord updated = task;
+  updated.task.status = status;
+  updated.task.failure_reason = reason;
+  rocksdb::WriteBatch batch;
+  put_task_record(batch, updated);
+  if (write(batch)) task = std::move(updated);
+}
+
+std::optional<int64_t> RocksEngine::step_move_tasks(int64_t now) {
+  bool running = false;
+  for (auto& [id, task] : tasks_) {
+    if (task.task.status != "RUNNING") continue;
+    step_move_task(task, now);
+    running = running || task.task.status == "RUNNING";
+  }
+  if (!running) return std::nullopt;
+  return now + kStepMs;
+}
+
+void RocksEngine::step_move_task(MoveTaskRecord& task, int64_t now) {
+  auto source_it = queues_.find(task.source_name);
+  if (source_it == queues_.end()) return finish_task(task, "FAILED", "The source queue was deleted.");
+  Queue& source = source_it->second;
+  promote_due(source, now);
+
+  const double rate = task.task.max_per_second > 0 ? task.task.max_per_second : kDefaultRate;
+  task.allowance = std::min(rate, task.allowance + rate * double(now - task.last_step_ms) / 1000.0);
+  task.last_step_ms = now;
+  const auto budget = static_cast<uint64_t>(std::floor(task.allowance));
+
+  struct Move {
+    uint64_t source_seq;
+    Queue* destination;
+    uint64_t destination_seq;
+    MessageState state;
+  };
+  std::vector<Move> moves;
+  MoveTaskRecord updated = task;
+  rocksdb::WriteBatch batch;
+  std::string failure;
+  for (auto it = source.visible.begin();
+       it != source.visible.end() && moves.size() < budget && updated.task.moved < updated.task.to_move; ++it) {
+    auto content = read_content(source, *it);
+    if (!content) continue;
+    const std::string destination_arn =
+        task.task.destination_arn.empty() ? source_arn_of(content->system_attributes) : task.task.destination_arn;
+    auto destination_name = queue_name_from_arn(destination_arn, options_.region, options_.account_id);
+    auto destination = destination_name ? queues_.find(*destination_name) : queues_.end();
+    if (destination == queues_.end()) {
+      failure = destination_arn.empty() ? "A message has no source queue to return to."
+                                        : "The destination queue " + destination_arn + " does not exist.";
+      break;
+    }
+    content->system_attributes = without_dead_letter_source(content->system_attributes);
+    MessageState state;
+    state.sent_ms = content->sent_ms;  // standard queues: retention from the first send
+    state.visible_at_ms = now;
+    const std::string key = message_key(source.id, *it);
+    batch.Delete(content_cf_, key);
+    batch.Delete(state_cf_, key);
+    moves.push_back(Move{*it, &destination->second, stage_message(destination->second, batch, *content, state), state});
+    ++updated.task.moved;
+  }
+  const bool drained = updated.task.moved >= updated.task.to_move || source.messages.size() == moves.size();
+  if (!failure.empty()) {
+    updated.task.status = "FAILED";
+    updated.task.failure_reason = failure;
+  } else if (drained) {
+    updated.task.status = "COMPLETED";
+  }
+  if (moves.empty() && updated.task.status == task.task.status) return;
+  put_task_record(batch, updated);
+  if (!write(batch)) return;
+  for (const auto& m : moves) {
+    forget_message(source, m.source_seq);
+    index_message(*m.destination, m.destination_seq, m.state, now);
+    notify_visible(m.destination->info.name);
+  }
+  updated.allowance = task.allowance - double(moves.size());
+  task = std::move(updated);
+}
+
+}  // namespace wharf::storage

@@ -1,0 +1,732 @@
+// Unit tests of protocol/: checksums, form and query decoding, request
+// recognition, and the JSON / XML encodings of results and errors.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "protocol/checksums.h"
+#include "protocol/codec.h"
+#include "protocol/errors.h"
+#include "protocol/query_decoder.h"
+#include "protocol/xml_encoder.h"
+
+using nlohmann::json;
+using namespace wharf;
+using namespace wharf::protocol;
+
+namespace {
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+size_t count_of(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t pos = haystack.find(needle); pos != std::string::npos; pos = haystack.find(needle, pos + 1)) ++n;
+  return n;
+}
+
+// The documented MD5OfMessageAttributes encoding, written out independently of
+// the code under test: len+name, len+type, transport byte, len+value.
+void append_prefixed(std::string& out, const std::string& bytes) {
+  const auto n = static_cast<uint32_t>(bytes.size());
+  out.push_back(static_cast<char>(n >> 24));
+  out.push_back(static_cast<char>((n >> 16) & 0xFF));
+  out.push_back(static_cast<char>((n >> 8) & 0xFF));
+  out.push_back(static_cast<char>(n & 0xFF));
+  out += bytes;
+}
+
+struct RawAttribute {
+  std::string type;
+  bool binary;
+  std::string value;  // raw bytes
+};
+
+std::string reference_attributes_md5(const std::map<std::string, RawAttribute>& attributes) {
+  std::string buf;
+  for (const auto& [name, a] : attributes) {  // std::map: sorted by name
+    append_prefixed(buf, name);
+    append_prefixed(buf, a.type);
+    buf.push_back(a.binary ? 2 : 1);
+    append_prefixed(buf, a.value);
+  }
+  return md5_hex(buf);
+}
+
+struct Request {
+  std::string method = "POST";
+  std::string target = "/";
+  std::string content_type;
+  std::string amz_target;
+  std::string body;
+
+  HttpRequestView view() const { return HttpRequestView{method, target, content_type, amz_target, body}; }
+};
+
+Request json_request(const std::string& action, const std::string& body) {
+  Request r;
+  r.content_type = "application/x-amz-json-1.0";
+  r.amz_target = "AmazonSQS." + action;
+  r.body = body;
+  return r;
+}
+
+Request query_post(const std::string& target, const std::string& body) {
+  Request r;
+  r.target = target;
+  r.content_type = "application/x-www-form-urlencoded; charset=utf-8";
+  r.body = body;
+  return r;
+}
+
+std::string header(const EncodedResponse& response, const std::string& name) {
+  for (const auto& [k, v] : response.headers) {
+    if (k == name) return v;
+  }
+  return "<absent>";
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Checksums and base64
+
+TEST_CASE("md5_hex and sha256_hex match the standard test vectors", "[checksums]") {
+  CHECK(md5_hex("") == "d41d8cd98f00b204e9800998ecf8427e");
+  CHECK(md5_hex("hello") == "5d41402abc4b2a76b9719d911017c592");
+  CHECK(md5_hex("abc") == "900150983cd24fb0d6963f7d28e17f72");
+  CHECK(md5_hex("The quick brown fox jumps over the lazy dog") == "9e107d9d372bb6826bd81d3542a419d6");
+  CHECK(md5_hex(std::string("\0\x01", 2)) == "441077cc9e57554dd476bdfb8b8b8102");
+  CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST_CASE("base64_encode follows RFC 4648 with padding", "[checksums]") {
+  CHECK(base64_encode("") == "");
+  CHECK(base64_encode("f") == "Zg==");
+  CHECK(base64_encode("fo") == "Zm8=");
+  CHECK(base64_encode("foo") == "Zm9v");
+  CHECK(base64_encode("foob") == "Zm9vYg==");
+  CHECK(base64_encode("fooba") == "Zm9vYmE=");
+  CHECK(base64_encode("foobar") == "Zm9vYmFy");
+  CHECK(base64_encode(std::string("\x01\x02\x03", 3)) == "AQID");
+  CHECK(base64_encode(std::string("\xfb\xff\xbf", 3)) == "+/+/");
+}
+
+TEST_CASE("base64 decode inverts encode for every byte value and length", "[checksums]") {
+  std::string all;
+  for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
+  for (size_t len = 0; len <= all.size(); len += (len < 8 ? 1 : 37)) {
+    const std::string bytes = all.substr(0, len);
+    auto decoded = base64_decode(base64_encode(bytes));
+    REQUIRE(decoded.has_value());
+    CHECK(*decoded == bytes);
+  }
+  CHECK(base64_decode("Zm9vYmFy").value() == "foobar");
+  CHECK(base64_decode("Zg==").value() == "f");
+  CHECK(base64_decode("Zm8=").value() == "fo");
+  CHECK(base64_decode("").value() == "");
+}
+
+TEST_CASE("base64_decode is strict", "[checksums]") {
+  SECTION("length not a multiple of 4") {
+    CHECK_FALSE(base64_decode("Zg").has_value());
+    CHECK_FALSE(base64_decode("Zg=").has_value());
+    CHECK_FALSE(base64_decode("Zm9vY").has_value());
+  }
+  SECTION("characters outside the alphabet") {
+    CHECK_FALSE(base64_decode("Zm9*").has_value());
+    CHECK_FALSE(base64_decode("Zm 9").has_value());
+    CHECK_FALSE(base64_decode("Zm-_").has_value());  // base64url is not base64
+    CHECK_FALSE(base64_decode("Zm9v\n").has_value());
+    CHECK_FALSE(base64_decode(std::string("Zm9\0", 4)).has_value());
+  }
+  SECTION("bad padding") {
+    CHECK_FALSE(base64_decode("Z===").has_value());      // padding too early in the quantum
+    CHECK_FALSE(base64_decode("====").has_value());
+    CHECK_FALSE(base64_decode("Zg=a").has_value());      // data after padding
+    CHECK_FALSE(base64_decode("Zg==Zm9v").has_value());  // padding before the last quantum
+    CHECK_FALSE(base64_decode("=Zm9").has_value());
+  }
+}
+
+TEST_CASE("md5_of_attributes: no attributes gives an empty string, not the MD5 of nothing", "[checksums]") {
+  CHECK(md5_of_attributes(json::object()) == "");
+  CHECK(md5_of_attributes(json()) == "");
+}
+
+TEST_CASE("md5_of_attributes matches published vectors", "[checksums]") {
+  // AWS developer-guide example (also used by sqs-consumer's tests).
+  CHECK(md5_of_attributes(json{{"SellerName", {{"DataType", "String"}, {"StringValue", "Example Store"}}}}) ==
+        "cd28f3b68aeee4b2eac9c66f2f694b58");
+  // aws-sdk-go-v2 based vector (wcharczuk/sqslite md5_test.go).
+  CHECK(md5_of_attributes(json{{"ordinal", {{"DataType", "Number"}, {"StringValue", "1"}}},
+                               {"category", {{"DataType", "String"}, {"StringValue", "test"}}}}) ==
+        "d21ae90c49061e927f57df5f5d72be1f");
+  // Binary vector (ydb ymq attributes_md5_ut "AmazonSampleWithBinary"): raw bytes
+  // "test_attribute_value", sent base64-encoded.
+  CHECK(md5_of_attributes(json{{"test_attribute_name",
+                                {{"DataType", "Binary"}, {"BinaryValue", base64_encode("test_attribute_value")}}}}) ==
+        "23f6bd27ea87aab7dfeadcc9aebee495");
+}
+
+TEST_CASE("md5_of_attributes hashes the raw bytes of a Binary value", "[checksums]") {
+  const json attributes = {{"a", {{"DataType", "String"}, {"StringValue", "x"}}},
+                           {"b", {{"DataType", "Binary"}, {"BinaryValue", "AQID"}}}};  // bytes 01 02 03
+  const std::string expected =
+      reference_attributes_md5({{"a", {"String", false, "x"}}, {"b", {"Binary", true, std::string("\x01\x02\x03", 3)}}});
+  CHECK(expected == "aff7372f244d3ebae020d15edb230ef6");
+  CHECK(md5_of_attributes(attributes) == expected);
+
+  // 15f4ac2c4c403a7ce2af44dd3ea7c601 is the digest when the binary value's
+  // bytes are the four characters "AQID" (what AWS CLI v1 sends for
+  // --message-attributes BinaryValue=AQID, since it does not base64-decode blob
+  // arguments): on the wire that is BinaryValue "QVFJRA==".
+  const json cli_v1 = {{"a", {{"DataType", "String"}, {"StringValue", "x"}}},
+                       {"b", {{"DataType", "Binary"}, {"BinaryValue", "QVFJRA=="}}}};
+  CHECK(md5_of_attributes(cli_v1) == "15f4ac2c4c403a7ce2af44dd3ea7c601");
+}
+
+TEST_CASE("md5_of_attributes: custom data types, UTF-8 and sorting by name", "[checksums]") {
+  const std::string binary("\x00\xff\x10", 3);
+  const json attributes = {
+      {"zeta", {{"DataType", "Binary.gif"}, {"BinaryValue", base64_encode(binary)}}},
+      {"count", {{"DataType", "Number.int"}, {"StringValue", "42"}}},
+      {"Name", {{"DataType", "String.custom"}, {"StringValue", "h\xc3\xa9llo \xe2\x9c\x93"}}},
+  };
+  const std::string expected = reference_attributes_md5({
+      {"zeta", {"Binary.gif", true, binary}},
+      {"count", {"Number.int", false, "42"}},
+      {"Name", {"String.custom", false, "h\xc3\xa9llo \xe2\x9c\x93"}},
+  });
+  CHECK(md5_of_attributes(attributes) == expected);
+  // The full type takes part: "Number.int" is not "Number".
+  CHECK(md5_of_attributes(json{{"count", {{"DataType", "Number"}, {"StringValue", "42"}}}}) !=
+        md5_of_attributes(json{{"count", {{"DataType", "Number.int"}, {"StringValue", "42"}}}}));
+  CHECK(md5_of_attributes(json{{"count", {{"DataType", "Number.int"}, {"StringValue", "42"}}}}) ==
+        reference_attributes_md5({{"count", {"Number.int", false, "42"}}}));
+  // System attributes use the same encoding.
+  CHECK(md5_of_attributes(json{{"AWSTraceHeader", {{"DataType", "String"}, {"StringValue", "Root=1-5e1b4151"}}}}) ==
+        reference_attributes_md5({{"AWSTraceHeader", {"String", false, "Root=1-5e1b4151"}}}));
+}
+
+// ---------------------------------------------------------------------------
+// Form decoding
+
+TEST_CASE("parse_form decodes application/x-www-form-urlencoded", "[query]") {
+  const FormParams params = parse_form("a=1&b=x+y&c=%41%42%2b&d=&e&f=k=v&g=%E2%9C%93&Attribute%2E1%2EName=n");
+  const FormParams expected = {{"a", "1"},      {"b", "x y"},  {"c", "AB+"},
+                               {"d", ""},       {"e", ""},     {"f", "k=v"},
+                               {"g", "\xE2\x9C\x93"}, {"Attribute.1.Name", "n"}};
+  CHECK(params == expected);
+}
+
+TEST_CASE("parse_form keeps bad escapes literally and skips empty pairs", "[query]") {
+  CHECK(parse_form("") == FormParams{});
+  CHECK(parse_form("&&") == FormParams{});
+  CHECK(parse_form("a=%zz&b=%4&c=100%") == FormParams{{"a", "%zz"}, {"b", "%4"}, {"c", "100%"}});
+  CHECK(parse_form("a=%2") == FormParams{{"a", "%2"}});
+  CHECK(parse_form("x=%41") == FormParams{{"x", "A"}});
+  CHECK(parse_form("a=1&&b=2&") == FormParams{{"a", "1"}, {"b", "2"}});
+  CHECK(parse_form("MessageBody=%00%0D%0A") == FormParams{{"MessageBody", std::string("\0\r\n", 3)}});
+}
+
+// ---------------------------------------------------------------------------
+// Query parameters -> the JSON protocol's tree
+
+TEST_CASE("decode_query_params: Attribute.N -> Attributes, Action and Version dropped", "[query]") {
+  auto r = decode_query_params("CreateQueue", {{"Action", "CreateQueue"},
+                                               {"Version", "2012-11-05"},
+                                               {"QueueName", "q1"},
+                                               {"Attribute.1.Name", "VisibilityTimeout"},
+                                               {"Attribute.1.Value", "5"},
+                                               {"Attribute.2.Name", "DelaySeconds"},
+                                               {"Attribute.2.Value", "0"}});
+  REQUIRE(r.ok());
+  CHECK(r.value() == json{{"QueueName", "q1"},
+                          {"Attributes", {{"VisibilityTimeout", "5"}, {"DelaySeconds", "0"}}}});
+}
+
+TEST_CASE("decode_query_params: AttributeName.N in numeric index order", "[query]") {
+  FormParams params;
+  // Given out of order, with indexes that sort differently as text.
+  params.emplace_back("AttributeName.10", "ten");
+  params.emplace_back("AttributeName.2", "two");
+  params.emplace_back("AttributeName.1", "one");
+  params.emplace_back("MessageAttributeName.2", "m2");
+  params.emplace_back("MessageAttributeName.1", "m1");
+  params.emplace_back("MessageSystemAttributeName.1", "AWSTraceHeader");
+  params.emplace_back("QueueUrl", "http://h/000000000000/q1");
+  auto r = decode_query_params("ReceiveMessage", params);
+  REQUIRE(r.ok());
+  CHECK(r.value()["AttributeNames"] == json::array({"one", "two", "ten"}));
+  CHECK(r.value()["MessageAttributeNames"] == json::array({"m1", "m2"}));
+  CHECK(r.value()["MessageSystemAttributeNames"] == json::array({"AWSTraceHeader"}));
+  CHECK(r.value()["QueueUrl"] == "http://h/000000000000/q1");
+}
+
+TEST_CASE("decode_query_params: MessageAttribute.N and MessageSystemAttribute.N", "[query]") {
+  auto r = decode_query_params("SendMessage", {{"QueueUrl", "u"},
+                                               {"MessageBody", "hello world"},
+                                               {"MessageAttribute.1.Name", "color"},
+                                               {"MessageAttribute.1.Value.DataType", "String"},
+                                               {"MessageAttribute.1.Value.StringValue", "red"},
+                                               {"MessageAttribute.2.Name", "blob"},
+                                               {"MessageAttribute.2.Value.DataType", "Binary"},
+                                               {"MessageAttribute.2.Value.BinaryValue", "AQID"},
+                                               {"MessageAttribute.3.Name", "n"},
+                                               {"MessageAttribute.3.Value.DataType", "Number.int"},
+                                               {"MessageAttribute.3.Value.StringValue", "7"},
+                                               {"MessageSystemAttribute.1.Name", "AWSTraceHeader"},
+                                               {"MessageSystemAttribute.1.Value.DataType", "String"},
+                                               {"MessageSystemAttribute.1.Value.StringValue", "Root=1-a"},
+                                               {"DelaySeconds", "3"}});
+  REQUIRE(r.ok());
+  const json expected = {
+      {"QueueUrl", "u"},
+      {"MessageBody", "hello world"},
+      {"DelaySeconds", 3},
+      {"MessageAttributes",
+       {{"color", {{"DataType", "String"}, {"StringValue", "red"}}},
+        {"blob", {{"DataType", "Binary"}, {"BinaryValue", "AQID"}}},
+        {"n", {{"DataType", "Number.int"}, {"StringValue", "7"}}}}},
+      {"MessageSystemAttributes", {{"AWSTraceHeader", {{"DataType", "String"}, {"StringValue", "Root=1-a"}}}}},
+  };
+  CHECK(r.value() == expected);
+}
+
+TEST_CASE("decode_query_params: Tag.N is 'tags' for CreateQueue and 'Tags' for TagQueue", "[query]") {
+  const FormParams tags = {{"Tag.1.Key", "env"}, {"Tag.1.Value", "prod"}, {"Tag.2.Key", "team"}, {"Tag.2.Value", ""}};
+  auto create = decode_query_params("CreateQueue", tags);
+  REQUIRE(create.ok());
+  CHECK(create.value() == json{{"tags", {{"env", "prod"}, {"team", ""}}}});
+
+  auto tag = decode_query_params("TagQueue", tags);
+  REQUIRE(tag.ok());
+  CHECK(tag.value() == json{{"Tags", {{"env", "prod"}, {"team", ""}}}});
+
+  auto untag = decode_query_params("UntagQueue", {{"TagKey.1", "env"}, {"TagKey.2", "team"}});
+  REQUIRE(untag.ok());
+  CHECK(untag.value() == json{{"TagKeys", {"env", "team"}}});
+}
+
+TEST_CASE("decode_query_params: batch entries become Entries with nested members", "[query]") {
+  auto r = decode_query_params("SendMessageBatch",
+                               {{"QueueUrl", "u"},
+                                {"SendMessageBatchRequestEntry.10.Id", "ten"},
+                                {"SendMessageBatchRequestEntry.10.MessageBody", "b10"},
+                                {"SendMessageBatchRequestEntry.1.Id", "one"},
+                                {"SendMessageBatchRequestEntry.1.MessageBody", "b1"},
+                                {"SendMessageBatchRequestEntry.1.DelaySeconds", "5"},
+                                {"SendMessageBatchRequestEntry.1.MessageAttribute.1.Name", "k"},
+                                {"SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.DataType", "String"},
+                                {"SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue", "v"},
+                                {"SendMessageBatchRequestEntry.2.Id", "two"},
+                                {"SendMessageBatchRequestEntry.2.MessageBody", "b2"}});
+  REQUIRE(r.ok());
+  const json expected = {
+      {"QueueUrl", "u"},
+      {"Entries",
+       {{{"Id", "one"},
+         {"MessageBody", "b1"},
+         {"DelaySeconds", 5},
+         {"MessageAttributes", {{"k", {{"DataType", "String"}, {"StringValue", "v"}}}}}},
+        {{"Id", "two"}, {"MessageBody", "b2"}},
+        {{"Id", "ten"}, {"MessageBody", "b10"}}}},
+  };
+  CHECK(r.value() == expected);
+
+  auto del = decode_query_params("DeleteMessageBatch", {{"DeleteMessageBatchRequestEntry.1.Id", "a"},
+                                                        {"DeleteMessageBatchRequestEntry.1.ReceiptHandle", "rh"}});
+  REQUIRE(del.ok());
+  CHECK(del.value() == json{{"Entries", {{{"Id", "a"}, {"ReceiptHandle", "rh"}}}}});
+
+  auto cmv = decode_query_params("ChangeMessageVisibilityBatch",
+                                 {{"ChangeMessageVisibilityBatchRequestEntry.1.Id", "a"},
+                                  {"ChangeMessageVisibilityBatchRequestEntry.1.ReceiptHandle", "rh"},
+                                  {"ChangeMessageVisibilityBatchRequestEntry.1.VisibilityTimeout", "60"}});
+  REQUIRE(cmv.ok());
+  CHECK(cmv.value() == json{{"Entries", {{{"Id", "a"}, {"ReceiptHandle", "rh"}, {"VisibilityTimeout", 60}}}}});
+}
+
+TEST_CASE("decode_query_params: integer members become numbers", "[query]") {
+  auto r = decode_query_params("ReceiveMessage", {{"MaxNumberOfMessages", "10"},
+                                                  {"WaitTimeSeconds", "20"},
+                                                  {"VisibilityTimeout", "0"},
+                                                  {"ReceiveRequestAttemptId", "123"}});
+  REQUIRE(r.ok());
+  CHECK(r.value()["MaxNumberOfMessages"] == 10);
+  CHECK(r.value()["MaxNumberOfMessages"].is_number_integer());
+  CHECK(r.value()["WaitTimeSeconds"] == 20);
+  CHECK(r.value()["VisibilityTimeout"] == 0);
+  CHECK(r.value()["ReceiveRequestAttemptId"] == "123");  // a string member stays a string
+
+  auto list = decode_query_params("ListQueues", {{"MaxResults", "1000"}, {"QueueNamePrefix", "12"}});
+  REQUIRE(list.ok());
+  CHECK(list.value() == json{{"MaxResults", 1000}, {"QueueNamePrefix", "12"}});
+
+  auto send = decode_query_params("SendMessage", {{"DelaySeconds", "900"}});
+  REQUIRE(send.ok());
+  CHECK(send.value() == json{{"DelaySeconds", 900}});
+
+  auto cmv = decode_query_params("ChangeMessageVisibility", {{"VisibilityTimeout", "43200"}});
+  REQUIRE(cmv.ok());
+  CHECK(cmv.value() == json{{"VisibilityTimeout", 43200}});
+}
+
+TEST_CASE("decode_query_params: a non-integer integer member is InvalidParameterValue", "[query]") {
+  for (const char* bad : {"ten", "5x", "", "1.5", " 5"}) {
+    CAPTURE(bad);
+    auto r = decode_query_params("ReceiveMessage", {{"MaxNumberOfMessages", bad}});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::InvalidParameterValue);
+    CHECK(contains(r.error().message, "MaxNumberOfMessages"));
+  }
+  auto nested = decode_query_params("SendMessageBatch", {{"SendMessageBatchRequestEntry.1.Id", "a"},
+                                                         {"SendMessageBatchRequestEntry.1.DelaySeconds", "soon"}});
+  REQUIRE_FALSE(nested.ok());
+  CHECK(nested.error().code == ErrorCode::InvalidParameterValue);
+}
+
+// ---------------------------------------------------------------------------
+// Recognising and decoding requests
+
+TEST_CASE("decode_request: the JSON protocol", "[codec]") {
+  SECTION("action from X-Amz-Target, params from the body") {
+    Request req = json_request("SendMessage", R"({"QueueUrl":"http://h/000000000000/q1","MessageBody":"hi","DelaySeconds":3})");
+    CHECK(detect_protocol(req.view()) == Protocol::Json);
+    auto r = decode_request(req.view());
+    REQUIRE(r.ok());
+    CHECK(r->protocol == Protocol::Json);
+    CHECK(r->action == "SendMessage");
+    CHECK(r->params == json{{"QueueUrl", "http://h/000000000000/q1"}, {"MessageBody", "hi"}, {"DelaySeconds", 3}});
+  }
+  SECTION("content type parameters are accepted") {
+    Request req = json_request("ListQueues", "{}");
+    req.content_type = "application/x-amz-json-1.0; charset=utf-8";
+    auto r = decode_request(req.view());
+    REQUIRE(r.ok());
+    CHECK(r->action == "ListQueues");
+    CHECK(r->params == json::object());
+  }
+  SECTION("an empty body is an empty input") {
+    auto r = decode_request(json_request("ListQueues", "").view());
+    REQUIRE(r.ok());
+    CHECK(r->params == json::object());
+  }
+  SECTION("malformed JSON is MalformedInput") {
+    for (const char* body : {"{", "{\"QueueUrl\":}", "not json", "[1,2]", "\"text\""}) {
+      CAPTURE(body);
+      auto r = decode_request(json_request("SendMessage", body).view());
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error().code == ErrorCode::MalformedInput);
+    }
+  }
+  SECTION("a wrong content type is UnsupportedMediaType") {
+    Request req = json_request("ListQueues", "{}");
+    req.content_type = "application/json";
+    CHECK(detect_protocol(req.view()) == Protocol::Json);
+    auto r = decode_request(req.view());
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::UnsupportedMediaType);
+  }
+  SECTION("a target outside AmazonSQS is InvalidAction") {
+    Request req = json_request("ListQueues", "{}");
+    req.amz_target = "DynamoDB_20120810.ListTables";
+    auto r = decode_request(req.view());
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::InvalidAction);
+  }
+}
+
+TEST_CASE("decode_request: the query protocol", "[codec]") {
+  SECTION("POST body") {
+    Request req = query_post("/", "Action=CreateQueue&Version=2012-11-05&QueueName=q1"
+                                  "&Attribute.1.Name=VisibilityTimeout&Attribute.1.Value=5");
+    CHECK(detect_protocol(req.view()) == Protocol::Query);
+    auto r = decode_request(req.view());
+    REQUIRE(r.ok());
+    CHECK(r->protocol == Protocol::Query);
+    CHECK(r->action == "CreateQueue");
+    CHECK(r->params == json{{"QueueName", "q1"}, {"Attributes", {{"VisibilityTimeout", "5"}}}});
+  }
+  SECTION("GET query string") {
+    Request req;
+    req.method = "GET";
+    req.target = "/?Action=ListQueues&QueueNamePrefix=a%2Db&MaxResults=5";
+    auto r = decode_request(req.view());
+    REQUIRE(r.ok());
+    CHECK(r->protocol == Protocol::Query);
+    CHECK(r->action == "ListQueues");
+    CHECK(r->params == json{{"QueueNamePrefix", "a-b"}, {"MaxResults", 5}});
+  }
+  SECTION("missing Action is MissingAction") {
+    Request req = query_post("/", "QueueName=q1");
+    CHECK(detect_protocol(req.view()) == Protocol::Query);
+    auto r = decode_request(req.view());
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::MissingAction);
+
+    Request get;
+    get.method = "GET";
+    get.target = "/";
+    auto g = decode_request(get.view());
+    REQUIRE_FALSE(g.ok());
+    CHECK(g.error().code == ErrorCode::MissingAction);
+  }
+  SECTION("a request to the queue's path gets that path as QueueUrl") {
+    auto r = decode_request(query_post("/000000000000/q1", "Action=SendMessage&MessageBody=hi").view());
+    REQUIRE(r.ok());
+    CHECK(r->action == "SendMessage");
+    CHECK(r->params == json{{"QueueUrl", "/000000000000/q1"}, {"MessageBody", "hi"}});
+
+    Request get;
+    get.method = "GET";
+    get.target = "/000000000000/q1?Action=ReceiveMessage&MaxNumberOfMessages=2";
+    auto g = decode_request(get.view());
+    REQUIRE(g.ok());
+    CHECK(g->params == json{{"QueueUrl", "/000000000000/q1"}, {"MaxNumberOfMessages", 2}});
+  }
+  SECTION("an explicit QueueUrl wins over the path") {
+    auto r = decode_request(query_post("/000000000000/q1",
+                                       "Action=SendMessage&MessageBody=hi"
+                                       "&QueueUrl=http%3A%2F%2Fh%3A9324%2F000000000000%2Fother")
+                                .view());
+    REQUIRE(r.ok());
+    CHECK(r->params["QueueUrl"] == "http://h:9324/000000000000/other");
+  }
+  SECTION("a request to / gets no QueueUrl") {
+    auto r = decode_request(query_post("/", "Action=ListQueues").view());
+    REQUIRE(r.ok());
+    CHECK_FALSE(r->params.contains("QueueUrl"));
+  }
+  SECTION("a decoding error surfaces") {
+    auto r = decode_request(query_post("/", "Action=ReceiveMessage&MaxNumberOfMessages=many").view());
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::InvalidParameterValue);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Errors on the wire
+
+TEST_CASE("error wire info matches AWS's SQS model", "[errors]") {
+  // From AWS's Smithy model of SQS as shipped in @aws-sdk/client-sqs
+  // (awsQueryError code and httpError per error shape).
+  struct Row {
+    ErrorCode code;
+    const char* shape;
+    const char* query_code;
+    int status;
+  };
+  const Row rows[] = {
+      {ErrorCode::QueueDoesNotExist, "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue", 400},
+      {ErrorCode::QueueNameExists, "QueueNameExists", "QueueAlreadyExists", 400},
+      {ErrorCode::QueueDeletedRecently, "QueueDeletedRecently", "AWS.SimpleQueueService.QueueDeletedRecently", 400},
+      {ErrorCode::PurgeQueueInProgress, "PurgeQueueInProgress", "AWS.SimpleQueueService.PurgeQueueInProgress", 403},
+      {ErrorCode::MessageNotInflight, "MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight", 400},
+      {ErrorCode::OverLimit, "OverLimit", "OverLimit", 403},
+      {ErrorCode::ReceiptHandleIsInvalid, "ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", 404},
+      {ErrorCode::EmptyBatchRequest, "EmptyBatchRequest", "AWS.SimpleQueueService.EmptyBatchRequest", 400},
+      {ErrorCode::TooManyEntriesInBatchRequest, "TooManyEntriesInBatchRequest",
+       "AWS.SimpleQueueService.TooManyEntriesInBatchRequest", 400},
+      {ErrorCode::BatchEntryIdsNotDistinct, "BatchEntryIdsNotDistinct",
+       "AWS.SimpleQueueService.BatchEntryIdsNotDistinct", 400},
+      {ErrorCode::InvalidBatchEntryId, "InvalidBatchEntryId", "AWS.SimpleQueueService.InvalidBatchEntryId", 400},
+      {ErrorCode::BatchRequestTooLong, "BatchRequestTooLong", "AWS.SimpleQueueService.BatchRequestTooLong", 400},
+      {ErrorCode::UnsupportedOperation, "UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", 400},
+      {ErrorCode::InvalidAttributeName, "InvalidAttributeName", "InvalidAttributeName", 400},
+      {ErrorCode::InvalidAttributeValue, "InvalidAttributeValue", "InvalidAttributeValue", 400},
+      {ErrorCode::InvalidMessageContents, "InvalidMessageContents", "InvalidMessageContents", 400},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.shape);
+    const ErrorWireInfo& info = wire_info(row.code);
+    CHECK(info.json_type == std::string("com.amazonaws.sqs#") + row.shape);
+    CHECK(info.query_code == row.query_code);
+    CHECK(info.http_status == row.status);
+    CHECK(info.sender_fault);
+  }
+  CHECK(wire_info(ErrorCode::InvalidParameterValue).query_code == "InvalidParameterValue");
+  CHECK(wire_info(ErrorCode::InvalidParameterValue).http_status == 400);
+  CHECK(wire_info(ErrorCode::MissingParameter).query_code == "MissingParameter");
+  CHECK(wire_info(ErrorCode::InternalError).http_status == 500);
+  CHECK_FALSE(wire_info(ErrorCode::InternalError).sender_fault);
+}
+
+TEST_CASE("encode_error in the JSON protocol", "[codec]") {
+  SECTION("QueueDoesNotExist") {
+    auto out = encode_error(Protocol::Json, make_error(ErrorCode::QueueDoesNotExist, "The specified queue does not exist."),
+                            "req-1");
+    CHECK(out.status == 400);
+    CHECK(out.content_type == "application/x-amz-json-1.0");
+    const json body = json::parse(out.body);
+    CHECK(body == json{{"__type", "com.amazonaws.sqs#QueueDoesNotExist"},
+                       {"message", "The specified queue does not exist."}});
+    CHECK(header(out, "x-amzn-query-error") == "AWS.SimpleQueueService.NonExistentQueue;Sender");
+  }
+  SECTION("PurgeQueueInProgress is 403") {
+    auto out = encode_error(Protocol::Json, make_error(ErrorCode::PurgeQueueInProgress, "wait"), "r");
+    CHECK(out.status == 403);
+    CHECK(json::parse(out.body)["__type"] == "com.amazonaws.sqs#PurgeQueueInProgress");
+    CHECK(header(out, "x-amzn-query-error") == "AWS.SimpleQueueService.PurgeQueueInProgress;Sender");
+  }
+  SECTION("QueueNameExists maps to QueueAlreadyExists") {
+    auto out = encode_error(Protocol::Json, make_error(ErrorCode::QueueNameExists, "exists"), "r");
+    CHECK(out.status == 400);
+    CHECK(header(out, "x-amzn-query-error") == "QueueAlreadyExists;Sender");
+  }
+  SECTION("InternalError is a 500 Receiver fault") {
+    auto out = encode_error(Protocol::Json, make_error(ErrorCode::InternalError, "boom"), "r");
+    CHECK(out.status == 500);
+    CHECK(json::parse(out.body)["message"] == "boom");
+    CHECK(header(out, "x-amzn-query-error") == "InternalError;Receiver");
+  }
+  SECTION("a message with invalid UTF-8 still gives valid JSON") {
+    auto out = encode_error(Protocol::Json, make_error(ErrorCode::InvalidParameterValue, "bad \xff byte"), "r");
+    CHECK_NOTHROW(json::parse(out.body));
+  }
+}
+
+TEST_CASE("encode_error in the query protocol", "[codec]") {
+  auto out = encode_error(Protocol::Query,
+                          make_error(ErrorCode::QueueDoesNotExist,
+                                     "The specified queue does not exist for this wsdl version."),
+                          "req-42");
+  CHECK(out.status == 400);
+  CHECK(out.content_type == "text/xml");
+  CHECK(contains(out.body, "<ErrorResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\">"));
+  CHECK(contains(out.body, "<Error><Type>Sender</Type><Code>AWS.SimpleQueueService.NonExistentQueue</Code>"
+                           "<Message>The specified queue does not exist for this wsdl version.</Message>"));
+  CHECK(contains(out.body, "</Error><RequestId>req-42</RequestId></ErrorResponse>"));
+
+  auto internal = encode_error(Protocol::Query, make_error(ErrorCode::InternalError, "a < b & c"), "r");
+  CHECK(internal.status == 500);
+  CHECK(contains(internal.body, "<Type>Receiver</Type><Code>InternalError</Code><Message>a &lt; b &amp; c</Message>"));
+
+  auto purge = encode_error(Protocol::Query, make_error(ErrorCode::PurgeQueueInProgress, "wait"), "r");
+  CHECK(purge.status == 403);
+  CHECK(contains(purge.body, "<Code>AWS.SimpleQueueService.PurgeQueueInProgress</Code>"));
+}
+
+// ---------------------------------------------------------------------------
+// Results on the wire
+
+TEST_CASE("encode_result in the JSON protocol is the result as JSON", "[codec]") {
+  const json result = {{"QueueUrl", "http://localhost:9324/000000000000/q1"}};
+  auto out = encode_result(Protocol::Json, "CreateQueue", result, "r");
+  CHECK(out.status == 200);
+  CHECK(out.content_type == "application/x-amz-json-1.0");
+  CHECK(json::parse(out.body) == result);
+
+  auto empty = encode_result(Protocol::Json, "DeleteQueue", json(), "r");
+  CHECK(empty.status == 200);
+  CHECK(json::parse(empty.body) == json::object());
+}
+
+TEST_CASE("XML: CreateQueue", "[xml]") {
+  auto out = encode_result(Protocol::Query, "CreateQueue", json{{"QueueUrl", "http://localhost:9324/000000000000/q1"}},
+                           "req-1");
+  CHECK(out.status == 200);
+  CHECK(out.content_type == "text/xml");
+  CHECK(contains(out.body, "<CreateQueueResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\">"
+                           "<CreateQueueResult><QueueUrl>http://localhost:9324/000000000000/q1</QueueUrl>"
+                           "</CreateQueueResult><ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata>"
+                           "</CreateQueueResponse>"));
+  CHECK(out.body.rfind("</CreateQueueResponse>") == out.body.size() - std::string("</CreateQueueResponse>").size());
+}
+
+TEST_CASE("XML: ListQueues flattens QueueUrls into repeated QueueUrl", "[xml]") {
+  const std::string body = encode_query_response(
+      "ListQueues", json{{"QueueUrls", {"http://h/000000000000/a", "http://h/000000000000/b"}}}, "r");
+  CHECK(contains(body, "<ListQueuesResult><QueueUrl>http://h/000000000000/a</QueueUrl>"
+                       "<QueueUrl>http://h/000000000000/b</QueueUrl></ListQueuesResult>"));
+  CHECK_FALSE(contains(body, "<QueueUrls>"));
+}
+
+TEST_CASE("XML: GetQueueAttributes gives Attribute Name/Value pairs", "[xml]") {
+  const std::string body = encode_query_response(
+      "GetQueueAttributes", json{{"Attributes", {{"VisibilityTimeout", "30"}, {"DelaySeconds", "0"}}}}, "r");
+  CHECK(contains(body, "<GetQueueAttributesResult>"));
+  CHECK(contains(body, "<Attribute><Name>VisibilityTimeout</Name><Value>30</Value></Attribute>"));
+  CHECK(contains(body, "<Attribute><Name>DelaySeconds</Name><Value>0</Value></Attribute>"));
+  CHECK(count_of(body, "<Attribute>") == 2);
+  CHECK_FALSE(contains(body, "<Attributes>"));
+}
+
+TEST_CASE("XML: ReceiveMessage gives Message elements with attributes", "[xml]") {
+  const json result = {
+      {"Messages",
+       {{{"MessageId", "m-1"},
+         {"ReceiptHandle", "rh-1"},
+         {"MD5OfBody", "abc"},
+         {"Body", "<b>&'\"\r\n"},
+         {"Attributes", {{"ApproximateReceiveCount", "1"}, {"SentTimestamp", "1700000000000"}}},
+         {"MD5OfMessageAttributes", "def"},
+         {"MessageAttributes", {{"color", {{"DataType", "String"}, {"StringValue", "red"}}}}}},
+        {{"MessageId", "m-2"}, {"ReceiptHandle", "rh-2"}, {"MD5OfBody", "ghi"}, {"Body", "two"}}}},
+  };
+  const std::string body = encode_query_response("ReceiveMessage", result, "r");
+  CHECK(count_of(body, "<Message>") == 2);
+  CHECK(count_of(body, "</Message>") == 2);
+  CHECK_FALSE(contains(body, "<Messages>"));
+  CHECK(contains(body, "<ReceiveMessageResult><Message>"));
+  CHECK(contains(body, "<MessageId>m-1</MessageId>"));
+  CHECK(contains(body, "<ReceiptHandle>rh-1</ReceiptHandle>"));
+  CHECK(contains(body, "<Body>&lt;b&gt;&amp;&apos;&quot;&#xD;\n</Body>"));
+  CHECK(contains(body, "<Attribute><Name>ApproximateReceiveCount</Name><Value>1</Value></Attribute>"));
+  CHECK(contains(body, "<Attribute><Name>SentTimestamp</Name><Value>1700000000000</Value></Attribute>"));
+  CHECK(contains(body, "<MD5OfMessageAttributes>def</MD5OfMessageAttributes>"));
+  CHECK(contains(body, "<MessageAttribute><Name>color</Name><Value><DataType>String</DataType>"
+                       "<StringValue>red</StringValue></Value></MessageAttribute>"));
+  CHECK(contains(body, "<MessageId>m-2</MessageId>"));
+  CHECK(contains(body, "</Message></ReceiveMessageResult>"));
+}
+
+TEST_CASE("XML: batch results use the query model's entry names", "[xml]") {
+  const json result = {
+      {"Successful", {{{"Id", "a"}, {"MessageId", "m"}, {"MD5OfMessageBody", "x"}}}},
+      {"Failed", {{{"Id", "b"}, {"SenderFault", true}, {"Code", "InvalidMessageContents"}, {"Message", "bad"}}}},
+  };
+  const std::string body = encode_query_response("SendMessageBatch", result, "r");
+  CHECK(contains(body, "<SendMessageBatchResultEntry><Id>a</Id>"));
+  CHECK(contains(body, "<BatchResultErrorEntry>"));
+  CHECK(contains(body, "<SenderFault>true</SenderFault>"));
+  CHECK_FALSE(contains(body, "<Successful>"));
+  CHECK_FALSE(contains(body, "<Failed>"));
+}
+
+TEST_CASE("XML: ListQueueTags gives Tag Key/Value pairs", "[xml]") {
+  const std::string body = encode_query_response("ListQueueTags", json{{"Tags", {{"env", "prod"}}}}, "r");
+  CHECK(contains(body, "<ListQueueTagsResult><Tag><Key>env</Key><Value>prod</Value></Tag></ListQueueTagsResult>"));
+}
+
+TEST_CASE("XML: an empty result has no Result element but a RequestId", "[xml]") {
+  for (const json& empty : {json(), json::object()}) {
+    auto out = encode_result(Protocol::Query, "DeleteQueue", empty, "req-9");
+    CHECK(out.status == 200);
+    CHECK(contains(out.body, "<DeleteQueueResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\">"
+                             "<ResponseMetadata><RequestId>req-9</RequestId></ResponseMetadata>"
+                             "</DeleteQueueResponse>"));
+    CHECK_FALSE(contains(out.body, "DeleteQueueResult"));
+  }
+}
+
+TEST_CASE("xml_escape", "[xml]") {
+  CHECK(xml_escape("") == "");
+  CHECK(xml_escape("plain text 123") == "plain text 123");
+  CHECK(xml_escape("&") == "&amp;");
+  CHECK(xml_escape("<") == "&lt;");
+  CHECK(xml_escape(">") == "&gt;");
+  CHECK(xml_escape("\"") == "&quot;");
+  CHECK(xml_escape("'") == "&apos;");
+  CHECK(xml_escape("\r") == "&#xD;");
+  CHECK(xml_escape("a\r\nb\tc") == "a&#xD;\nb\tc");
+  CHECK(xml_escape("<a href=\"x\">&amp;</a>") == "&lt;a href=&quot;x&quot;&gt;&amp;amp;&lt;/a&gt;");
+  CHECK(xml_escape("h\xc3\xa9") == "h\xc3\xa9");  // UTF-8 passes through
+}
