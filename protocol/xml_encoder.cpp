@@ -93,6 +93,19 @@ void encode_members(std::string& out, std::string_view action, const json& objec
   for (auto it = object.begin(); it != object.end(); ++it) encode_value(out, action, it.key(), it.value());
 }
 
+// Actions whose query model has no output shape: their response has no
+// <ActionResult> element. Every other action has one, even when empty
+// (SDKs look it up by name).
+bool has_result_element(std::string_view action) {
+  static constexpr std::string_view kNoResult[] = {
+      "DeleteQueue", "SetQueueAttributes", "PurgeQueue", "DeleteMessage", "ChangeMessageVisibility",
+      "TagQueue",    "UntagQueue",         "AddPermission", "RemovePermission"};
+  for (auto name : kNoResult) {
+    if (name == action) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string xml_escape(std::string_view text) {
@@ -119,11 +132,11 @@ std::string encode_query_response(std::string_view action, const nlohmann::json&
   out += "Response xmlns=\"";
   out += kQueryXmlNamespace;
   out += "\">";
-  if (result.is_object() && !result.empty()) {
+  if (has_result_element(action)) {
     out += '<';
     out += action;
     out += "Result>";
-    encode_members(out, action, result);
+    if (result.is_object()) encode_members(out, action, result);
     out += "</";
     out += action;
     out += "Result>";

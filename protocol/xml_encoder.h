@@ -14,7 +14,8 @@ inline constexpr std::string_view kQueryXmlNamespace = "http://queue.amazonaws.c
 // <ActionResponse><ActionResult>...</ActionResult><ResponseMetadata>...
 // Lists and maps are flattened with the query model's member names
 // (QueueUrl, Message, Attribute Name/Value, MessageAttribute, Tag Key/Value,
-// batch result entries). An empty result gives no Result element, as AWS.
+// batch result entries). Actions without an output shape (DeleteQueue, ...)
+// have no Result element; the others always have one.
 std::string encode_query_response(std::string_view action, const nlohmann::json& result,
                                   std::string_view request_id);
 
