@@ -1,0 +1,1 @@
+// Batches, dead-letter queues, move tasks, tags and permissions: written next.
