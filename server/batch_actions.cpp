@@ -107,6 +107,7 @@ Result<json> send_message_batch(const Call& call) {
     json ok = std::move(prepared[i].checksums);
     ok["Id"] = ids[i];
     ok["MessageId"] = result->message_id;
+    if (!result->sequence_number.empty()) ok["SequenceNumber"] = result->sequence_number;
     successful.push_back(std::move(ok));
   }
   return batch_result(std::move(successful), std::move(failed));

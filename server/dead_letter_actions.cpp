@@ -1,5 +1,6 @@
 // Dead-letter queues: ListDeadLetterSourceQueues and the message move tasks
 // (StartMessageMoveTask, CancelMessageMoveTask, ListMessageMoveTasks).
+#include "protocol/checksums.h"
 #include "server/actions.h"
 #include "server/params.h"
 #include "storage/arn.h"
@@ -18,6 +19,19 @@ Result<std::string> queue_from_arn(const Call& call, const char* parameter) {
                       std::string("The resource that you specified for the ") + parameter + " parameter doesn't exist.");
   }
   return *name;
+}
+
+// Task handles are, as on AWS, base64 of {"taskId": ..., "sourceArn": ...}.
+std::string task_handle(const std::string& task_id, const std::string& source_arn) {
+  return protocol::base64_encode(json{{"taskId", task_id}, {"sourceArn", source_arn}}.dump());
+}
+
+std::optional<std::string> task_id_of(const std::string& handle) {
+  auto text = protocol::base64_decode(handle);
+  if (!text) return std::nullopt;
+  auto doc = json::parse(*text, nullptr, false);
+  if (!doc.is_object() || !doc.contains("taskId") || !doc["taskId"].is_string()) return std::nullopt;
+  return doc["taskId"].get<std::string>();
 }
 
 }  // namespace
@@ -46,15 +60,17 @@ Result<json> start_message_move_task(const Call& call) {
   }
   auto rate = p.optional_int("MaxNumberOfMessagesPerSecond", 1, 500);
   if (!rate) return rate.error();
-  auto handle = call.engine.start_move_task(source.value(), destination, rate.value());
-  if (!handle) return handle.error();
-  return json{{"TaskHandle", handle.value()}};
+  auto task_id = call.engine.start_move_task(source.value(), destination, rate.value());
+  if (!task_id) return task_id.error();
+  return json{{"TaskHandle", task_handle(task_id.value(), Params(call.params).required_string("SourceArn").value())}};
 }
 
 Result<json> cancel_message_move_task(const Call& call) {
   auto handle = Params(call.params).required_string("TaskHandle");
   if (!handle) return handle.error();
-  auto moved = call.engine.cancel_move_task(handle.value());
+  auto task_id = task_id_of(handle.value());
+  if (!task_id) return make_error(ErrorCode::InvalidParameterValue, "Value for parameter TaskHandle is invalid.");
+  auto moved = call.engine.cancel_move_task(*task_id);
   if (!moved) return moved.error();
   return json{{"ApproximateNumberOfMessagesMoved", moved.value()}};
 }
@@ -73,7 +89,7 @@ Result<json> list_message_move_tasks(const Call& call) {
                   {"ApproximateNumberOfMessagesMoved", t.moved},
                   {"ApproximateNumberOfMessagesToMove", t.to_move},
                   {"StartedTimestamp", t.started_ms}};
-    if (!t.task_handle.empty()) entry["TaskHandle"] = t.task_handle;
+    if (!t.task_handle.empty()) entry["TaskHandle"] = task_handle(t.task_handle, t.source_arn);
     if (!t.destination_arn.empty()) entry["DestinationArn"] = t.destination_arn;
     if (t.max_per_second > 0) entry["MaxNumberOfMessagesPerSecond"] = t.max_per_second;
     if (!t.failure_reason.empty()) entry["FailureReason"] = t.failure_reason;

@@ -5,6 +5,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <iostream>
 #include <memory>
 #include <optional>
 
@@ -116,6 +117,19 @@ class Session : public std::enable_shared_from_this<Session> {
       ok.body = "ok\n";
       return write(make_response(request_, ok, request_id));
     }
+    // Exceptions mean bugs; one must not take the server down with it.
+    try {
+      handle_sqs_request(request_id);
+    } catch (const std::exception& e) {
+      std::cerr << "wharf: internal error on request " << request_id << ": " << e.what() << std::endl;
+      const auto proto = protocol::detect_protocol(view_of(request_));
+      write(make_response(request_,
+                          protocol::encode_error(proto, make_error(ErrorCode::InternalError, "Internal error."), request_id),
+                          request_id));
+    }
+  }
+
+  void handle_sqs_request(const std::string& request_id) {
     const auto view = view_of(request_);
     auto decoded = protocol::decode_request(view);
     if (!decoded) {

@@ -99,9 +99,20 @@ int main(int argc, char** argv) {
     drain.async_wait([&](const boost::system::error_code&) { io.stop(); });
   });
 
+  // A handler that throws is a bug; log it and keep the thread serving.
+  auto serve = [&io] {
+    for (;;) {
+      try {
+        io.run();
+        return;
+      } catch (const std::exception& e) {
+        std::cerr << "wharf: internal error: " << e.what() << std::endl;
+      }
+    }
+  };
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
-  io.run();
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back(serve);
+  serve();
   for (auto& t : pool) t.join();
   engine.reset();
   std::cout << "wharf stopped" << std::endl;

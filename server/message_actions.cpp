@@ -55,10 +55,11 @@ json render_message(const std::string& sender_id, const Selection& selection, co
   put("ApproximateFirstReceiveTimestamp", std::to_string(m.first_receive_ms));
   if (!m.system_attributes.empty()) {
     auto sys = json::parse(m.system_attributes, nullptr, false);
-    for (const char* name : {"AWSTraceHeader", "DeadLetterQueueSourceArn"}) {
+    for (const char* name : {"AWSTraceHeader", "DeadLetterQueueSourceArn", "MessageGroupId", "MessageDeduplicationId"}) {
       if (sys.is_object() && sys.contains(name)) put(name, sys[name].value("StringValue", ""));
     }
   }
+  if (!m.sequence_number.empty()) put("SequenceNumber", m.sequence_number);
   if (!system.empty()) out["Attributes"] = std::move(system);
 
   if (!m.message_attributes.empty() && !selection.message_names.empty()) {
@@ -88,6 +89,7 @@ Result<json> send_message(const Call& call) {
   if (!sent) return sent.error();
   json out = std::move(prepared->checksums);
   out["MessageId"] = sent->message_id;
+  if (!sent->sequence_number.empty()) out["SequenceNumber"] = sent->sequence_number;
   return out;
 }
 
@@ -107,6 +109,11 @@ void receive_message(const Call& call, Reply reply) {
   if (!system_names) return reply(system_names.error());
   auto message_names = p.string_list("MessageAttributeNames");
   if (!message_names) return reply(message_names.error());
+  auto attempt_id = p.optional_string("ReceiveRequestAttemptId");
+  if (!attempt_id) return reply(attempt_id.error());
+  if (attempt_id.value()) {
+    if (auto st = validate_fifo_token("ReceiveRequestAttemptId", *attempt_id.value()); !st) return reply(st.error());
+  }
 
   Selection selection;
   for (const auto* list : {&legacy_names.value(), &system_names.value()}) {
@@ -132,10 +139,11 @@ void receive_message(const Call& call, Reply reply) {
     std::string queue;
     int max;
     std::optional<int> visibility;
+    std::string attempt_id;
     Selection selection;
     Reply reply;
     bool try_once(bool answer_empty) {
-      auto received = engine.receive_messages(queue, max, visibility);
+      auto received = engine.receive_messages(queue, max, visibility, attempt_id);
       if (!received) {
         reply(received.error());
         return true;
@@ -148,7 +156,8 @@ void receive_message(const Call& call, Reply reply) {
     }
   };
   auto receive = std::make_shared<Receive>(Receive{call.engine, call.settings.account_id, name.value(),
-                                                   max.value().value_or(1), visibility.value(), std::move(selection),
+                                                   max.value().value_or(1), visibility.value(),
+                                                   attempt_id.value().value_or(""), std::move(selection),
                                                    std::move(reply)});
   if (wait_seconds == 0) {
     receive->try_once(/*answer_empty=*/true);

@@ -1,5 +1,6 @@
 #include "server/message_attributes.h"
 
+#include <algorithm>
 #include <cctype>
 #include <string>
 
@@ -70,7 +71,8 @@ BaseType base_type(const std::string& data_type) {
 
 Result<size_t> validate_value(const std::string& name, const json& value, json& normalised) {
   if (!value.is_object()) return invalid("The message attribute '" + name + "' must be a structure.");
-  const std::string data_type = value.value("DataType", "");
+  const std::string data_type =
+      value.contains("DataType") && value["DataType"].is_string() ? value["DataType"].get<std::string>() : "";
   if (data_type.empty()) {
     return invalid("The message attribute '" + name + "' must contain a non-empty attribute type.");
   }
@@ -152,6 +154,14 @@ Result<ValidatedAttributes> validate_system_attributes(const json* attributes) {
   return out;
 }
 
+Status validate_fifo_token(const std::string& name, const std::string& value) {
+  const bool valid = !value.empty() && value.size() <= 128 &&
+                     std::all_of(value.begin(), value.end(), [](char c) { return c >= 0x21 && c <= 0x7E; });
+  if (valid) return Ok{};
+  return invalid("Value " + value + " for parameter " + name + " is invalid. Reason: " + name +
+                 " can only include alphanumeric and punctuation characters. 1 to 128 in length.");
+}
+
 Result<PreparedSend> prepare_send(const json& params) {
   Params p(params);
   auto body = p.required_string("MessageBody");
@@ -162,12 +172,14 @@ Result<PreparedSend> prepare_send(const json& params) {
   if (!attributes) return attributes.error();
   auto system = validate_system_attributes(p.object("MessageSystemAttributes"));
   if (!system) return system.error();
-  if (p.has("MessageGroupId") || p.has("MessageDeduplicationId")) {
-    return make_error(ErrorCode::UnsupportedOperation,
-                      "MessageGroupId and MessageDeduplicationId (FIFO and fair queues) are not supported by this "
-                      "Wharf version yet.");
-  }
   PreparedSend out;
+  for (const char* name : {"MessageGroupId", "MessageDeduplicationId"}) {
+    auto id = p.optional_string(name);
+    if (!id) return id.error();
+    if (!id.value()) continue;
+    if (auto st = validate_fifo_token(name, *id.value()); !st) return st.error();
+    (std::string_view(name) == "MessageGroupId" ? out.message.group_id : out.message.deduplication_id) = *id.value();
+  }
   out.checksums = {{"MD5OfMessageBody", protocol::md5_hex(body.value())}};
   if (!attributes->attributes.empty()) {
     out.checksums["MD5OfMessageAttributes"] = protocol::md5_of_attributes(attributes->attributes);

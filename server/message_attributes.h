@@ -21,6 +21,10 @@ Result<ValidatedAttributes> validate_message_attributes(const nlohmann::json* at
 // MessageSystemAttributes: only AWSTraceHeader, of type String.
 Result<ValidatedAttributes> validate_system_attributes(const nlohmann::json* attributes);
 
+// MessageGroupId, MessageDeduplicationId, ReceiveRequestAttemptId: 1-128
+// alphanumeric and punctuation characters.
+Status validate_fifo_token(const std::string& name, const std::string& value);
+
 // One message to send, read from SendMessage's parameters or one
 // SendMessageBatch entry, validated, with the checksums to answer.
 struct PreparedSend {

@@ -31,10 +31,13 @@ struct NewMessage {
   std::string system_attributes;   // JSON text; "" if none
   size_t attributes_size = 0;      // bytes counted against MaximumMessageSize
   std::optional<int> delay_seconds;
+  std::string group_id;            // MessageGroupId: required on FIFO, fair queues on standard
+  std::string deduplication_id;    // MessageDeduplicationId (FIFO)
 };
 
 struct SentMessage {
   std::string message_id;
+  std::string sequence_number;  // FIFO only
 };
 
 struct VisibilityChange {
@@ -44,7 +47,7 @@ struct VisibilityChange {
 
 // A message move task (StartMessageMoveTask), as ListMessageMoveTasks shows it.
 struct MoveTask {
-  std::string task_handle;  // shown only while RUNNING
+  std::string task_handle;  // the task's id, only while RUNNING
   std::string status;       // RUNNING, COMPLETED, CANCELLED, FAILED
   std::string source_arn;
   std::string destination_arn;  // "" when each message returns to its source
@@ -64,6 +67,7 @@ struct ReceivedMessage {
   int64_t sent_ms = 0;
   int64_t first_receive_ms = 0;
   uint32_t receive_count = 0;
+  std::string sequence_number;  // FIFO only
 };
 
 // Queue-level counts, computed at the time of the call.
@@ -116,15 +120,19 @@ class Engine {
   // Up to max_messages visible messages, made invisible for the visibility
   // timeout (the queue's when not given). Empty when none is visible.
   // Messages past their queue's maxReceiveCount go to its dead-letter queue
-  // in the same write instead.
+  // in the same write instead. FIFO queues deliver each group in order and
+  // lock it while a message is in flight; a retry with the same non-empty
+  // attempt id within the dedup window returns the same messages.
   virtual Result<std::vector<ReceivedMessage>> receive_messages(const std::string& queue_name, int max_messages,
-                                                                std::optional<int> visibility_timeout) = 0;
+                                                                std::optional<int> visibility_timeout,
+                                                                const std::string& attempt_id = "") = 0;
 
   // Message move tasks, from a dead-letter queue to `destination` or else
   // back to each message's source queue.
+  // Answers the new task's id.
   virtual Result<std::string> start_move_task(const std::string& source_name, std::optional<std::string> destination,
                                               std::optional<int> max_per_second) = 0;
-  virtual Result<uint64_t> cancel_move_task(const std::string& task_handle) = 0;
+  virtual Result<uint64_t> cancel_move_task(const std::string& task_id) = 0;
   virtual Result<std::vector<MoveTask>> list_move_tasks(const std::string& source_name, size_t max_results) = 0;
 
   // Single-entry forms of the batches.
@@ -144,6 +152,7 @@ struct EngineOptions {
   std::string account_id = "000000000000";
   bool sync_writes = false;  // fsync each write (power-loss safe) or WAL only
   std::function<int64_t()> now_ms;  // defaults to the system clock
+  int64_t dedup_window_ms = 300'000;  // FIFO deduplication and receive-attempt window
 };
 
 // Opens (or creates) the data dir. Fails with a message when it cannot be

@@ -80,7 +80,8 @@ Result<std::string> normalise_redrive_allow_policy(const std::string& value) {
   if (doc.is_discarded() || !doc.is_object()) {
     return invalid_policy("RedriveAllowPolicy", value, "Redrive allow policy is not a valid JSON map.");
   }
-  const std::string permission = doc.value("redrivePermission", "");
+  const auto& raw_permission = doc.contains("redrivePermission") ? doc["redrivePermission"] : nlohmann::json();
+  const std::string permission = raw_permission.is_string() ? raw_permission.get<std::string>() : "";
   if (permission != "allowAll" && permission != "denyAll" && permission != "byQueue") {
     return invalid_policy("RedriveAllowPolicy", value,
                           "Amazon SQS can't create the redrive allow policy, as it's in an unsupported format.");
@@ -106,8 +107,13 @@ Result<std::string> normalise_redrive_allow_policy(const std::string& value) {
 
 }  // namespace
 
-bool is_valid_queue_name(std::string_view name) {
+bool is_valid_queue_name(std::string_view name, bool fifo) {
   if (name.empty() || name.size() > 80) return false;
+  constexpr std::string_view kFifoSuffix = ".fifo";
+  if (fifo) {
+    if (name.size() <= kFifoSuffix.size() || name.substr(name.size() - kFifoSuffix.size()) != kFifoSuffix) return false;
+    name.remove_suffix(kFifoSuffix.size());
+  }
   for (char c : name) {
     const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
     if (!ok) return false;
@@ -115,8 +121,8 @@ bool is_valid_queue_name(std::string_view name) {
   return true;
 }
 
-AttributeMap default_queue_attributes() {
-  return {
+AttributeMap default_queue_attributes(bool fifo) {
+  AttributeMap out = {
       {"DelaySeconds", "0"},
       {"MaximumMessageSize", "1048576"},
       {"MessageRetentionPeriod", "345600"},
@@ -124,6 +130,38 @@ AttributeMap default_queue_attributes() {
       {"VisibilityTimeout", "30"},
       {"SqsManagedSseEnabled", "true"},
   };
+  if (fifo) {
+    out["FifoQueue"] = "true";
+    out["ContentBasedDeduplication"] = "false";
+    out["DeduplicationScope"] = "queue";
+    out["FifoThroughputLimit"] = "perQueue";
+  }
+  return out;
+}
+
+bool is_fifo(const AttributeMap& attributes) {
+  auto it = attributes.find("FifoQueue");
+  return it != attributes.end() && it->second == "true";
+}
+
+Status check_queue_type_rules(bool fifo, const AttributeMap& changes, const AttributeMap& result) {
+  for (const char* name : {"ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"}) {
+    if (changes.count(name) && !fifo) {
+      return make_error(ErrorCode::InvalidAttributeName, std::string("Unknown Attribute ") + name + ".");
+    }
+  }
+  if (fifo) {
+    auto get = [&](const char* name) {
+      auto it = result.find(name);
+      return it == result.end() ? std::string() : it->second;
+    };
+    if (get("FifoThroughputLimit") == "perMessageGroupId" && get("DeduplicationScope") != "messageGroup") {
+      return make_error(ErrorCode::InvalidAttributeValue,
+                        "Invalid value for the parameter FifoThroughputLimit. Reason: perMessageGroupId is only "
+                        "allowed with DeduplicationScope messageGroup.");
+    }
+  }
+  return Ok{};
 }
 
 Result<AttributeMap> validate_queue_attributes(const AttributeMap& requested, bool creating) {
@@ -149,19 +187,22 @@ Result<AttributeMap> validate_queue_attributes(const AttributeMap& requested, bo
         if (doc.is_discarded() || !doc.is_object()) return invalid_value(name);
       }
       out[name] = value;
-    } else if (name == "FifoQueue" && creating) {
-      if (value == "true") {
-        return make_error(ErrorCode::UnsupportedOperation, "FIFO queues are not supported by this Wharf version yet.");
-      }
-      if (value != "false") return invalid_value(name);
-      // A standard queue; nothing to store.
+    } else if (name == "FifoQueue" && !creating) {
+      return make_error(ErrorCode::InvalidAttributeName, "Unknown Attribute FifoQueue.");
+    } else if (name == "FifoQueue" || name == "ContentBasedDeduplication") {
+      if (value != "true" && value != "false") return invalid_value(name);
+      out[name] = value;
+    } else if (name == "DeduplicationScope") {
+      if (value != "messageGroup" && value != "queue") return invalid_value(name);
+      out[name] = value;
+    } else if (name == "FifoThroughputLimit") {
+      if (value != "perQueue" && value != "perMessageGroupId") return invalid_value(name);
+      out[name] = value;
     } else if (name == "RedrivePolicy" || name == "RedriveAllowPolicy") {
       auto normalised = name == "RedrivePolicy" ? normalise_redrive_policy(value) : normalise_redrive_allow_policy(value);
       if (!normalised) return normalised.error();
       out[name] = normalised.value();
     } else {
-      // Includes ContentBasedDeduplication, DeduplicationScope and
-      // FifoThroughputLimit, which AWS rejects on standard queues.
       return make_error(ErrorCode::InvalidAttributeName, "Unknown Attribute " + name + ".");
     }
   }

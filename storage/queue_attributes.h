@@ -13,14 +13,24 @@ namespace wharf::storage {
 using AttributeMap = std::map<std::string, std::string>;
 using TagMap = std::map<std::string, std::string>;
 
-bool is_valid_queue_name(std::string_view name);
+// 1-80 characters of [A-Za-z0-9_-]; a FIFO queue's name ends in ".fifo"
+// (counted in the 80), a standard queue's does not.
+bool is_valid_queue_name(std::string_view name, bool fifo = false);
 
-// The settable attributes of a new standard queue, with AWS's defaults.
-AttributeMap default_queue_attributes();
+// The settable attributes of a new queue, with AWS's defaults.
+AttributeMap default_queue_attributes(bool fifo = false);
+
+// The rules that depend on the queue's type, checked on the attributes a
+// request changes and on the result: FIFO-only attributes on a standard
+// queue are unknown; perMessageGroupId throughput needs messageGroup
+// deduplication scope.
+Status check_queue_type_rules(bool fifo, const AttributeMap& changes, const AttributeMap& result);
+
+bool is_fifo(const AttributeMap& attributes);
 
 // Checks names and values against AWS's rules (InvalidAttributeName,
 // InvalidAttributeValue) and returns them normalised. `creating` allows the
-// create-only attributes.
+// create-only attribute FifoQueue.
 Result<AttributeMap> validate_queue_attributes(const AttributeMap& requested, bool creating);
 
 // Typed reads of stored attributes (always valid once stored).

@@ -42,6 +42,21 @@ bool grantable(const std::string& action) {
   return std::any_of(std::begin(kActions), std::end(kActions), [&](const char* a) { return action == a; });
 }
 
+// A statement's Sid; the Policy is the user's own JSON, so any shape.
+std::string sid_of(const nlohmann::json& statement) {
+  if (!statement.is_object() || !statement.contains("Sid") || !statement["Sid"].is_string()) return "";
+  return statement["Sid"].get<std::string>();
+}
+
+// The policy's statements as a list: IAM's grammar allows one object too.
+nlohmann::json statements_of(const nlohmann::json& policy) {
+  if (!policy.contains("Statement")) return nlohmann::json::array();
+  const auto& statement = policy["Statement"];
+  if (statement.is_array()) return statement;
+  if (statement.is_object()) return nlohmann::json::array({statement});
+  return nlohmann::json::array();
+}
+
 nlohmann::json one_or_list(const std::vector<std::string>& items) {
   if (items.size() == 1) return items.front();
   return items;
@@ -105,9 +120,9 @@ Status add_permission(QueueInfo& queue, const std::string& queue_arn, const Perm
   if (!policy.is_object()) {
     policy = {{"Version", "2012-10-17"}, {"Id", queue_arn + "/SQSDefaultPolicy"}, {"Statement", nlohmann::json::array()}};
   }
-  if (!policy.contains("Statement") || !policy["Statement"].is_array()) policy["Statement"] = nlohmann::json::array();
+  policy["Statement"] = statements_of(policy);
   for (const auto& statement : policy["Statement"]) {
-    if (statement.is_object() && statement.value("Sid", "") == p.label) {
+    if (sid_of(statement) == p.label) {
       return invalid("Value " + p.label + " for parameter Label is invalid. Reason: Already exists.");
     }
   }
@@ -128,12 +143,12 @@ Status remove_permission(QueueInfo& queue, const std::string& label) {
   auto current = queue.attributes.find("Policy");
   if (current == queue.attributes.end() || current->second.empty()) return not_found;
   auto policy = nlohmann::json::parse(current->second, nullptr, false);
-  if (!policy.is_object() || !policy.contains("Statement") || !policy["Statement"].is_array()) return not_found;
-  auto& statements = policy["Statement"];
+  if (!policy.is_object()) return not_found;
+  const nlohmann::json statements = statements_of(policy);
   const auto before = statements.size();
   nlohmann::json kept = nlohmann::json::array();
   for (const auto& statement : statements) {
-    if (!(statement.is_object() && statement.value("Sid", "") == label)) kept.push_back(statement);
+    if (sid_of(statement) != label) kept.push_back(statement);
   }
   if (kept.size() == before) return not_found;
   if (kept.empty()) {

@@ -4,7 +4,7 @@ namespace wharf::storage {
 namespace {
 
 constexpr char kContentVersion = 1;
-constexpr char kStateVersion = 1;
+constexpr char kStateVersion = 2;
 
 void put_u32(std::string& out, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
@@ -59,6 +59,12 @@ std::string queue_prefix(uint64_t queue_id) {
 
 std::string seq_reservation_key(uint64_t queue_id) { return "seq_reserved/" + queue_prefix(queue_id); }
 
+std::string dedup_key(uint64_t queue_id, std::string_view key) {
+  std::string out = queue_prefix(queue_id);
+  out.append(key);
+  return out;
+}
+
 bool parse_message_key(std::string_view key, uint64_t& queue_id, uint64_t& seq) {
   if (key.size() != 16) return false;
   queue_id = get_u64(key.substr(0, 8));
@@ -85,7 +91,7 @@ std::optional<MessageContent> decode_content(std::string_view in) {
   c.sent_ms = static_cast<int64_t>(get_u64(in.substr(1, 8)));
   in.remove_prefix(9);
   if (!take_bytes(in, c.message_id) || !take_bytes(in, c.body) || !take_bytes(in, c.message_attributes) ||
-      !take_bytes(in, c.system_attributes)) {
+      !take_bytes(in, c.system_attributes) || !in.empty()) {
     return std::nullopt;
   }
   return c;
@@ -93,22 +99,25 @@ std::optional<MessageContent> decode_content(std::string_view in) {
 
 std::string encode_state(const MessageState& s) {
   std::string out;
-  out.reserve(29);
+  out.reserve(33 + s.group_id.size());
   out.push_back(kStateVersion);
   put_u64(out, static_cast<uint64_t>(s.visible_at_ms));
   put_u32(out, s.receive_count);
   put_u64(out, static_cast<uint64_t>(s.first_receive_ms));
   put_u64(out, static_cast<uint64_t>(s.sent_ms));
+  put_bytes(out, s.group_id);
   return out;
 }
 
 std::optional<MessageState> decode_state(std::string_view in) {
-  if (in.size() != 29 || in[0] != kStateVersion) return std::nullopt;
+  if (in.size() < 33 || in[0] != kStateVersion) return std::nullopt;
   MessageState s;
   s.visible_at_ms = static_cast<int64_t>(get_u64(in.substr(1, 8)));
   s.receive_count = get_u32(in.substr(9, 4));
   s.first_receive_ms = static_cast<int64_t>(get_u64(in.substr(13, 8)));
   s.sent_ms = static_cast<int64_t>(get_u64(in.substr(21, 8)));
+  in.remove_prefix(29);
+  if (!take_bytes(in, s.group_id) || !in.empty()) return std::nullopt;
   return s;
 }
 

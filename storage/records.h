@@ -14,6 +14,8 @@ std::string message_key(uint64_t queue_id, uint64_t seq);
 std::string queue_prefix(uint64_t queue_id);
 // Meta key holding a queue's reserved sequence numbers.
 std::string seq_reservation_key(uint64_t queue_id);
+// Dedup entries of a FIFO queue: queue id + dedup key.
+std::string dedup_key(uint64_t queue_id, std::string_view key);
 bool parse_message_key(std::string_view key, uint64_t& queue_id, uint64_t& seq);
 
 // Immutable content, written once at send.
@@ -28,11 +30,13 @@ std::string encode_content(const MessageContent& content);
 std::optional<MessageContent> decode_content(std::string_view bytes);
 
 // Small mutable state, rewritten at every receive and visibility change.
+// Holds what start-up needs to rebuild the indices without reading content.
 struct MessageState {
-  int64_t visible_at_ms = 0;       // delay end or visibility deadline
+  int64_t visible_at_ms = 0;  // delay end or visibility deadline
   uint32_t receive_count = 0;
   int64_t first_receive_ms = 0;
-  int64_t sent_ms = 0;             // copied here so start-up needs no content reads
+  int64_t sent_ms = 0;   // enqueue time, for retention
+  std::string group_id;  // MessageGroupId (FIFO and fair queues); "" for none
 };
 std::string encode_state(const MessageState& state);
 std::optional<MessageState> decode_state(std::string_view bytes);

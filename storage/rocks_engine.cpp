@@ -16,7 +16,7 @@ namespace {
 constexpr int64_t kQueueTombstoneMs = 60'000;
 constexpr int64_t kPurgeIntervalMs = 60'000;
 
-const char* const kColumnFamilies[] = {"default", "queues", "message_content", "message_state", "move_tasks"};
+const char* const kColumnFamilies[] = {"default", "queues", "message_content", "message_state", "move_tasks", "dedup"};
 
 nlohmann::json queue_record(uint64_t id, const QueueInfo& info) {
   return {{"id", id},
@@ -74,6 +74,7 @@ RocksEngine::RocksEngine(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::C
   content_cf_ = handles_[2];
   state_cf_ = handles_[3];
   tasks_cf_ = handles_[4];
+  dedup_cf_ = handles_[5];
 }
 
 RocksEngine::~RocksEngine() {
@@ -97,7 +98,7 @@ bool RocksEngine::load(std::string& error) {
   }
   s = db_->Get(rocksdb::ReadOptions(), meta_cf_, "next_queue_id", &value);
   if (s.ok() && value.size() == 8) next_queue_id_ = get_u64(value);
-  return load_queues(error) && load_messages(error) && load_move_tasks(error);
+  return load_queues(error) && load_messages(error) && load_dedup(error) && load_move_tasks(error);
 }
 
 bool RocksEngine::load_queues(std::string& error) {
@@ -115,6 +116,7 @@ bool RocksEngine::load_queues(std::string& error) {
     q.info.tags = doc.at("tags").get<TagMap>();
     q.info.created_s = doc.at("created").get<int64_t>();
     q.info.modified_s = doc.at("modified").get<int64_t>();
+    q.fifo = is_fifo(q.info.attributes);
     std::string reserved;
     auto st = db_->Get(rocksdb::ReadOptions(), meta_cf_, seq_reservation_key(q.id), &reserved);
     if (st.ok() && reserved.size() == 8) q.next_seq = q.seq_reserved = get_u64(reserved);
@@ -142,6 +144,30 @@ bool RocksEngine::load_messages(std::string& error) {
     Queue& q = *found->second;
     q.next_seq = std::max(q.next_seq, seq + 1);
     index_message(q, seq, *state, now);
+  }
+  if (!it->status().ok()) error = it->status().ToString();
+  return it->status().ok();
+}
+
+bool RocksEngine::load_dedup(std::string& error) {
+  std::unordered_map<uint64_t, Queue*> by_id;
+  for (auto& [name, q] : queues_) by_id[q.id] = &q;
+  const int64_t now = this->now();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), dedup_cf_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key(it->key().data(), it->key().size());
+    const std::string_view value(it->value().data(), it->value().size());
+    if (key.size() < 8 || value.size() < 16) {
+      error = "corrupt deduplication record";
+      return false;
+    }
+    auto found = by_id.find(get_u64(key.substr(0, 8)));
+    const auto expires = static_cast<int64_t>(get_u64(value.substr(0, 8)));
+    if (found == by_id.end() || expires <= now) continue;  // swept later
+    Queue& q = *found->second;
+    const std::string dedup(key.substr(8));
+    q.dedup[dedup] = DedupEntry{std::string(value.substr(16)), get_u64(value.substr(8, 8)), expires};
+    q.dedup_expiry.emplace(expires, dedup);
   }
   if (!it->status().ok()) error = it->status().ToString();
   return it->status().ok();
@@ -192,6 +218,9 @@ Status RocksEngine::check_redrive_target(const std::string& source_name, const A
   auto target = queue_name_from_arn(policy->dead_letter_target_arn, options_.region, options_.account_id);
   if (!target || !queues_.count(*target)) return reject("Dead letter target does not exist.");
   if (*target == source_name) return reject("Dead letter target can not be the source queue itself.");
+  if (is_fifo(queues_.at(*target).info.attributes) != is_fifo(attributes)) {
+    return reject("Dead-letter queue must be same type of queue as the source.");
+  }
   if (!allows_redrive_from(queues_.at(*target).info.attributes, arn(source_name))) {
     return reject("Queue " + arn(source_name) + " is not allowed to use " + policy->dead_letter_target_arn +
                   " as its dead letter queue (RedriveAllowPolicy).");
@@ -203,12 +232,18 @@ Status RocksEngine::check_redrive_target(const std::string& source_name, const A
 
 Result<QueueInfo> RocksEngine::create_queue(const std::string& name, const AttributeMap& attributes,
                                             const TagMap& tags) {
-  if (!is_valid_queue_name(name)) {
-    return make_error(ErrorCode::InvalidParameterValue,
-                      "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length");
-  }
   auto validated = validate_queue_attributes(attributes, /*creating=*/true);
   if (!validated) return validated.error();
+  const bool fifo = is_fifo(validated.value());
+  if (!is_valid_queue_name(name, fifo)) {
+    return make_error(ErrorCode::InvalidParameterValue,
+                      fifo ? "The name of a FIFO queue can only include alphanumeric characters, hyphens, or "
+                             "underscores, must end with .fifo suffix and be 1 to 80 in length."
+                           : "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length");
+  }
+  AttributeMap initial = default_queue_attributes(fifo);
+  apply_attributes(initial, validated.value());
+  if (auto st = check_queue_type_rules(fifo, validated.value(), initial); !st) return st.error();
   if (auto st = validate_tags(tags); !st) return st.error();
   std::lock_guard lock(mu_);
   const int64_t now = this->now();
@@ -229,12 +264,12 @@ Result<QueueInfo> RocksEngine::create_queue(const std::string& name, const Attri
                       "You must wait 60 seconds after deleting a queue before you can create another with the same "
                       "name.");
   }
-  if (auto st = check_redrive_target(name, validated.value()); !st) return st.error();
+  if (auto st = check_redrive_target(name, initial); !st) return st.error();
   Queue q;
   q.id = next_queue_id_;
+  q.fifo = fifo;
   q.info.name = name;
-  q.info.attributes = default_queue_attributes();
-  apply_attributes(q.info.attributes, validated.value());
+  q.info.attributes = std::move(initial);
   q.info.tags = tags;
   q.info.created_s = q.info.modified_s = now / 1000;
   rocksdb::WriteBatch batch;
@@ -276,6 +311,7 @@ Status RocksEngine::delete_queue(const std::string& name) {
   const std::string begin = queue_prefix(q.id), end = queue_prefix(q.id + 1);
   batch.DeleteRange(content_cf_, begin, end);
   batch.DeleteRange(state_cf_, begin, end);
+  batch.DeleteRange(dedup_cf_, begin, end);
   std::vector<MoveTaskRecord*> running;
   for (auto& [id, task] : tasks_) {
     if (task.task.status == "RUNNING" && task.source_name == name) running.push_back(&task);
@@ -302,7 +338,7 @@ Result<QueueCounts> RocksEngine::queue_counts(const std::string& name) {
   if (!found) return found.error();
   Queue& q = *found.value();
   promote_due(q, now());
-  return QueueCounts{q.visible.size(), q.in_flight.size(), q.delayed.size()};
+  return QueueCounts{q.visible_count, q.in_flight.size(), q.delayed.size()};
 }
 
 Status RocksEngine::set_queue_attributes(const std::string& name, const AttributeMap& attributes) {
@@ -312,9 +348,12 @@ Status RocksEngine::set_queue_attributes(const std::string& name, const Attribut
   auto found = find(name);
   if (!found) return found.error();
   Queue& q = *found.value();
-  if (auto st = check_redrive_target(name, validated.value()); !st) return st;
   QueueInfo updated = q.info;
   apply_attributes(updated.attributes, validated.value());
+  if (auto st = check_queue_type_rules(q.fifo, validated.value(), updated.attributes); !st) return st;
+  if (validated->count("RedrivePolicy")) {
+    if (auto st = check_redrive_target(name, updated.attributes); !st) return st;
+  }
   updated.modified_s = now() / 1000;
   rocksdb::WriteBatch batch;
   put_queue_record(batch, name, q.id, updated);
@@ -366,9 +405,12 @@ Status RocksEngine::purge_queue(const std::string& name) {
   batch.DeleteRange(state_cf_, begin, end);
   if (auto st = write(batch); !st) return st;
   q.messages.clear();
-  q.visible.clear();
+  q.groups.clear();
+  q.ready.clear();
+  q.visible_count = 0;
   q.in_flight.clear();
   q.delayed.clear();
+  q.attempts.clear();
   q.last_purge_ms = now;
   return Ok{};
 }
@@ -385,9 +427,10 @@ std::optional<int64_t> RocksEngine::run_due_work() {
   for (auto& [name, q] : queues_) {
     if (promote_due(q, now)) notify_visible(name);
     expire_retention(q, now);
+    expire_dedup(q, now);
     if (!q.in_flight.empty()) consider(q.in_flight.begin()->first);
     if (!q.delayed.empty()) consider(q.delayed.begin()->first);
-    if (!q.visible.empty()) consider(q.messages.at(*q.visible.begin()).sent_ms + q.retention_ms());
+    if (!q.messages.empty()) consider(q.messages.begin()->second.sent_ms + q.retention_ms());
   }
   return next;
 }

@@ -6,10 +6,11 @@
 //   message_content  queue id + seq -> immutable content (body, attributes)
 //   message_state    queue id + seq -> small mutable state (visibility, counts)
 //   move_tasks       task id -> JSON record of a message move task
-// In memory: per queue, message metadata (never bodies) in three ordered
-// sets: visible (send order), in flight (deadline), delayed (delay end).
-// One mutex guards it all; every change is one WriteBatch, applied to memory
-// only after RocksDB accepted it.
+//   dedup            queue id + dedup key -> FIFO deduplication entry
+// In memory: per queue, message metadata (never bodies), message groups,
+// the groups ready to deliver, and the in-flight and delayed messages by
+// time. One mutex guards it all; every change is one WriteBatch. Receives
+// change memory as they choose messages and undo it if the write fails.
 #pragma once
 
 #include <rocksdb/db.h>
@@ -27,17 +28,68 @@ namespace wharf::storage {
 
 using TimeSeq = std::pair<int64_t, uint64_t>;
 
+struct Group;
+
+// Where a message is: visible, in flight (received, until its deadline), or
+// delayed (until its delay ends).
+enum class Where : uint8_t { Visible, InFlight, Delayed };
+
+// What memory keeps of one message (the body stays on disk).
+struct Live {
+  int64_t visible_at_ms = 0;
+  int64_t first_receive_ms = 0;
+  int64_t sent_ms = 0;
+  Group* group = nullptr;
+  uint32_t receive_count = 0;
+  Where where = Where::Visible;
+};
+
+// A message group (MessageGroupId; "" for messages without one). FIFO
+// queues deliver a group in order and lock it while a message is in flight;
+// standard queues take turns between groups (fair queues).
+struct Group {
+  std::string id;
+  uint64_t count = 0;          // messages of the group
+  std::set<uint64_t> visible;  // standard: visible messages, in send order
+  std::set<uint64_t> pending;  // FIFO: every message, in send order
+  uint32_t in_flight = 0;      // FIFO: locked while > 0
+  uint64_t ready_key = 0;      // its key in Queue::ready, 0 when not there
+};
+
+struct DedupEntry {
+  std::string message_id;
+  uint64_t seq = 0;
+  int64_t expires_ms = 0;
+};
+
+// A FIFO receive that can be retried with its ReceiveRequestAttemptId.
+struct ReceiveAttempt {
+  int64_t expires_ms = 0;
+  std::vector<std::pair<uint64_t, uint32_t>> messages;  // seq, receive count
+  std::vector<int64_t> deadlines;                        // as set by that receive
+};
+
 struct Queue {
   uint64_t id = 0;
   QueueInfo info;
+  bool fifo = false;
   uint64_t next_seq = 1;
   // Sequence numbers below this are reserved on disk: after a restart
   // numbering resumes here, so a receipt handle is never issued twice.
   uint64_t seq_reserved = 0;
-  std::unordered_map<uint64_t, MessageState> messages;
-  std::set<uint64_t> visible;   // by send order
+  std::map<uint64_t, Live> messages;  // by send order
+  std::unordered_map<std::string, Group> groups;
+  // Groups that can deliver now. Standard: groups with visible messages,
+  // keyed by turn (round robin). FIFO: unlocked groups whose first message
+  // is visible, keyed by that message's sequence number.
+  std::set<std::pair<uint64_t, Group*>> ready;
+  uint64_t turn = 0;
+  uint64_t visible_count = 0;
   std::set<TimeSeq> in_flight;  // by visibility deadline
   std::set<TimeSeq> delayed;    // by end of delay
+  std::unordered_map<std::string, DedupEntry> dedup;  // FIFO: by dedup key
+  std::set<std::pair<int64_t, std::string>> dedup_expiry;
+  std::unordered_map<std::string, ReceiveAttempt> attempts;  // FIFO: by attempt id
   int64_t last_purge_ms = -1'000'000;
 
   int64_t retention_ms() const { return attribute_int(info.attributes, "MessageRetentionPeriod") * 1000; }
@@ -77,11 +129,12 @@ class RocksEngine final : public Engine {
   Result<std::vector<Status>> change_visibilities(const std::string& queue_name,
                                                   const std::vector<VisibilityChange>& changes) override;
   Result<std::vector<ReceivedMessage>> receive_messages(const std::string& queue_name, int max_messages,
-                                                        std::optional<int> visibility_timeout) override;
+                                                        std::optional<int> visibility_timeout,
+                                                        const std::string& attempt_id) override;
 
   Result<std::string> start_move_task(const std::string& source_name, std::optional<std::string> destination,
                                       std::optional<int> max_per_second) override;
-  Result<uint64_t> cancel_move_task(const std::string& task_handle) override;
+  Result<uint64_t> cancel_move_task(const std::string& task_id) override;
   Result<std::vector<MoveTask>> list_move_tasks(const std::string& source_name, size_t max_results) override;
 
   std::optional<int64_t> run_due_work() override;
@@ -96,12 +149,17 @@ class RocksEngine final : public Engine {
   Status check_redrive_target(const std::string& source_name, const AttributeMap& attributes);
   bool load_queues(std::string& error);
   bool load_messages(std::string& error);
+  bool load_dedup(std::string& error);
 
-  // rocks_messages.cpp
+  // rocks_messages.cpp: the in-memory index
   void index_message(Queue& q, uint64_t seq, const MessageState& state, int64_t now);
   void forget_message(Queue& q, uint64_t seq);
+  MessageState state_of(const Live& live) const;
+  void became_visible(Queue& q, uint64_t seq, Live& live);
+  void update_ready(Queue& q, Group& g);
   bool promote_due(Queue& q, int64_t now);
   void expire_retention(Queue& q, int64_t now);
+  void expire_dedup(Queue& q, int64_t now);
   // Adds a message to `q` in `batch` (reserving sequence numbers on disk as
   // needed); the caller indexes it once the batch is written.
   uint64_t stage_message(Queue& q, rocksdb::WriteBatch& batch, const MessageContent& content,
@@ -109,6 +167,10 @@ class RocksEngine final : public Engine {
   std::optional<MessageContent> read_content(const Queue& q, uint64_t seq);
   static SqsError invalid_handle(const std::string& handle);
   void notify_visible(const std::string& queue_name);
+  Queue* dead_letter_queue(const Queue& q);
+  Result<std::vector<ReceivedMessage>> retry_attempt(Queue& q, const std::string& attempt_id, int64_t vt_ms,
+                                                     int64_t now, bool& retried);
+  ReceivedMessage received(const Queue& q, uint64_t seq, const Live& live, MessageContent content) const;
 
   // rocks_move_tasks.cpp
   bool load_move_tasks(std::string& error);
@@ -125,6 +187,7 @@ class RocksEngine final : public Engine {
   rocksdb::ColumnFamilyHandle* content_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* state_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* tasks_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* dedup_cf_ = nullptr;
   rocksdb::WriteOptions write_options_;
   EngineOptions options_;
   EngineListener* listener_ = nullptr;

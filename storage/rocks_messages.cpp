@@ -1,6 +1,11 @@
-// RocksEngine: sending, receiving (with redrive to dead-letter queues),
-// deleting, and changing the visibility of messages.
+// RocksEngine: the in-memory index of messages and groups; sending (with FIFO
+// deduplication), receiving (fair turns between groups on standard queues,
+// ordered and locked groups on FIFO queues, redrive to dead-letter queues),
+// deleting, and changing visibility.
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+
+#include <algorithm>
 
 #include "common/ids.h"
 #include "storage/message_text.h"
@@ -16,7 +21,8 @@ constexpr uint64_t kSeqReservation = 1 << 16;
 // Adds (or, with an empty value, removes) one String system attribute.
 std::string with_system_attribute(const std::string& system_attributes, const std::string& name,
                                   const std::string& value) {
-  auto doc = system_attributes.empty() ? nlohmann::json::object() : nlohmann::json::parse(system_attributes, nullptr, false);
+  auto doc = system_attributes.empty() ? nlohmann::json::object()
+                                       : nlohmann::json::parse(system_attributes, nullptr, false);
   if (!doc.is_object()) doc = nlohmann::json::object();
   if (value.empty()) {
     doc.erase(name);
@@ -26,51 +32,138 @@ std::string with_system_attribute(const std::string& system_attributes, const st
   return doc.empty() ? std::string() : doc.dump();
 }
 
+// The content-based MessageDeduplicationId: hex SHA-256 of the body.
+std::string sha256_hex_of(std::string_view body) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(body.data(), body.size(), digest, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 0xF]);
+  }
+  return out;
+}
+
+// 20 decimal digits, strictly increasing with the queue's sequence numbers.
+std::string sequence_number(uint64_t seq) {
+  std::string digits = std::to_string(seq);
+  return "1" + std::string(19 - std::min<size_t>(19, digits.size()), '0') + digits;
+}
+
 }  // namespace
 
-// --- in-memory index -------------------------------------------------------
+// --- the in-memory index ---------------------------------------------------
 
 void RocksEngine::index_message(Queue& q, uint64_t seq, const MessageState& state, int64_t now) {
-  q.messages[seq] = state;
+  auto [group_it, created] = q.groups.try_emplace(state.group_id);
+  Group& g = group_it->second;
+  if (created) g.id = state.group_id;
+  ++g.count;
+  if (q.fifo) g.pending.insert(seq);
+  Live& live = q.messages[seq];
+  live = Live{state.visible_at_ms, state.first_receive_ms, state.sent_ms, &g, state.receive_count, Where::Visible};
   if (state.visible_at_ms <= now) {
-    q.visible.insert(seq);
+    became_visible(q, seq, live);
   } else if (state.receive_count > 0) {
+    live.where = Where::InFlight;
     q.in_flight.emplace(state.visible_at_ms, seq);
+    if (q.fifo) {
+      ++g.in_flight;
+      update_ready(q, g);
+    }
   } else {
+    live.where = Where::Delayed;
     q.delayed.emplace(state.visible_at_ms, seq);
+  }
+}
+
+MessageState RocksEngine::state_of(const Live& live) const {
+  return MessageState{live.visible_at_ms, live.receive_count, live.first_receive_ms, live.sent_ms, live.group->id};
+}
+
+void RocksEngine::became_visible(Queue& q, uint64_t seq, Live& live) {
+  live.where = Where::Visible;
+  ++q.visible_count;
+  Group& g = *live.group;
+  if (!q.fifo) g.visible.insert(seq);
+  update_ready(q, g);
+}
+
+// Keeps a group's place in q.ready true to its state.
+void RocksEngine::update_ready(Queue& q, Group& g) {
+  bool ready;
+  uint64_t key;
+  if (q.fifo) {
+    ready = g.in_flight == 0 && !g.pending.empty() && q.messages.at(*g.pending.begin()).where == Where::Visible;
+    key = ready ? *g.pending.begin() : 0;
+  } else {
+    ready = !g.visible.empty();
+    key = g.ready_key != 0 ? g.ready_key : ++q.turn;  // a group keeps its turn while it stays ready
+  }
+  if (g.ready_key != 0 && (!ready || key != g.ready_key)) {
+    q.ready.erase({g.ready_key, &g});
+    g.ready_key = 0;
+  }
+  if (ready && g.ready_key == 0) {
+    g.ready_key = key;
+    q.ready.emplace(key, &g);
   }
 }
 
 void RocksEngine::forget_message(Queue& q, uint64_t seq) {
   auto m = q.messages.find(seq);
   if (m == q.messages.end()) return;
-  const TimeSeq ts{m->second.visible_at_ms, seq};
-  q.visible.erase(seq);
-  q.in_flight.erase(ts);
-  q.delayed.erase(ts);
+  Live& live = m->second;
+  Group& g = *live.group;
+  switch (live.where) {
+    case Where::Visible:
+      --q.visible_count;
+      g.visible.erase(seq);
+      break;
+    case Where::InFlight:
+      q.in_flight.erase({live.visible_at_ms, seq});
+      if (q.fifo) --g.in_flight;
+      break;
+    case Where::Delayed:
+      q.delayed.erase({live.visible_at_ms, seq});
+      break;
+  }
+  g.pending.erase(seq);
   q.messages.erase(m);
+  update_ready(q, g);
+  if (--g.count == 0) {
+    if (g.ready_key != 0) q.ready.erase({g.ready_key, &g});
+    q.groups.erase(g.id);
+  }
 }
 
 bool RocksEngine::promote_due(Queue& q, int64_t now) {
   bool any = false;
   for (auto* set : {&q.in_flight, &q.delayed}) {
     while (!set->empty() && set->begin()->first <= now) {
-      q.visible.insert(set->begin()->second);
+      const uint64_t seq = set->begin()->second;
       set->erase(set->begin());
+      Live& live = q.messages.at(seq);
+      if (live.where == Where::InFlight && q.fifo) --live.group->in_flight;
+      became_visible(q, seq, live);
       any = true;
     }
   }
   return any;
 }
 
-// Visible messages are in send order, so the expired ones are at the front.
-// Messages in flight or delayed expire once they become visible again.
+// Messages expire MessageRetentionPeriod after their enqueue time, whatever
+// their state. The index is in send order, so expired ones are at the front
+// (a message redriven to a standard DLQ keeps its older enqueue time and may
+// wait behind younger ones; a receive never returns it).
 void RocksEngine::expire_retention(Queue& q, int64_t now) {
   const int64_t retention = q.retention_ms();
   rocksdb::WriteBatch batch;
   std::vector<uint64_t> expired;
-  for (uint64_t seq : q.visible) {
-    if (q.messages.at(seq).sent_ms + retention > now) break;
+  for (const auto& [seq, live] : q.messages) {
+    if (live.sent_ms + retention > now) break;
     const std::string key = message_key(q.id, seq);
     batch.Delete(content_cf_, key);
     batch.Delete(state_cf_, key);
@@ -78,6 +171,25 @@ void RocksEngine::expire_retention(Queue& q, int64_t now) {
   }
   if (expired.empty() || !write(batch)) return;
   for (uint64_t seq : expired) forget_message(q, seq);
+}
+
+// Ends FIFO dedup entries and receive attempts past their window.
+void RocksEngine::expire_dedup(Queue& q, int64_t now) {
+  rocksdb::WriteBatch batch;
+  std::vector<std::string> expired;
+  for (const auto& [expires, key] : q.dedup_expiry) {
+    if (expires > now) break;
+    batch.Delete(dedup_cf_, dedup_key(q.id, key));
+    expired.push_back(key);
+  }
+  if (expired.empty() || !write(batch)) return;
+  for (const auto& key : expired) {
+    q.dedup_expiry.erase({q.dedup.at(key).expires_ms, key});
+    q.dedup.erase(key);
+  }
+  for (auto it = q.attempts.begin(); it != q.attempts.end();) {
+    it = it->second.expires_ms <= now ? q.attempts.erase(it) : std::next(it);
+  }
 }
 
 uint64_t RocksEngine::stage_message(Queue& q, rocksdb::WriteBatch& batch, const MessageContent& content,
@@ -110,6 +222,29 @@ void RocksEngine::notify_visible(const std::string& queue_name) {
   if (listener_) listener_->messages_available(queue_name);
 }
 
+Queue* RocksEngine::dead_letter_queue(const Queue& q) {
+  auto policy = redrive_policy(q.info.attributes);
+  if (!policy) return nullptr;
+  for (auto& [name, candidate] : queues_) {
+    if (&candidate != &q && arn(name) == policy->dead_letter_target_arn) return &candidate;
+  }
+  return nullptr;
+}
+
+ReceivedMessage RocksEngine::received(const Queue& q, uint64_t seq, const Live& live, MessageContent content) const {
+  ReceivedMessage r;
+  r.message_id = std::move(content.message_id);
+  r.body = std::move(content.body);
+  r.message_attributes = std::move(content.message_attributes);
+  r.system_attributes = std::move(content.system_attributes);
+  r.sent_ms = content.sent_ms;
+  r.first_receive_ms = live.first_receive_ms;
+  r.receive_count = live.receive_count;
+  r.receipt_handle = encode_receipt_handle(ReceiptHandle{q.id, seq, live.receive_count}, secret_);
+  if (q.fifo) r.sequence_number = sequence_number(seq);
+  return r;
+}
+
 // --- send ------------------------------------------------------------------
 
 Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::string& queue_name,
@@ -119,27 +254,78 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
   if (!found) return found.error();
   Queue& q = *found.value();
   const int64_t now = this->now();
-  const int64_t max_size = attribute_int(q.info.attributes, "MaximumMessageSize");
-  const int default_delay = static_cast<int>(attribute_int(q.info.attributes, "DelaySeconds"));
+  const AttributeMap& attributes = q.info.attributes;
+  const int64_t max_size = attribute_int(attributes, "MaximumMessageSize");
+  const int default_delay = static_cast<int>(attribute_int(attributes, "DelaySeconds"));
+  const bool content_dedup = attributes.count("ContentBasedDeduplication") &&
+                             attributes.at("ContentBasedDeduplication") == "true";
+  const bool dedup_per_group = attributes.count("DeduplicationScope") &&
+                               attributes.at("DeduplicationScope") == "messageGroup";
 
   std::vector<Result<SentMessage>> results;
-  std::vector<std::pair<uint64_t, MessageState>> staged;
+  struct Staged {
+    uint64_t seq;
+    MessageState state;
+    std::string dedup;  // FIFO: the dedup key it claims
+    std::string message_id;
+  };
+  std::vector<Staged> staged;
   rocksdb::WriteBatch batch;
+  auto fail = [&](ErrorCode code, std::string message) { results.emplace_back(make_error(code, std::move(message))); };
   for (auto& message : messages) {
     if (message.body.empty()) {
-      results.emplace_back(make_error(ErrorCode::MissingParameter, "The request must contain the parameter MessageBody."));
+      fail(ErrorCode::MissingParameter, "The request must contain the parameter MessageBody.");
       continue;
     }
     if (!is_valid_message_text(message.body)) {
-      results.emplace_back(make_error(ErrorCode::InvalidMessageContents,
-                                      "Invalid binary character in the message body. Only #x9 | #xA | #xD | #x20 to "
-                                      "#xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF are allowed."));
+      fail(ErrorCode::InvalidMessageContents,
+           "Invalid binary character in the message body. Only #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD "
+           "| #x10000 to #x10FFFF are allowed.");
       continue;
     }
     if (static_cast<int64_t>(message.body.size() + message.attributes_size) > max_size) {
-      results.emplace_back(make_error(ErrorCode::InvalidParameterValue,
-                                      "One or more parameters are invalid. Reason: Message must be shorter than " +
-                                          std::to_string(max_size) + " bytes."));
+      fail(ErrorCode::InvalidParameterValue, "One or more parameters are invalid. Reason: Message must be shorter than " +
+                                                 std::to_string(max_size) + " bytes.");
+      continue;
+    }
+    std::string dedup;
+    if (q.fifo) {
+      if (message.group_id.empty()) {
+        fail(ErrorCode::MissingParameter, "The request must contain the parameter MessageGroupId.");
+        continue;
+      }
+      if (message.delay_seconds) {
+        fail(ErrorCode::InvalidParameterValue,
+             "Value " + std::to_string(*message.delay_seconds) +
+                 " for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid "
+                 "for this queue type.");
+        continue;
+      }
+      if (message.deduplication_id.empty()) {
+        if (!content_dedup) {
+          fail(ErrorCode::InvalidParameterValue,
+               "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided "
+               "explicitly");
+          continue;
+        }
+        message.deduplication_id = sha256_hex_of(message.body);
+      }
+      dedup = (dedup_per_group ? message.group_id + '\n' : std::string()) + message.deduplication_id;
+      // A duplicate within the window (of a send stored earlier, or earlier
+      // in this batch) is accepted but not enqueued again.
+      auto earlier = q.dedup.find(dedup);
+      if (earlier != q.dedup.end() && earlier->second.expires_ms > now) {
+        results.emplace_back(SentMessage{earlier->second.message_id, sequence_number(earlier->second.seq)});
+        continue;
+      }
+      auto in_batch = std::find_if(staged.begin(), staged.end(), [&](const Staged& s) { return s.dedup == dedup; });
+      if (in_batch != staged.end()) {
+        results.emplace_back(SentMessage{in_batch->message_id, sequence_number(in_batch->seq)});
+        continue;
+      }
+    } else if (!message.deduplication_id.empty()) {
+      fail(ErrorCode::InvalidParameterValue,
+           "The request include parameter MessageDeduplicationId that is not valid for this queue type.");
       continue;
     }
     MessageContent content;
@@ -147,22 +333,43 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
     content.message_id = random_uuid();
     content.body = std::move(message.body);
     content.message_attributes = std::move(message.message_attributes);
-    content.system_attributes = std::move(message.system_attributes);
+    content.system_attributes = message.system_attributes;
+    if (!message.group_id.empty()) {
+      content.system_attributes = with_system_attribute(content.system_attributes, "MessageGroupId", message.group_id);
+    }
+    if (q.fifo) {
+      content.system_attributes =
+          with_system_attribute(content.system_attributes, "MessageDeduplicationId", message.deduplication_id);
+    }
     MessageState state;
     state.sent_ms = now;
     state.visible_at_ms = now + int64_t(message.delay_seconds.value_or(default_delay)) * 1000;
-    staged.emplace_back(stage_message(q, batch, content, state), state);
-    results.emplace_back(SentMessage{content.message_id});
+    state.group_id = message.group_id;
+    const uint64_t seq = stage_message(q, batch, content, state);
+    if (q.fifo) {
+      std::string value;
+      put_u64(value, static_cast<uint64_t>(now + options_.dedup_window_ms));
+      put_u64(value, seq);
+      value += content.message_id;
+      batch.Put(dedup_cf_, dedup_key(q.id, dedup), value);
+    }
+    results.emplace_back(SentMessage{content.message_id, q.fifo ? sequence_number(seq) : std::string()});
+    staged.push_back(Staged{seq, std::move(state), std::move(dedup), content.message_id});
   }
   if (staged.empty()) return results;
   if (auto st = write(batch); !st) return st.error();
   bool visible_now = false;
-  for (const auto& [seq, state] : staged) {
-    index_message(q, seq, state, now);
-    if (state.visible_at_ms <= now) {
+  for (const auto& s : staged) {
+    index_message(q, s.seq, s.state, now);
+    if (q.fifo) {
+      const int64_t expires = now + options_.dedup_window_ms;
+      q.dedup[s.dedup] = DedupEntry{s.message_id, s.seq, expires};
+      q.dedup_expiry.emplace(expires, s.dedup);
+    }
+    if (s.state.visible_at_ms <= now) {
       visible_now = true;
     } else if (listener_) {
-      listener_->deadline_added(state.visible_at_ms);
+      listener_->deadline_added(s.state.visible_at_ms);
     }
   }
   if (visible_now) notify_visible(queue_name);
@@ -171,114 +378,187 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
 
 // --- receive ---------------------------------------------------------------
 
+Result<std::vector<ReceivedMessage>> RocksEngine::retry_attempt(Queue& q, const std::string& attempt_id,
+                                                                int64_t vt_ms, int64_t now, bool& retried) {
+  retried = false;
+  auto it = q.attempts.find(attempt_id);
+  if (it == q.attempts.end() || it->second.expires_ms <= now) return std::vector<ReceivedMessage>{};
+  const ReceiveAttempt& attempt = it->second;
+  // Only while none of its messages was deleted, received again or had its
+  // visibility changed.
+  for (size_t i = 0; i < attempt.messages.size(); ++i) {
+    auto m = q.messages.find(attempt.messages[i].first);
+    if (m == q.messages.end() || m->second.receive_count != attempt.messages[i].second ||
+        m->second.where != Where::InFlight || m->second.visible_at_ms != attempt.deadlines[i]) {
+      return std::vector<ReceivedMessage>{};
+    }
+  }
+  rocksdb::WriteBatch batch;
+  for (const auto& [seq, count] : attempt.messages) {
+    Live next = q.messages.at(seq);
+    next.visible_at_ms = now + vt_ms;
+    batch.Put(state_cf_, message_key(q.id, seq), encode_state(state_of(next)));
+  }
+  if (auto st = write(batch); !st) return st.error();
+  std::vector<ReceivedMessage> out;
+  ReceiveAttempt& stored = it->second;
+  for (size_t i = 0; i < stored.messages.size(); ++i) {
+    const uint64_t seq = stored.messages[i].first;
+    Live& live = q.messages.at(seq);
+    q.in_flight.erase({live.visible_at_ms, seq});
+    live.visible_at_ms = now + vt_ms;
+    q.in_flight.emplace(live.visible_at_ms, seq);
+    stored.deadlines[i] = live.visible_at_ms;
+    auto content = read_content(q, seq);
+    if (content) out.push_back(received(q, seq, live, std::move(*content)));
+  }
+  if (listener_) listener_->deadline_added(now + vt_ms);
+  retried = true;
+  return out;
+}
+
 Result<std::vector<ReceivedMessage>> RocksEngine::receive_messages(const std::string& queue_name, int max_messages,
-                                                                   std::optional<int> visibility_timeout) {
+                                                                   std::optional<int> visibility_timeout,
+                                                                   const std::string& attempt_id) {
   std::lock_guard lock(mu_);
   auto found = find(queue_name);
   if (!found) return found.error();
   Queue& q = *found.value();
   const int64_t now = this->now();
   promote_due(q, now);
-  std::vector<ReceivedMessage> out;
-  if (q.visible.empty()) return out;
-  if (q.in_flight.size() >= kMaxInFlight) {
-    return make_error(ErrorCode::OverLimit, "The maximum number of in flight messages (120000) has been reached.");
-  }
   const int64_t vt_ms =
       int64_t(visibility_timeout.value_or(static_cast<int>(attribute_int(q.info.attributes, "VisibilityTimeout")))) *
       1000;
-  const int64_t retention = q.retention_ms();
-
-  // The dead-letter queue, when the policy names one that exists.
-  auto policy = redrive_policy(q.info.attributes);
-  Queue* dlq = nullptr;
-  if (policy) {
-    for (auto& [name, candidate] : queues_) {
-      if (arn(name) == policy->dead_letter_target_arn && &candidate != &q) dlq = &candidate;
-    }
+  const bool track_attempt = q.fifo && !attempt_id.empty();
+  if (track_attempt) {
+    bool retried = false;
+    auto again = retry_attempt(q, attempt_id, vt_ms, now, retried);
+    if (!again || retried) return again;
   }
+  std::vector<ReceivedMessage> out;
+  if (q.ready.empty()) return out;
+  if (q.in_flight.size() >= kMaxInFlight) {
+    return make_error(ErrorCode::OverLimit, "The maximum number of in flight messages (120000) has been reached.");
+  }
+  const int64_t retention = q.retention_ms();
+  Queue* dlq = dead_letter_queue(q);
+  const auto policy = redrive_policy(q.info.attributes);
 
-  // Choose and stage; memory changes only once the batch is stored.
-  struct Pick {
-    uint64_t seq;
-    MessageState next;
-    std::string key;
-  };
+  // Memory changes as messages are chosen; `undo` restores it if the write
+  // fails. Dead letters are indexed in the DLQ only after the write.
+  rocksdb::WriteBatch batch;
+  std::vector<std::pair<uint64_t, MessageState>> undo;
+  std::vector<uint64_t> picks;
   struct DeadLetter {
-    uint64_t source_seq;
     uint64_t dlq_seq;
     MessageState state;
   };
-  std::vector<Pick> picks;
-  std::vector<uint64_t> expired;
   std::vector<DeadLetter> dead_letters;
-  rocksdb::WriteBatch batch;
-  for (auto it = q.visible.begin(); it != q.visible.end() && static_cast<int>(picks.size()) < max_messages; ++it) {
-    const MessageState& state = q.messages.at(*it);
-    std::string key = message_key(q.id, *it);
-    if (state.sent_ms + retention <= now) {
-      expired.push_back(*it);
+
+  // Handles one visible message: expire it, redrive it, or pick it.
+  auto take = [&](uint64_t seq) {
+    Live& live = q.messages.at(seq);
+    const std::string key = message_key(q.id, seq);
+    undo.emplace_back(seq, state_of(live));
+    if (live.sent_ms + retention <= now) {
       batch.Delete(content_cf_, key);
       batch.Delete(state_cf_, key);
-      continue;
+      forget_message(q, seq);
+      return;
     }
-    if (dlq && state.receive_count >= static_cast<uint32_t>(policy->max_receive_count)) {
-      auto content = read_content(q, *it);
-      if (content) {
-        // Standard queues keep the original enqueue time (retention counts
-        // from the first send), the receive count and first receive time.
+    if (dlq && live.receive_count >= static_cast<uint32_t>(policy->max_receive_count)) {
+      if (auto content = read_content(q, seq)) {
         content->system_attributes =
             with_system_attribute(content->system_attributes, "DeadLetterQueueSourceArn", arn(queue_name));
-        MessageState moved = state;
+        MessageState moved = state_of(live);
         moved.visible_at_ms = now;
+        // Standard queues keep the enqueue time (retention counts from the
+        // first send); FIFO queues reset it, as AWS documents.
+        if (q.fifo) moved.sent_ms = now;
         batch.Delete(content_cf_, key);
         batch.Delete(state_cf_, key);
-        dead_letters.push_back(DeadLetter{*it, stage_message(*dlq, batch, *content, moved), moved});
-        continue;
+        dead_letters.push_back(DeadLetter{stage_message(*dlq, batch, *content, moved), moved});
+        forget_message(q, seq);
+        return;
       }
     }
-    MessageState next = state;
-    next.receive_count += 1;
-    if (next.first_receive_ms == 0) next.first_receive_ms = now;
-    next.visible_at_ms = now + vt_ms;
-    batch.Put(state_cf_, key, encode_state(next));
-    picks.push_back(Pick{*it, next, std::move(key)});
+    // Received: in flight until the deadline.
+    --q.visible_count;
+    Group& g = *live.group;
+    g.visible.erase(seq);
+    live.where = Where::InFlight;
+    live.receive_count += 1;
+    if (live.first_receive_ms == 0) live.first_receive_ms = now;
+    live.visible_at_ms = now + vt_ms;
+    q.in_flight.emplace(live.visible_at_ms, seq);
+    if (q.fifo) ++g.in_flight;
+    batch.Put(state_cf_, key, encode_state(state_of(live)));
+    picks.push_back(seq);
+  };
+
+  if (q.fifo) {
+    // Oldest group first; within a group its visible messages in order,
+    // then the group is locked while any is in flight.
+    while (static_cast<int>(picks.size()) < max_messages && !q.ready.empty()) {
+      Group& g = *q.ready.begin()->second;
+      q.ready.erase(q.ready.begin());
+      g.ready_key = 0;
+      std::vector<uint64_t> run;
+      for (uint64_t seq : g.pending) {
+        if (q.messages.at(seq).where != Where::Visible) break;
+        run.push_back(seq);
+      }
+      const std::string id = g.id;  // `g` goes away if its last message leaves
+      for (uint64_t seq : run) {
+        if (static_cast<int>(picks.size()) >= max_messages) break;
+        take(seq);
+      }
+      auto still = q.groups.find(id);
+      if (still != q.groups.end()) update_ready(q, still->second);
+    }
+  } else {
+    // Fair turns: one message from each ready group in turn.
+    while (static_cast<int>(picks.size()) < max_messages && !q.ready.empty()) {
+      Group& g = *q.ready.begin()->second;
+      q.ready.erase(q.ready.begin());
+      g.ready_key = 0;
+      const uint64_t seq = *g.visible.begin();
+      const std::string id = g.id;
+      take(seq);
+      auto still = q.groups.find(id);
+      if (still != q.groups.end()) update_ready(q, still->second);
+    }
   }
   if (batch.Count() == 0) return out;
-  if (auto st = write(batch); !st) return st.error();
-  for (uint64_t seq : expired) forget_message(q, seq);
-  for (const auto& d : dead_letters) {
-    forget_message(q, d.source_seq);
-    index_message(*dlq, d.dlq_seq, d.state, now);
+  if (auto st = write(batch); !st) {
+    for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+      forget_message(q, it->first);
+      index_message(q, it->first, it->second, now);
+    }
+    return st.error();
   }
+  for (const auto& d : dead_letters) index_message(*dlq, d.dlq_seq, d.state, now);
   if (!dead_letters.empty()) notify_visible(dlq->info.name);
 
-  std::vector<rocksdb::Slice> keys;
+  std::vector<std::string> keys;
   keys.reserve(picks.size());
-  for (const auto& p : picks) keys.emplace_back(p.key);
+  for (uint64_t seq : picks) keys.push_back(message_key(q.id, seq));
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
   std::vector<rocksdb::PinnableSlice> values(picks.size());
   std::vector<rocksdb::Status> statuses(picks.size());
-  db_->MultiGet(rocksdb::ReadOptions(), content_cf_, keys.size(), keys.data(), values.data(), statuses.data());
-
+  db_->MultiGet(rocksdb::ReadOptions(), content_cf_, slices.size(), slices.data(), values.data(), statuses.data());
+  ReceiveAttempt attempt;
+  attempt.expires_ms = now + options_.dedup_window_ms;
   for (size_t i = 0; i < picks.size(); ++i) {
-    const Pick& p = picks[i];
-    q.visible.erase(p.seq);
-    q.messages[p.seq] = p.next;
-    q.in_flight.emplace(p.next.visible_at_ms, p.seq);
     if (!statuses[i].ok()) continue;  // content and state are written and deleted together
     auto content = decode_content(std::string_view(values[i].data(), values[i].size()));
     if (!content) continue;
-    ReceivedMessage r;
-    r.message_id = std::move(content->message_id);
-    r.body = std::move(content->body);
-    r.message_attributes = std::move(content->message_attributes);
-    r.system_attributes = std::move(content->system_attributes);
-    r.sent_ms = content->sent_ms;
-    r.first_receive_ms = p.next.first_receive_ms;
-    r.receive_count = p.next.receive_count;
-    r.receipt_handle = encode_receipt_handle(ReceiptHandle{q.id, p.seq, p.next.receive_count}, secret_);
-    out.push_back(std::move(r));
+    const Live& live = q.messages.at(picks[i]);
+    out.push_back(received(q, picks[i], live, std::move(*content)));
+    attempt.messages.emplace_back(picks[i], live.receive_count);
+    attempt.deadlines.push_back(live.visible_at_ms);
   }
+  if (track_attempt && !out.empty()) q.attempts[attempt_id] = std::move(attempt);
   if (listener_ && !picks.empty()) listener_->deadline_added(now + vt_ms);
   return out;
 }
@@ -315,6 +595,8 @@ Result<std::vector<Status>> RocksEngine::delete_messages(const std::string& queu
   if (deleted.empty()) return results;
   if (auto st = write(batch); !st) return st.error();
   for (uint64_t seq : deleted) forget_message(q, seq);
+  // A delete can unlock a FIFO group.
+  if (q.fifo && !q.ready.empty()) notify_visible(queue_name);
   return results;
 }
 
@@ -329,7 +611,7 @@ Result<std::vector<Status>> RocksEngine::change_visibilities(const std::string& 
   const int64_t now = this->now();
   promote_due(q, now);
   std::vector<Status> results;
-  std::map<uint64_t, MessageState> updated;  // seq -> new state
+  std::map<uint64_t, int64_t> deadlines;  // seq -> new deadline
   rocksdb::WriteBatch batch;
   for (const auto& change : changes) {
     auto handle = decode_receipt_handle(change.receipt_handle, secret_);
@@ -345,29 +627,30 @@ Result<std::vector<Status>> RocksEngine::change_visibilities(const std::string& 
                                           "is not available for visibility timeout change."));
       continue;
     }
-    if (!q.in_flight.count({m->second.visible_at_ms, handle->seq})) {
+    if (m->second.where != Where::InFlight) {
       results.emplace_back(make_error(ErrorCode::MessageNotInflight, "The message referred to isn't in flight."));
       continue;
     }
-    MessageState next = m->second;
+    Live next = m->second;
     next.visible_at_ms = now + int64_t(change.visibility_timeout) * 1000;
-    batch.Put(state_cf_, message_key(q.id, handle->seq), encode_state(next));
-    updated[handle->seq] = next;
+    batch.Put(state_cf_, message_key(q.id, handle->seq), encode_state(state_of(next)));
+    deadlines[handle->seq] = next.visible_at_ms;
     results.emplace_back(Ok{});
   }
-  if (updated.empty()) return results;
+  if (deadlines.empty()) return results;
   if (auto st = write(batch); !st) return st.error();
   bool visible_now = false;
-  for (const auto& [seq, next] : updated) {
-    MessageState& state = q.messages.at(seq);
-    q.in_flight.erase({state.visible_at_ms, seq});
-    state = next;
-    if (next.visible_at_ms <= now) {
-      q.visible.insert(seq);
+  for (const auto& [seq, deadline] : deadlines) {
+    Live& live = q.messages.at(seq);
+    q.in_flight.erase({live.visible_at_ms, seq});
+    live.visible_at_ms = deadline;
+    if (deadline <= now) {
+      if (q.fifo) --live.group->in_flight;
+      became_visible(q, seq, live);
       visible_now = true;
     } else {
-      q.in_flight.emplace(next.visible_at_ms, seq);
-      if (listener_) listener_->deadline_added(next.visible_at_ms);
+      q.in_flight.emplace(deadline, seq);
+      if (listener_) listener_->deadline_added(deadline);
     }
   }
   if (visible_now) notify_visible(queue_name);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "common/ids.h"
 #include "storage/arn.h"
@@ -98,6 +99,10 @@ Result<std::string> RocksEngine::start_move_task(const std::string& source_name,
     if (*destination == source_name) {
       return make_error(ErrorCode::InvalidParameterValue, "The destination queue can not be the source queue.");
     }
+    if (queues_.at(*destination).fifo != source->second.fifo) {
+      return make_error(ErrorCode::InvalidParameterValue,
+                        "The destination queue must be of the same type as the source queue.");
+    }
   }
   for (const auto& [id, task] : tasks_) {
     if (task.source_name == source_name && task.task.status == "RUNNING") {
@@ -127,12 +132,10 @@ Result<std::string> RocksEngine::start_move_task(const std::string& source_name,
   return handle;
 }
 
-Result<uint64_t> RocksEngine::cancel_move_task(const std::string& task_handle) {
+Result<uint64_t> RocksEngine::cancel_move_task(const std::string& task_id) {
   std::lock_guard lock(mu_);
-  auto it = tasks_.find(task_handle);
-  if (it == tasks_.end() || it->second.task.status != "RUNNING") {
-    return not_found("The task handle " + task_handle + " does not name a running message move task.");
-  }
+  auto it = tasks_.find(task_id);
+  if (it == tasks_.end() || it->second.task.status != "RUNNING") return not_found("Task does not exist.");
   MoveTaskRecord updated = it->second;
   updated.task.status = "CANCELLED";
   rocksdb::WriteBatch batch;
@@ -200,9 +203,17 @@ void RocksEngine::step_move_task(MoveTaskRecord& task, int64_t now) {
   MoveTaskRecord updated = task;
   rocksdb::WriteBatch batch;
   std::string failure;
-  for (auto it = source.visible.begin();
-       it != source.visible.end() && moves.size() < budget && updated.task.moved < updated.task.to_move; ++it) {
-    auto content = read_content(source, *it);
+  // In send order; on a FIFO queue a group whose earlier message is not
+  // visible (in flight or delayed) waits, so each group keeps its order.
+  std::set<const Group*> blocked;
+  for (auto it = source.messages.begin();
+       it != source.messages.end() && moves.size() < budget && updated.task.moved < updated.task.to_move; ++it) {
+    const Live& live = it->second;
+    if (live.where != Where::Visible || blocked.count(live.group)) {
+      if (source.fifo) blocked.insert(live.group);
+      continue;
+    }
+    auto content = read_content(source, it->first);
     if (!content) continue;
     const std::string destination_arn =
         task.task.destination_arn.empty() ? source_arn_of(content->system_attributes) : task.task.destination_arn;
@@ -215,12 +226,15 @@ void RocksEngine::step_move_task(MoveTaskRecord& task, int64_t now) {
     }
     content->system_attributes = without_dead_letter_source(content->system_attributes);
     MessageState state;
-    state.sent_ms = content->sent_ms;  // standard queues: retention from the first send
+    // Standard queues: retention counts from the first send; FIFO: from now.
+    state.sent_ms = destination->second.fifo ? now : content->sent_ms;
     state.visible_at_ms = now;
-    const std::string key = message_key(source.id, *it);
+    state.group_id = live.group->id;
+    const std::string key = message_key(source.id, it->first);
     batch.Delete(content_cf_, key);
     batch.Delete(state_cf_, key);
-    moves.push_back(Move{*it, &destination->second, stage_message(destination->second, batch, *content, state), state});
+    moves.push_back(
+        Move{it->first, &destination->second, stage_message(destination->second, batch, *content, state), state});
     ++updated.task.moved;
   }
   const bool drained = updated.task.moved >= updated.task.to_move || source.messages.size() == moves.size();

@@ -236,9 +236,20 @@ TEST_CASE("attribute names are checked", "[queues]") {
   CHECK(code_of(validate_queue_attributes({{"NoSuchAttribute", "1"}}, true)) == "InvalidAttributeName");
   CHECK(code_of(validate_queue_attributes({{"visibilitytimeout", "1"}}, true)) == "InvalidAttributeName");
   // FIFO-only attributes on a standard queue.
-  CHECK(code_of(validate_queue_attributes({{"ContentBasedDeduplication", "true"}}, true)) == "InvalidAttributeName");
-  CHECK(code_of(validate_queue_attributes({{"ContentBasedDeduplication", "false"}}, false)) == "InvalidAttributeName");
-  CHECK(code_of(validate_queue_attributes({{"DeduplicationScope", "queue"}}, true)) == "InvalidAttributeName");
+  CHECK(code_of(check_queue_type_rules(false, {{"ContentBasedDeduplication", "true"}}, {})) == "InvalidAttributeName");
+  CHECK(code_of(check_queue_type_rules(false, {{"DeduplicationScope", "queue"}}, {})) == "InvalidAttributeName");
+  CHECK(code_of(check_queue_type_rules(false, {{"FifoThroughputLimit", "perQueue"}}, {})) == "InvalidAttributeName");
+  CHECK(check_queue_type_rules(true, {{"ContentBasedDeduplication", "true"}}, {}).ok());
+  // perMessageGroupId throughput needs messageGroup scope.
+  CHECK(code_of(check_queue_type_rules(true, {{"FifoThroughputLimit", "perMessageGroupId"}},
+                                       {{"FifoThroughputLimit", "perMessageGroupId"}, {"DeduplicationScope", "queue"}})) ==
+        "InvalidAttributeValue");
+  CHECK(check_queue_type_rules(true, {{"FifoThroughputLimit", "perMessageGroupId"}},
+                               {{"FifoThroughputLimit", "perMessageGroupId"}, {"DeduplicationScope", "messageGroup"}})
+            .ok());
+  // Values of the FIFO attributes.
+  CHECK(code_of(validate_queue_attributes({{"DeduplicationScope", "group"}}, true)) == "InvalidAttributeValue");
+  CHECK(code_of(validate_queue_attributes({{"ContentBasedDeduplication", "yes"}}, true)) == "InvalidAttributeValue");
   // Read-only attributes cannot be set.
   CHECK(code_of(validate_queue_attributes({{"QueueArn", "arn:aws:sqs:us-east-1:000000000000:q"}}, false)) ==
         "InvalidAttributeName");
