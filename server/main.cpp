@@ -31,7 +31,9 @@ int parse_settings(int argc, char** argv, Settings& s) {
       ("data-dir,d", po::value<std::string>(&s.data_dir)->default_value(s.data_dir), "RocksDB data directory")
       ("account-id", po::value<std::string>(&s.account_id)->default_value(s.account_id), "account id in queue URLs and ARNs")
       ("region", po::value<std::string>(&s.region)->default_value(s.region), "region in queue ARNs")
-      ("threads", po::value<unsigned>(&s.threads)->default_value(0), "worker threads (0: one per core)");
+      ("threads", po::value<unsigned>(&s.threads)->default_value(0), "worker threads (0: one per core)")
+      ("dedup-window-seconds", po::value<int>(&s.dedup_window_seconds)->default_value(s.dedup_window_seconds),
+       "FIFO deduplication and ReceiveRequestAttemptId window (AWS: 300; lower it only for tests)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -47,6 +49,10 @@ int parse_settings(int argc, char** argv, Settings& s) {
   if (vm.count("version")) {
     std::cout << "wharf " WHARF_VERSION "\n";
     return 0;
+  }
+  if (s.dedup_window_seconds < 1 || s.dedup_window_seconds > 300) {
+    std::cerr << "wharf: --dedup-window-seconds must be 1 to 300\n";
+    return 1;
   }
   if (s.account_id.size() != 12 || s.account_id.find_first_not_of("0123456789") != std::string::npos) {
     std::cerr << "wharf: --account-id must be 12 digits\n";
@@ -66,6 +72,7 @@ int main(int argc, char** argv) {
   engine_options.data_dir = settings.data_dir;
   engine_options.region = settings.region;
   engine_options.account_id = settings.account_id;
+  engine_options.dedup_window_ms = int64_t(settings.dedup_window_seconds) * 1000;
   auto engine = wharf::storage::open_rocksdb_engine(engine_options, error);
   if (!engine) {
     std::cerr << "wharf: " << error << "\n";
