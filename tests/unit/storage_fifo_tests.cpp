@@ -1,0 +1,1 @@
+// FIFO queues and fair queues in the engine: written next.
