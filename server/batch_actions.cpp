@@ -62,6 +62,19 @@ json batch_result(json successful, json failed) {
   return {{"Successful", std::move(successful)}, {"Failed", std::move(failed)}};
 }
 
+// The answer of a batch whose entries succeed with just their Id.
+json status_results(const std::vector<std::string>& ids, const std::vector<Status>& results, json failed) {
+  json successful = json::array();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (results[i]) {
+      successful.push_back({{"Id", ids[i]}});
+    } else {
+      failed.push_back(failure(ids[i], results[i].error()));
+    }
+  }
+  return batch_result(std::move(successful), std::move(failed));
+}
+
 }  // namespace
 
 Result<json> send_message_batch(const Call& call) {
@@ -132,15 +145,7 @@ Result<json> delete_message_batch(const Call& call) {
   }
   auto results = call.engine.delete_messages(name.value(), handles);
   if (!results) return results.error();
-  json successful = json::array();
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (results.value()[i]) {
-      successful.push_back({{"Id", ids[i]}});
-    } else {
-      failed.push_back(failure(ids[i], results.value()[i].error()));
-    }
-  }
-  return batch_result(std::move(successful), std::move(failed));
+  return status_results(ids, results.value(), std::move(failed));
 }
 
 Result<json> change_message_visibility_batch(const Call& call) {
@@ -171,15 +176,7 @@ Result<json> change_message_visibility_batch(const Call& call) {
   }
   auto results = call.engine.change_visibilities(name.value(), changes);
   if (!results) return results.error();
-  json successful = json::array();
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (results.value()[i]) {
-      successful.push_back({{"Id", ids[i]}});
-    } else {
-      failed.push_back(failure(ids[i], results.value()[i].error()));
-    }
-  }
-  return batch_result(std::move(successful), std::move(failed));
+  return status_results(ids, results.value(), std::move(failed));
 }
 
 }  // namespace wharf::server
