@@ -175,20 +175,20 @@ void RocksEngine::expire_retention(Queue& q, int64_t now) {
 
 // Ends FIFO dedup entries and receive attempts past their window.
 void RocksEngine::expire_dedup(Queue& q, int64_t now) {
+  for (auto it = q.attempts.begin(); it != q.attempts.end();) {
+    it = it->second.expires_ms <= now ? q.attempts.erase(it) : std::next(it);
+  }
   rocksdb::WriteBatch batch;
-  std::vector<std::string> expired;
+  std::vector<std::pair<int64_t, std::string>> expired;
   for (const auto& [expires, key] : q.dedup_expiry) {
     if (expires > now) break;
     batch.Delete(dedup_cf_, dedup_key(q.id, key));
-    expired.push_back(key);
+    expired.emplace_back(expires, key);
   }
   if (expired.empty() || !write(batch)) return;
-  for (const auto& key : expired) {
-    q.dedup_expiry.erase({q.dedup.at(key).expires_ms, key});
-    q.dedup.erase(key);
-  }
-  for (auto it = q.attempts.begin(); it != q.attempts.end();) {
-    it = it->second.expires_ms <= now ? q.attempts.erase(it) : std::next(it);
+  for (const auto& entry : expired) {
+    q.dedup_expiry.erase(entry);
+    q.dedup.erase(entry.second);
   }
 }
 
@@ -362,6 +362,10 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
   for (const auto& s : staged) {
     index_message(q, s.seq, s.state, now);
     if (q.fifo) {
+      // A key can be claimed again once its window has passed.
+      if (auto old = q.dedup.find(s.dedup); old != q.dedup.end()) {
+        q.dedup_expiry.erase({old->second.expires_ms, s.dedup});
+      }
       const int64_t expires = now + options_.dedup_window_ms;
       q.dedup[s.dedup] = DedupEntry{s.message_id, s.seq, expires};
       q.dedup_expiry.emplace(expires, s.dedup);
@@ -473,8 +477,13 @@ Result<std::vector<ReceivedMessage>> RocksEngine::receive_messages(const std::st
         MessageState moved = state_of(live);
         moved.visible_at_ms = now;
         // Standard queues keep the enqueue time (retention counts from the
-        // first send); FIFO queues reset it, as AWS documents.
-        if (q.fifo) moved.sent_ms = now;
+        // first send); FIFO queues reset it and, as AWS documents, replace
+        // the deduplication id with the message id.
+        if (q.fifo) {
+          moved.sent_ms = content->sent_ms = now;
+          content->system_attributes =
+              with_system_attribute(content->system_attributes, "MessageDeduplicationId", content->message_id);
+        }
         batch.Delete(content_cf_, key);
         batch.Delete(state_cf_, key);
         dead_letters.push_back(DeadLetter{stage_message(*dlq, batch, *content, moved), moved});

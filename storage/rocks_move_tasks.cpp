@@ -224,10 +224,13 @@ void RocksEngine::step_move_task(MoveTaskRecord& task, int64_t now) {
                                         : "The destination queue " + destination_arn + " does not exist.";
       break;
     }
+    // AWS: "All redriven messages are considered new messages and are
+    // assigned a new messageID and enqueueTime."
     content->system_attributes = without_dead_letter_source(content->system_attributes);
+    content->message_id = random_uuid();
+    content->sent_ms = now;
     MessageState state;
-    // Standard queues: retention counts from the first send; FIFO: from now.
-    state.sent_ms = destination->second.fifo ? now : content->sent_ms;
+    state.sent_ms = now;
     state.visible_at_ms = now;
     state.group_id = live.group->id;
     const std::string key = message_key(source.id, it->first);
