@@ -12,6 +12,7 @@
 #include "common/ids.h"
 #include "protocol/codec.h"
 #include "server/actions.h"
+#include "server/wal_syncer.h"
 
 namespace wharf::server {
 namespace {
@@ -143,11 +144,19 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto proto = decoded->protocol;
     const std::string action = decoded->action;
     run_action(action, call, [self = shared_from_this(), proto, action, request_id](Result<nlohmann::json> result) {
-      auto encoded = result ? protocol::encode_result(proto, action, result.value(), request_id)
-                            : protocol::encode_error(proto, result.error(), request_id);
-      auto response = std::make_shared<Response>(make_response(self->request_, encoded, request_id));
-      net::dispatch(self->stream_.get_executor(),
-                    [self, response] { self->write(std::move(*response)); });
+      auto answer = [self, proto, action, request_id](const Result<nlohmann::json>& r) {
+        auto encoded = r ? protocol::encode_result(proto, action, r.value(), request_id)
+                         : protocol::encode_error(proto, r.error(), request_id);
+        auto response = std::make_shared<Response>(make_response(self->request_, encoded, request_id));
+        net::dispatch(self->stream_.get_executor(), [self, response] { self->write(std::move(*response)); });
+      };
+      if (!self->services_.syncer) return answer(result);
+      // --durability=fsync: acknowledge only what is on disk.
+      self->services_.syncer->after_sync(
+          [answer, result = std::move(result)](Status synced) {
+            if (!synced) return answer(synced.error());
+            answer(result);
+          });
     });
   }
 

@@ -14,10 +14,13 @@
 
 namespace wharf::server {
 
+class WalSyncer;
+
 struct Services {
   const Settings& settings;
   storage::Engine& engine;
   LongPolls& long_polls;
+  WalSyncer* syncer = nullptr;  // --durability=fsync: answers wait for the fsync
 };
 
 class HttpServer {

@@ -13,6 +13,7 @@
 #include "server/long_polls.h"
 #include "server/scheduler.h"
 #include "server/settings.h"
+#include "server/wal_syncer.h"
 #include "storage/engine.h"
 
 namespace po = boost::program_options;
@@ -22,6 +23,7 @@ namespace {
 
 // Exit codes: 0 clean stop, 1 bad usage, 2 data dir unusable, 3 cannot listen.
 int parse_settings(int argc, char** argv, Settings& s) {
+  std::string durability;
   po::options_description options("wharf " WHARF_VERSION " - an Amazon SQS-compatible message queue server\n\nOptions");
   options.add_options()
       ("help,h", "show this help and exit")
@@ -31,6 +33,9 @@ int parse_settings(int argc, char** argv, Settings& s) {
       ("data-dir,d", po::value<std::string>(&s.data_dir)->default_value(s.data_dir), "RocksDB data directory")
       ("account-id", po::value<std::string>(&s.account_id)->default_value(s.account_id), "account id in queue URLs and ARNs")
       ("region", po::value<std::string>(&s.region)->default_value(s.region), "region in queue ARNs")
+      ("durability", po::value<std::string>(&durability)->default_value("wal"),
+       "wal: each acknowledged change is in the write-ahead log (survives a crash of the process); "
+       "fsync: and fsynced before the answer, with group commit (survives power loss)")
       ("threads", po::value<unsigned>(&s.threads)->default_value(0), "worker threads (0: one per core)")
       ("dedup-window-seconds", po::value<int>(&s.dedup_window_seconds)->default_value(s.dedup_window_seconds),
        "FIFO deduplication and ReceiveRequestAttemptId window (AWS: 300; lower it only for tests)");
@@ -50,6 +55,11 @@ int parse_settings(int argc, char** argv, Settings& s) {
     std::cout << "wharf " WHARF_VERSION "\n";
     return 0;
   }
+  if (durability != "wal" && durability != "fsync") {
+    std::cerr << "wharf: --durability must be wal or fsync\n";
+    return 1;
+  }
+  s.fsync = durability == "fsync";
   if (s.dedup_window_seconds < 1 || s.dedup_window_seconds > 300) {
     std::cerr << "wharf: --dedup-window-seconds must be 1 to 300\n";
     return 1;
@@ -83,14 +93,16 @@ int main(int argc, char** argv) {
   boost::asio::io_context io(static_cast<int>(threads));
   wharf::server::LongPolls long_polls(io);
   wharf::server::Scheduler scheduler(io, *engine, long_polls);
-  wharf::server::HttpServer http(io, {settings, *engine, long_polls});
+  std::unique_ptr<wharf::server::WalSyncer> syncer;
+  if (settings.fsync) syncer = std::make_unique<wharf::server::WalSyncer>(*engine);
+  wharf::server::HttpServer http(io, {settings, *engine, long_polls, syncer.get()});
   if (!http.listen(error)) {
     std::cerr << "wharf: " << error << "\n";
     return 3;
   }
   scheduler.start();
   std::cout << "wharf " WHARF_VERSION " listening on " << settings.bind << ":" << http.port() << ", data dir "
-            << settings.data_dir << std::endl;
+            << settings.data_dir << ", durability " << (settings.fsync ? "fsync" : "wal") << std::endl;
 
   // Stop: no new connections, long polls answered (empty), a moment for the
   // answers to be written, then the threads end and RocksDB is closed.
@@ -121,6 +133,7 @@ int main(int argc, char** argv) {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back(serve);
   serve();
   for (auto& t : pool) t.join();
+  if (syncer) syncer->stop();
   engine.reset();
   std::cout << "wharf stopped" << std::endl;
   return 0;

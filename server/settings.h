@@ -13,6 +13,7 @@ struct Settings {
   std::string account_id = "000000000000";
   std::string region = "us-east-1";
   unsigned threads = 0;  // 0: one per core
+  bool fsync = false;  // --durability=fsync (else wal)
   int dedup_window_seconds = 300;  // FIFO deduplication window; AWS's is 300, lower only for tests
 };
 

@@ -140,6 +140,13 @@ class Engine {
   Status delete_message(const std::string& queue_name, const std::string& receipt_handle);
   Status change_visibility(const std::string& queue_name, const std::string& receipt_handle, int visibility_timeout);
 
+  // Durability. Every change is in the write-ahead log before the call that
+  // made it returns; `sync_log` makes all of it so far survive power loss
+  // (fsync). `log_position` grows with every write, so a caller can tell
+  // whether a sync started after its write covers it.
+  virtual uint64_t log_position() = 0;
+  virtual Status sync_log() = 0;
+
   // Time-driven work: delayed and in-flight messages whose time has come
   // become visible (listeners hear of it), retention expiry, the next steps
   // of message move tasks. Returns the next time it has work, if any.
@@ -150,7 +157,7 @@ struct EngineOptions {
   std::string data_dir;
   std::string region = "us-east-1";         // for queue ARNs
   std::string account_id = "000000000000";
-  bool sync_writes = false;  // fsync each write (power-loss safe) or WAL only
+  bool sync_writes = false;  // fsync inside each write (the server prefers WAL writes + sync_log)
   std::function<int64_t()> now_ms;  // defaults to the system clock
   int64_t dedup_window_ms = 300'000;  // FIFO deduplication and receive-attempt window
 };

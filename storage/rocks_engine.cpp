@@ -415,6 +415,16 @@ Status RocksEngine::purge_queue(const std::string& name) {
   return Ok{};
 }
 
+// --- durability ------------------------------------------------------------
+
+uint64_t RocksEngine::log_position() { return db_->GetLatestSequenceNumber(); }
+
+Status RocksEngine::sync_log() {
+  auto s = db_->SyncWAL();
+  if (!s.ok()) return make_error(ErrorCode::ServiceUnavailable, "Storage sync failed: " + s.ToString());
+  return Ok{};
+}
+
 // --- time-driven work ------------------------------------------------------
 
 std::optional<int64_t> RocksEngine::run_due_work() {

@@ -137,6 +137,8 @@ class RocksEngine final : public Engine {
   Result<uint64_t> cancel_move_task(const std::string& task_id) override;
   Result<std::vector<MoveTask>> list_move_tasks(const std::string& source_name, size_t max_results) override;
 
+  uint64_t log_position() override;
+  Status sync_log() override;
   std::optional<int64_t> run_due_work() override;
 
  private:
