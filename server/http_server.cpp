@@ -25,7 +25,6 @@ using tcp = net::ip::tcp;
 // A little over a 1 MiB message in the query protocol's URL encoding.
 constexpr uint64_t kMaxBodyBytes = 8ull * 1024 * 1024;
 constexpr uint32_t kMaxHeaderBytes = 64 * 1024;
-constexpr auto kIdleTimeout = std::chrono::seconds(75);
 
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
@@ -44,7 +43,14 @@ Response make_response(const Request& request, const protocol::EncodedResponse& 
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Services services) : stream_(std::move(socket)), services_(services) {}
+  Session(tcp::socket socket, Services services, std::shared_ptr<std::atomic<unsigned>> open)
+      : stream_(std::move(socket)),
+        services_(services),
+        timeout_(std::chrono::seconds(services.settings.idle_timeout_seconds)),
+        open_(std::move(open)) {
+    ++*open_;
+  }
+  ~Session() { --*open_; }
 
   void start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
@@ -55,7 +61,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(kMaxBodyBytes);
     parser_->header_limit(kMaxHeaderBytes);
-    stream_.expires_after(kIdleTimeout);
+    stream_.expires_after(timeout_);  // the whole request must arrive within it
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
   }
@@ -91,6 +97,15 @@ class Session : public std::enable_shared_from_this<Session> {
       auto encoded = protocol::encode_error(
           proto, make_error(ErrorCode::RequestTooLarge, "The request body is larger than the server accepts."), id);
       return write(make_response(head, encoded, id));
+    }
+    if (ec == http::error::header_limit) {
+      // The header is unread past the limit: a plain answer, then close.
+      Response res{http::status::request_header_fields_too_large, 11};
+      res.set(http::field::content_type, "text/plain");
+      res.body() = "Request header too large\n";
+      res.keep_alive(false);
+      res.prepare_payload();
+      return write(std::move(res));
     }
     if (ec) return close();
     request_ = parser_->release();
@@ -162,7 +177,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void write(Response response) {
     response_ = std::move(response);
-    stream_.expires_after(kIdleTimeout);
+    stream_.expires_after(timeout_);
     http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec || !self->response_.keep_alive()) return self->close();
       self->read();
@@ -177,6 +192,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   Services services_;
+  std::chrono::seconds timeout_;
+  std::shared_ptr<std::atomic<unsigned>> open_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Request request_;
@@ -221,7 +238,18 @@ void HttpServer::stop() {
 void HttpServer::accept() {
   acceptor_.async_accept(net::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) std::make_shared<Session>(std::move(socket), services_)->start();
+    if (!ec && open_connections_->load() >= services_.settings.max_connections) {
+      // Over the cap: a short answer, then close.
+      static const std::string kBusy =
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n"
+          "Connection: close\r\n\r\nToo many connections\n";
+      beast::error_code ignored;
+      net::write(socket, net::buffer(kBusy), ignored);
+      socket.shutdown(tcp::socket::shutdown_both, ignored);
+      socket.close(ignored);
+    } else if (!ec) {
+      std::make_shared<Session>(std::move(socket), services_, open_connections_)->start();
+    }
     accept();
   });
 }

@@ -5,7 +5,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "server/long_polls.h"
@@ -38,6 +40,7 @@ class HttpServer {
   boost::asio::io_context& io_;
   Services services_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<std::atomic<unsigned>> open_connections_ = std::make_shared<std::atomic<unsigned>>(0);
 };
 
 }  // namespace wharf::server

@@ -18,20 +18,22 @@ struct LongPolls::Waiter {
   bool done = false;  // answered; guarded by mu
 };
 
-void LongPolls::wait(const std::string& queue, std::chrono::steady_clock::time_point deadline, Attempt attempt,
+bool LongPolls::wait(const std::string& queue, std::chrono::steady_clock::time_point deadline, Attempt attempt,
                      Expire expire) {
   auto waiter = std::make_shared<Waiter>(io_, queue, std::move(attempt), std::move(expire));
   {
     std::lock_guard lock(mu_);
+    if (count_ >= max_waiting_) return false;
     if (stopped_) {
       waiter->expire();
-      return;
+      return true;
     }
     ++count_;
   }
   waiter->timer.expires_at(deadline);
   waiter->timer.async_wait([this, waiter](const boost::system::error_code&) { finish(waiter, /*expire=*/true); });
   try_waiter(waiter);
+  return true;
 }
 
 void LongPolls::try_waiter(const std::shared_ptr<Waiter>& waiter) {

@@ -22,11 +22,12 @@ class LongPolls {
   // Answers the caller with no messages.
   using Expire = std::function<void()>;
 
-  explicit LongPolls(boost::asio::io_context& io) : io_(io) {}
+  LongPolls(boost::asio::io_context& io, size_t max_waiting) : io_(io), max_waiting_(max_waiting) {}
 
   // Runs `attempt` now and again whenever `queue` may have messages, until it
-  // answers; at `deadline`, or at shutdown, calls `expire` instead.
-  void wait(const std::string& queue, std::chrono::steady_clock::time_point deadline, Attempt attempt,
+  // answers; at `deadline`, or at shutdown, calls `expire` instead. False
+  // (and nothing called) when max_waiting polls already wait.
+  bool wait(const std::string& queue, std::chrono::steady_clock::time_point deadline, Attempt attempt,
             Expire expire);
 
   // Thread-safe; only posts work (callable with the engine's lock held).
@@ -43,6 +44,7 @@ class LongPolls {
   void finish(const std::shared_ptr<Waiter>& waiter, bool expire);
 
   boost::asio::io_context& io_;
+  const size_t max_waiting_;
   mutable std::mutex mu_;
   bool stopped_ = false;
   std::map<std::string, uint64_t> generation_;

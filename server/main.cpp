@@ -4,6 +4,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/program_options.hpp>
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -36,6 +38,12 @@ int parse_settings(int argc, char** argv, Settings& s) {
       ("durability", po::value<std::string>(&durability)->default_value("wal"),
        "wal: each acknowledged change is in the write-ahead log (survives a crash of the process); "
        "fsync: and fsynced before the answer, with group commit (survives power loss)")
+      ("max-connections", po::value<unsigned>(&s.max_connections)->default_value(s.max_connections),
+       "open connections at most; past it new ones get HTTP 503 and are closed")
+      ("max-long-polls", po::value<unsigned>(&s.max_long_polls)->default_value(s.max_long_polls),
+       "waiting long polls at most; past it a long poll gets ServiceUnavailable")
+      ("idle-timeout", po::value<unsigned>(&s.idle_timeout_seconds)->default_value(s.idle_timeout_seconds),
+       "seconds a connection may take to send a complete request (slow clients are closed)")
       ("threads", po::value<unsigned>(&s.threads)->default_value(0), "worker threads (0: one per core)")
       ("dedup-window-seconds", po::value<int>(&s.dedup_window_seconds)->default_value(s.dedup_window_seconds),
        "FIFO deduplication and ReceiveRequestAttemptId window (AWS: 300; lower it only for tests)");
@@ -73,9 +81,19 @@ int parse_settings(int argc, char** argv, Settings& s) {
 
 }  // namespace
 
+// Connections need file descriptors: take the hard limit.
+void raise_fd_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 int main(int argc, char** argv) {
   Settings settings;
   if (int code = parse_settings(argc, argv, settings); code >= 0) return code;
+  raise_fd_limit();
 
   std::string error;
   wharf::storage::EngineOptions engine_options;
@@ -91,7 +109,7 @@ int main(int argc, char** argv) {
 
   const unsigned threads = settings.threads ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
   boost::asio::io_context io(static_cast<int>(threads));
-  wharf::server::LongPolls long_polls(io);
+  wharf::server::LongPolls long_polls(io, settings.max_long_polls);
   wharf::server::Scheduler scheduler(io, *engine, long_polls);
   std::unique_ptr<wharf::server::WalSyncer> syncer;
   if (settings.fsync) syncer = std::make_unique<wharf::server::WalSyncer>(*engine);

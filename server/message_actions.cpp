@@ -163,10 +163,14 @@ void receive_message(const Call& call, Reply reply) {
     receive->try_once(/*answer_empty=*/true);
     return;
   }
-  call.long_polls.wait(
+  const bool waiting = call.long_polls.wait(
       receive->queue, std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds),
       [receive] { return receive->try_once(/*answer_empty=*/false); },
       [receive] { receive->reply(json::object()); });
+  if (!waiting) {
+    receive->reply(make_error(ErrorCode::ServiceUnavailable,
+                              "Too many concurrent long polls on this server (--max-long-polls); retry later."));
+  }
 }
 
 Result<json> delete_message(const Call& call) {

@@ -13,6 +13,9 @@ struct Settings {
   std::string account_id = "000000000000";
   std::string region = "us-east-1";
   unsigned threads = 0;  // 0: one per core
+  unsigned max_connections = 20000;  // past it, new connections get a 503 and are closed
+  unsigned max_long_polls = 20000;   // past it, a long poll gets ServiceUnavailable
+  unsigned idle_timeout_seconds = 60;  // a connection that sends no complete request for this long is closed
   bool fsync = false;  // --durability=fsync (else wal)
   int dedup_window_seconds = 300;  // FIFO deduplication window; AWS's is 300, lower only for tests
 };
