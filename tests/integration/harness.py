@@ -66,6 +66,9 @@ def server_binary():
     """The binary to run: WHARF_BIN or build/wharf, copied once per process so
     that a concurrent rebuild does not change it under a running test."""
     global _binary_copy
+    with _lock:
+        if _binary_copy is not None:
+            return _binary_copy
     src = os.environ.get("WHARF_BIN") or os.path.join(REPO, "build", "wharf")
     if not (os.path.isfile(src) and os.access(src, os.X_OK)):
         raise RuntimeError(
