@@ -35,6 +35,12 @@ enum class ErrorCode {
   BatchEntryIdsNotDistinct,
   InvalidBatchEntryId,
   BatchRequestTooLong,
+  // Authentication
+  MissingAuthenticationToken,
+  IncompleteSignature,
+  InvalidClientTokenId,
+  SignatureDoesNotMatch,
+  RequestExpired,
   // Message move tasks
   ResourceNotFoundException,
   // Everything else

@@ -30,6 +30,12 @@ const ErrorWireInfo& wire_info(ErrorCode code) {
   static const ErrorWireInfo kIdsNotDistinct{"com.amazonaws.sqs#BatchEntryIdsNotDistinct", "AWS.SimpleQueueService.BatchEntryIdsNotDistinct", 400, true};
   static const ErrorWireInfo kInvalidBatchEntryId{"com.amazonaws.sqs#InvalidBatchEntryId", "AWS.SimpleQueueService.InvalidBatchEntryId", 400, true};
   static const ErrorWireInfo kBatchTooLong{"com.amazonaws.sqs#BatchRequestTooLong", "AWS.SimpleQueueService.BatchRequestTooLong", 400, true};
+  // Authentication: the coral names JSON services use, the query codes.
+  static const ErrorWireInfo kMissingToken{"com.amazon.coral.service#MissingAuthenticationTokenException", "MissingAuthenticationToken", 403, true};
+  static const ErrorWireInfo kIncompleteSignature{"com.amazon.coral.service#IncompleteSignatureException", "IncompleteSignature", 400, true};
+  static const ErrorWireInfo kInvalidClientTokenId{"com.amazon.coral.service#UnrecognizedClientException", "InvalidClientTokenId", 403, true};
+  static const ErrorWireInfo kSignatureDoesNotMatch{"com.amazon.coral.service#InvalidSignatureException", "SignatureDoesNotMatch", 403, true};
+  static const ErrorWireInfo kRequestExpired{"com.amazon.coral.service#InvalidSignatureException", "RequestExpired", 400, true};
   static const ErrorWireInfo kUnsupportedOperation{"com.amazonaws.sqs#UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", 400, true};
   static const ErrorWireInfo kInternalError{"com.amazonaws.sqs#InternalError", "InternalError", 500, false};
   static const ErrorWireInfo kServiceUnavailable{"com.amazonaws.sqs#ServiceUnavailable", "ServiceUnavailable", 503, false};
@@ -58,6 +64,11 @@ const ErrorWireInfo& wire_info(ErrorCode code) {
     case ErrorCode::InvalidBatchEntryId: return kInvalidBatchEntryId;
     case ErrorCode::BatchRequestTooLong: return kBatchTooLong;
     case ErrorCode::ResourceNotFoundException: return kResourceNotFound;
+    case ErrorCode::MissingAuthenticationToken: return kMissingToken;
+    case ErrorCode::IncompleteSignature: return kIncompleteSignature;
+    case ErrorCode::InvalidClientTokenId: return kInvalidClientTokenId;
+    case ErrorCode::SignatureDoesNotMatch: return kSignatureDoesNotMatch;
+    case ErrorCode::RequestExpired: return kRequestExpired;
     case ErrorCode::UnsupportedOperation: return kUnsupportedOperation;
     case ErrorCode::InternalError: return kInternalError;
     case ErrorCode::ServiceUnavailable: return kServiceUnavailable;

@@ -12,6 +12,7 @@
 #include "common/ids.h"
 #include "protocol/codec.h"
 #include "server/actions.h"
+#include "server/authentication.h"
 #include "server/wal_syncer.h"
 
 namespace wharf::server {
@@ -145,8 +146,30 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // With credentials configured, every SQS request must carry a valid SigV4
+  // signature (header or presigned query string).
+  Status authenticate() const {
+    if (services_.settings.credentials.empty()) return Ok{};
+    protocol::SignedRequest signed_request;
+    signed_request.method = std::string_view(request_.method_string().data(), request_.method_string().size());
+    signed_request.target = std::string_view(request_.target().data(), request_.target().size());
+    for (const auto& field : request_) {
+      signed_request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    signed_request.body = request_.body();
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    return verify_signature(signed_request, services_.settings.credentials, now);
+  }
+
   void handle_sqs_request(const std::string& request_id) {
     const auto view = view_of(request_);
+    if (auto authenticated = authenticate(); !authenticated) {
+      return write(make_response(
+          request_, protocol::encode_error(protocol::detect_protocol(view), authenticated.error(), request_id),
+          request_id));
+    }
     auto decoded = protocol::decode_request(view);
     if (!decoded) {
       return write(make_response(request_, protocol::encode_error(protocol::detect_protocol(view), decoded.error(), request_id),

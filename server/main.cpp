@@ -7,10 +7,13 @@
 #include <sys/resource.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <thread>
 #include <vector>
 
+#include "server/authentication.h"
 #include "server/http_server.h"
 #include "server/long_polls.h"
 #include "server/scheduler.h"
@@ -24,8 +27,37 @@ using wharf::server::Settings;
 namespace {
 
 // Exit codes: 0 clean stop, 1 bad usage, 2 data dir unusable, 3 cannot listen.
+// Credentials never come from the command line, where `ps` would show them.
+int load_credentials(bool auth, const std::string& file, Settings& s) {
+  std::string text;
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) {
+      std::cerr << "wharf: cannot read --credentials-file " << file << "\n";
+      return 1;
+    }
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } else if (const char* env = std::getenv("WHARF_CREDENTIALS")) {
+    text = env;
+  }
+  if (!auth && file.empty()) return -1;
+  auto credentials = wharf::server::parse_credentials(text);
+  if (!credentials) {
+    std::cerr << "wharf: " << credentials.error().message << "\n";
+    return 1;
+  }
+  if (credentials->empty()) {
+    std::cerr << "wharf: --auth needs credentials in WHARF_CREDENTIALS or --credentials-file\n";
+    return 1;
+  }
+  s.credentials = std::move(credentials.value());
+  return -1;
+}
+
 int parse_settings(int argc, char** argv, Settings& s) {
   std::string durability;
+  bool auth = false;
+  std::string credentials_file;
   po::options_description options("wharf " WHARF_VERSION " - an Amazon SQS-compatible message queue server\n\nOptions");
   options.add_options()
       ("help,h", "show this help and exit")
@@ -44,6 +76,9 @@ int parse_settings(int argc, char** argv, Settings& s) {
        "waiting long polls at most; past it a long poll gets ServiceUnavailable")
       ("idle-timeout", po::value<unsigned>(&s.idle_timeout_seconds)->default_value(s.idle_timeout_seconds),
        "seconds a connection may take to send a complete request (slow clients are closed)")
+      ("auth", po::bool_switch(&auth), "verify SigV4 signatures; credentials (KEY:SECRET, comma-separated) come "
+       "from the environment variable WHARF_CREDENTIALS or the file given by --credentials-file")
+      ("credentials-file", po::value<std::string>(&credentials_file), "file of KEY:SECRET lines (implies --auth)")
       ("threads", po::value<unsigned>(&s.threads)->default_value(0), "worker threads (0: one per core)")
       ("dedup-window-seconds", po::value<int>(&s.dedup_window_seconds)->default_value(s.dedup_window_seconds),
        "FIFO deduplication and ReceiveRequestAttemptId window (AWS: 300; lower it only for tests)");
@@ -68,6 +103,7 @@ int parse_settings(int argc, char** argv, Settings& s) {
     return 1;
   }
   s.fsync = durability == "fsync";
+  if (int code = load_credentials(auth, credentials_file, s); code >= 0) return code;
   if (s.dedup_window_seconds < 1 || s.dedup_window_seconds > 300) {
     std::cerr << "wharf: --dedup-window-seconds must be 1 to 300\n";
     return 1;
@@ -120,7 +156,8 @@ int main(int argc, char** argv) {
   }
   scheduler.start();
   std::cout << "wharf " WHARF_VERSION " listening on " << settings.bind << ":" << http.port() << ", data dir "
-            << settings.data_dir << ", durability " << (settings.fsync ? "fsync" : "wal") << std::endl;
+            << settings.data_dir << ", durability " << (settings.fsync ? "fsync" : "wal") << ", auth "
+            << (settings.credentials.empty() ? "off" : "sigv4") << std::endl;
 
   // Stop: no new connections, long polls answered (empty), a moment for the
   // answers to be written, then the threads end and RocksDB is closed.

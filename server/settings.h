@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace wharf::server {
@@ -16,7 +17,9 @@ struct Settings {
   unsigned max_connections = 20000;  // past it, new connections get a 503 and are closed
   unsigned max_long_polls = 20000;   // past it, a long poll gets ServiceUnavailable
   unsigned idle_timeout_seconds = 60;  // a connection that sends no complete request for this long is closed
-  bool fsync = false;  // --durability=fsync (else wal)
+  bool fsync = false;
+  // SigV4 verification: on when there are credentials (access key -> secret).
+  std::map<std::string, std::string> credentials;  // --durability=fsync (else wal)
   int dedup_window_seconds = 300;  // FIFO deduplication window; AWS's is 300, lower only for tests
 };
 

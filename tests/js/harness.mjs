@@ -192,7 +192,7 @@ export class WharfServer {
  * Starts `wharf --port 0 --bind 127.0.0.1 --data-dir DIR` and waits (bounded)
  * for its "listening on HOST:PORT" line. A fresh temp data dir unless given.
  */
-export async function startServer({ dataDir, bin = WHARF_BIN, startTimeoutMs = 15_000 } = {}) {
+export async function startServer({ dataDir, bin = WHARF_BIN, startTimeoutMs = 15_000, extraArgs = [], env = {} } = {}) {
   if (!fs.existsSync(bin)) {
     throw new Error(`wharf binary not found at ${bin} (build it first, or point WHARF_BIN at it)`);
   }
@@ -200,8 +200,8 @@ export async function startServer({ dataDir, bin = WHARF_BIN, startTimeoutMs = 1
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wharf-js-'));
     createdDataDirs.add(dataDir); // removed when this test process exits
   }
-  const args = ['--port', '0', '--bind', '127.0.0.1', '--data-dir', dataDir];
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = ['--port', '0', '--bind', '127.0.0.1', '--data-dir', dataDir, ...extraArgs];
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   liveChildren.add(child);
 
   const log = [];

@@ -730,3 +730,68 @@ TEST_CASE("xml_escape", "[xml]") {
   CHECK(xml_escape("<a href=\"x\">&amp;</a>") == "&lt;a href=&quot;x&quot;&gt;&amp;amp;&lt;/a&gt;");
   CHECK(xml_escape("h\xc3\xa9") == "h\xc3\xa9");  // UTF-8 passes through
 }
+
+// ---------------------------------------------------------------------------
+// SigV4: AWS's documented example (IAM ListUsers, 2015-08-30), then the ways
+// a signature is missing or malformed.
+
+#include "protocol/sigv4.h"
+
+namespace {
+
+wharf::protocol::SignedRequest aws_example(const std::string& authorization) {
+  wharf::protocol::SignedRequest r;
+  r.method = "GET";
+  r.target = "/?Action=ListUsers&Version=2010-05-08";
+  r.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
+               {"Host", "iam.amazonaws.com"},
+               {"X-Amz-Date", "20150830T123600Z"}};
+  if (!authorization.empty()) r.headers.emplace_back("Authorization", authorization);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("sigv4: AWS's documented example signature", "[sigv4]") {
+  const std::string authorization =
+      "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, "
+      "SignedHeaders=content-type;host;x-amz-date, "
+      "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7";
+  auto request = aws_example(authorization);
+  auto auth = wharf::protocol::parse_sigv4(request);
+  REQUIRE(auth.ok());
+  CHECK(auth->access_key == "AKIDEXAMPLE");
+  CHECK(auth->day == "20150830");
+  CHECK(auth->region == "us-east-1");
+  CHECK(auth->service == "iam");
+  CHECK(auth->signed_headers == std::vector<std::string>{"content-type", "host", "x-amz-date"});
+  CHECK_FALSE(auth->presigned);
+  CHECK(wharf::protocol::expected_signature(request, auth.value(), "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY") ==
+        "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7");
+  CHECK(wharf::protocol::expected_signature(request, auth.value(), "another secret") != auth->signature);
+  CHECK(wharf::protocol::parse_amz_date("20150830T123600Z") == 1440938160);
+  CHECK(wharf::protocol::parse_amz_date("2015-08-30T12:36:00Z") == -1);
+}
+
+TEST_CASE("sigv4: missing and incomplete signatures", "[sigv4]") {
+  auto none = wharf::protocol::parse_sigv4(aws_example(""));
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.error().code == wharf::ErrorCode::MissingAuthenticationToken);
+  for (const std::string& bad : {std::string("AWS4-HMAC-SHA256 SignedHeaders=host, Signature=00"),
+                                 std::string("AWS4-HMAC-SHA256 Credential=AKID/2015/us-east-1/iam/aws4_request, "
+                                             "SignedHeaders=host, Signature=00"),
+                                 std::string("AWS3 Credential=AKID/20150830/us-east-1/iam/aws4_request, "
+                                             "SignedHeaders=host, Signature=00")}) {
+    CAPTURE(bad);
+    auto parsed = wharf::protocol::parse_sigv4(aws_example(bad));
+    REQUIRE_FALSE(parsed.ok());
+    CHECK(parsed.error().code == wharf::ErrorCode::IncompleteSignature);
+  }
+  wharf::protocol::SignedRequest presigned;
+  presigned.method = "GET";
+  presigned.target = "/?Action=ListQueues&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20150830%2Fus-east-1"
+                     "%2Fsqs%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-Signature=ab";
+  auto no_expiry = wharf::protocol::parse_sigv4(presigned);
+  REQUIRE_FALSE(no_expiry.ok());
+  CHECK(no_expiry.error().code == wharf::ErrorCode::IncompleteSignature);
+}

@@ -1,0 +1,69 @@
+#include "server/authentication.h"
+
+#include <openssl/crypto.h>
+
+namespace wharf::server {
+
+Status verify_signature(const protocol::SignedRequest& request, const std::map<std::string, std::string>& credentials,
+                        int64_t now_s) {
+  auto auth = protocol::parse_sigv4(request);
+  if (!auth) return auth.error();
+  auto secret = credentials.find(auth->access_key);
+  if (secret == credentials.end()) {
+    return make_error(ErrorCode::InvalidClientTokenId, "The security token included in the request is invalid.");
+  }
+  if (auth->service != "sqs") {
+    return make_error(ErrorCode::SignatureDoesNotMatch, "Credential should be scoped to correct service: 'sqs'.");
+  }
+  const int64_t signed_at = protocol::parse_amz_date(auth->amz_date);
+  if (signed_at < 0 || auth->amz_date.substr(0, 8) != auth->day) {
+    return make_error(ErrorCode::IncompleteSignature, "The X-Amz-Date " + auth->amz_date + " is malformed or does not "
+                                                      "match the credential scope's date.");
+  }
+  if (auth->presigned) {
+    if (auth->expires_seconds < 1 || auth->expires_seconds > 604800) {
+      return make_error(ErrorCode::IncompleteSignature, "X-Amz-Expires must be between 1 and 604800 seconds.");
+    }
+    if (now_s > signed_at + auth->expires_seconds || signed_at > now_s + kClockSkewSeconds) {
+      return make_error(ErrorCode::RequestExpired, "Request has expired.");
+    }
+  } else if (signed_at < now_s - kClockSkewSeconds || signed_at > now_s + kClockSkewSeconds) {
+    return make_error(ErrorCode::RequestExpired,
+                      "Signature expired: " + auth->amz_date + " is now outside the 15 minute window of the server's "
+                      "clock.");
+  }
+  const std::string expected = protocol::expected_signature(request, auth.value(), secret->second);
+  if (expected.size() != auth->signature.size() ||
+      CRYPTO_memcmp(expected.data(), auth->signature.data(), expected.size()) != 0) {
+    return make_error(ErrorCode::SignatureDoesNotMatch,
+                      "The request signature we calculated does not match the signature you provided. Check your AWS "
+                      "Secret Access Key and signing method. Consult the service documentation for details.");
+  }
+  return Ok{};
+}
+
+Result<std::map<std::string, std::string>> parse_credentials(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::string entry;
+  auto flush = [&]() -> Status {
+    if (entry.empty()) return Ok{};
+    auto colon = entry.find(':');
+    if (colon == 0 || colon == std::string::npos || colon + 1 == entry.size()) {
+      return make_error(ErrorCode::InvalidParameterValue, "credentials must be KEY:SECRET, got an entry without both");
+    }
+    out[entry.substr(0, colon)] = entry.substr(colon + 1);
+    entry.clear();
+    return Ok{};
+  };
+  for (char c : text) {
+    if (c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+      if (auto st = flush(); !st) return st.error();
+    } else {
+      entry.push_back(c);
+    }
+  }
+  if (auto st = flush(); !st) return st.error();
+  return out;
+}
+
+}  // namespace wharf::server
