@@ -8,7 +8,7 @@ packages=(g++ cmake make pkg-config libboost1.81-dev libboost-program-options1.8
           librocksdb-dev nlohmann-json3-dev libssl-dev catch2)
 if [[ "${1:-}" == "--tests" ]]; then
   # python3-botocore carries the query-era SQS model the query-protocol tests use.
-  packages+=(python3-botocore ca-certificates)
+  packages+=(python3-botocore ca-certificates openssl)
   command -v node >/dev/null || packages+=(nodejs)
   command -v npm >/dev/null || packages+=(npm)
   command -v aws >/dev/null || packages+=(awscli)

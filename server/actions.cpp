@@ -65,7 +65,7 @@ void run_action(std::string_view action, const Call& call, Reply reply) {
 
 std::string queue_url(const Call& call, const std::string& name) {
   const std::string host = call.host.empty() ? "localhost:" + std::to_string(call.settings.port) : call.host;
-  return "http://" + host + "/" + call.settings.account_id + "/" + name;
+  return (call.tls ? "https://" : "http://") + host + "/" + call.settings.account_id + "/" + name;
 }
 
 Result<std::string> queue_name_from_url(const Call& call) {

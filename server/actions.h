@@ -23,6 +23,7 @@ struct Call {
   LongPolls& long_polls;
   const Settings& settings;
   std::string host;  // the request's Host header, for queue URLs
+  bool tls = false;  // came over HTTPS: queue URLs say https
 };
 
 using Reply = std::function<void(Result<nlohmann::json>)>;

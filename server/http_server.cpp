@@ -4,6 +4,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <iostream>
 #include <memory>
@@ -42,10 +43,18 @@ Response make_response(const Request& request, const protocol::EncodedResponse& 
   return res;
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection, plain or TLS: reads requests, answers them, keep-alive.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  using std::enable_shared_from_this<Session<Stream>>::shared_from_this;
+
  public:
-  Session(tcp::socket socket, Services services, std::shared_ptr<std::atomic<unsigned>> open)
-      : stream_(std::move(socket)),
+  template <class... StreamArgs>
+  Session(Services services, std::shared_ptr<std::atomic<unsigned>> open, StreamArgs&&... stream_args)
+      : stream_(std::forward<StreamArgs>(stream_args)...),
         services_(services),
         timeout_(std::chrono::seconds(services.settings.idle_timeout_seconds)),
         open_(std::move(open)) {
@@ -54,7 +63,17 @@ class Session : public std::enable_shared_from_this<Session> {
   ~Session() { --*open_; }
 
   void start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if constexpr (std::is_same_v<Stream, TlsStream>) {
+        beast::get_lowest_layer(self->stream_).expires_after(self->timeout_);
+        self->stream_.async_handshake(net::ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) return self->close();
+          self->read();
+        });
+      } else {
+        self->read();
+      }
+    });
   }
 
  private:
@@ -62,7 +81,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(kMaxBodyBytes);
     parser_->header_limit(kMaxHeaderBytes);
-    stream_.expires_after(timeout_);  // the whole request must arrive within it
+    beast::get_lowest_layer(stream_).expires_after(timeout_);  // the whole request must arrive within it
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
   }
@@ -110,7 +129,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec) return close();
     request_ = parser_->release();
-    stream_.expires_never();  // a long poll may take a while; the work bounds itself
+    beast::get_lowest_layer(stream_).expires_never();  // a long poll may take a while; the work bounds itself
     dispatch_request();
   }
 
@@ -178,7 +197,8 @@ class Session : public std::enable_shared_from_this<Session> {
     auto host_it = request_.find(http::field::host);
     std::string host = host_it == request_.end() ? "" : std::string(host_it->value());
     params_ = std::move(decoded->params);
-    const Call call{params_, services_.engine, services_.long_polls, services_.settings, std::move(host)};
+    const Call call{params_, services_.engine, services_.long_polls, services_.settings, std::move(host),
+                    std::is_same_v<Stream, TlsStream>};
     const auto proto = decoded->protocol;
     const std::string action = decoded->action;
     run_action(action, call, [self = shared_from_this(), proto, action, request_id](Result<nlohmann::json> result) {
@@ -200,7 +220,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void write(Response response) {
     response_ = std::move(response);
-    stream_.expires_after(timeout_);
+    beast::get_lowest_layer(stream_).expires_after(timeout_);
     http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec || !self->response_.keep_alive()) return self->close();
       self->read();
@@ -209,11 +229,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
+    auto& socket = beast::get_lowest_layer(stream_).socket();
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    socket.close(ignored);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   Services services_;
   std::chrono::seconds timeout_;
   std::shared_ptr<std::atomic<unsigned>> open_;
@@ -226,54 +247,81 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
-HttpServer::HttpServer(net::io_context& io, Services services) : io_(io), services_(services), acceptor_(io) {}
+HttpServer::HttpServer(net::io_context& io, Services services)
+    : io_(io), services_(services), acceptor_(io), tls_acceptor_(io) {}
+
+namespace {
+
+bool open_acceptor(tcp::acceptor& acceptor, const std::string& bind, uint16_t port, std::string& error) {
+  beast::error_code ec;
+  auto address = net::ip::make_address(bind, ec);
+  if (ec) {
+    error = "bad bind address " + bind + ": " + ec.message();
+    return false;
+  }
+  tcp::endpoint endpoint(address, port);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) error = "cannot listen on " + bind + ":" + std::to_string(port) + ": " + ec.message();
+  return !ec;
+}
+
+}  // namespace
 
 bool HttpServer::listen(std::string& error) {
-  beast::error_code ec;
-  auto address = net::ip::make_address(services_.settings.bind, ec);
-  if (ec) {
-    error = "bad bind address " + services_.settings.bind + ": " + ec.message();
-    return false;
+  const Settings& settings = services_.settings;
+  if (!open_acceptor(acceptor_, settings.bind, settings.port, error)) return false;
+  if (!settings.tls_cert.empty()) {
+    tls_context_ = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+    tls_context_->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                              net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                              net::ssl::context::no_tlsv1_1);
+    beast::error_code ec;
+    tls_context_->use_certificate_chain_file(settings.tls_cert, ec);
+    if (!ec) tls_context_->use_private_key_file(settings.tls_key, net::ssl::context::pem, ec);
+    if (ec) {
+      error = "cannot load --tls-cert " + settings.tls_cert + " / --tls-key " + settings.tls_key + ": " + ec.message();
+      return false;
+    }
+    if (!open_acceptor(tls_acceptor_, settings.bind, settings.tls_port, error)) return false;
+    accept(tls_acceptor_, /*tls=*/true);
   }
-  tcp::endpoint endpoint(address, services_.settings.port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) {
-    error = "cannot listen on " + services_.settings.bind + ":" + std::to_string(services_.settings.port) + ": " +
-            ec.message();
-    return false;
-  }
-  accept();
+  accept(acceptor_, /*tls=*/false);
   return true;
 }
 
 uint16_t HttpServer::port() const { return acceptor_.local_endpoint().port(); }
 
+uint16_t HttpServer::tls_port() const { return tls_acceptor_.is_open() ? tls_acceptor_.local_endpoint().port() : 0; }
+
 void HttpServer::stop() {
   net::dispatch(acceptor_.get_executor(), [this] {
     beast::error_code ignored;
     acceptor_.close(ignored);
+    tls_acceptor_.close(ignored);
   });
 }
 
-void HttpServer::accept() {
-  acceptor_.async_accept(net::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
-    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+void HttpServer::accept(tcp::acceptor& acceptor, bool tls) {
+  acceptor.async_accept(net::make_strand(io_), [this, &acceptor, tls](beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
     if (!ec && open_connections_->load() >= services_.settings.max_connections) {
-      // Over the cap: a short answer, then close.
+      // Over the cap: a short answer (plain connections), then close.
       static const std::string kBusy =
           "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n"
           "Connection: close\r\n\r\nToo many connections\n";
       beast::error_code ignored;
-      net::write(socket, net::buffer(kBusy), ignored);
+      if (!tls) net::write(socket, net::buffer(kBusy), ignored);
       socket.shutdown(tcp::socket::shutdown_both, ignored);
       socket.close(ignored);
+    } else if (!ec && tls) {
+      std::make_shared<Session<TlsStream>>(services_, open_connections_, std::move(socket), *tls_context_)->start();
     } else if (!ec) {
-      std::make_shared<Session>(std::move(socket), services_, open_connections_)->start();
+      std::make_shared<Session<PlainStream>>(services_, open_connections_, std::move(socket))->start();
     }
-    accept();
+    accept(acceptor, tls);
   });
 }
 

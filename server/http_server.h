@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -29,17 +30,21 @@ class HttpServer {
  public:
   HttpServer(boost::asio::io_context& io, Services services);
 
-  // Binds and listens; on failure returns false with a message.
+  // Binds and listens (and on the TLS port when a certificate is set); on
+  // failure returns false with a message.
   bool listen(std::string& error);
   uint16_t port() const;
+  uint16_t tls_port() const;  // 0 without TLS
   void stop();
 
  private:
-  void accept();
+  void accept(boost::asio::ip::tcp::acceptor& acceptor, bool tls);
 
   boost::asio::io_context& io_;
   Services services_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::ip::tcp::acceptor tls_acceptor_;
+  std::unique_ptr<boost::asio::ssl::context> tls_context_;
   std::shared_ptr<std::atomic<unsigned>> open_connections_ = std::make_shared<std::atomic<unsigned>>(0);
 };
 

@@ -79,6 +79,9 @@ int parse_settings(int argc, char** argv, Settings& s) {
       ("auth", po::bool_switch(&auth), "verify SigV4 signatures; credentials (KEY:SECRET, comma-separated) come "
        "from the environment variable WHARF_CREDENTIALS or the file given by --credentials-file")
       ("credentials-file", po::value<std::string>(&credentials_file), "file of KEY:SECRET lines (implies --auth)")
+      ("tls-port", po::value<uint16_t>(&s.tls_port)->default_value(s.tls_port), "TLS port, with --tls-cert (0 picks one)")
+      ("tls-cert", po::value<std::string>(&s.tls_cert), "PEM certificate chain: serve HTTPS on --tls-port too")
+      ("tls-key", po::value<std::string>(&s.tls_key), "PEM private key of --tls-cert")
       ("threads", po::value<unsigned>(&s.threads)->default_value(0), "worker threads (0: one per core)")
       ("dedup-window-seconds", po::value<int>(&s.dedup_window_seconds)->default_value(s.dedup_window_seconds),
        "FIFO deduplication and ReceiveRequestAttemptId window (AWS: 300; lower it only for tests)");
@@ -103,6 +106,10 @@ int parse_settings(int argc, char** argv, Settings& s) {
     return 1;
   }
   s.fsync = durability == "fsync";
+  if (s.tls_cert.empty() != s.tls_key.empty()) {
+    std::cerr << "wharf: --tls-cert and --tls-key go together\n";
+    return 1;
+  }
   if (int code = load_credentials(auth, credentials_file, s); code >= 0) return code;
   if (s.dedup_window_seconds < 1 || s.dedup_window_seconds > 300) {
     std::cerr << "wharf: --dedup-window-seconds must be 1 to 300\n";
@@ -157,7 +164,9 @@ int main(int argc, char** argv) {
   scheduler.start();
   std::cout << "wharf " WHARF_VERSION " listening on " << settings.bind << ":" << http.port() << ", data dir "
             << settings.data_dir << ", durability " << (settings.fsync ? "fsync" : "wal") << ", auth "
-            << (settings.credentials.empty() ? "off" : "sigv4") << std::endl;
+            << (settings.credentials.empty() ? "off" : "sigv4");
+  if (http.tls_port()) std::cout << ", tls on " << settings.bind << ":" << http.tls_port();
+  std::cout << std::endl;
 
   // Stop: no new connections, long polls answered (empty), a moment for the
   // answers to be written, then the threads end and RocksDB is closed.

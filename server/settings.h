@@ -18,6 +18,10 @@ struct Settings {
   unsigned max_long_polls = 20000;   // past it, a long poll gets ServiceUnavailable
   unsigned idle_timeout_seconds = 60;  // a connection that sends no complete request for this long is closed
   bool fsync = false;
+  // TLS on a second port when a certificate is given.
+  uint16_t tls_port = 9325;
+  std::string tls_cert;
+  std::string tls_key;
   // SigV4 verification: on when there are credentials (access key -> secret).
   std::map<std::string, std::string> credentials;  // --durability=fsync (else wal)
   int dedup_window_seconds = 300;  // FIFO deduplication window; AWS's is 300, lower only for tests
