@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -48,6 +49,44 @@ enum class ErrorCode {
   InternalError,
   ServiceUnavailable,
 };
+
+// The code's name, for logs and test output.
+constexpr std::string_view error_name(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::InvalidAction: return "InvalidAction";
+    case ErrorCode::MissingAction: return "MissingAction";
+    case ErrorCode::MissingParameter: return "MissingParameter";
+    case ErrorCode::InvalidParameterValue: return "InvalidParameterValue";
+    case ErrorCode::MalformedInput: return "MalformedInput";
+    case ErrorCode::UnsupportedMediaType: return "UnsupportedMediaType";
+    case ErrorCode::RequestTooLarge: return "RequestTooLarge";
+    case ErrorCode::QueueDoesNotExist: return "QueueDoesNotExist";
+    case ErrorCode::QueueNameExists: return "QueueNameExists";
+    case ErrorCode::QueueDeletedRecently: return "QueueDeletedRecently";
+    case ErrorCode::InvalidAttributeName: return "InvalidAttributeName";
+    case ErrorCode::InvalidAttributeValue: return "InvalidAttributeValue";
+    case ErrorCode::PurgeQueueInProgress: return "PurgeQueueInProgress";
+    case ErrorCode::InvalidMessageContents: return "InvalidMessageContents";
+    case ErrorCode::ReceiptHandleIsInvalid: return "ReceiptHandleIsInvalid";
+    case ErrorCode::MessageNotInflight: return "MessageNotInflight";
+    case ErrorCode::OverLimit: return "OverLimit";
+    case ErrorCode::EmptyBatchRequest: return "EmptyBatchRequest";
+    case ErrorCode::TooManyEntriesInBatchRequest: return "TooManyEntriesInBatchRequest";
+    case ErrorCode::BatchEntryIdsNotDistinct: return "BatchEntryIdsNotDistinct";
+    case ErrorCode::InvalidBatchEntryId: return "InvalidBatchEntryId";
+    case ErrorCode::BatchRequestTooLong: return "BatchRequestTooLong";
+    case ErrorCode::MissingAuthenticationToken: return "MissingAuthenticationToken";
+    case ErrorCode::IncompleteSignature: return "IncompleteSignature";
+    case ErrorCode::InvalidClientTokenId: return "InvalidClientTokenId";
+    case ErrorCode::SignatureDoesNotMatch: return "SignatureDoesNotMatch";
+    case ErrorCode::RequestExpired: return "RequestExpired";
+    case ErrorCode::ResourceNotFoundException: return "ResourceNotFoundException";
+    case ErrorCode::UnsupportedOperation: return "UnsupportedOperation";
+    case ErrorCode::InternalError: return "InternalError";
+    case ErrorCode::ServiceUnavailable: return "ServiceUnavailable";
+  }
+  return "ErrorCode(?)";
+}
 
 struct SqsError {
   ErrorCode code;

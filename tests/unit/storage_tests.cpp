@@ -3,6 +3,8 @@
 // record layouts.
 #include <catch2/catch.hpp>
 
+#include "tests/unit/test_support.h"
+
 #include <unistd.h>
 
 #include <cstdint>
@@ -24,73 +26,14 @@
 
 using namespace wharf;
 using namespace wharf::storage;
+using namespace wharf::testing;
 namespace fs = std::filesystem;
 
 namespace {
 
-// Names of the codes these tests meet; others print as their number.
-std::string code_name(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::InvalidAction: return "InvalidAction";
-    case ErrorCode::MissingAction: return "MissingAction";
-    case ErrorCode::MissingParameter: return "MissingParameter";
-    case ErrorCode::InvalidParameterValue: return "InvalidParameterValue";
-    case ErrorCode::MalformedInput: return "MalformedInput";
-    case ErrorCode::UnsupportedMediaType: return "UnsupportedMediaType";
-    case ErrorCode::RequestTooLarge: return "RequestTooLarge";
-    case ErrorCode::QueueDoesNotExist: return "QueueDoesNotExist";
-    case ErrorCode::QueueNameExists: return "QueueNameExists";
-    case ErrorCode::QueueDeletedRecently: return "QueueDeletedRecently";
-    case ErrorCode::InvalidAttributeName: return "InvalidAttributeName";
-    case ErrorCode::InvalidAttributeValue: return "InvalidAttributeValue";
-    case ErrorCode::PurgeQueueInProgress: return "PurgeQueueInProgress";
-    case ErrorCode::InvalidMessageContents: return "InvalidMessageContents";
-    case ErrorCode::ReceiptHandleIsInvalid: return "ReceiptHandleIsInvalid";
-    case ErrorCode::MessageNotInflight: return "MessageNotInflight";
-    case ErrorCode::OverLimit: return "OverLimit";
-    case ErrorCode::EmptyBatchRequest: return "EmptyBatchRequest";
-    case ErrorCode::TooManyEntriesInBatchRequest: return "TooManyEntriesInBatchRequest";
-    case ErrorCode::BatchEntryIdsNotDistinct: return "BatchEntryIdsNotDistinct";
-    case ErrorCode::InvalidBatchEntryId: return "InvalidBatchEntryId";
-    case ErrorCode::BatchRequestTooLong: return "BatchRequestTooLong";
-    case ErrorCode::UnsupportedOperation: return "UnsupportedOperation";
-    case ErrorCode::InternalError: return "InternalError";
-    case ErrorCode::ServiceUnavailable: return "ServiceUnavailable";
-    default: break;
-  }
-  return "ErrorCode(" + std::to_string(static_cast<int>(code)) + ")";
-}
 
-// "ok" or the error's code name, so that failures print what happened.
-template <typename T>
-std::string outcome(const Result<T>& r) {
-  return r.ok() ? std::string("ok") : code_name(r.error().code) + ": " + r.error().message;
-}
 
-template <typename T>
-std::string code_of(const Result<T>& r) {
-  return r.ok() ? std::string("ok") : code_name(r.error().code);
-}
 
-// A fresh directory, removed with everything in it at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "wharf-storage-test-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 constexpr int64_t kStart = 1'700'000'000'000;  // ms since the epoch
 
