@@ -35,7 +35,7 @@ from botocore.exceptions import ClientError
 from harness import (ACCOUNT, DUMMY_KEY, DUMMY_SECRET, REGION, WharfServer, error_code,
                      http_status, make_json_client, md5_hex, md5_of_attributes, receive_all,
                      unique_name, wait_until)
-from sqs_behaviour import norm_attrs, short
+from sqs_behaviour import SqsTestBase, norm_attrs, short
 
 NS = "{http://queue.amazonaws.com/doc/2012-11-05/}"
 FORM_CT = "application/x-www-form-urlencoded; charset=utf-8"
@@ -118,87 +118,8 @@ class RawQuery:
         return {"Results": [self._fields(e) for e in result.findall(NS + "ListMessageMoveTasksResultEntry")]}
 
 
-class ApiBehaviour:
+class ApiBehaviour(SqsTestBase):
     """Mixin: needs make_client(server) and protocol ('json' or 'query')."""
-
-    protocol = None
-
-    @classmethod
-    def make_client(cls, server):
-        raise NotImplementedError
-
-    # --- fixture ---------------------------------------------------------
-    @classmethod
-    def setUpClass(cls):
-        cls.server = WharfServer().start()
-        cls.client = cls.make_client(cls.server)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-
-    def setUp(self):
-        if not self.server.is_running():
-            self.server.start()
-            type(self).client = self.make_client(self.server)
-
-    def tearDown(self):
-        if not self.server.is_running():
-            rc = self.server.proc.returncode if self.server.proc else None
-            tail = self.server.log_tail()
-            self.server.proc = None
-            self.fail(f"wharf died during this test (exit {rc}); log tail:\n{tail}")
-
-    # --- helpers ---------------------------------------------------------
-    def new_queue(self, attrs=None, prefix=None, tags=None):
-        name = unique_name(prefix or self._testMethodName[5:25].replace("_", "-"))
-        kw = {"QueueName": name}
-        if attrs:
-            kw["Attributes"] = attrs
-        if tags:
-            kw["tags"] = tags
-        url = self.client.create_queue(**kw)["QueueUrl"]
-        return name, url
-
-    def assertSqsError(self, code, fn, *, exc=None, status=400, **kwargs):
-        """Call fn(**kwargs); assert it fails with the given (query-compatible)
-        error code, Sender fault, HTTP status and, if given, typed exception."""
-        op = getattr(fn, "__name__", str(fn))
-        try:
-            fn(**kwargs)
-        except ClientError as e:
-            got = error_code(e)
-            self.assertEqual(
-                got, code,
-                f"{op}({short(kwargs)}) failed with {got!r} (HTTP {http_status(e)}, "
-                f"message {e.response.get('Error', {}).get('Message')!r}); AWS answers {code!r}")
-            if status is not None:
-                self.assertEqual(http_status(e), status, f"{op}: HTTP status for {code}")
-            self.assertEqual(e.response["Error"].get("Type"), "Sender",
-                             f"{op}: error Type for {code} (query <Type> / JSON x-amzn-query-error suffix)")
-            if exc is not None:
-                self.assertIsInstance(e, getattr(self.client.exceptions, exc),
-                                      f"{op}: boto3 should raise client.exceptions.{exc}")
-            return e
-        self.fail(f"{op}({short(kwargs)}) succeeded; AWS answers {code}")
-
-    def receive(self, url, system=None, **kw):
-        if system is not None:
-            if self.protocol == "json":
-                kw["MessageSystemAttributeNames"] = system
-            else:
-                kw["AttributeNames"] = system
-        return self.client.receive_message(QueueUrl=url, **kw).get("Messages", [])
-
-    def attrs(self, url, names=("All",)):
-        return self.client.get_queue_attributes(
-            QueueUrl=url, AttributeNames=list(names)).get("Attributes", {})
-
-    def counts(self, url):
-        a = self.attrs(url, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                             "ApproximateNumberOfMessagesDelayed"])
-        return (a.get("ApproximateNumberOfMessages"), a.get("ApproximateNumberOfMessagesNotVisible"),
-                a.get("ApproximateNumberOfMessagesDelayed"))
 
     def visible(self, url):
         return int(self.counts(url)[0])

@@ -19,7 +19,7 @@ import threading
 import time
 
 from harness import ACCOUNT, REGION, WharfServer, receive_all, unique_name, wait_until
-from sqs_behaviour import SqsBehaviour
+from sqs_behaviour import SqsTestBase
 
 FIFO_DEFAULTS = {
     "FifoQueue": "true",
@@ -98,7 +98,7 @@ class FifoBehaviour:
         return self.make_client(cls._short_server)
 
     # --- helpers ---------------------------------------------------------
-    assertSqsError = SqsBehaviour.assertSqsError
+    assertSqsError = SqsTestBase.assertSqsError
 
     def new_fifo(self, attrs=None, client=None, prefix=None):
         client = client or self.client

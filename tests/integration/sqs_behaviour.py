@@ -53,8 +53,10 @@ def norm_attrs(attrs):
     return out
 
 
-class SqsBehaviour:
-    """Mixin: needs make_client(server) and protocol ('json' or 'query')."""
+class SqsTestBase:
+    """Fixture and helpers of the boto3 behaviour mixins: a server per class,
+    clients from make_client(server), and AWS-error assertions. Subclasses set
+    protocol ('json' or 'query') and make_client."""
 
     protocol = None
 
@@ -87,11 +89,13 @@ class SqsBehaviour:
             self.fail(f"wharf died during this test (exit {rc}); log tail:\n{tail}")
 
     # --- helpers ---------------------------------------------------------
-    def new_queue(self, attrs=None, prefix=None):
+    def new_queue(self, attrs=None, prefix=None, tags=None):
         name = unique_name(prefix or self._testMethodName[5:25].replace("_", "-"))
         kw = {"QueueName": name}
         if attrs:
             kw["Attributes"] = attrs
+        if tags:
+            kw["tags"] = tags
         url = self.client.create_queue(**kw)["QueueUrl"]
         return name, url
 
@@ -141,6 +145,11 @@ class SqsBehaviour:
     # =====================================================================
     # CreateQueue / GetQueueUrl / ListQueues / DeleteQueue
     # =====================================================================
+
+
+class SqsBehaviour(SqsTestBase):
+    """The core actions' behaviours, shared by the JSON and query flavours."""
+
     def test_create_queue_returns_url_from_host_header(self):
         name = unique_name("create")
         url = self.client.create_queue(QueueName=name)["QueueUrl"]
