@@ -2,7 +2,8 @@
 # Installs what is missing, builds with warnings as errors, and runs the whole
 # test suite: Catch2 unit tests, then integration tests that start the real
 # wharf binary and drive it with boto3 (JSON and query), the AWS CLI, and the
-# JavaScript SDKs v3 (JSON) and v2 2.1490.0 (query).
+# JavaScript SDKs v3 (JSON) and v2 2.1490.0 (query); the crash test (SIGKILL
+# under load); and a smoke run of every benchmark scenario.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --tests
@@ -19,5 +20,8 @@ run() {
 run "unit tests (Catch2)" ctest --test-dir build --output-on-failure
 run "integration: boto3 JSON + query, AWS CLI, HTTP" tests/integration/run.sh
 run "integration: JavaScript SDK v3 + v2" tests/js/run.sh
+run "crash safety: 20 SIGKILLs under load, wal and fsync" tests/crash/run.sh
+run "benchmark smoke: every wharf-bench scenario, correctness only" \
+  env BENCH_BIN="$PWD/build/bench/wharf-bench" bench/run-all.sh --smoke
 if ((status)); then echo "SOME TESTS FAILED"; else echo "ALL TESTS PASSED"; fi
 exit $status
