@@ -17,6 +17,33 @@ std::string_view media_type(std::string_view content_type) {
   return media;
 }
 
+// SQS inputs nest a few levels at most (batch entry > attribute > value).
+// Deeper documents are refused before parsing: printing or walking them
+// recursively could exhaust the stack.
+constexpr int kMaxJsonDepth = 32;
+
+bool nests_too_deep(std::string_view body) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > kMaxJsonDepth) return true;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return false;
+}
+
 Result<DecodedRequest> decode_json(const HttpRequestView& request) {
   DecodedRequest out;
   out.protocol = Protocol::Json;
@@ -32,6 +59,9 @@ Result<DecodedRequest> decode_json(const HttpRequestView& request) {
   if (request.body.empty()) {
     out.params = nlohmann::json::object();
     return out;
+  }
+  if (nests_too_deep(request.body)) {
+    return make_error(ErrorCode::MalformedInput, "The request body nests deeper than SQS requests do.");
   }
   out.params = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
   if (out.params.is_discarded() || !out.params.is_object()) {

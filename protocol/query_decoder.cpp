@@ -180,6 +180,12 @@ Result<nlohmann::json> decode_query_params(std::string_view action, const FormPa
   RawNode root;
   for (const auto& [name, value] : params) {
     if (name == "Action" || name == "Version") continue;
+    // SQS parameter names have at most five segments
+    // (SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue
+    // has six); deeper ones would only make the tree walk recurse.
+    if (std::count(name.begin(), name.end(), '.') > 8) {
+      return make_error(ErrorCode::InvalidParameterValue, "The parameter name " + name.substr(0, 200) + " is not valid.");
+    }
     RawNode* node = &root;
     size_t start = 0;
     while (true) {

@@ -795,3 +795,36 @@ TEST_CASE("sigv4: missing and incomplete signatures", "[sigv4]") {
   REQUIRE_FALSE(no_expiry.ok());
   CHECK(no_expiry.error().code == wharf::ErrorCode::IncompleteSignature);
 }
+
+// Found by fuzzing: documents nested deeper than any SQS input are refused
+// before anything walks them recursively.
+TEST_CASE("decode_request refuses deeply nested JSON and long dotted query names", "[codec][fuzz]") {
+  const std::string deep = "{\"Entries\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  wharf::protocol::HttpRequestView json_request;
+  json_request.method = "POST";
+  json_request.target = "/";
+  json_request.content_type = "application/x-amz-json-1.0";
+  json_request.amz_target = "AmazonSQS.SendMessageBatch";
+  json_request.body = deep;
+  auto decoded = wharf::protocol::decode_request(json_request);
+  REQUIRE_FALSE(decoded.ok());
+  CHECK(decoded.error().code == wharf::ErrorCode::MalformedInput);
+
+  // Brackets inside strings do not count.
+  const std::string in_string = "{\"QueueName\":\"" + std::string(1000, '[') + "\"}";
+  json_request.body = in_string;
+  CHECK(wharf::protocol::decode_request(json_request).ok());
+
+  std::string name = "Attribute";
+  for (int i = 0; i < 10000; ++i) name += ".1";
+  auto query = wharf::protocol::decode_query_params("CreateQueue", {{name, "x"}});
+  REQUIRE_FALSE(query.ok());
+  CHECK(query.error().code == wharf::ErrorCode::InvalidParameterValue);
+  // The deepest real names still decode.
+  auto batch = wharf::protocol::decode_query_params(
+      "SendMessageBatch", {{"SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue", "v"},
+                           {"SendMessageBatchRequestEntry.1.MessageAttribute.1.Name", "n"},
+                           {"SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.DataType", "String"}});
+  REQUIRE(batch.ok());
+  CHECK(batch.value()["Entries"][0]["MessageAttributes"]["n"]["StringValue"] == "v");
+}
