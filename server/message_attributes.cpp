@@ -6,6 +6,7 @@
 
 #include "protocol/checksums.h"
 #include "server/params.h"
+#include "storage/message_text.h"
 
 namespace wharf::server {
 namespace {
@@ -82,6 +83,9 @@ Result<size_t> validate_value(const std::string& name, const json& value, json& 
     }
   }
   const BaseType type = base_type(data_type);
+  if (!storage::is_valid_message_text(data_type)) {
+    return invalid("The type of message attribute '" + name + "' contains characters that are not allowed.");
+  }
   normalised = json{{"DataType", data_type}};
   if (type == BaseType::Invalid) {
     return invalid("The type of message attribute '" + name + "' is invalid. You must use only the following "
@@ -104,6 +108,10 @@ Result<size_t> validate_value(const std::string& name, const json& value, json& 
   const std::string s = value.at("StringValue").get<std::string>();
   if (s.empty()) {
     return invalid("The message attribute '" + name + "' must contain a non-empty value of type '" + type_name + "'.");
+  }
+  // The characters a message body may hold (what XML 1.0 can carry).
+  if (!storage::is_valid_message_text(s)) {
+    return invalid("The message attribute '" + name + "' contains characters that are not allowed.");
   }
   if (type == BaseType::Number && !valid_number(s)) {
     return invalid("Can't cast the value of message (user) attribute '" + name + "' to a number.");

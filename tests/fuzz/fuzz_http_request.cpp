@@ -81,60 +81,62 @@ void authenticate(const Request& request) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto& harness = fuzz::Harness::instance();
-  harness.begin_input();
-  fuzz::Session session(harness);
-  const char* p = reinterpret_cast<const char*>(data);
-  size_t left = size;
-  for (int served = 0; left > 0 && served < 8; ++served) {
-    http::request_parser<http::string_body> parser;
-    parser.body_limit(kMaxBodyBytes);
-    parser.header_limit(kMaxHeaderBytes);
-    parser.eager(true);
-    beast::error_code ec;
-    while (!parser.is_done()) {
-      const size_t used = parser.put(net::buffer(p, left), ec);
-      p += used;
-      left -= used;
-      if (ec == http::error::need_more) {
-        ec = {};
-        if (used == 0 || left == 0) {
-          parser.put_eof(ec);  // the client closed: what is missing never comes
-          break;
+  fuzz::run_input([&] {
+    auto& harness = fuzz::Harness::instance();
+    harness.begin_input();
+    fuzz::Session session(harness);
+    const char* p = reinterpret_cast<const char*>(data);
+    size_t left = size;
+    for (int served = 0; left > 0 && served < 8; ++served) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(kMaxBodyBytes);
+      parser.header_limit(kMaxHeaderBytes);
+      parser.eager(true);
+      beast::error_code ec;
+      while (!parser.is_done()) {
+        const size_t used = parser.put(net::buffer(p, left), ec);
+        p += used;
+        left -= used;
+        if (ec == http::error::need_more) {
+          ec = {};
+          if (used == 0 || left == 0) {
+            parser.put_eof(ec);  // the client closed: what is missing never comes
+            break;
+          }
+          continue;
         }
+        if (ec || used == 0) break;
+      }
+      if (ec == http::error::header_limit) break;  // a plain 431, then close
+      if (ec == http::error::body_limit) {
+        // The server answers RequestTooLarge from the head, then closes.
+        Request head = parser.release();
+        head.keep_alive(false);
+        const auto proto = protocol::detect_protocol(view_of(head));
+        (void)serialise(head, protocol::encode_error(
+                                  proto, make_error(ErrorCode::RequestTooLarge, "The request body is larger than the server accepts."),
+                                  "id"));
+        break;
+      }
+      if (ec || !parser.is_done()) break;
+      auto request = std::make_shared<Request>(parser.release());
+      if (request->method() == http::verb::get && (request->target() == "/health" || request->target() == "/health/")) {
+        protocol::EncodedResponse ok;
+        ok.content_type = "text/plain";
+        ok.body = "ok\n";
+        (void)serialise(*request, ok);
+        if (!request->keep_alive()) break;
         continue;
       }
-      if (ec || used == 0) break;
-    }
-    if (ec == http::error::header_limit) break;  // a plain 431, then close
-    if (ec == http::error::body_limit) {
-      // The server answers RequestTooLarge from the head, then closes.
-      Request head = parser.release();
-      head.keep_alive(false);
-      const auto proto = protocol::detect_protocol(view_of(head));
-      (void)serialise(head, protocol::encode_error(
-                                proto, make_error(ErrorCode::RequestTooLarge, "The request body is larger than the server accepts."),
-                                "id"));
-      break;
-    }
-    if (ec || !parser.is_done()) break;
-    auto request = std::make_shared<Request>(parser.release());
-    if (request->method() == http::verb::get && (request->target() == "/health" || request->target() == "/health/")) {
-      protocol::EncodedResponse ok;
-      ok.content_type = "text/plain";
-      ok.body = "ok\n";
-      (void)serialise(*request, ok);
+      authenticate(*request);
+      auto host_it = request->find(http::field::host);
+      const std::string host = host_it == request->end() ? "" : std::string(host_it->value());
+      // Odd requests as if they came over the TLS port (https queue URLs).
+      session.request(
+          view_of(*request), host,
+          [request](const protocol::EncodedResponse& encoded) { (void)serialise(*request, encoded); }, served % 2 == 1);
       if (!request->keep_alive()) break;
-      continue;
     }
-    authenticate(*request);
-    auto host_it = request->find(http::field::host);
-    const std::string host = host_it == request->end() ? "" : std::string(host_it->value());
-    // Odd requests as if they came over the TLS port (https queue URLs).
-    session.request(
-        view_of(*request), host,
-        [request](const protocol::EncodedResponse& encoded) { (void)serialise(*request, encoded); }, served % 2 == 1);
-    if (!request->keep_alive()) break;
-  }
+  });
   return 0;
 }

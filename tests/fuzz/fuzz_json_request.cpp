@@ -11,27 +11,29 @@
 using namespace wharf;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto& harness = fuzz::Harness::instance();
-  harness.begin_input();
-  const std::string_view input(reinterpret_cast<const char*>(data), size);
-  fuzz::Session session(harness);
-  for (std::string_view one : fuzz::split_requests(input)) {
-    const auto nl = one.find('\n');
-    const std::string_view target = one.substr(0, nl);
-    const std::string_view body = nl == std::string_view::npos ? std::string_view() : one.substr(nl + 1);
-    if (!target.empty() && target[0] == '~') {
-      unsigned seconds = 0;
-      std::from_chars(target.data() + 1, target.data() + target.size(), seconds);
-      session.advance_ms(int64_t(std::min(seconds, 3600u)) * 1000);
-      continue;
+  fuzz::run_input([&] {
+    auto& harness = fuzz::Harness::instance();
+    harness.begin_input();
+    const std::string_view input(reinterpret_cast<const char*>(data), size);
+    fuzz::Session session(harness);
+    for (std::string_view one : fuzz::split_requests(input)) {
+      const auto nl = one.find('\n');
+      const std::string_view target = one.substr(0, nl);
+      const std::string_view body = nl == std::string_view::npos ? std::string_view() : one.substr(nl + 1);
+      if (!target.empty() && target[0] == '~') {
+        unsigned seconds = 0;
+        std::from_chars(target.data() + 1, target.data() + target.size(), seconds);
+        session.advance_ms(int64_t(std::min(seconds, 3600u)) * 1000);
+        continue;
+      }
+      protocol::HttpRequestView view;
+      view.method = "POST";
+      view.target = "/";
+      view.content_type = "application/x-amz-json-1.0";
+      view.amz_target = target;
+      view.body = body;
+      session.request(view);
     }
-    protocol::HttpRequestView view;
-    view.method = "POST";
-    view.target = "/";
-    view.content_type = "application/x-amz-json-1.0";
-    view.amz_target = target;
-    view.body = body;
-    session.request(view);
-  }
+  });
   return 0;
 }

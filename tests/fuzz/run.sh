@@ -11,6 +11,8 @@
 #   NO_FUZZ=1                         only replay the regressions
 #   WHARF_FUZZ_STRICT=1               also fail on InternalError answers, JSON that
 #                                     does not parse, XML with forbidden characters
+#   WHARF_FUZZ_STACK_KB=256           stack of the thread each request runs on
+#                                     (0: libFuzzer's main thread, 8 MiB)
 #   WHARF_FUZZ_ALLOW_EXCEPTIONS=1     answer escaped exceptions with InternalError
 #                                     (as the server does) instead of failing; to
 #                                     fuzz past a known bug
@@ -79,6 +81,9 @@ options_of() {
   esac
 }
 
+# Request handling on a 256 KiB stack (the server's threads have 8 MiB): input
+# nesting that recursion walks then overflows within the fuzzer's -max_len.
+export WHARF_FUZZ_STACK_KB="${WHARF_FUZZ_STACK_KB:-256}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=0:halt_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 

@@ -3,11 +3,12 @@
 #include <pthread.h>
 
 #include <cctype>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
+#include <mutex>
 
 #include "protocol/checksums.h"
 #include "server/actions.h"
@@ -152,25 +153,52 @@ namespace {
 
 // Runs `work` on a thread with a stack of `kb` KiB (0: on this thread), and
 // waits for it. A small stack turns recursion that grows with the input into
-// an ASan stack-overflow at input sizes the fuzzer explores.
-void run_with_stack(size_t kb, const std::function<void()>& work) {
-  if (kb == 0) return work();
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, kb * 1024);
-  pthread_t thread;
-  auto body = [](void* arg) -> void* {
-    (*static_cast<const std::function<void()>*>(arg))();
-    return nullptr;
-  };
-  if (pthread_create(&thread, &attr, body, const_cast<std::function<void()>*>(&work)) != 0) {
-    fail("pthread_create failed");
+// an ASan stack-overflow at input sizes the fuzzer explores. One worker
+// thread for the process: creating a thread per request halves the speed.
+class SmallStackWorker {
+ public:
+  explicit SmallStackWorker(size_t kb) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, kb * 1024);
+    if (pthread_create(&thread_, &attr, &SmallStackWorker::main, this) != 0) fail("pthread_create failed");
+    pthread_attr_destroy(&attr);
+    pthread_detach(thread_);  // lives as long as the process
   }
-  pthread_join(thread, nullptr);
-  pthread_attr_destroy(&attr);
-}
+
+  void run(const std::function<void()>& work) {
+    std::unique_lock lock(mu_);
+    job_ = &work;
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return job_ == nullptr; });
+  }
+
+ private:
+  static void* main(void* self) {
+    auto* w = static_cast<SmallStackWorker*>(self);
+    std::unique_lock lock(w->mu_);
+    for (;;) {
+      w->cv_.wait(lock, [w] { return w->job_ != nullptr; });
+      (*w->job_)();
+      w->job_ = nullptr;
+      w->cv_.notify_all();
+    }
+  }
+
+  pthread_t thread_{};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  const std::function<void()>* job_ = nullptr;
+};
 
 }  // namespace
+
+void run_input(const std::function<void()>& work) {
+  const size_t kb = Harness::instance().stack_kb;
+  if (kb == 0) return work();
+  static SmallStackWorker* worker = new SmallStackWorker(kb);  // never destroyed: it may be mid-job at exit
+  worker->run(work);
+}
 
 struct Session::Pending {
   protocol::Protocol protocol = protocol::Protocol::Json;
@@ -246,7 +274,7 @@ void Session::request(const protocol::HttpRequestView& view, std::string_view ho
   auto p = std::make_shared<Pending>();
   p->on_response = std::move(on_response);
   pending_.push_back(p);
-  run_with_stack(harness_.stack_kb, [&] { serve(p, view, host, tls); });
+  serve(p, view, host, tls);
   advance_ms(kRequestMs);
 }
 

@@ -39,6 +39,10 @@ namespace wharf::fuzz {
 
 class Harness;
 
+// Runs one fuzz input's work: inline, or with WHARF_FUZZ_STACK_KB=n on a
+// worker thread with an n KiB stack (see Harness::stack_kb).
+void run_input(const std::function<void()>& work);
+
 // One fuzz input: a sequence of requests sharing an io_context, so that a
 // long poll left waiting by one request can be woken by a later send. At the
 // end every waiting long poll is expired and every request must have been
@@ -103,8 +107,8 @@ class Harness {
   // finding; for fuzzing past a known bug.
   bool allow_exceptions = false;
   void note_exception(const std::string& what);
-  // WHARF_FUZZ_STACK_KB=n: decode and handle each request on a thread with
-  // an n KiB stack (the server's threads have 8 MiB), so that recursion over
+  // WHARF_FUZZ_STACK_KB=n: run_input runs each input on a thread with an
+  // n KiB stack (the server's threads have 8 MiB), so that recursion over
   // input nesting overflows at the input sizes the fuzzer tries. 0: inline.
   size_t stack_kb = 0;
   std::string dump_results_dir;  // WHARF_FUZZ_DUMP_RESULTS: write each result JSON there
