@@ -109,16 +109,20 @@ for t in $targets; do
     # libFuzzer would cut the input to it.
     # shellcheck disable=SC2046
     # strict-*: inputs that break only the WHARF_FUZZ_STRICT checks.
+    # slow-*: inputs that must take under 5 s (CPU exhaustion).
     strict="${WHARF_FUZZ_STRICT:-0}"
     [[ "$(basename "$f")" == strict-* ]] && strict=1
-    WHARF_FUZZ_STRICT="$strict" TMPDIR="$tmp" timeout 600 "$(bin_of "$t")" $(replay_options_of "$t") \
+    limit=""
+    [[ "$(basename "$f")" == slow-* ]] && limit="-timeout=5"
+    # shellcheck disable=SC2086
+    WHARF_FUZZ_STRICT="$strict" TMPDIR="$tmp" timeout 600 "$(bin_of "$t")" $(replay_options_of "$t") $limit \
       -rss_limit_mb="$rss" "$input" >"$log" 2>&1
     rc=$?
     if [ "$rc" = 0 ]; then
       echo "   ok     $t/$(basename "$f")"
     else
       echo "   CRASH  $t/$(basename "$f") (exit $rc)"
-      grep -E "==WHARF-FUZZ== FINDING|ERROR: AddressSanitizer|runtime error|ERROR: libFuzzer|SUMMARY" "$log" | head -3 |
+      grep -aE "==WHARF-FUZZ== FINDING|ERROR: AddressSanitizer|runtime error|ERROR: libFuzzer|SUMMARY" "$log" | head -3 |
         cut -c1-240 | sed 's/^/          /'
       failures+=("regression $t/$(basename "$f")")
     fi
@@ -149,7 +153,7 @@ if [ "${NO_FUZZ:-0}" != 1 ] && [ "$seconds" -gt 0 ]; then
     after=$(ls "$artifacts" | wc -l)
     if [ "$rc" != 0 ] || [ "$after" -gt "$before" ]; then
       echo "   CRASH (exit $rc) after ${execs[$t]:-?} executions; log: $log"
-      grep -E "==WHARF-FUZZ== FINDING|ERROR: AddressSanitizer|runtime error|ERROR: libFuzzer|SUMMARY|Test unit written" "$log" |
+      grep -aE "==WHARF-FUZZ== FINDING|ERROR: AddressSanitizer|runtime error|ERROR: libFuzzer|SUMMARY|Test unit written" "$log" |
         head -5 | cut -c1-240 | sed 's/^/   /'
       failures+=("fuzz $t (exit $rc, see $log)")
     else
