@@ -1,5 +1,7 @@
 #include "protocol/codec.h"
 
+#include "common/text.h"
+
 #include "protocol/errors.h"
 #include "protocol/query_decoder.h"
 #include "protocol/xml_encoder.h"
@@ -15,33 +17,6 @@ std::string_view media_type(std::string_view content_type) {
   auto media = content_type.substr(0, semi);
   while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
   return media;
-}
-
-// SQS inputs nest a few levels at most (batch entry > attribute > value).
-// Deeper documents are refused before parsing: printing or walking them
-// recursively could exhaust the stack.
-constexpr int kMaxJsonDepth = 32;
-
-bool nests_too_deep(std::string_view body) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < body.size(); ++i) {
-    const char c = body[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxJsonDepth) return true;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return false;
 }
 
 Result<DecodedRequest> decode_json(const HttpRequestView& request) {
@@ -60,7 +35,7 @@ Result<DecodedRequest> decode_json(const HttpRequestView& request) {
     out.params = nlohmann::json::object();
     return out;
   }
-  if (nests_too_deep(request.body)) {
+  if (json_nests_too_deep(request.body)) {
     return make_error(ErrorCode::MalformedInput, "The request body nests deeper than SQS requests do.");
   }
   out.params = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <map>
 
+#include "common/text.h"
+
 namespace wharf::protocol {
 namespace {
 
@@ -185,6 +187,13 @@ Result<nlohmann::json> decode_query_params(std::string_view action, const FormPa
     // has six); deeper ones would only make the tree walk recurse.
     if (std::count(name.begin(), name.end(), '.') > 8) {
       return make_error(ErrorCode::InvalidParameterValue, "The parameter name " + name.substr(0, 200) + " is not valid.");
+    }
+    // Every query value is text (binary values travel as base64), and text
+    // that is not UTF-8 could be neither stored as JSON nor answered as XML.
+    if (!is_valid_utf8(name) || !is_valid_utf8(value)) {
+      const bool body = name.size() >= 11 && name.compare(name.size() - 11, 11, "MessageBody") == 0;
+      return make_error(body ? ErrorCode::InvalidMessageContents : ErrorCode::InvalidParameterValue,
+                        "The value of a parameter is not valid UTF-8.");
     }
     RawNode* node = &root;
     size_t start = 0;

@@ -14,6 +14,10 @@
 namespace wharf::protocol {
 namespace {
 
+// Real clients sign a handful of headers; a bound keeps a crafted list from
+// making the canonical request huge.
+constexpr size_t kMaxSignedHeaders = 64;
+
 constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
 
 std::string lower(std::string_view s) {
@@ -140,6 +144,7 @@ Result<SigV4Auth> parse_sigv4(const SignedRequest& request) {
     }
     if (!parse_credential(fields["Credential"], auth)) return incomplete("malformed Credential.");
     auth.signed_headers = split(fields["SignedHeaders"], ';');
+    if (auth.signed_headers.size() > kMaxSignedHeaders) return incomplete("too many SignedHeaders.");
     auth.signature = fields["Signature"];
     const std::string* date = header(request, "x-amz-date");
     if (!date) return incomplete("missing X-Amz-Date.");
@@ -159,6 +164,7 @@ Result<SigV4Auth> parse_sigv4(const SignedRequest& request) {
   if (params["X-Amz-Algorithm"] != kAlgorithm) return incomplete("the algorithm must be " + std::string(kAlgorithm) + ".");
   if (!parse_credential(params["X-Amz-Credential"], auth)) return incomplete("malformed X-Amz-Credential.");
   auth.signed_headers = split(params["X-Amz-SignedHeaders"], ';');
+  if (auth.signed_headers.size() > kMaxSignedHeaders) return incomplete("too many X-Amz-SignedHeaders.");
   auth.signature = params["X-Amz-Signature"];
   auth.amz_date = params["X-Amz-Date"];
   auth.presigned = true;
@@ -189,20 +195,20 @@ std::string expected_signature(const SignedRequest& request, const SigV4Auth& au
     canonical += query[i].first + "=" + query[i].second;
   }
   canonical += '\n';
-  for (const auto& name : auth.signed_headers) {
-    std::string value;
-    for (const auto& [key, v] : request.headers) {
-      if (lower(key) != name) continue;
-      if (!value.empty()) value += ',';
-      // Trim and collapse inner runs of spaces.
-      std::string collapsed;
-      for (char c : trim(v)) {
-        if (c == ' ' && !collapsed.empty() && collapsed.back() == ' ') continue;
-        collapsed.push_back(c);
-      }
-      value += collapsed;
+  // Each header's lower-case name once, then its values trimmed, inner runs of
+  // spaces collapsed, and repeats joined by commas.
+  std::map<std::string, std::string, std::less<>> values;
+  for (const auto& [key, v] : request.headers) {
+    std::string& value = values[lower(key)];
+    if (!value.empty()) value += ',';
+    for (char c : trim(v)) {
+      if (c == ' ' && !value.empty() && value.back() == ' ') continue;
+      value.push_back(c);
     }
-    canonical += name + ":" + value + "\n";
+  }
+  for (const auto& name : auth.signed_headers) {
+    auto it = values.find(name);
+    canonical += name + ":" + (it == values.end() ? std::string() : it->second) + "\n";
   }
   canonical += '\n';
   for (size_t i = 0; i < auth.signed_headers.size(); ++i) {

@@ -1,5 +1,7 @@
 #include "protocol/xml_encoder.h"
 
+#include "common/text.h"
+
 #include "protocol/errors.h"
 
 namespace wharf::protocol {
@@ -108,10 +110,15 @@ bool has_result_element(std::string_view action) {
 
 }  // namespace
 
+// Stored text is valid XML text already; anything else reaching here (input
+// echoed in an error message) has each byte or character XML 1.0 cannot carry
+// replaced by U+FFFD, so that the answer always parses.
 std::string xml_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (char c : text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const char c = text[i];
     switch (c) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;
@@ -119,8 +126,19 @@ std::string xml_escape(std::string_view text) {
       case '"': out += "&quot;"; break;
       case '\'': out += "&apos;"; break;
       case '\r': out += "&#xD;"; break;
-      default: out += c;
+      default: {
+        const size_t start = i;
+        auto cp = next_code_point(text, i);
+        if (cp && is_xml_char(*cp)) {
+          out.append(text.substr(start, i - start));
+        } else {
+          out += "\xEF\xBF\xBD";
+          if (!cp) i = start + 1;
+        }
+        continue;
+      }
     }
+    ++i;
   }
   return out;
 }

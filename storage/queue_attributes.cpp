@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/text.h"
+
 #include <charconv>
 #include <cstdint>
 #include <optional>
@@ -24,6 +26,13 @@ constexpr IntRange kIntAttributes[] = {
     {"KmsDataKeyReusePeriodSeconds", 60, 86400},
 };
 
+// A policy document, or a discarded value when it is not JSON or nests deeper
+// than any policy needs (deep documents would recurse when printed).
+nlohmann::json parse_policy_document(const std::string& text) {
+  if (json_nests_too_deep(text)) return nlohmann::json(nlohmann::json::value_t::discarded);
+  return nlohmann::json::parse(text, nullptr, false);
+}
+
 std::optional<int64_t> parse_int(std::string_view text) {
   int64_t v = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -44,7 +53,7 @@ SqsError invalid_policy(const std::string& name, const std::string& value, const
 // numeric string)} -> AWS's normalised text; "" removes the policy.
 Result<std::string> normalise_redrive_policy(const std::string& value) {
   if (value.empty()) return std::string();
-  auto doc = nlohmann::json::parse(value, nullptr, false);
+  auto doc = parse_policy_document(value);
   if (doc.is_discarded() || !doc.is_object()) {
     return invalid_policy("RedrivePolicy", value, "Redrive policy is not a valid JSON map.");
   }
@@ -76,7 +85,7 @@ Result<std::string> normalise_redrive_policy(const std::string& value) {
 // [...] (1-10, byQueue only)}; "" removes the policy.
 Result<std::string> normalise_redrive_allow_policy(const std::string& value) {
   if (value.empty()) return std::string();
-  auto doc = nlohmann::json::parse(value, nullptr, false);
+  auto doc = parse_policy_document(value);
   if (doc.is_discarded() || !doc.is_object()) {
     return invalid_policy("RedriveAllowPolicy", value, "Redrive allow policy is not a valid JSON map.");
   }
@@ -183,7 +192,7 @@ Result<AttributeMap> validate_queue_attributes(const AttributeMap& requested, bo
       out[name] = value;
     } else if (name == "Policy") {
       if (!value.empty()) {
-        auto doc = nlohmann::json::parse(value, nullptr, false);
+        auto doc = parse_policy_document(value);
         if (doc.is_discarded() || !doc.is_object()) return invalid_value(name);
       }
       out[name] = value;

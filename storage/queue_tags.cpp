@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/text.h"
+
 namespace wharf::storage {
 namespace {
 
@@ -114,7 +116,7 @@ Status add_permission(QueueInfo& queue, const std::string& queue_arn, const Perm
   }
   nlohmann::json policy;
   auto current = queue.attributes.find("Policy");
-  if (current != queue.attributes.end() && !current->second.empty()) {
+  if (current != queue.attributes.end() && !current->second.empty() && !json_nests_too_deep(current->second)) {
     policy = nlohmann::json::parse(current->second, nullptr, false);
   }
   if (!policy.is_object()) {
@@ -141,7 +143,9 @@ Status remove_permission(QueueInfo& queue, const std::string& label) {
   auto not_found = invalid("Value " + label + " for parameter Label is invalid. Reason: can't find label on existing "
                            "policy.");
   auto current = queue.attributes.find("Policy");
-  if (current == queue.attributes.end() || current->second.empty()) return not_found;
+  if (current == queue.attributes.end() || current->second.empty() || json_nests_too_deep(current->second)) {
+    return not_found;
+  }
   auto policy = nlohmann::json::parse(current->second, nullptr, false);
   if (!policy.is_object()) return not_found;
   const nlohmann::json statements = statements_of(policy);

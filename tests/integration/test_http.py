@@ -322,5 +322,48 @@ class RawHttpTest(unittest.TestCase):
         self.assertEqual([b.text for b in root.iter(NS + "Body")], ["a\r\nb\rc"], data)
 
 
+    # --- hostile input found by fuzzing -------------------------------------
+    def test_query_values_that_are_not_utf8_are_refused(self):
+        name, url = self.create()
+        for action, extra in (("TagQueue", {"Tag.1.Key": "k", "Tag.1.Value": "v"}),
+                              ("SetQueueAttributes", {"Attribute.1.Name": "KmsMasterKeyId",
+                                                      "Attribute.1.Value": "v"})):
+            form = urllib.parse.urlencode({"Action": action, "QueueUrl": url, "Version": "2012-11-05", **extra})
+            form = form.replace("=v", "=v%FF%FE")
+            resp, data = self.request("POST", "/", form, {"Content-Type": FORM_CT})
+            self.assertXmlError(resp, data, "InvalidParameterValue")
+        # nothing was stored, and the queue still answers in both protocols
+        resp, data = self.json_call("ListQueueTags", {"QueueUrl": url})
+        self.assertEqual(resp.status, 200, data)
+        self.assertEqual(json.loads(data).get("Tags", {}), {})
+        resp, data = self.json_call("GetQueueAttributes", {"QueueUrl": url, "AttributeNames": ["All"]})
+        self.assertEqual(resp.status, 200, data)
+        self.assertNotIn("KmsMasterKeyId", json.loads(data)["Attributes"])
+        form = urllib.parse.urlencode({"Action": "SendMessage", "QueueUrl": url, "Version": "2012-11-05"})
+        resp, data = self.request("POST", "/", form + "&MessageBody=%C3", {"Content-Type": FORM_CT})
+        self.assertXmlError(resp, data, "InvalidMessageContents")
+
+    def test_error_messages_echoing_bad_bytes_are_still_xml(self):
+        for action in ("Bad%01Action", "Bad%FFAction", "Bad%00Action"):
+            resp, data = self.request("POST", "/", f"Action={action}&Version=2012-11-05", {"Content-Type": FORM_CT})
+            self.assertEqual(resp.status, 400, data)
+            self.xml_body(data)  # parses
+
+    def test_deeply_nested_policies_are_refused(self):
+        name, url = self.create()
+        deep = "[" * 20000 + "]" * 20000
+        for attribute, value in (("Policy", '{"Statement":' + deep + "}"),
+                                 ("RedrivePolicy", '{"deadLetterTargetArn":"x","maxReceiveCount":' + deep + "}"),
+                                 ("RedriveAllowPolicy", '{"redrivePermission":' + deep + "}")):
+            resp, data = self.json_call("SetQueueAttributes", {"QueueUrl": url, "Attributes": {attribute: value}})
+            self.assertEqual(resp.status, 400, data)
+            self.assertIn(self.json_body(resp, data)["__type"],
+                          ("com.amazonaws.sqs#InvalidAttributeValue", "com.amazonaws.sqs#InvalidParameterValueException"))
+        # the server lives and AddPermission works on the queue
+        resp, data = self.json_call("AddPermission", {"QueueUrl": url, "Label": "l", "AWSAccountIds": ["111122223333"],
+                                                      "Actions": ["SendMessage"]})
+        self.assertEqual(resp.status, 200, data)
+
+
 if __name__ == "__main__":
     unittest.main()

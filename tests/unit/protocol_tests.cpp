@@ -729,6 +729,16 @@ TEST_CASE("xml_escape", "[xml]") {
   CHECK(xml_escape("a\r\nb\tc") == "a&#xD;\nb\tc");
   CHECK(xml_escape("<a href=\"x\">&amp;</a>") == "&lt;a href=&quot;x&quot;&gt;&amp;amp;&lt;/a&gt;");
   CHECK(xml_escape("h\xc3\xa9") == "h\xc3\xa9");  // UTF-8 passes through
+  CHECK(xml_escape("\xf0\x9f\x98\x80") == "\xf0\x9f\x98\x80");
+  // Found by fuzzing: input echoed in an error message may hold what XML 1.0
+  // cannot carry; each such byte or character becomes U+FFFD.
+  CHECK(xml_escape(std::string("a\x01" "b", 3)) == "a\xef\xbf\xbd" "b");
+  CHECK(xml_escape(std::string("a\0b", 3)) == "a\xef\xbf\xbd" "b");
+  CHECK(xml_escape("a\xff\xfe") == "a\xef\xbf\xbd\xef\xbf\xbd");
+  CHECK(xml_escape("\xc3") == "\xef\xbf\xbd");                  // truncated
+  CHECK(xml_escape("\xc0\xaf<") == "\xef\xbf\xbd\xef\xbf\xbd&lt;");  // overlong '/'
+  CHECK(xml_escape("\xed\xa0\x80") == "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // a surrogate
+  CHECK(xml_escape("\xef\xbf\xbe") == "\xef\xbf\xbd");  // U+FFFE, not an XML character
 }
 
 // ---------------------------------------------------------------------------
@@ -796,6 +806,48 @@ TEST_CASE("sigv4: missing and incomplete signatures", "[sigv4]") {
   CHECK(no_expiry.error().code == wharf::ErrorCode::IncompleteSignature);
 }
 
+// Found by fuzzing: thousands of signed header names made each request cost
+// seconds of CPU. More than 64 are refused; 64 still verify.
+TEST_CASE("sigv4: the signed header list is bounded", "[sigv4][fuzz]") {
+  auto with_names = [](size_t count) {
+    std::string names = "content-type;host;x-amz-date";
+    for (size_t i = 3; i < count; ++i) names += ";x-extra-" + std::to_string(i);
+    return aws_example("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, SignedHeaders=" +
+                       names + ", Signature=00");
+  };
+  auto many = wharf::protocol::parse_sigv4(with_names(65));
+  REQUIRE_FALSE(many.ok());
+  CHECK(many.error().code == wharf::ErrorCode::IncompleteSignature);
+  auto request = with_names(64);
+  auto enough = wharf::protocol::parse_sigv4(request);
+  REQUIRE(enough.ok());
+  CHECK(enough->signed_headers.size() == 64);
+  CHECK(wharf::protocol::expected_signature(request, enough.value(), "secret").size() == 64);
+}
+
+TEST_CASE("sigv4: repeated headers join with commas and spaces collapse", "[sigv4]") {
+  // The same request signed with its headers written two ways gives one signature.
+  auto signed_with = [](std::vector<std::pair<std::string, std::string>> headers) {
+    wharf::protocol::SignedRequest r;
+    r.method = "POST";
+    r.target = "/";
+    r.headers = std::move(headers);
+    r.headers.emplace_back("Authorization",
+                           "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sqs/aws4_request, "
+                           "SignedHeaders=host;x-amz-date;x-multi, Signature=00");
+    auto auth = wharf::protocol::parse_sigv4(r);
+    REQUIRE(auth.ok());
+    return wharf::protocol::expected_signature(r, auth.value(), "secret");
+  };
+  const auto a = signed_with({{"Host", "h"}, {"X-Amz-Date", "20150830T123600Z"}, {"X-Multi", " a   b "}, {"x-multi", "c"}});
+  const auto b = signed_with({{"host", "h"}, {"x-amz-date", "20150830T123600Z"}, {"X-MULTI", "a b"}, {"X-Multi", " c"}});
+  const auto c = signed_with({{"host", "h"}, {"x-amz-date", "20150830T123600Z"}, {"X-MULTI", "a b,c"}});
+  const auto d = signed_with({{"host", "h"}, {"x-amz-date", "20150830T123600Z"}, {"X-MULTI", "c"}, {"X-Multi", "a b"}});
+  CHECK(a == b);
+  CHECK(a == c);
+  CHECK(a != d);  // order of repeats matters
+}
+
 // Found by fuzzing: documents nested deeper than any SQS input are refused
 // before anything walks them recursively.
 TEST_CASE("decode_request refuses deeply nested JSON and long dotted query names", "[codec][fuzz]") {
@@ -827,4 +879,21 @@ TEST_CASE("decode_request refuses deeply nested JSON and long dotted query names
                            {"SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.DataType", "String"}});
   REQUIRE(batch.ok());
   CHECK(batch.value()["Entries"][0]["MessageAttributes"]["n"]["StringValue"] == "v");
+}
+
+// Found by fuzzing: query values that are not UTF-8 could be stored (tags,
+// KmsMasterKeyId) and then neither printed as JSON nor answered as XML.
+TEST_CASE("decode_query_params refuses names and values that are not UTF-8", "[query][fuzz]") {
+  auto tag = wharf::protocol::decode_query_params("TagQueue", {{"Tag.1.Key", "k"}, {"Tag.1.Value", "v\xff"}});
+  REQUIRE_FALSE(tag.ok());
+  CHECK(tag.error().code == wharf::ErrorCode::InvalidParameterValue);
+  auto name = wharf::protocol::decode_query_params("CreateQueue", {{"Attribute.1.Name\xc3", "x"}});
+  REQUIRE_FALSE(name.ok());
+  CHECK(name.error().code == wharf::ErrorCode::InvalidParameterValue);
+  auto body = wharf::protocol::decode_query_params("SendMessage", {{"MessageBody", "\xed\xa0\x80"}});
+  REQUIRE_FALSE(body.ok());
+  CHECK(body.error().code == wharf::ErrorCode::InvalidMessageContents);
+  auto fine = wharf::protocol::decode_query_params("SendMessage", {{"MessageBody", "h\xc3\xa9 \xf0\x9f\x98\x80"}});
+  REQUIRE(fine.ok());
+  CHECK(fine.value()["MessageBody"] == "h\xc3\xa9 \xf0\x9f\x98\x80");
 }

@@ -322,6 +322,22 @@ TEST_CASE("invalid RedrivePolicy values are InvalidParameterValue", "[redrive][a
   }
 }
 
+// Found by fuzzing: a policy nested thousands deep crashed the server when it
+// was printed (and a stored one on every later AddPermission).
+TEST_CASE("policies nested deeper than 32 levels are refused", "[attributes][fuzz]") {
+  const std::string deep = std::string(40, '[') + std::string(40, ']');
+  const std::string arn_part = R"("deadLetterTargetArn":")" + arn_of("dlq") + R"(")";
+  CHECK(code_of(validate_queue_attributes({{"Policy", R"({"Statement":)" + deep + "}"}}, true)) ==
+        "InvalidAttributeValue");
+  CHECK(code_of(validate_queue_attributes({{"RedrivePolicy", "{" + arn_part + R"(,"maxReceiveCount":)" + deep + "}"}},
+                                          true)) == "InvalidParameterValue");
+  CHECK(code_of(validate_queue_attributes(
+            {{"RedriveAllowPolicy", R"({"redrivePermission":"allowAll","x":)" + deep + "}"}}, false)) ==
+        "InvalidParameterValue");
+  const std::string nested = std::string(20, '[') + std::string(20, ']');
+  CHECK(validate_queue_attributes({{"Policy", R"({"Statement":[],"x":)" + nested + "}"}}, true).ok());
+}
+
 TEST_CASE("RedriveAllowPolicy: allowAll, denyAll, byQueue with 1-10 source ARNs", "[redrive][attributes]") {
   auto sources = [](int n) {
     json arns = json::array();
