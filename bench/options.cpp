@@ -51,7 +51,7 @@ std::optional<int> parse_options(int argc, char** argv, BenchOptions& o) {
       "batch", po::value(&o.batch)->default_value(0), "messages per send request, 1-10 (0: 1, or 10 for sendbatch)")(
       "rate", po::value(&o.rate)->default_value(0), "producers' total messages/s (0: unlimited; longpoll default 100)")(
       "queue", po::value(&o.queue), "use this existing queue (by name) instead of creating one")(
-      "prefill", po::value<uint64_t>(), "recvdel/backlog: messages to send first (defaults 100000 / 1000000)")(
+      "prefill", po::value<uint64_t>(), "recvdel/backlog: messages to send first (defaults 100000 / 1000000); fifo: a backlog spread over the groups (default none)")(
       "server-pid", po::value(&o.server_pid), "report this process's CPU seconds and peak RSS")(
       "access-key", po::value(&o.credentials.access_key)->default_value(o.credentials.access_key), "SigV4 access key")(
       "secret-key", po::value(&o.credentials.secret_key)->default_value(o.credentials.secret_key), "SigV4 secret key")(

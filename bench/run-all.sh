@@ -7,6 +7,9 @@
 #   bench/run-all.sh --smoke      # every scenario ~2 s, small prefills, both
 #                                 # protocols; exit 1 on lost, duplicate or
 #                                 # out-of-order messages (for CI)
+#   bench/run-all.sh --scenarios "fifo1 fifo10 fifo1000 fifobacklog"
+#                                 # FIFO with 1, 10 and 1,000 groups, and with
+#                                 # 10 groups behind a 200,000-message backlog
 #
 # Binaries: $WHARF_BIN and $BENCH_BIN, else build-bench/ or build/ beside
 # this directory. Each scenario gets its own wharf (so CPU and peak RSS are
@@ -20,7 +23,7 @@ smoke=0
 duration=10
 runs=3
 protocols="json"
-scenarios="send sendbatch recvdel pipeline fifo longpoll backlog"
+scenarios="send sendbatch recvdel pipeline fifo fifobacklog longpoll backlog"
 out=""
 keep=0
 while [[ $# -gt 0 ]]; do
@@ -32,7 +35,7 @@ while [[ $# -gt 0 ]]; do
     --scenarios) scenarios="$2"; shift ;;
     --out) out="$2"; shift ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "run-all.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -104,15 +107,31 @@ scenario_args() {
       backlog) echo "--connections 8 --prefill 5000 --verify-drain" ;;
       longpoll) echo "--connections 50 --rate 100" ;;
       fifo) echo "--connections 8 --groups 8" ;;
+      fifo1) echo "--connections 8 --groups 1" ;;
+      fifo10) echo "--connections 8 --groups 10" ;;
+      fifo1000) echo "--connections 8 --groups 1000" ;;
+      fifobacklog) echo "--connections 8 --groups 10 --prefill 2000" ;;
       *) echo "--connections 8" ;;
     esac
   else
     case "$s" in
       longpoll) echo "--connections 500 --rate 100" ;;
       fifo) echo "--connections 16 --groups 16" ;;
+      fifo1) echo "--connections 16 --groups 1" ;;
+      fifo10) echo "--connections 16 --groups 10" ;;
+      fifo1000) echo "--connections 16 --groups 1000" ;;
+      fifobacklog) echo "--connections 16 --groups 10 --prefill 200000" ;;
       *) echo "--connections 16" ;;
     esac
   fi
+}
+
+# fifo1, fifo10, fifo1000 and fifobacklog are the fifo scenario with other arguments.
+bench_scenario() {
+  case "$1" in
+    fifo*) echo fifo ;;
+    *) echo "$1" ;;
+  esac
 }
 
 failures=0
@@ -123,7 +142,7 @@ for protocol in $protocols; do
       file="$out/$s-$protocol-$run.json"
       read -r -a extra <<<"$(scenario_args "$s")"
       set +e
-      "$bench_bin" --endpoint "$endpoint" --protocol "$protocol" --scenario "$s" --duration "$duration" \
+      "$bench_bin" --endpoint "$endpoint" --protocol "$protocol" --scenario "$(bench_scenario "$s")" --duration "$duration" \
         --server-pid "$server_pid" --json --quiet "${extra[@]}" >"$file" 2>"$out/$s-$protocol-$run.err"
       rc=$?
       set -e
@@ -143,7 +162,7 @@ done
 # One row per run: scenario protocol msg/s req/s p50 p99 e2e_p99 srv_cpu% srv_us/msg srv_peak_rss cli_cpu% errors
 # bad other_cpu%
 rows() {
-  local filter='[.scenario, .protocol, .messages_per_s, .requests_per_s, .latency.p50_ms, .latency.p99_ms,
+  local filter='[$name, .protocol, .messages_per_s, .requests_per_s, .latency.p50_ms, .latency.p99_ms,
                  (if .end_to_end then .end_to_end.p99_ms else "-" end),
                  (if .server then .server.cpu_pct else "-" end),
                  (if .server then .server.cpu_us_per_message else "-" end),
@@ -153,12 +172,16 @@ rows() {
                  (if .others_cpu_pct then .others_cpu_pct else "-" end)] | @tsv'
   for f in "$out"/*.json; do
     [[ -s "$f" ]] || continue
+    local label
+    label="$(basename "$f")"
+    label="${label%-*-*.json}"
     if command -v jq >/dev/null; then
-      jq -r "$filter" "$f"
+      jq -r --arg name "$label" "$filter" "$f"
     else
-      python3 - "$f" <<'PY'
+      python3 - "$f" "$label" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
+r["scenario"] = sys.argv[2]
 s = r.get("server") or {}
 e = r.get("end_to_end") or {}
 print("\t".join(str(x) for x in [r["scenario"], r["protocol"], r["messages_per_s"], r["requests_per_s"],
@@ -182,14 +205,14 @@ rows | awk -F'\t' -v order="$scenarios" -v protos="$protocols" '
   function maxof(list,   n, a, i, m) { n = split(list, a, " "); m = a[1]; for (i = 2; i <= n; i++) if (a[i] + 0 > m + 0) m = a[i]; return m }
   { k = $1 SUBSEP $2; for (c = 3; c <= 14; c++) v[k, c] = v[k, c] " " $c; }
   END {
-    printf "%-10s %-6s %10s %9s %8s %8s %9s %9s %10s %10s %9s %9s %7s %6s\n", "scenario", "proto", "msg/s", "req/s",
+    printf "%-12s %-6s %10s %9s %8s %8s %9s %9s %10s %10s %9s %9s %7s %6s\n", "scenario", "proto", "msg/s", "req/s",
            "p50 ms", "p99 ms", "e2e p99", "srv cpu%", "srv us/msg", "srv rss MB", "cli cpu%", "oth cpu%", "errors", "checks"
     np = split(protos, P, " "); ns = split(order, S, " ")
     for (p = 1; p <= np; p++) for (s = 1; s <= ns; s++) {
       k = S[s] SUBSEP P[p]
       if (!((k, 3) in v)) continue
       bad = maxof(v[k, 13])
-      printf "%-10s %-6s %10.0f %9.0f %8.2f %8.2f %9s %9s %10s %10s %9s %9s %7s %6s\n", S[s], P[p], median(v[k, 3]),
+      printf "%-12s %-6s %10.0f %9.0f %8.2f %8.2f %9s %9s %10s %10s %9s %9s %7s %6s\n", S[s], P[p], median(v[k, 3]),
              median(v[k, 4]), median(v[k, 5]), median(v[k, 6]), median(v[k, 7]), median(v[k, 8]), median(v[k, 9]),
              maxof(v[k, 10]), median(v[k, 11]), median(v[k, 14]), maxof(v[k, 12]), (bad + 0 == 0 ? "ok" : "FAIL")
     }

@@ -89,7 +89,8 @@ class Bench {
         interrupted_(interrupted),
         fifo_(o.scenario == Scenario::Fifo),
         ledger_(2 * o.connections + 8),
-        order_(o.groups) {
+        order_(o.groups),
+        fifo_next_seq_(o.groups, 0) {
     std::random_device rd;
     run_id_ = rd() & 0x7fffffff;
   }
@@ -119,7 +120,8 @@ class Bench {
   // ---- load ----------------------------------------------------------------
   net::awaitable<void> open_lane(size_t lane);
   net::awaitable<void> producer(size_t lane, unsigned batch, bool batch_api, double rate);
-  net::awaitable<void> fifo_producer(size_t lane, unsigned index, unsigned producers, unsigned batch, double rate);
+  net::awaitable<void> fifo_producer(size_t lane, unsigned index, unsigned producers, unsigned batch, double rate,
+                                     bool prefill);
   net::awaitable<void> prefiller(size_t lane);
   net::awaitable<void> consumer(size_t lane, int wait_seconds, bool end_to_end);
   bool consumer_should_stop() const;
@@ -151,6 +153,9 @@ class Bench {
   std::atomic<int> consumers_active_{0};
   std::atomic<int> polls_started_{0};
   std::atomic<uint64_t> prefill_left_{0};
+  // fifo: the next sequence number of each group, shared by the prefill and the
+  // timed producers (one at a time per group) so that order checks span both.
+  std::vector<uint64_t> fifo_next_seq_;
   std::atomic<uint64_t> errors_{0}, transport_errors_{0}, entry_failures_{0}, corrupt_{0}, other_bodies_{0};
   std::atomic<int> printed_{0};
   std::mutex print_mutex_;
@@ -314,22 +319,24 @@ net::awaitable<void> Bench::producer(size_t lane, unsigned batch, bool batch_api
 // Owns the groups g with g % producers == index, so that each group has one
 // sender and its order is the order of that sender's acknowledged sends. A
 // send that fails is retried with the same deduplication id before the group
-// moves on, and a batch never holds two messages of one group.
+// moves on, and a batch never holds two messages of one group. With prefill
+// set it runs in the prefill phase instead: it sends its share of the
+// --prefill messages (taken from prefill_left_) and ends when all are
+// acknowledged.
 net::awaitable<void> Bench::fifo_producer(size_t lane, unsigned index, unsigned producers, unsigned batch,
-                                          double rate) {
+                                          double rate, bool prefill) {
   struct Pending {
     uint64_t id = 0;
     OutMessage message;
   };
   struct Group {
     uint32_t number = 0;
-    uint64_t next_seq = 0;
     std::optional<Pending> pending;
   };
   const uint32_t slot = ledger_.open_slot();
   ThreadStats& stats = worker_of(lane).stats;
   std::vector<Group> groups;
-  for (uint32_t g = index; g < o_.groups; g += producers) groups.push_back(Group{g, 0, std::nullopt});
+  for (uint32_t g = index; g < o_.groups; g += producers) groups.push_back(Group{g, std::nullopt});
   batch = std::max(1u, std::min<unsigned>(batch, static_cast<unsigned>(groups.size())));
   const auto interval = rate > 0
                             ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(batch / rate))
@@ -339,7 +346,9 @@ net::awaitable<void> Bench::fifo_producer(size_t lane, unsigned index, unsigned 
   size_t cursor = 0;
   std::vector<OutMessage> messages;
   std::vector<size_t> chosen;
-  while (phase_.load() == Phase::Timed) {
+  size_t pending_count = 0;
+  const Phase phase = prefill ? Phase::Prefill : Phase::Timed;
+  while (phase_.load() == phase) {
     if (rate > 0) {
       const auto now = Clock::now();
       if (now - next > 1s) next = now;
@@ -357,27 +366,39 @@ net::awaitable<void> Bench::fifo_producer(size_t lane, unsigned index, unsigned 
       const size_t gi = cursor;
       cursor = (cursor + 1) % groups.size();
       Group& g = groups[gi];
+      if (!g.pending && prefill) {
+        uint64_t left = prefill_left_.load();
+        while (left > 0 && !prefill_left_.compare_exchange_weak(left, left - 1)) {
+        }
+        if (left == 0) continue;  // this producer's share is sent
+      }
       if (!g.pending) {
+        ++pending_count;
         Pending p;
         p.id = ledger_.reserve(slot);
-        p.message.body = make_body(run_id_, MessageTag{p.id, now_us(), g.number, g.next_seq++}, o_.size);
+        p.message.body = make_body(run_id_, MessageTag{p.id, now_us(), g.number, fifo_next_seq_[g.number]++}, o_.size);
         p.message.group_id = "g" + std::to_string(g.number);
         char dedup[32];
         std::snprintf(dedup, sizeof dedup, "d%016llx", static_cast<unsigned long long>(p.id));
         p.message.dedup_id = dedup;
         g.pending = std::move(p);
       }
-      g.pending->message.entry_id = std::to_string(k);
+      g.pending->message.entry_id = std::to_string(messages.size());
       messages.push_back(g.pending->message);
       chosen.push_back(gi);
     }
+    if (messages.empty()) {  // prefill: nothing new to send in this window
+      if (pending_count == 0) break;
+      continue;
+    }
     const uint32_t accepted = co_await send(lane, messages, batch > 1);
-    const bool timed = phase_.load() == Phase::Timed;
+    const bool timed = !prefill && phase_.load() == Phase::Timed;
     for (size_t k = 0; k < chosen.size(); ++k) {
       if (accepted & (1u << k)) {
         Group& g = groups[chosen[k]];
         ledger_.acked(g.pending->id);
         g.pending.reset();
+        --pending_count;
         if (timed) ++stats.sent;
       }
     }
@@ -605,12 +626,21 @@ RunResult Bench::run() {
 
   // Prefill.
   const bool recvdel = o_.scenario == Scenario::RecvDel || o_.scenario == Scenario::Backlog;
-  if (recvdel) {
+  const unsigned half = o_.connections / 2;
+  const unsigned batch_default = o_.scenario == Scenario::SendBatch ? 10 : 1;
+  const unsigned batch = o_.batch ? o_.batch : batch_default;
+  if (recvdel || (fifo_ && o_.prefill_set && o_.prefill > 0)) {
     const uint64_t prefill = o_.prefill_set ? o_.prefill : (o_.scenario == Scenario::Backlog ? 1000000 : 100000);
     phase_ = Phase::Prefill;
     prefill_left_ = prefill;
     const auto start = Clock::now();
-    for (size_t i = 0; i < lane_count; ++i) spawn(i, prefiller(i));
+    if (fifo_) {
+      // Batches of 10 distinct groups where there are that many.
+      const unsigned producers = std::min(std::max(half, 1u), o_.groups);
+      for (unsigned i = 0; i < producers; ++i) spawn(i, fifo_producer(i, i, producers, 10, 0, true));
+    } else {
+      for (size_t i = 0; i < lane_count; ++i) spawn(i, prefiller(i));
+    }
     if (!o_.quiet) log("prefilling " + std::to_string(prefill) + " messages");
     wait_until([this] { return active_.load() == 0 || interrupted_.load(); }, 24h, "prefill");
     if (interrupted_.load()) {
@@ -634,9 +664,6 @@ RunResult Bench::run() {
   }
 
   // The timed phase.
-  const unsigned half = o_.connections / 2;
-  const unsigned batch_default = o_.scenario == Scenario::SendBatch ? 10 : 1;
-  const unsigned batch = o_.batch ? o_.batch : batch_default;
   const ProcessSample server_t0 = sample_process(o_.server_pid);
   const double client_t0 = own_cpu_seconds();
   const HostSample host_t0 = sample_host();
@@ -675,7 +702,7 @@ RunResult Bench::run() {
       result.batch = batch;
       producers_active_ = static_cast<int>(producers);
       consumers_active_ = static_cast<int>(consumers);
-      for (unsigned i = 0; i < producers; ++i) spawn(i, fifo_producer(i, i, producers, batch, o_.rate / producers));
+      for (unsigned i = 0; i < producers; ++i) spawn(i, fifo_producer(i, i, producers, batch, o_.rate / producers, false));
       for (size_t i = half; i < o_.connections; ++i) spawn(i, consumer(i, 1, true));
       break;
     }
