@@ -63,9 +63,17 @@ void run_action(std::string_view action, const Call& call, Reply reply) {
   reply(make_error(ErrorCode::InvalidAction, "The action " + std::string(action) + " is not valid for this endpoint."));
 }
 
+// The configured public URL when there is one (e.g. behind a proxy or a
+// port mapping), else the address the client used.
 std::string queue_url(const Call& call, const std::string& name) {
+  const std::string path = "/" + call.settings.account_id + "/" + name;
+  if (!call.settings.public_url.empty()) {
+    std::string_view base = call.settings.public_url;
+    if (base.ends_with('/')) base.remove_suffix(1);
+    return std::string(base) + path;
+  }
   const std::string host = call.host.empty() ? "localhost:" + std::to_string(call.settings.port) : call.host;
-  return (call.tls ? "https://" : "http://") + host + "/" + call.settings.account_id + "/" + name;
+  return (call.tls ? "https://" : "http://") + host + path;
 }
 
 Result<std::string> queue_name_from_url(const Call& call) {

@@ -2,7 +2,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/program_options.hpp>
 
 #include <sys/resource.h>
 
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "server/authentication.h"
+#include "server/config.h"
 #include "server/http_server.h"
 #include "server/long_polls.h"
 #include "server/scheduler.h"
@@ -21,7 +21,6 @@
 #include "server/wal_syncer.h"
 #include "storage/engine.h"
 
-namespace po = boost::program_options;
 using wharf::server::Settings;
 
 namespace {
@@ -54,72 +53,18 @@ int load_credentials(bool auth, const std::string& file, Settings& s) {
   return -1;
 }
 
-int parse_settings(int argc, char** argv, Settings& s) {
-  std::string durability;
-  bool auth = false;
-  std::string credentials_file;
-  po::options_description options("wharf " WHARF_VERSION " - an Amazon SQS-compatible message queue server\n\nOptions");
-  options.add_options()
-      ("help,h", "show this help and exit")
-      ("version", "show the version and exit")
-      ("port,p", po::value<uint16_t>(&s.port)->default_value(s.port), "TCP port (0 picks a free one)")
-      ("bind,b", po::value<std::string>(&s.bind)->default_value(s.bind), "address to listen on")
-      ("data-dir,d", po::value<std::string>(&s.data_dir)->default_value(s.data_dir), "RocksDB data directory")
-      ("account-id", po::value<std::string>(&s.account_id)->default_value(s.account_id), "account id in queue URLs and ARNs")
-      ("region", po::value<std::string>(&s.region)->default_value(s.region), "region in queue ARNs")
-      ("durability", po::value<std::string>(&durability)->default_value("wal"),
-       "wal: each acknowledged change is in the write-ahead log (survives a crash of the process); "
-       "fsync: and fsynced before the answer, with group commit (survives power loss)")
-      ("max-connections", po::value<unsigned>(&s.max_connections)->default_value(s.max_connections),
-       "open connections at most; past it new ones get HTTP 503 and are closed")
-      ("max-long-polls", po::value<unsigned>(&s.max_long_polls)->default_value(s.max_long_polls),
-       "waiting long polls at most; past it a long poll gets ServiceUnavailable")
-      ("idle-timeout", po::value<unsigned>(&s.idle_timeout_seconds)->default_value(s.idle_timeout_seconds),
-       "seconds a connection may take to send a complete request (slow clients are closed)")
-      ("auth", po::bool_switch(&auth), "verify SigV4 signatures; credentials (KEY:SECRET, comma-separated) come "
-       "from the environment variable WHARF_CREDENTIALS or the file given by --credentials-file")
-      ("credentials-file", po::value<std::string>(&credentials_file), "file of KEY:SECRET lines (implies --auth)")
-      ("tls-port", po::value<uint16_t>(&s.tls_port)->default_value(s.tls_port), "TLS port, with --tls-cert (0 picks one)")
-      ("tls-cert", po::value<std::string>(&s.tls_cert), "PEM certificate chain: serve HTTPS on --tls-port too")
-      ("tls-key", po::value<std::string>(&s.tls_key), "PEM private key of --tls-cert")
-      ("threads", po::value<unsigned>(&s.threads)->default_value(0), "worker threads (0: one per core)")
-      ("dedup-window-seconds", po::value<int>(&s.dedup_window_seconds)->default_value(s.dedup_window_seconds),
-       "FIFO deduplication and ReceiveRequestAttemptId window (AWS: 300; lower it only for tests)");
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, options), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::cerr << "wharf: " << e.what() << "\n" << options << "\n";
-    return 1;
+// Flags, environment and config file (server/config.h), then the
+// credentials they point to.
+int parse_settings(int argc, char** argv, Settings& s, std::vector<wharf::server::DeclaredQueue>& queues) {
+  wharf::server::StartupConfig config;
+  config.settings = s;
+  if (int code = wharf::server::load_config(argc, argv, wharf::server::process_environment, config, std::cout, std::cerr);
+      code >= 0) {
+    return code;
   }
-  if (vm.count("help")) {
-    std::cout << options << "\n";
-    return 0;
-  }
-  if (vm.count("version")) {
-    std::cout << "wharf " WHARF_VERSION "\n";
-    return 0;
-  }
-  if (durability != "wal" && durability != "fsync") {
-    std::cerr << "wharf: --durability must be wal or fsync\n";
-    return 1;
-  }
-  s.fsync = durability == "fsync";
-  if (s.tls_cert.empty() != s.tls_key.empty()) {
-    std::cerr << "wharf: --tls-cert and --tls-key go together\n";
-    return 1;
-  }
-  if (int code = load_credentials(auth, credentials_file, s); code >= 0) return code;
-  if (s.dedup_window_seconds < 1 || s.dedup_window_seconds > 300) {
-    std::cerr << "wharf: --dedup-window-seconds must be 1 to 300\n";
-    return 1;
-  }
-  if (s.account_id.size() != 12 || s.account_id.find_first_not_of("0123456789") != std::string::npos) {
-    std::cerr << "wharf: --account-id must be 12 digits\n";
-    return 1;
-  }
-  return -1;
+  s = std::move(config.settings);
+  queues = std::move(config.queues);
+  return load_credentials(config.auth, config.credentials_file, s);
 }
 
 }  // namespace
@@ -135,7 +80,8 @@ void raise_fd_limit() {
 
 int main(int argc, char** argv) {
   Settings settings;
-  if (int code = parse_settings(argc, argv, settings); code >= 0) return code;
+  std::vector<wharf::server::DeclaredQueue> declared_queues;
+  if (int code = parse_settings(argc, argv, settings, declared_queues); code >= 0) return code;
   raise_fd_limit();
 
   std::string error;
@@ -148,6 +94,10 @@ int main(int argc, char** argv) {
   if (!engine) {
     std::cerr << "wharf: " << error << "\n";
     return 2;
+  }
+  if (!wharf::server::apply_declared_queues(*engine, declared_queues, error)) {
+    std::cerr << "wharf: " << error << "\n";
+    return 1;
   }
 
   const unsigned threads = settings.threads ? settings.threads : std::max(1u, std::thread::hardware_concurrency());

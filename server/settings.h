@@ -13,6 +13,7 @@ struct Settings {
   std::string data_dir = "./data";
   std::string account_id = "000000000000";
   std::string region = "us-east-1";
+  std::string public_url;  // base of queue URLs, scheme://host[:port]; "": from each request's Host header
   unsigned threads = 0;  // 0: one per core
   unsigned max_connections = 20000;  // past it, new connections get a 503 and are closed
   unsigned max_long_polls = 20000;   // past it, a long poll gets ServiceUnavailable

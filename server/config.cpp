@@ -1,0 +1,638 @@
+#include "server/config.h"
+
+#include <boost/program_options.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string_view>
+
+#include "storage/arn.h"
+#include "storage/queue_attributes.h"
+#include "storage/queue_tags.h"
+
+#ifndef WHARF_VERSION
+#define WHARF_VERSION "unknown"
+#endif
+
+namespace wharf::server {
+namespace {
+
+namespace po = boost::program_options;
+using nlohmann::json;
+using Reason = std::optional<std::string>;  // why a value is refused; nullopt: accepted
+
+enum class Kind { Text, Number, Switch };
+
+// One setting. Its flag is the key with dashes (data_dir: --data-dir), its
+// environment variable WHARF_ and the key in capitals (WHARF_DATA_DIR).
+struct Option {
+  const char* key;
+  const char* short_name;  // "p" for -p; "" for none
+  Kind kind;
+  int64_t min;  // Number: the allowed range
+  int64_t max;
+  const char* help;
+  // Stores a value already of the right kind and in range; answers why
+  // not when the setting's own rule refuses it.
+  Reason (*store)(StartupConfig&, const json&);
+  // The setting's value in a StartupConfig, for the defaults in --help.
+  json (*show)(const StartupConfig&);
+};
+
+Reason check_account_id(const std::string& v) {
+  if (v.size() != 12 || v.find_first_not_of("0123456789") != std::string::npos) return "must be 12 digits";
+  return std::nullopt;
+}
+
+Reason check_region(const std::string& v) {
+  const bool ok = !v.empty() && std::all_of(v.begin(), v.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '_';
+  });
+  if (!ok) return "must be a region name of letters, digits and dashes (e.g. us-east-1)";
+  return std::nullopt;
+}
+
+// scheme://host[:port], nothing after it but an optional "/": incoming
+// QueueUrls are matched by their path, which must stay /<account>/<name>.
+Reason check_public_url(std::string& v) {
+  if (v.empty()) return std::nullopt;
+  std::string_view rest = v;
+  if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else if (rest.starts_with("https://")) {
+    rest.remove_prefix(8);
+  } else {
+    return "must start with http:// or https://";
+  }
+  if (rest.ends_with('/')) rest.remove_suffix(1);
+  if (rest.empty() || rest.find_first_of("/?#@ ") != std::string_view::npos) {
+    return "must be scheme://host[:port] without a path (queue URLs are <public_url>/<account-id>/<queue-name>)";
+  }
+  if (v.ends_with('/')) v.pop_back();
+  return std::nullopt;
+}
+
+const std::vector<Option>& options() {
+  static const std::vector<Option> kOptions = {
+      {"port", "p", Kind::Number, 0, 65535, "TCP port (0 picks a free one)",
+       [](StartupConfig& c, const json& v) -> Reason {
+         c.settings.port = v.get<uint16_t>();
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.port; }},
+      {"bind", "b", Kind::Text, 0, 0, "address to listen on",
+       [](StartupConfig& c, const json& v) -> Reason {
+         c.settings.bind = v.get<std::string>();
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.bind; }},
+      {"data_dir", "d", Kind::Text, 0, 0, "RocksDB data directory",
+       [](StartupConfig& c, const json& v) -> Reason {
+         c.settings.data_dir = v.get<std::string>();
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.data_dir; }},
+      {"account_id", "", Kind::Text, 0, 0, "account id in queue URLs and ARNs (12 digits)",
+       [](StartupConfig& c, const json& v) -> Reason {
+         auto text = v.get<std::string>();
+         if (auto why = check_account_id(text)) return why;
+         c.settings.account_id = std::move(text);
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.account_id; }},
+      {"region", "", Kind::Text, 0, 0, "region in queue ARNs",
+       [](StartupConfig& c, const json& v) -> Reason {
+         auto text = v.get<std::string>();
+         if (auto why = check_region(text)) return why;
+         c.settings.region = std::move(text);
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.region; }},
+      {"public_url", "", Kind::Text, 0, 0,
+       "base of queue URLs, scheme://host[:port] (default: each request's Host header)",
+       [](StartupConfig& c, const json& v) -> Reason {
+         auto text = v.get<std::string>();
+         if (auto why = check_public_url(text)) return why;
+         c.settings.public_url = std::move(text);
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.public_url; }},
+      {"durability", "", Kind::Text, 0, 0,
+       "wal: each acknowledged change is in the write-ahead log (survives a crash of the process); "
+       "fsync: and fsynced before the answer, with group commit (survives power loss)",
+       [](StartupConfig& c, const json& v) -> Reason {
+         const auto text = v.get<std::string>();
+         if (text != "wal" && text != "fsync") return "must be wal or fsync";
+         c.settings.fsync = text == "fsync";
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.fsync ? "fsync" : "wal"; }},
+      {"auth", "", Kind::Switch, 0, 0,
+       "verify SigV4 signatures; the credentials come from the environment variable WHARF_CREDENTIALS "
+       "or the credentials file",
+       [](StartupConfig& c, const json& v) -> Reason {
+         c.auth = v.get<bool>();
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.auth; }},
+      {"credentials_file", "", Kind::Text, 0, 0, "file of credentials, one per line (implies auth)",
+       [](StartupConfig& c, const json& v) -> Reason {
+         c.credentials_file = v.get<std::string>();
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.credentials_file; }},
+      {"tls_port", "", Kind::Number, 0, 65535, "TLS port, with tls_cert (0 picks one)",
+       [](StartupConfig& c, const json& v) -> Reason {
+         c.settings.tls_port = v.get<uint16_t>();
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.tls_port; }},
+      {"tls_cert", "", Kind::Text, 0, 0, "PEM certificate chain: serve HTTPS on tls_port too",
+       [](StartupConfig& c, const json& v) -> Reason {
+         c.settings.tls_cert = v.get<std::string>();
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.tls_cert; }},
+      {"tls_key", "", Kind::Text, 0, 0, "PEM private key of tls_cert",
+       [](StartupConfig& c, const json& v) -> Reason {
+         c.settings.tls_key = v.get<std::string>();
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.tls_key; }},
+      {"threads", "", Kind::Number, 0, 1024, "worker threads (0: one per core)",
+       [](StartupConfig& c, const json& v) -> Reason {
+         c.settings.threads = v.get<unsigned>();
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.threads; }},
+      {"max_connections", "", Kind::Number, 1, 10'000'000,
+       "open connections at most; past it new ones get HTTP 503 and are closed",
+       [](StartupConfig& c, const json& v) -> Reason {
+         c.settings.max_connections = v.get<unsigned>();
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.max_connections; }},
+      {"max_long_polls", "", Kind::Number, 0, 10'000'000,
+       "waiting long polls at most; past it a long poll gets ServiceUnavailable",
+       [](StartupConfig& c, const json& v) -> Reason {
+         c.settings.max_long_polls = v.get<unsigned>();
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.max_long_polls; }},
+      {"idle_timeout", "", Kind::Number, 1, 86400,
+       "seconds a connection may take to send a complete request (slow clients are closed)",
+       [](StartupConfig& c, const json& v) -> Reason {
+         c.settings.idle_timeout_seconds = v.get<unsigned>();
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.idle_timeout_seconds; }},
+      {"dedup_window_seconds", "", Kind::Number, 1, 300,
+       "FIFO deduplication and ReceiveRequestAttemptId window (AWS: 300; lower it only for tests)",
+       [](StartupConfig& c, const json& v) -> Reason {
+         c.settings.dedup_window_seconds = v.get<int>();
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.dedup_window_seconds; }},
+  };
+  return kOptions;
+}
+
+std::string flag_name(const Option& o) {
+  std::string out = o.key;
+  for (char& c : out) {
+    if (c == '_') c = '-';
+  }
+  return out;
+}
+
+std::string environment_name(const Option& o) {
+  std::string out = "WHARF_";
+  for (const char* p = o.key; *p; ++p) out += static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
+  return out;
+}
+
+// Letters and digits only, lower case: "dataDir", "data-dir" and "DATA_DIR"
+// all become "datadir", to suggest the right spelling of a near miss.
+std::string loose_name(std::string_view key) {
+  std::string out;
+  for (unsigned char c : key) {
+    if (std::isalnum(c)) out += static_cast<char>(std::tolower(c));
+  }
+  return out;
+}
+
+const Option* find_option(std::string_view key) {
+  for (const auto& o : options()) {
+    if (key == o.key) return &o;
+  }
+  return nullptr;
+}
+
+std::string unknown_key_message(const std::string& key) {
+  std::string message = "unknown key \"" + key + "\"";
+  for (const auto& o : options()) {
+    if (loose_name(o.key) == loose_name(key)) return message + " (did you mean \"" + o.key + "\"?)";
+  }
+  if (loose_name(key) == "queues") return message + " (did you mean \"queues\"?)";
+  return message;
+}
+
+// `given` as the source spelt it: JSON from the file, quoted text from
+// flags and the environment.
+std::string bad_setting(const Option& o, const std::string& source, const std::string& why, std::string given) {
+  if (given.size() > 80) given = given.substr(0, 77) + "...";
+  return "bad setting " + std::string(o.key) + " (" + source + "): " + why + ", got " + given;
+}
+
+std::string in_quotes(const std::string& text) { return "\"" + text + "\""; }
+
+// What a value of the option must be, for errors.
+std::string expected(const Option& o) {
+  switch (o.kind) {
+    case Kind::Text: return "must be a string";
+    case Kind::Switch: return "must be true or false";
+    case Kind::Number: break;
+  }
+  return "must be an integer from " + std::to_string(o.min) + " to " + std::to_string(o.max);
+}
+
+// Checks `value` against the option's kind and range, then its own rule,
+// and stores it.
+Reason store(const Option& o, const json& value, StartupConfig& config) {
+  switch (o.kind) {
+    case Kind::Text:
+      if (!value.is_string()) return expected(o);
+      break;
+    case Kind::Switch:
+      if (!value.is_boolean()) return expected(o);
+      break;
+    case Kind::Number: {
+      if (!value.is_number_integer()) return expected(o);
+      const bool above = value.is_number_unsigned() ? value.get<uint64_t>() > static_cast<uint64_t>(o.max)
+                                                    : value.get<int64_t>() > o.max;
+      if (above || value.get<int64_t>() < o.min) return expected(o);
+      break;
+    }
+  }
+  return o.store(config, value);
+}
+
+// A flag's or an environment variable's text as the JSON value the config
+// file would hold; nullopt when it is not of the option's kind.
+std::optional<json> from_text(const Option& o, const std::string& text) {
+  switch (o.kind) {
+    case Kind::Text:
+      return json(text);
+    case Kind::Switch:
+      if (text == "true" || text == "1" || text == "yes" || text == "on") return json(true);
+      if (text == "false" || text == "0" || text == "no" || text == "off") return json(false);
+      return std::nullopt;
+    case Kind::Number: {
+      int64_t n = 0;
+      const char* end = text.data() + text.size();
+      auto [ptr, ec] = std::from_chars(text.data(), end, n);
+      if (text.empty() || ec != std::errc() || ptr != end) return std::nullopt;
+      return json(n);
+    }
+  }
+  return std::nullopt;
+}
+
+Reason store_text(const Option& o, const std::string& text, StartupConfig& config) {
+  auto value = from_text(o, text);
+  if (!value) return expected(o);
+  return store(o, *value, config);
+}
+
+std::string default_text(const json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  return value.dump();
+}
+
+po::options_description describe_flags(const StartupConfig& defaults) {
+  po::options_description flags(
+      "wharf " WHARF_VERSION
+      " - an Amazon SQS-compatible message queue server\n\n"
+      "Every setting is a flag (--data-dir), an environment variable (WHARF_DATA_DIR)\n"
+      "and a key of the config file (data_dir). A flag beats the environment, which\n"
+      "beats the file, which beats the default.\n\nOptions");
+  flags.add_options()
+      ("help,h", "show this help and exit")
+      ("version", "show the version and exit")
+      ("config,c", po::value<std::string>()->value_name("FILE"),
+       "JSON config file (comments allowed): settings and declared queues; also WHARF_CONFIG");
+  for (const auto& o : options()) {
+    std::string name = flag_name(o);
+    if (*o.short_name) name += std::string(",") + o.short_name;
+    std::string help = o.help;
+    const std::string fallback = default_text(o.show(defaults));
+    if (!fallback.empty()) help += " (default: " + fallback + ")";
+    po::typed_value<std::string>* value = po::value<std::string>();
+    switch (o.kind) {
+      case Kind::Text: value->value_name("TEXT"); break;
+      case Kind::Number: value->value_name("N"); break;
+      case Kind::Switch: value->value_name("BOOL")->implicit_value("true"); break;
+    }
+    flags.add_options()(name.c_str(), value, help.c_str());
+  }
+  return flags;
+}
+
+// --- declared queues ---------------------------------------------------------
+
+// An attribute value as CreateQueue takes it (a string). The file may also
+// give numbers, true/false, and the policies as JSON documents; a
+// RedrivePolicy may name its dead-letter queue by "deadLetterQueue" instead
+// of "deadLetterTargetArn".
+Reason attribute_text(const std::string& name, json value, const Settings& settings, std::string& text) {
+  if (value.is_string()) {
+    text = value.get<std::string>();
+  } else if (value.is_boolean()) {
+    text = value.get<bool>() ? "true" : "false";
+  } else if (value.is_number_integer()) {
+    text = value.dump();
+  } else if (value.is_object() || value.is_array()) {
+    if (name == "RedrivePolicy" && value.is_object() && value.contains("deadLetterQueue")) {
+      if (!value["deadLetterQueue"].is_string()) return "deadLetterQueue must be a queue name";
+      if (value.contains("deadLetterTargetArn")) return "give deadLetterQueue or deadLetterTargetArn, not both";
+      value["deadLetterTargetArn"] =
+          storage::queue_arn(settings.region, settings.account_id, value["deadLetterQueue"].get<std::string>());
+      value.erase("deadLetterQueue");
+    }
+    text = value.dump();
+  } else {
+    return "must be a string, an integer, true or false, or a JSON document";
+  }
+  return std::nullopt;
+}
+
+Reason tag_text(const json& value, std::string& text) {
+  if (value.is_string()) {
+    text = value.get<std::string>();
+  } else if (value.is_boolean() || value.is_number_integer()) {
+    text = value.dump();
+  } else {
+    return "must be a string, an integer, true or false";
+  }
+  return std::nullopt;
+}
+
+Reason parse_queue(const json& item, const Settings& settings, DeclaredQueue& queue) {
+  if (!item.is_object()) return "must be an object like {\"QueueName\": ..., \"Attributes\": {...}, \"tags\": {...}}";
+  if (!item.contains("QueueName") || !item["QueueName"].is_string() || item["QueueName"].get<std::string>().empty()) {
+    return "needs a QueueName (a string)";
+  }
+  queue.name = item["QueueName"].get<std::string>();
+  if (item.contains("tags") && item.contains("Tags")) return "give tags or Tags, not both";
+  for (const auto& [key, value] : item.items()) {
+    if (key == "QueueName") continue;
+    if (key == "Attributes") {
+      if (!value.is_object()) return "Attributes must be an object";
+      for (const auto& [name, raw] : value.items()) {
+        std::string text;
+        if (auto why = attribute_text(name, raw, settings, text)) return "attribute " + name + ": " + *why;
+        queue.attributes[name] = text;
+      }
+    } else if (key == "tags" || key == "Tags") {
+      if (!value.is_object()) return key + " must be an object";
+      for (const auto& [name, raw] : value.items()) {
+        std::string text;
+        if (auto why = tag_text(raw, text)) return "tag " + name + ": " + *why;
+        queue.tags[name] = text;
+      }
+    } else {
+      return "unknown key \"" + key + "\" (a queue has QueueName, Attributes and tags)";
+    }
+  }
+  return std::nullopt;
+}
+
+// Dead-letter queues before their sources, otherwise in the file's order.
+// Each queue names at most one dead-letter queue, so following those links
+// from each queue gives a chain to place from its far end.
+Reason order_queues(std::vector<DeclaredQueue>& queues, const Settings& settings) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < queues.size(); ++i) index[queues[i].name] = i;
+  auto target = [&](const DeclaredQueue& q) -> std::optional<size_t> {
+    auto policy = q.attributes.find("RedrivePolicy");
+    if (policy == q.attributes.end()) return std::nullopt;
+    auto doc = json::parse(policy->second, nullptr, false);
+    if (!doc.is_object() || !doc.contains("deadLetterTargetArn") || !doc["deadLetterTargetArn"].is_string()) {
+      return std::nullopt;  // the engine says what is wrong with it
+    }
+    auto name = storage::queue_name_from_arn(doc["deadLetterTargetArn"].get<std::string>(), settings.region,
+                                             settings.account_id);
+    if (!name || *name == q.name || !index.count(*name)) return std::nullopt;
+    return index.at(*name);
+  };
+  enum class State { New, OnChain, Placed };
+  std::vector<State> state(queues.size(), State::New);
+  std::vector<DeclaredQueue> ordered;
+  for (size_t i = 0; i < queues.size(); ++i) {
+    std::vector<size_t> chain;
+    std::optional<size_t> at = i;
+    while (at && state[*at] == State::New) {
+      state[*at] = State::OnChain;
+      chain.push_back(*at);
+      at = target(queues[*at]);
+    }
+    if (at && state[*at] == State::OnChain) {
+      std::string cycle;
+      for (auto it = std::find(chain.begin(), chain.end(), *at); it != chain.end(); ++it) {
+        cycle += queues[*it].name + " -> ";
+      }
+      return "the dead-letter queues form a cycle: " + cycle + queues[*at].name;
+    }
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+      state[*it] = State::Placed;
+      ordered.push_back(std::move(queues[*it]));
+    }
+  }
+  queues = std::move(ordered);
+  return std::nullopt;
+}
+
+Reason parse_queues(const json& list, const Settings& settings, std::vector<DeclaredQueue>& queues) {
+  if (!list.is_array()) return "queues: must be a list of queues";
+  for (size_t i = 0; i < list.size(); ++i) {
+    DeclaredQueue queue;
+    if (auto why = parse_queue(list[i], settings, queue)) {
+      std::string where = "queues[" + std::to_string(i) + "]";
+      if (!queue.name.empty()) where += " (" + queue.name + ")";
+      return where + ": " + *why;
+    }
+    for (const auto& other : queues) {
+      if (other.name == queue.name) return "queues: " + queue.name + " is declared twice";
+    }
+    queues.push_back(std::move(queue));
+  }
+  if (auto why = order_queues(queues, settings)) return "queues: " + *why;
+  return std::nullopt;
+}
+
+// Reads the file's settings into `config`; keeps its queues for later, when
+// the region and account id (which ARNs need) are final.
+Reason read_config_file(const std::string& path, StartupConfig& config, json& queues) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::string("cannot read config file ") + path + ": " + std::strerror(errno);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  json doc;
+  try {
+    doc = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    // "[json.exception.parse_error.101] parse error at line 3, column 5: ..."
+    std::string what = e.what();
+    if (auto start = what.find("] "); start != std::string::npos) what = what.substr(start + 2);
+    return "config file " + path + ": " + what;
+  }
+  if (!doc.is_object()) return "config file " + path + ": must hold a JSON object of settings";
+  for (const auto& [key, value] : doc.items()) {
+    if (key == "queues") {
+      queues = value;
+      continue;
+    }
+    const Option* o = find_option(key);
+    if (!o) return "config file " + path + ": " + unknown_key_message(key);
+    if (auto why = store(*o, value, config)) return bad_setting(*o, "config file " + path, *why, value.dump());
+  }
+  return std::nullopt;
+}
+
+// An existing declared queue: the declared attributes and tags that differ.
+Status update_declared_queue(storage::Engine& engine, const DeclaredQueue& queue, const storage::QueueInfo& have) {
+  auto wanted = storage::validate_queue_attributes(queue.attributes, /*creating=*/true);
+  if (!wanted) return wanted.error();
+  const bool fifo = storage::is_fifo(have.attributes);
+  if (storage::is_fifo(wanted.value()) != fifo) {
+    return make_error(ErrorCode::InvalidAttributeValue,
+                      std::string("The queue exists as a ") + (fifo ? "FIFO" : "standard") +
+                          " queue; FifoQueue cannot change (delete the queue to change its type).");
+  }
+  storage::AttributeMap changes;
+  for (const auto& [name, value] : wanted.value()) {
+    if (name == "FifoQueue") continue;
+    auto stored = have.attributes.find(name);
+    if ((stored == have.attributes.end() ? std::string() : stored->second) != value) changes[name] = value;
+  }
+  if (!changes.empty()) {
+    if (auto st = engine.set_queue_attributes(queue.name, changes); !st) return st;
+  }
+  const bool tags_differ = std::any_of(queue.tags.begin(), queue.tags.end(), [&](const auto& tag) {
+    auto stored = have.tags.find(tag.first);
+    return stored == have.tags.end() || stored->second != tag.second;
+  });
+  if (tags_differ) {
+    return engine.modify_queue(queue.name, [&](storage::QueueInfo& q) { return storage::add_tags(q, queue.tags); });
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+std::optional<std::string> process_environment(const std::string& name) {
+  if (const char* value = std::getenv(name.c_str())) return std::string(value);
+  return std::nullopt;
+}
+
+int load_config(int argc, const char* const* argv, const Environment& environment, StartupConfig& config,
+                std::ostream& out, std::ostream& err) {
+  const po::options_description flags = describe_flags(config);
+  po::variables_map given;
+  try {
+    po::store(po::parse_command_line(argc, argv, flags), given);
+    po::notify(given);
+  } catch (const std::exception& e) {
+    err << "wharf: " << e.what() << "\n" << flags << "\n";
+    return 1;
+  }
+  if (given.count("help")) {
+    out << flags << "\n";
+    return 0;
+  }
+  if (given.count("version")) {
+    out << "wharf " WHARF_VERSION "\n";
+    return 0;
+  }
+  // The file, then the environment, then the flags: each overrides the one
+  // before. An empty environment variable counts as unset (as compose files
+  // leave an unset ${VAR}).
+  auto from_environment = [&](const std::string& name) -> std::optional<std::string> {
+    auto value = environment(name);
+    if (value && value->empty()) return std::nullopt;
+    return value;
+  };
+  std::string path;
+  if (given.count("config")) {
+    path = given["config"].as<std::string>();
+  } else if (auto value = from_environment("WHARF_CONFIG")) {
+    path = *value;
+  }
+  json queues;
+  if (!path.empty()) {
+    if (auto why = read_config_file(path, config, queues)) {
+      err << "wharf: " << *why << "\n";
+      return 1;
+    }
+  }
+  for (const auto& o : options()) {
+    const std::string name = environment_name(o);
+    auto text = from_environment(name);
+    if (!text) continue;
+    if (auto why = store_text(o, *text, config)) {
+      err << "wharf: " << bad_setting(o, "environment variable " + name, *why, in_quotes(*text)) << "\n";
+      return 1;
+    }
+  }
+  for (const auto& o : options()) {
+    const std::string name = flag_name(o);
+    if (!given.count(name)) continue;
+    const auto& text = given[name].as<std::string>();
+    if (auto why = store_text(o, text, config)) {
+      err << "wharf: " << bad_setting(o, "flag --" + name, *why, in_quotes(text)) << "\n";
+      return 1;
+    }
+  }
+  const Settings& s = config.settings;
+  if (s.tls_cert.empty() != s.tls_key.empty()) {
+    err << "wharf: tls_cert and tls_key go together (--tls-cert and --tls-key)\n";
+    return 1;
+  }
+  if (!queues.is_null()) {
+    if (auto why = parse_queues(queues, s, config.queues)) {
+      err << "wharf: config file " << path << ": " << *why << "\n";
+      return 1;
+    }
+  }
+  return -1;
+}
+
+bool apply_declared_queues(storage::Engine& engine, const std::vector<DeclaredQueue>& queues, std::string& error) {
+  for (const auto& queue : queues) {
+    auto fail = [&](const SqsError& e) {
+      error = "declared queue " + queue.name + ": " + std::string(error_name(e.code)) + ": " + e.message;
+      return false;
+    };
+    auto existing = engine.get_queue(queue.name);
+    if (existing) {
+      if (auto st = update_declared_queue(engine, queue, existing.value()); !st) return fail(st.error());
+      continue;
+    }
+    if (existing.error().code != ErrorCode::QueueDoesNotExist) return fail(existing.error());
+    if (auto created = engine.create_queue(queue.name, queue.attributes, queue.tags); !created) {
+      return fail(created.error());
+    }
+  }
+  return true;
+}
+
+}  // namespace wharf::server
