@@ -42,6 +42,7 @@ enum class ErrorCode {
   InvalidClientTokenId,
   SignatureDoesNotMatch,
   RequestExpired,
+  AccessDenied,
   // Message move tasks
   ResourceNotFoundException,
   // Everything else
@@ -78,6 +79,7 @@ constexpr std::string_view error_name(ErrorCode code) {
     case ErrorCode::MissingAuthenticationToken: return "MissingAuthenticationToken";
     case ErrorCode::IncompleteSignature: return "IncompleteSignature";
     case ErrorCode::InvalidClientTokenId: return "InvalidClientTokenId";
+    case ErrorCode::AccessDenied: return "AccessDenied";
     case ErrorCode::SignatureDoesNotMatch: return "SignatureDoesNotMatch";
     case ErrorCode::RequestExpired: return "RequestExpired";
     case ErrorCode::ResourceNotFoundException: return "ResourceNotFoundException";

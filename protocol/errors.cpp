@@ -36,6 +36,7 @@ const ErrorWireInfo& wire_info(ErrorCode code) {
   static const ErrorWireInfo kInvalidClientTokenId{"com.amazon.coral.service#UnrecognizedClientException", "InvalidClientTokenId", 403, true};
   static const ErrorWireInfo kSignatureDoesNotMatch{"com.amazon.coral.service#InvalidSignatureException", "SignatureDoesNotMatch", 403, true};
   static const ErrorWireInfo kRequestExpired{"com.amazon.coral.service#InvalidSignatureException", "RequestExpired", 400, true};
+  static const ErrorWireInfo kAccessDenied{"com.amazon.coral.service#AccessDeniedException", "AccessDenied", 403, true};
   static const ErrorWireInfo kUnsupportedOperation{"com.amazonaws.sqs#UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", 400, true};
   static const ErrorWireInfo kInternalError{"com.amazonaws.sqs#InternalError", "InternalError", 500, false};
   static const ErrorWireInfo kServiceUnavailable{"com.amazonaws.sqs#ServiceUnavailable", "ServiceUnavailable", 503, false};
@@ -69,6 +70,7 @@ const ErrorWireInfo& wire_info(ErrorCode code) {
     case ErrorCode::InvalidClientTokenId: return kInvalidClientTokenId;
     case ErrorCode::SignatureDoesNotMatch: return kSignatureDoesNotMatch;
     case ErrorCode::RequestExpired: return kRequestExpired;
+    case ErrorCode::AccessDenied: return kAccessDenied;
     case ErrorCode::UnsupportedOperation: return kUnsupportedOperation;
     case ErrorCode::InternalError: return kInternalError;
     case ErrorCode::ServiceUnavailable: return kServiceUnavailable;

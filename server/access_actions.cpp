@@ -59,7 +59,7 @@ Result<json> add_permission(const Call& call) {
   if (!accounts) return accounts.error();
   auto actions = p.string_list("Actions");
   if (!actions) return actions.error();
-  const std::string arn = storage::queue_arn(call.settings.region, call.settings.account_id, name.value());
+  const std::string arn = storage::queue_arn(call.settings.region, owner_account(call), name.value());
   const storage::Permission permission{label.value(), accounts.value(), actions.value()};
   auto st = call.engine.modify_queue(name.value(),
                                      [&](storage::QueueInfo& q) { return storage::add_permission(q, arn, permission); });

@@ -66,7 +66,7 @@ void run_action(std::string_view action, const Call& call, Reply reply) {
 // The configured public URL when there is one (e.g. behind a proxy or a
 // port mapping), else the address the client used.
 std::string queue_url(const Call& call, const std::string& name) {
-  const std::string path = "/" + call.settings.account_id + "/" + name;
+  const std::string path = "/" + owner_account(call) + "/" + name;
   if (!call.settings.public_url.empty()) {
     std::string_view base = call.settings.public_url;
     if (base.ends_with('/')) base.remove_suffix(1);
@@ -76,20 +76,30 @@ std::string queue_url(const Call& call, const std::string& name) {
   return (call.tls ? "https://" : "http://") + host + path;
 }
 
+std::optional<QueueUrlParts> split_queue_url(std::string_view url) {
+  std::string_view path = strip_scheme_and_host(url);
+  auto query = path.find('?');
+  if (query != std::string_view::npos) path = path.substr(0, query);
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  if (path.size() < 2 || path[0] != '/') return std::nullopt;
+  path.remove_prefix(1);
+  auto slash = path.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == path.size() ||
+      path.find('/', slash + 1) != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return QueueUrlParts{std::string(path.substr(0, slash)), std::string(path.substr(slash + 1))};
+}
+
 Result<std::string> queue_name_from_url(const Call& call) {
   Params p(call.params);
   auto url = p.required_string("QueueUrl");
   if (!url) return url.error();
-  std::string_view path = strip_scheme_and_host(url.value());
-  auto query = path.find('?');
-  if (query != std::string_view::npos) path = path.substr(0, query);
-  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-  const std::string prefix = "/" + call.settings.account_id + "/";
-  if (path.substr(0, prefix.size()) != prefix || path.size() == prefix.size() ||
-      path.find('/', prefix.size()) != std::string_view::npos) {
+  auto parts = split_queue_url(url.value());
+  if (!parts || parts->account_id != owner_account(call)) {
     return make_error(ErrorCode::QueueDoesNotExist, "The specified queue does not exist.");
   }
-  return std::string(path.substr(prefix.size()));
+  return parts->name;
 }
 
 Result<QueueUrlPage> paginate_queue_urls(const Call& call, const std::vector<std::string>& names) {

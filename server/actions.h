@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -24,7 +25,12 @@ struct Call {
   const Settings& settings;
   std::string host;  // the request's Host header, for queue URLs
   bool tls = false;  // came over HTTPS: queue URLs say https
+  std::string account_id;  // the account whose queues `engine` holds (empty: settings.account_id)
 };
+
+inline const std::string& owner_account(const Call& call) {
+  return call.account_id.empty() ? call.settings.account_id : call.account_id;
+}
 
 using Reply = std::function<void(Result<nlohmann::json>)>;
 
@@ -37,6 +43,12 @@ std::string queue_url(const Call& call, const std::string& name);
 // The queue named by the request's QueueUrl (matched by account and name,
 // whatever host it names).
 Result<std::string> queue_name_from_url(const Call& call);
+// A queue URL's (or path's) /ACCOUNT/NAME, whatever host it names.
+struct QueueUrlParts {
+  std::string account_id;
+  std::string name;
+};
+std::optional<QueueUrlParts> split_queue_url(std::string_view url);
 
 // One page of queue URLs for `names` (sorted), from the request's
 // MaxResults (1-1000) and NextToken; a token only when MaxResults was given

@@ -4,8 +4,8 @@
 
 namespace wharf::server {
 
-Status verify_signature(const protocol::SignedRequest& request, const std::map<std::string, std::string>& credentials,
-                        int64_t now_s) {
+Result<const Credential*> verify_signature(const protocol::SignedRequest& request, const Credentials& credentials,
+                                           int64_t now_s) {
   auto auth = protocol::parse_sigv4(request);
   if (!auth) return auth.error();
   auto secret = credentials.find(auth->access_key);
@@ -32,26 +32,38 @@ Status verify_signature(const protocol::SignedRequest& request, const std::map<s
                       "Signature expired: " + auth->amz_date + " is now outside the 15 minute window of the server's "
                       "clock.");
   }
-  const std::string expected = protocol::expected_signature(request, auth.value(), secret->second);
+  const std::string expected = protocol::expected_signature(request, auth.value(), secret->second.secret);
   if (expected.size() != auth->signature.size() ||
       CRYPTO_memcmp(expected.data(), auth->signature.data(), expected.size()) != 0) {
     return make_error(ErrorCode::SignatureDoesNotMatch,
                       "The request signature we calculated does not match the signature you provided. Check your AWS "
                       "Secret Access Key and signing method. Consult the service documentation for details.");
   }
-  return Ok{};
+  return &secret->second;
 }
 
-Result<std::map<std::string, std::string>> parse_credentials(const std::string& text) {
-  std::map<std::string, std::string> out;
+Result<Credentials> parse_credentials(const std::string& text) {
+  Credentials out;
   std::string entry;
   auto flush = [&]() -> Status {
     if (entry.empty()) return Ok{};
     auto colon = entry.find(':');
     if (colon == 0 || colon == std::string::npos || colon + 1 == entry.size()) {
-      return make_error(ErrorCode::InvalidParameterValue, "credentials must be KEY:SECRET, got an entry without both");
+      return make_error(ErrorCode::InvalidParameterValue,
+                        "credentials must be KEY:SECRET or KEY:SECRET:ACCOUNT, got an entry without both");
     }
-    out[entry.substr(0, colon)] = entry.substr(colon + 1);
+    Credential credential;
+    credential.secret = entry.substr(colon + 1);
+    if (auto second = credential.secret.find(':'); second != std::string::npos) {
+      credential.account_id = credential.secret.substr(second + 1);
+      credential.secret.resize(second);
+      if (credential.secret.empty() || credential.account_id.size() != 12 ||
+          credential.account_id.find_first_not_of("0123456789") != std::string::npos) {
+        return make_error(ErrorCode::InvalidParameterValue,
+                          "credentials must be KEY:SECRET or KEY:SECRET:ACCOUNT with a 12-digit account id");
+      }
+    }
+    out[entry.substr(0, colon)] = std::move(credential);
     entry.clear();
     return Ok{};
   };

@@ -203,6 +203,14 @@ const std::vector<Option>& options() {
          return std::nullopt;
        },
        [](const StartupConfig& c) -> json { return c.settings.dedup_window_seconds; }},
+      {"min_free_disk_mb", "", Kind::Number, 8, 1'000'000,
+       "free space kept on the data dir's disk: below it new messages get ServiceUnavailable (receives and "
+       "deletes go on until a quarter of it)",
+       [](StartupConfig& c, const json& v) -> Reason {
+         c.settings.min_free_disk_mb = v.get<unsigned>();
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.min_free_disk_mb; }},
   };
   return kOptions;
 }

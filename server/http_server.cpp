@@ -12,6 +12,7 @@
 
 #include "common/ids.h"
 #include "protocol/codec.h"
+#include "server/access_control.h"
 #include "server/actions.h"
 #include "server/authentication.h"
 #include "server/wal_syncer.h"
@@ -166,9 +167,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   // With credentials configured, every SQS request must carry a valid SigV4
-  // signature (header or presigned query string).
-  Status authenticate() const {
-    if (services_.settings.credentials.empty()) return Ok{};
+  // signature (header or presigned query string). Answers the account the
+  // request acts as.
+  Result<std::string> authenticate() const {
+    if (services_.settings.credentials.empty()) return services_.settings.account_id;
     protocol::SignedRequest signed_request;
     signed_request.method = std::string_view(request_.method_string().data(), request_.method_string().size());
     signed_request.target = std::string_view(request_.target().data(), request_.target().size());
@@ -179,12 +181,16 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-    return verify_signature(signed_request, services_.settings.credentials, now);
+    auto credential = verify_signature(signed_request, services_.settings.credentials, now);
+    if (!credential) return credential.error();
+    const std::string& account = credential.value()->account_id;
+    return account.empty() ? services_.settings.account_id : account;
   }
 
   void handle_sqs_request(const std::string& request_id) {
     const auto view = view_of(request_);
-    if (auto authenticated = authenticate(); !authenticated) {
+    auto authenticated = authenticate();
+    if (!authenticated) {
       return write(make_response(
           request_, protocol::encode_error(protocol::detect_protocol(view), authenticated.error(), request_id),
           request_id));
@@ -197,20 +203,26 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     auto host_it = request_.find(http::field::host);
     std::string host = host_it == request_.end() ? "" : std::string(host_it->value());
     params_ = std::move(decoded->params);
-    const Call call{params_, services_.engine, services_.long_polls, services_.settings, std::move(host),
-                    std::is_same_v<Stream, TlsStream>};
     const auto proto = decoded->protocol;
     const std::string action = decoded->action;
-    run_action(action, call, [self = shared_from_this(), proto, action, request_id](Result<nlohmann::json> result) {
+    auto account = route_request(services_.accounts, action, params_, authenticated.value(),
+                                 !services_.settings.credentials.empty());
+    if (!account) {
+      return write(make_response(request_, protocol::encode_error(proto, account.error(), request_id), request_id));
+    }
+    const Call call{params_, *account.value()->engine, services_.long_polls, services_.settings, std::move(host),
+                    std::is_same_v<Stream, TlsStream>, account.value()->id};
+    WalSyncer* syncer = account.value()->syncer.get();
+    run_action(action, call, [self = shared_from_this(), proto, action, request_id, syncer](Result<nlohmann::json> result) {
       auto answer = [self, proto, action, request_id](const Result<nlohmann::json>& r) {
         auto encoded = r ? protocol::encode_result(proto, action, r.value(), request_id)
                          : protocol::encode_error(proto, r.error(), request_id);
         auto response = std::make_shared<Response>(make_response(self->request_, encoded, request_id));
         net::dispatch(self->stream_.get_executor(), [self, response] { self->write(std::move(*response)); });
       };
-      if (!self->services_.syncer) return answer(result);
+      if (!syncer) return answer(result);
       // --durability=fsync: acknowledge only what is on disk.
-      self->services_.syncer->after_sync(
+      syncer->after_sync(
           [answer, result = std::move(result)](Status synced) {
             if (!synced) return answer(synced.error());
             answer(result);

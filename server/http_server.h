@@ -11,19 +11,18 @@
 #include <memory>
 #include <string>
 
+#include "server/accounts.h"
 #include "server/long_polls.h"
 #include "server/settings.h"
 #include "storage/engine.h"
 
 namespace wharf::server {
 
-class WalSyncer;
 
 struct Services {
   const Settings& settings;
-  storage::Engine& engine;
+  Accounts& accounts;  // each with its engine and, with --durability=fsync, its syncer
   LongPolls& long_polls;
-  WalSyncer* syncer = nullptr;  // --durability=fsync: answers wait for the fsync
 };
 
 class HttpServer {

@@ -15,6 +15,11 @@
 
 namespace wharf::server {
 
+// Long polls wait on an account's queue: "ACCOUNT/NAME".
+inline std::string long_poll_key(const std::string& account_id, const std::string& queue) {
+  return account_id + "/" + queue;
+}
+
 class LongPolls {
  public:
   // Tries once; true when it answered the caller (messages or an error).

@@ -12,8 +12,10 @@
 #include <thread>
 #include <vector>
 
+#include "server/accounts.h"
 #include "server/authentication.h"
 #include "server/config.h"
+#include "server/health_command.h"
 #include "server/http_server.h"
 #include "server/long_polls.h"
 #include "server/scheduler.h"
@@ -79,39 +81,31 @@ void raise_fd_limit() {
 }
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "health") return wharf::server::health_command(argc - 1, argv + 1);
   Settings settings;
   std::vector<wharf::server::DeclaredQueue> declared_queues;
   if (int code = parse_settings(argc, argv, settings, declared_queues); code >= 0) return code;
   raise_fd_limit();
 
   std::string error;
-  wharf::storage::EngineOptions engine_options;
-  engine_options.data_dir = settings.data_dir;
-  engine_options.region = settings.region;
-  engine_options.account_id = settings.account_id;
-  engine_options.dedup_window_ms = int64_t(settings.dedup_window_seconds) * 1000;
-  auto engine = wharf::storage::open_rocksdb_engine(engine_options, error);
-  if (!engine) {
-    std::cerr << "wharf: " << error << "\n";
-    return 2;
-  }
-  if (!wharf::server::apply_declared_queues(*engine, declared_queues, error)) {
-    std::cerr << "wharf: " << error << "\n";
-    return 1;
-  }
-
   const unsigned threads = settings.threads ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
   boost::asio::io_context io(static_cast<int>(threads));
   wharf::server::LongPolls long_polls(io, settings.max_long_polls);
-  wharf::server::Scheduler scheduler(io, *engine, long_polls);
-  std::unique_ptr<wharf::server::WalSyncer> syncer;
-  if (settings.fsync) syncer = std::make_unique<wharf::server::WalSyncer>(*engine);
-  wharf::server::HttpServer http(io, {settings, *engine, long_polls, syncer.get()});
+  wharf::server::Accounts accounts;
+  if (!accounts.open(io, settings, long_polls, error)) {
+    std::cerr << "wharf: " << error << "\n";
+    return 2;
+  }
+  if (!wharf::server::apply_declared_queues(*accounts.own().engine, declared_queues, error)) {
+    std::cerr << "wharf: " << error << "\n";
+    return 1;
+  }
+  wharf::server::HttpServer http(io, {settings, accounts, long_polls});
   if (!http.listen(error)) {
     std::cerr << "wharf: " << error << "\n";
     return 3;
   }
-  scheduler.start();
+  accounts.start();
   std::cout << "wharf " WHARF_VERSION " listening on " << settings.bind << ":" << http.port() << ", data dir "
             << settings.data_dir << ", durability " << (settings.fsync ? "fsync" : "wal") << ", auth "
             << (settings.credentials.empty() ? "off" : "sigv4");
@@ -126,7 +120,7 @@ int main(int argc, char** argv) {
     if (ec) return;
     std::cout << "wharf stopping" << std::endl;
     http.stop();
-    scheduler.stop();
+    accounts.stop();
     long_polls.shutdown();
     drain.expires_after(std::chrono::milliseconds(200));
     drain.async_wait([&](const boost::system::error_code&) { io.stop(); });
@@ -147,8 +141,7 @@ int main(int argc, char** argv) {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back(serve);
   serve();
   for (auto& t : pool) t.join();
-  if (syncer) syncer->stop();
-  engine.reset();
+  accounts.close();
   std::cout << "wharf stopped" << std::endl;
   return 0;
 }

@@ -155,7 +155,7 @@ void receive_message(const Call& call, Reply reply) {
       return true;
     }
   };
-  auto receive = std::make_shared<Receive>(Receive{call.engine, call.settings.account_id, name.value(),
+  auto receive = std::make_shared<Receive>(Receive{call.engine, owner_account(call), name.value(),
                                                    max.value().value_or(1), visibility.value(),
                                                    attempt_id.value().value_or(""), std::move(selection),
                                                    std::move(reply)});
@@ -164,7 +164,7 @@ void receive_message(const Call& call, Reply reply) {
     return;
   }
   const bool waiting = call.long_polls.wait(
-      receive->queue, std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds),
+      long_poll_key(owner_account(call), receive->queue), std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds),
       [receive] { return receive->try_once(/*answer_empty=*/false); },
       [receive] { receive->reply(json::object()); });
   if (!waiting) {

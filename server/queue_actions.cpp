@@ -44,7 +44,7 @@ Result<json> get_queue_url(const Call& call) {
   if (!name) return name.error();
   if (auto owner = p.optional_string("QueueOwnerAWSAccountId"); !owner) {
     return owner.error();
-  } else if (owner.value() && *owner.value() != call.settings.account_id) {
+  } else if (owner.value() && *owner.value() != owner_account(call)) {
     return make_error(ErrorCode::QueueDoesNotExist, "The specified queue does not exist.");
   }
   auto queue = call.engine.get_queue(name.value());
@@ -88,7 +88,7 @@ Result<json> get_queue_attributes(const Call& call) {
   if (!counts) return counts.error();
 
   std::map<std::string, std::string> all = queue->attributes;
-  all["QueueArn"] = "arn:aws:sqs:" + call.settings.region + ":" + call.settings.account_id + ":" + queue->name;
+  all["QueueArn"] = "arn:aws:sqs:" + call.settings.region + ":" + owner_account(call) + ":" + queue->name;
   all["ApproximateNumberOfMessages"] = std::to_string(counts->visible);
   all["ApproximateNumberOfMessagesNotVisible"] = std::to_string(counts->in_flight);
   all["ApproximateNumberOfMessagesDelayed"] = std::to_string(counts->delayed);

@@ -17,8 +17,13 @@ int64_t system_now_ms() {
 
 }  // namespace
 
-Scheduler::Scheduler(boost::asio::io_context& io, storage::Engine& engine, LongPolls& long_polls)
-    : strand_(boost::asio::make_strand(io)), engine_(engine), long_polls_(long_polls), timer_(strand_) {}
+Scheduler::Scheduler(boost::asio::io_context& io, storage::Engine& engine, LongPolls& long_polls,
+                     std::string account_id)
+    : strand_(boost::asio::make_strand(io)),
+      engine_(engine),
+      long_polls_(long_polls),
+      account_id_(std::move(account_id)),
+      timer_(strand_) {}
 
 void Scheduler::start() {
   engine_.set_listener(this);
@@ -31,7 +36,9 @@ void Scheduler::stop() {
   boost::asio::post(strand_, [this] { timer_.cancel(); });
 }
 
-void Scheduler::messages_available(const std::string& queue_name) { long_polls_.notify(queue_name); }
+void Scheduler::messages_available(const std::string& queue_name) {
+  long_polls_.notify(long_poll_key(account_id_, queue_name));
+}
 
 void Scheduler::deadline_added(int64_t when_ms) {
   const int64_t armed = armed_for_ms_.load();

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 #include "server/long_polls.h"
 #include "storage/engine.h"
@@ -17,7 +18,8 @@ namespace wharf::server {
 
 class Scheduler final : public storage::EngineListener {
  public:
-  Scheduler(boost::asio::io_context& io, storage::Engine& engine, LongPolls& long_polls);
+  // `account_id` qualifies the queue names it passes to the long polls.
+  Scheduler(boost::asio::io_context& io, storage::Engine& engine, LongPolls& long_polls, std::string account_id);
   void start();
   void stop();
 
@@ -31,6 +33,7 @@ class Scheduler final : public storage::EngineListener {
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;  // owns timer_
   storage::Engine& engine_;
   LongPolls& long_polls_;
+  const std::string account_id_;
   boost::asio::steady_timer timer_;
   std::atomic<int64_t> armed_for_ms_{0};
   std::atomic<bool> stopped_{false};

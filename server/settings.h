@@ -5,6 +5,8 @@
 #include <map>
 #include <string>
 
+#include "server/authentication.h"
+
 namespace wharf::server {
 
 struct Settings {
@@ -23,8 +25,10 @@ struct Settings {
   uint16_t tls_port = 9325;
   std::string tls_cert;
   std::string tls_key;
-  // SigV4 verification: on when there are credentials (access key -> secret).
-  std::map<std::string, std::string> credentials;  // --durability=fsync (else wal)
+  // SigV4 verification: on when there are credentials (access key -> secret
+  // and account).
+  Credentials credentials;
+  unsigned min_free_disk_mb = 256;  // below it sends are refused; RocksDB never meets a full disk
   int dedup_window_seconds = 300;  // FIFO deduplication window; AWS's is 300, lower only for tests
 };
 

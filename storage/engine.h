@@ -160,6 +160,13 @@ struct EngineOptions {
   bool sync_writes = false;  // fsync inside each write (the server prefers WAL writes + sync_log)
   std::function<int64_t()> now_ms;  // defaults to the system clock
   int64_t dedup_window_ms = 300'000;  // FIFO deduplication and receive-attempt window
+  // Free space kept on the data dir's disk: below send_reserve_bytes new
+  // messages are refused (ServiceUnavailable) while receives and deletes go
+  // on; below write_floor_bytes every write is. RocksDB is never run into a
+  // full disk (it cannot recover from that without a restart): its memtables
+  // are sized to write_floor_bytes, so a flush always fits.
+  int64_t send_reserve_bytes = 256ll << 20;
+  int64_t write_floor_bytes = 64ll << 20;
 };
 
 // Opens (or creates) the data dir. Fails with a message when it cannot be

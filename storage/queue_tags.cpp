@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
+#include <string_view>
 
 #include "common/text.h"
 
@@ -162,6 +164,82 @@ Status remove_permission(QueueInfo& queue, const std::string& label) {
     queue.attributes["Policy"] = policy.dump();
   }
   return Ok{};
+}
+
+namespace {
+
+// '*' any run, '?' one character.
+bool glob_match(std::string_view pattern, std::string_view text, bool ignore_case) {
+  auto same = [ignore_case](char a, char b) {
+    return ignore_case ? std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b))
+                       : a == b;
+  };
+  size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || (pattern[p] != '*' && same(pattern[p], text[t])))) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+// A string or a list of strings; anything else matches nothing.
+bool any_of_strings(const nlohmann::json& value, const std::function<bool(const std::string&)>& match) {
+  if (value.is_string()) return match(value.get<std::string>());
+  if (!value.is_array()) return false;
+  return std::any_of(value.begin(), value.end(), [&](const nlohmann::json& v) {
+    return v.is_string() && match(v.get<std::string>());
+  });
+}
+
+bool principal_matches(const nlohmann::json& principal, const std::string& account) {
+  auto match = [&](const std::string& p) {
+    return p == "*" || p == account || p.rfind("arn:aws:iam::" + account + ":", 0) == 0;
+  };
+  if (principal.is_string()) return principal.get<std::string>() == "*";
+  if (!principal.is_object() || !principal.contains("AWS")) return false;
+  return any_of_strings(principal["AWS"], match);
+}
+
+}  // namespace
+
+PolicyDecision evaluate_policy(const std::string& policy_text, const std::string& principal_account,
+                               const std::string& action, const std::string& queue_arn) {
+  if (policy_text.empty() || json_nests_too_deep(policy_text)) return PolicyDecision::NoMatch;
+  const auto policy = nlohmann::json::parse(policy_text, nullptr, false);
+  if (!policy.is_object()) return PolicyDecision::NoMatch;
+  std::string single = action;
+  if (single.size() > 5 && single.compare(single.size() - 5, 5, "Batch") == 0) single.resize(single.size() - 5);
+  auto action_matches = [&](const std::string& pattern) {
+    return glob_match(pattern, "sqs:" + action, true) || glob_match(pattern, "sqs:" + single, true);
+  };
+  auto resource_matches = [&](const std::string& pattern) { return glob_match(pattern, queue_arn, false); };
+  PolicyDecision decision = PolicyDecision::NoMatch;
+  for (const auto& statement : statements_of(policy)) {
+    if (!statement.is_object()) continue;
+    if (statement.contains("Condition") || statement.contains("NotPrincipal") || statement.contains("NotAction") ||
+        statement.contains("NotResource")) {
+      continue;
+    }
+    const std::string effect = statement.value("Effect", "");
+    if (effect != "Allow" && effect != "Deny") continue;
+    if (!statement.contains("Principal") || !principal_matches(statement["Principal"], principal_account)) continue;
+    if (!statement.contains("Action") || !any_of_strings(statement["Action"], action_matches)) continue;
+    if (statement.contains("Resource") && !any_of_strings(statement["Resource"], resource_matches)) continue;
+    if (effect == "Deny") return PolicyDecision::Deny;
+    decision = PolicyDecision::Allow;
+  }
+  return decision;
 }
 
 }  // namespace wharf::storage

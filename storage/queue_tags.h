@@ -26,4 +26,14 @@ Status add_permission(QueueInfo& queue, const std::string& queue_arn, const Perm
 // Removes the statement with Sid = label.
 Status remove_permission(QueueInfo& queue, const std::string& label);
 
+// The queue Policy's answer for `principal_account` calling `action` (an SQS
+// action name) on the queue `queue_arn`: a matching Deny wins, else a matching
+// Allow allows. Principals match as "*", the account id, or any ARN in that
+// account; actions as "sqs:<Action>" globs, case-insensitively (a batch action
+// also as its single form); Resource, when given, as ARN globs. Statements
+// with Condition, NotPrincipal, NotAction or NotResource are not evaluated.
+enum class PolicyDecision { NoMatch, Allow, Deny };
+PolicyDecision evaluate_policy(const std::string& policy_text, const std::string& principal_account,
+                               const std::string& action, const std::string& queue_arn);
+
 }  // namespace wharf::storage

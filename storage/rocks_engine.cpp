@@ -4,8 +4,10 @@
 #include <nlohmann/json.hpp>
 #include <openssl/rand.h>
 #include <rocksdb/options.h>
+#include <rocksdb/sst_file_manager.h>
 
 #include <chrono>
+#include <filesystem>
 
 #include "storage/arn.h"
 #include "storage/queue_tags.h"
@@ -194,7 +196,24 @@ std::string RocksEngine::arn(const std::string& name) const {
   return queue_arn(options_.region, options_.account_id, name);
 }
 
-Status RocksEngine::write(rocksdb::WriteBatch& batch) {
+Status RocksEngine::check_free_space(WriteKind kind) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - free_checked_ >= std::chrono::milliseconds(100)) {
+    std::error_code ec;
+    const auto space = std::filesystem::space(options_.data_dir, ec);
+    free_bytes_ = ec ? INT64_MAX : static_cast<int64_t>(space.available);
+    free_checked_ = now;
+  }
+  const int64_t needed = kind == WriteKind::Grows ? options_.send_reserve_bytes : options_.write_floor_bytes;
+  if (free_bytes_ >= needed) return Ok{};
+  return make_error(ErrorCode::ServiceUnavailable,
+                    "The data directory's disk is nearly full (" + std::to_string(free_bytes_ >> 20) + " MiB free; " +
+                        (kind == WriteKind::Grows ? "new messages need " : "changes need ") +
+                        std::to_string(needed >> 20) + " MiB). Retry once space is freed.");
+}
+
+Status RocksEngine::write(rocksdb::WriteBatch& batch, WriteKind kind) {
+  if (auto room = check_free_space(kind); !room) return room;
   auto s = db_->Write(write_options_, &batch);
   if (!s.ok()) return make_error(ErrorCode::InternalError, "Storage write failed: " + s.ToString());
   return Ok{};
@@ -452,6 +471,12 @@ std::unique_ptr<Engine> open_rocksdb_engine(const EngineOptions& options, std::s
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.keep_log_file_num = 4;
+  // All memtables together stay within the free-space floor
+  // (EngineOptions::write_floor_bytes), so a flush always has room.
+  db_options.db_write_buffer_size = static_cast<size_t>(std::max<int64_t>(options.write_floor_bytes, 4ll << 20));
+  // Tracks SST sizes: after a no-space error RocksDB holds back compactions
+  // that would not fit and resumes by itself once space is freed.
+  db_options.sst_file_manager.reset(rocksdb::NewSstFileManager(rocksdb::Env::Default()));
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const char* name : kColumnFamilies) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
   std::vector<rocksdb::ColumnFamilyHandle*> handles;

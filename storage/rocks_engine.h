@@ -16,6 +16,8 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <chrono>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <set>
@@ -146,7 +148,10 @@ class RocksEngine final : public Engine {
   int64_t now() const;
   Result<Queue*> find(const std::string& name);
   std::string arn(const std::string& name) const;
-  Status write(rocksdb::WriteBatch& batch);
+  // Grows: the write adds messages (refused first when the disk fills up).
+  enum class WriteKind { Other, Grows };
+  Status write(rocksdb::WriteBatch& batch, WriteKind kind = WriteKind::Other);
+  Status check_free_space(WriteKind kind);
   void put_queue_record(rocksdb::WriteBatch& batch, const std::string& name, uint64_t id, const QueueInfo& info);
   Status check_redrive_target(const std::string& source_name, const AttributeMap& attributes);
   bool load_queues(std::string& error);
@@ -191,6 +196,9 @@ class RocksEngine final : public Engine {
   rocksdb::ColumnFamilyHandle* tasks_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* dedup_cf_ = nullptr;
   rocksdb::WriteOptions write_options_;
+  // The data dir's free bytes, looked up at most every 100 ms (under mu_).
+  int64_t free_bytes_ = INT64_MAX;
+  std::chrono::steady_clock::time_point free_checked_{};
   EngineOptions options_;
   EngineListener* listener_ = nullptr;
   std::string secret_;

@@ -357,7 +357,7 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
     staged.push_back(Staged{seq, std::move(state), std::move(dedup), content.message_id});
   }
   if (staged.empty()) return results;
-  if (auto st = write(batch); !st) return st.error();
+  if (auto st = write(batch, WriteKind::Grows); !st) return st.error();
   bool visible_now = false;
   for (const auto& s : staged) {
     index_message(q, s.seq, s.state, now);

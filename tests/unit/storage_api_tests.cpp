@@ -1451,3 +1451,64 @@ TEST_CASE("receipt handles issued after a reopen differ from every handle issued
   REQUIRE(r.ok());
   CHECK_COUNTS(f, "q", 0, 1, 0);
 }
+
+TEST_CASE("evaluate_policy: AddPermission's statements allow their accounts and actions only", "[permissions][policy]") {
+  Fixture f;
+  f.create("q");
+  REQUIRE(grant(f, "q", {"send", {"111122223333"}, {"SendMessage"}}).ok());
+  REQUIRE(grant(f, "q", {"all", {"444455556666"}, {"*"}}).ok());
+  const std::string policy = f.attributes("q").at("Policy");
+  const std::string arn = "arn:aws:sqs:us-east-1:000000000000:q";
+  using wharf::storage::evaluate_policy;
+  using wharf::storage::PolicyDecision;
+  CHECK(evaluate_policy(policy, "111122223333", "SendMessage", arn) == PolicyDecision::Allow);
+  CHECK(evaluate_policy(policy, "111122223333", "SendMessageBatch", arn) == PolicyDecision::Allow);  // its single form
+  CHECK(evaluate_policy(policy, "111122223333", "ReceiveMessage", arn) == PolicyDecision::NoMatch);
+  CHECK(evaluate_policy(policy, "444455556666", "PurgeQueue", arn) == PolicyDecision::Allow);
+  CHECK(evaluate_policy(policy, "999999999999", "SendMessage", arn) == PolicyDecision::NoMatch);
+  CHECK(evaluate_policy(policy, "111122223333", "SendMessage", "arn:aws:sqs:us-east-1:000000000000:other") ==
+        PolicyDecision::NoMatch);  // Resource names the queue
+}
+
+TEST_CASE("evaluate_policy: principals, action globs, Deny, and statements it does not evaluate", "[policy]") {
+  using wharf::storage::evaluate_policy;
+  using wharf::storage::PolicyDecision;
+  const std::string arn = "arn:aws:sqs:us-east-1:000000000000:q";
+  auto decide = [&](const std::string& statements, const std::string& account, const std::string& action) {
+    return evaluate_policy(R"({"Version":"2012-10-17","Statement":)" + statements + "}", account, action, arn);
+  };
+  // Principal "*", the account id, an IAM ARN in the account; case-insensitive action globs.
+  CHECK(decide(R"({"Effect":"Allow","Principal":"*","Action":"sqs:*"})", "111122223333", "DeleteMessage") ==
+        PolicyDecision::Allow);
+  CHECK(decide(R"({"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"SQS:Receive*"})", "111122223333",
+               "ReceiveMessage") == PolicyDecision::Allow);
+  CHECK(decide(R"({"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:user/x"]},"Action":["sqs:get?ueueUrl"]})",
+               "111122223333", "GetQueueUrl") == PolicyDecision::Allow);
+  CHECK(decide(R"({"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::11112222333:root"},"Action":"*"})",
+               "111122223333", "GetQueueUrl") == PolicyDecision::NoMatch);  // another (shorter) account
+  CHECK(decide(R"({"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sqs:Send*","Resource":"arn:aws:sqs:*:*:q"})",
+               "111122223333", "SendMessage") == PolicyDecision::Allow);
+  CHECK(decide(R"({"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sqs:Send*","Resource":"arn:aws:sqs:*:*:Q"})",
+               "111122223333", "SendMessage") == PolicyDecision::NoMatch);  // ARNs are case-sensitive
+  // Deny wins over Allow, in either order.
+  const std::string allow = R"({"Effect":"Allow","Principal":"*","Action":"sqs:*"})";
+  const std::string deny = R"({"Effect":"Deny","Principal":{"AWS":"111122223333"},"Action":"sqs:PurgeQueue"})";
+  CHECK(decide("[" + allow + "," + deny + "]", "111122223333", "PurgeQueue") == PolicyDecision::Deny);
+  CHECK(decide("[" + deny + "," + allow + "]", "111122223333", "PurgeQueue") == PolicyDecision::Deny);
+  CHECK(decide("[" + deny + "," + allow + "]", "111122223333", "SendMessage") == PolicyDecision::Allow);
+  CHECK(decide("[" + deny + "," + allow + "]", "444455556666", "PurgeQueue") == PolicyDecision::Allow);
+  // Not evaluated: Condition, NotPrincipal, NotAction, NotResource; malformed shapes match nothing.
+  CHECK(decide(R"({"Effect":"Allow","Principal":"*","Action":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}})",
+               "111122223333", "SendMessage") == PolicyDecision::NoMatch);
+  CHECK(decide(R"({"Effect":"Allow","NotPrincipal":{"AWS":"1"},"Action":"*"})", "111122223333", "SendMessage") ==
+        PolicyDecision::NoMatch);
+  CHECK(decide(R"({"Effect":"Allow","Principal":"*","NotAction":"sqs:PurgeQueue"})", "111122223333", "SendMessage") ==
+        PolicyDecision::NoMatch);
+  CHECK(decide(R"({"Effect":"Allow","Principal":"*"})", "111122223333", "SendMessage") == PolicyDecision::NoMatch);
+  CHECK(decide(R"({"Effect":"allow","Principal":"*","Action":"*"})", "111122223333", "SendMessage") ==
+        PolicyDecision::NoMatch);
+  CHECK(decide(R"([5, "x", {"Effect":"Allow","Principal":"*","Action":5}])", "111122223333", "SendMessage") ==
+        PolicyDecision::NoMatch);
+  CHECK(evaluate_policy("", "111122223333", "SendMessage", arn) == PolicyDecision::NoMatch);
+  CHECK(evaluate_policy("not json", "111122223333", "SendMessage", arn) == PolicyDecision::NoMatch);
+}

@@ -1,0 +1,62 @@
+#include "server/access_control.h"
+
+#include <optional>
+
+#include "server/actions.h"
+#include "storage/arn.h"
+#include "storage/queue_tags.h"
+
+namespace wharf::server {
+namespace {
+
+std::optional<std::string> string_param(const nlohmann::json& params, const char* name) {
+  if (!params.is_object()) return std::nullopt;
+  auto it = params.find(name);
+  if (it == params.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+SqsError no_such_queue() { return make_error(ErrorCode::QueueDoesNotExist, "The specified queue does not exist."); }
+
+}  // namespace
+
+Result<Account*> route_request(Accounts& accounts, std::string_view action, const nlohmann::json& params,
+                               const std::string& caller_account, bool enforce) {
+  std::string owner = caller_account;
+  std::string queue;
+  if (auto url = string_param(params, "QueueUrl")) {
+    auto parts = split_queue_url(*url);
+    // Handlers answer malformed URLs; only a well-formed one picks an account.
+    if (parts && accounts.find(parts->account_id)) {
+      owner = parts->account_id;
+      queue = parts->name;
+    }
+  } else if (action == "GetQueueUrl") {
+    if (auto id = string_param(params, "QueueOwnerAWSAccountId"); id && accounts.find(*id)) {
+      owner = *id;
+      queue = string_param(params, "QueueName").value_or("");
+    }
+  }
+  Account* account = accounts.find(owner);
+  if (!account) return no_such_queue();
+  if (!enforce || owner == caller_account) return account;
+
+  // Another account's queue: its Policy decides.
+  auto denied = [&] {
+    return make_error(ErrorCode::AccessDenied, "Access to the resource " + std::string(action) + " on queue " +
+                                                   queue + " of account " + owner + " is denied.");
+  };
+  if (action == "AddPermission" || action == "RemovePermission") return denied();
+  auto info = account->engine->get_queue(queue);
+  if (!info) return info.error();
+  auto policy = info->attributes.find("Policy");
+  if (policy == info->attributes.end()) return denied();
+  const std::string arn = storage::queue_arn(account->region, owner, queue);
+  if (storage::evaluate_policy(policy->second, caller_account, std::string(action), arn) !=
+      storage::PolicyDecision::Allow) {
+    return denied();
+  }
+  return account;
+}
+
+}  // namespace wharf::server
