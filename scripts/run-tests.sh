@@ -3,7 +3,9 @@
 # test suite: Catch2 unit tests, then integration tests that start the real
 # wharf binary and drive it with boto3 (JSON and query), the AWS CLI, and the
 # JavaScript SDKs v3 (JSON) and v2 2.1490.0 (query); the crash test (SIGKILL
-# under load); and a smoke run of every benchmark scenario.
+# under load); a smoke run of every benchmark scenario; the libFuzzer targets
+# (regression inputs, then 60 s each, under ASan+UBSan); and the unit and
+# integration suites again against an ASan+UBSan build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --tests
@@ -23,5 +25,8 @@ run "integration: JavaScript SDK v3 + v2" tests/js/run.sh
 run "crash safety: 20 SIGKILLs under load, wal and fsync" tests/crash/run.sh
 run "benchmark smoke: every wharf-bench scenario, correctness only" \
   env BENCH_BIN="$PWD/build/bench/wharf-bench" bench/run-all.sh --smoke
+run "fuzzing: 6 libFuzzer targets, regressions + 60 s each, ASan+UBSan" tests/fuzz/run.sh 60
+run "sanitizers: unit, Python and JavaScript suites against an ASan+UBSan build" \
+  env -u WHARF_BIN tests/sanitize.sh
 if ((status)); then echo "SOME TESTS FAILED"; else echo "ALL TESTS PASSED"; fi
 exit $status

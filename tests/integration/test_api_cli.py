@@ -189,12 +189,14 @@ class AwsCliApiTest(unittest.TestCase):
         for m in back:
             self.assertNotIn("DeadLetterQueueSourceArn", m.get("Attributes", {}))
 
-        # to a destination at 1 message/s, cancelled on the way
+        # to a destination at 1 message/s, cancelled on the way (10 messages:
+        # the task must outlast the CLI calls before the cancel, which take
+        # seconds on a loaded or sanitized run)
         dlq2, dlq2_arn, src2, _ = self.dlq_pipe()
         dest_name, dest = self.create("clidest")
-        for i in range(4):
-            self.aws("send-message", "--queue-url", src2, "--message-body", f"slow{i}")
-        self.drive_to_dlq(src2, dlq2, 4)
+        self.aws("send-message-batch", "--queue-url", src2, "--entries",
+                 json.dumps([{"Id": str(i), "MessageBody": f"slow{i}"} for i in range(10)]))
+        self.drive_to_dlq(src2, dlq2, 10)
         h = self.aws("start-message-move-task", "--source-arn", dlq2_arn, "--destination-arn",
                      queue_arn(dest_name), "--max-number-of-messages-per-second", "1")["TaskHandle"]
         running = self.aws("list-message-move-tasks", "--source-arn", dlq2_arn, "--max-results", "10")["Results"]
@@ -205,8 +207,8 @@ class AwsCliApiTest(unittest.TestCase):
         self.assertIsInstance(c["ApproximateNumberOfMessagesMoved"], int)
         t = self.wait_task(dlq2_arn, {"CANCELLED"}, timeout=5)
         self.assertNotIn("TaskHandle", t)
-        self.assertLess(t["ApproximateNumberOfMessagesMoved"], 4)
-        self.assertEqual(self.visible(dest) + self.visible(dlq2), 4, "nothing lost by cancelling")
+        self.assertLess(t["ApproximateNumberOfMessagesMoved"], 10)
+        self.assertEqual(self.visible(dest) + self.visible(dlq2), 10, "nothing lost by cancelling")
 
         self.aws_fails("InvalidParameterValue", "start-message-move-task", "--source-arn", dlq2_arn,
                        "--max-number-of-messages-per-second", "501")
