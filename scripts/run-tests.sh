@@ -3,7 +3,8 @@
 # test suite: Catch2 unit tests, then integration tests that start the real
 # wharf binary and drive it with boto3 (JSON and query), the AWS CLI, and the
 # JavaScript SDKs v3 (JSON) and v2 2.1490.0 (query); the crash test (SIGKILL
-# under load); a smoke run of every benchmark scenario; the libFuzzer targets
+# under load); a smoke run of every benchmark scenario; the Docker image built
+# and driven under podman (tests/container); the libFuzzer targets
 # (regression inputs, then 60 s each, under ASan+UBSan); and the unit and
 # integration suites again against an ASan+UBSan build.
 set -euo pipefail
@@ -25,6 +26,7 @@ run "integration: JavaScript SDK v3 + v2" tests/js/run.sh
 run "crash safety: 20 SIGKILLs under load, wal and fsync" tests/crash/run.sh
 run "benchmark smoke: every wharf-bench scenario, correctness only" \
   env BENCH_BIN="$PWD/build/bench/wharf-bench" bench/run-all.sh --smoke
+run "container: image build, boto3 across a restart on a volume, health check, SIGTERM" tests/container/run.sh
 run "fuzzing: 6 libFuzzer targets, regressions + 60 s each, ASan+UBSan" tests/fuzz/run.sh 60
 run "sanitizers: unit, Python and JavaScript suites against an ASan+UBSan build" \
   env -u WHARF_BIN tests/sanitize.sh
