@@ -15,9 +15,17 @@
 #include "server/access_control.h"
 #include "server/actions.h"
 #include "server/authentication.h"
+#include "server/metrics.h"
 #include "server/wal_syncer.h"
 
 namespace wharf::server {
+
+struct ServerState {
+  std::atomic<unsigned> open_connections{0};  // for --max-connections and /metrics
+  std::atomic<bool> stopping{false};           // SIGTERM: /ready says so
+  RequestMetrics requests;
+};
+
 namespace {
 
 namespace beast = boost::beast;
@@ -54,14 +62,14 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
  public:
   template <class... StreamArgs>
-  Session(Services services, std::shared_ptr<std::atomic<unsigned>> open, StreamArgs&&... stream_args)
+  Session(Services services, std::shared_ptr<ServerState> state, StreamArgs&&... stream_args)
       : stream_(std::forward<StreamArgs>(stream_args)...),
         services_(services),
         timeout_(std::chrono::seconds(services.settings.idle_timeout_seconds)),
-        open_(std::move(open)) {
-    ++*open_;
+        state_(std::move(state)) {
+    ++state_->open_connections;
   }
-  ~Session() { --*open_; }
+  ~Session() { --state_->open_connections; }
 
   void start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
@@ -147,23 +155,60 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void dispatch_request() {
+    started_ = std::chrono::steady_clock::now();
     const std::string request_id = random_uuid();
-    if (request_.method() == http::verb::get && (request_.target() == "/health" || request_.target() == "/health/")) {
-      protocol::EncodedResponse ok;
-      ok.content_type = "text/plain";
-      ok.body = "ok\n";
-      return write(make_response(request_, ok, request_id));
-    }
+    if (answer_operational_request(request_id)) return;
     // Exceptions mean bugs; one must not take the server down with it.
     try {
       handle_sqs_request(request_id);
     } catch (const std::exception& e) {
       std::cerr << "wharf: internal error on request " << request_id << ": " << e.what() << std::endl;
       const auto proto = protocol::detect_protocol(view_of(request_));
-      write(make_response(request_,
-                          protocol::encode_error(proto, make_error(ErrorCode::InternalError, "Internal error."), request_id),
-                          request_id));
+      answer_now("unknown",
+                 protocol::encode_error(proto, make_error(ErrorCode::InternalError, "Internal error."), request_id),
+                 request_id);
     }
+  }
+
+  // GET /health, /ready and /metrics: for load balancers, orchestrators and
+  // Prometheus. Never signed (also with --auth), never counted as SQS
+  // requests; no SQS request uses these paths. True when it answered.
+  bool answer_operational_request(const std::string& request_id) {
+    if (request_.method() != http::verb::get) return false;
+    const std::string_view target(request_.target().data(), request_.target().size());
+    std::string_view path = target.substr(0, target.find('?'));
+    if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+    protocol::EncodedResponse answer;
+    answer.content_type = "text/plain";
+    if (path == "/health") {
+      if (path != target && target != "/health/") return false;  // as before: no query string
+      answer.body = "ok\n";
+    } else if (path == "/ready") {
+      // Storage is open and declared queues applied before the server
+      // listens; it stops being ready when the shutdown begins.
+      const bool stopping = state_->stopping.load();
+      answer.status = stopping ? 503 : 200;
+      answer.body = stopping ? "stopping\n" : "ready\n";
+    } else if (path == "/metrics") {
+      answer.content_type = std::string(kMetricsContentType);
+      answer.body = render_metrics(MetricsSources{services_.settings, services_.accounts, services_.long_polls,
+                                                  state_->requests, state_->open_connections.load()});
+    } else {
+      return false;
+    }
+    write(make_response(request_, answer, request_id));
+    return true;
+  }
+
+  // Counts the request under `action` (see RequestMetrics) by its answer.
+  void record(std::string_view action, int status) {
+    state_->requests.record(action, static_cast<unsigned>(status), std::chrono::steady_clock::now() - started_);
+  }
+
+  // Answers without running the action (refused before it ran).
+  void answer_now(std::string_view action, const protocol::EncodedResponse& encoded, const std::string& request_id) {
+    record(action, encoded.status);
+    write(make_response(request_, encoded, request_id));
   }
 
   // With credentials configured, every SQS request must carry a valid SigV4
@@ -191,14 +236,14 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     const auto view = view_of(request_);
     auto authenticated = authenticate();
     if (!authenticated) {
-      return write(make_response(
-          request_, protocol::encode_error(protocol::detect_protocol(view), authenticated.error(), request_id),
-          request_id));
+      return answer_now("unknown",
+                        protocol::encode_error(protocol::detect_protocol(view), authenticated.error(), request_id),
+                        request_id);
     }
     auto decoded = protocol::decode_request(view);
     if (!decoded) {
-      return write(make_response(request_, protocol::encode_error(protocol::detect_protocol(view), decoded.error(), request_id),
-                                 request_id));
+      return answer_now("unknown", protocol::encode_error(protocol::detect_protocol(view), decoded.error(), request_id),
+                        request_id);
     }
     auto host_it = request_.find(http::field::host);
     std::string host = host_it == request_.end() ? "" : std::string(host_it->value());
@@ -207,9 +252,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     const std::string action = decoded->action;
     auto account = route_request(services_.accounts, action, params_, authenticated.value(),
                                  !services_.settings.credentials.empty());
-    if (!account) {
-      return write(make_response(request_, protocol::encode_error(proto, account.error(), request_id), request_id));
-    }
+    if (!account) return answer_now(action, protocol::encode_error(proto, account.error(), request_id), request_id);
     const Call call{params_, *account.value()->engine, services_.long_polls, services_.settings, std::move(host),
                     std::is_same_v<Stream, TlsStream>, account.value()->id};
     WalSyncer* syncer = account.value()->syncer.get();
@@ -217,6 +260,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       auto answer = [self, proto, action, request_id](const Result<nlohmann::json>& r) {
         auto encoded = r ? protocol::encode_result(proto, action, r.value(), request_id)
                          : protocol::encode_error(proto, r.error(), request_id);
+        self->record(action, encoded.status);
         auto response = std::make_shared<Response>(make_response(self->request_, encoded, request_id));
         net::dispatch(self->stream_.get_executor(), [self, response] { self->write(std::move(*response)); });
       };
@@ -249,7 +293,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   Stream stream_;
   Services services_;
   std::chrono::seconds timeout_;
-  std::shared_ptr<std::atomic<unsigned>> open_;
+  std::shared_ptr<ServerState> state_;
+  std::chrono::steady_clock::time_point started_;  // of the request being answered
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Request request_;
@@ -260,7 +305,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 }  // namespace
 
 HttpServer::HttpServer(net::io_context& io, Services services)
-    : io_(io), services_(services), acceptor_(io), tls_acceptor_(io) {}
+    : io_(io), services_(services), acceptor_(io), tls_acceptor_(io), state_(std::make_shared<ServerState>()) {}
 
 namespace {
 
@@ -309,6 +354,7 @@ uint16_t HttpServer::port() const { return acceptor_.local_endpoint().port(); }
 uint16_t HttpServer::tls_port() const { return tls_acceptor_.is_open() ? tls_acceptor_.local_endpoint().port() : 0; }
 
 void HttpServer::stop() {
+  state_->stopping = true;
   net::dispatch(acceptor_.get_executor(), [this] {
     beast::error_code ignored;
     acceptor_.close(ignored);
@@ -319,7 +365,7 @@ void HttpServer::stop() {
 void HttpServer::accept(tcp::acceptor& acceptor, bool tls) {
   acceptor.async_accept(net::make_strand(io_), [this, &acceptor, tls](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
-    if (!ec && open_connections_->load() >= services_.settings.max_connections) {
+    if (!ec && state_->open_connections.load() >= services_.settings.max_connections) {
       // Over the cap: a short answer (plain connections), then close.
       static const std::string kBusy =
           "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n"
@@ -329,9 +375,9 @@ void HttpServer::accept(tcp::acceptor& acceptor, bool tls) {
       socket.shutdown(tcp::socket::shutdown_both, ignored);
       socket.close(ignored);
     } else if (!ec && tls) {
-      std::make_shared<Session<TlsStream>>(services_, open_connections_, std::move(socket), *tls_context_)->start();
+      std::make_shared<Session<TlsStream>>(services_, state_, std::move(socket), *tls_context_)->start();
     } else if (!ec) {
-      std::make_shared<Session<PlainStream>>(services_, open_connections_, std::move(socket))->start();
+      std::make_shared<Session<PlainStream>>(services_, state_, std::move(socket))->start();
     }
     accept(acceptor, tls);
   });

@@ -25,6 +25,11 @@ struct Services {
   LongPolls& long_polls;
 };
 
+// What the server and its connections share: counted by every session,
+// read by /metrics and /ready. Shared, because a session may end after the
+// server object.
+struct ServerState;
+
 class HttpServer {
  public:
   HttpServer(boost::asio::io_context& io, Services services);
@@ -34,6 +39,8 @@ class HttpServer {
   bool listen(std::string& error);
   uint16_t port() const;
   uint16_t tls_port() const;  // 0 without TLS
+  // Stops accepting; from then on /ready answers 503 "stopping" on the
+  // connections still open.
   void stop();
 
  private:
@@ -44,7 +51,7 @@ class HttpServer {
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::ip::tcp::acceptor tls_acceptor_;
   std::unique_ptr<boost::asio::ssl::context> tls_context_;
-  std::shared_ptr<std::atomic<unsigned>> open_connections_ = std::make_shared<std::atomic<unsigned>>(0);
+  std::shared_ptr<ServerState> state_;
 };
 
 }  // namespace wharf::server

@@ -75,6 +75,18 @@ struct QueueCounts {
   uint64_t visible = 0;
   uint64_t in_flight = 0;
   uint64_t delayed = 0;
+  // Enqueue time of the queue's first message in arrival order (0 when
+  // empty): the age of the oldest message, approximately (a message redriven
+  // to a standard dead-letter queue keeps its first send time).
+  int64_t oldest_sent_ms = 0;
+  // Activity since the engine opened, kept in memory only (not across
+  // restarts, nor across deleting and re-creating the queue): messages stored
+  // by sends (FIFO duplicates not counted), handed out by receives, deleted,
+  // and moved from this queue to its dead-letter queue by redrive.
+  uint64_t sent = 0;
+  uint64_t received = 0;
+  uint64_t deleted = 0;
+  uint64_t moved_to_dead_letter = 0;
 };
 
 // Notifications to the process that hosts the engine. Called with the
@@ -146,6 +158,8 @@ class Engine {
   // whether a sync started after its write covers it.
   virtual uint64_t log_position() = 0;
   virtual Status sync_log() = 0;
+  // Approximate bytes the durable state takes (for monitoring).
+  virtual uint64_t storage_bytes() = 0;
 
   // Time-driven work: delayed and in-flight messages whose time has come
   // become visible (listeners hear of it), retention expiry, the next steps

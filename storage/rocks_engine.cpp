@@ -357,7 +357,16 @@ Result<QueueCounts> RocksEngine::queue_counts(const std::string& name) {
   if (!found) return found.error();
   Queue& q = *found.value();
   promote_due(q, now());
-  return QueueCounts{q.visible_count, q.in_flight.size(), q.delayed.size()};
+  QueueCounts counts;
+  counts.visible = q.visible_count;
+  counts.in_flight = q.in_flight.size();
+  counts.delayed = q.delayed.size();
+  counts.oldest_sent_ms = q.messages.empty() ? 0 : q.messages.begin()->second.sent_ms;
+  counts.sent = q.sent_total;
+  counts.received = q.received_total;
+  counts.deleted = q.deleted_total;
+  counts.moved_to_dead_letter = q.dead_lettered_total;
+  return counts;
 }
 
 Status RocksEngine::set_queue_attributes(const std::string& name, const AttributeMap& attributes) {
@@ -442,6 +451,14 @@ Status RocksEngine::sync_log() {
   auto s = db_->SyncWAL();
   if (!s.ok()) return make_error(ErrorCode::ServiceUnavailable, "Storage sync failed: " + s.ToString());
   return Ok{};
+}
+
+// SST files and memtables over all column families (the WAL is not counted).
+uint64_t RocksEngine::storage_bytes() {
+  uint64_t sst = 0, memtables = 0;
+  db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &sst);
+  db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables);
+  return sst + memtables;
 }
 
 // --- time-driven work ------------------------------------------------------

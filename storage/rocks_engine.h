@@ -93,6 +93,11 @@ struct Queue {
   std::set<std::pair<int64_t, std::string>> dedup_expiry;
   std::unordered_map<std::string, ReceiveAttempt> attempts;  // FIFO: by attempt id
   int64_t last_purge_ms = -1'000'000;
+  // Activity since the engine opened (memory only): see QueueCounts.
+  uint64_t sent_total = 0;
+  uint64_t received_total = 0;
+  uint64_t deleted_total = 0;
+  uint64_t dead_lettered_total = 0;
 
   int64_t retention_ms() const { return attribute_int(info.attributes, "MessageRetentionPeriod") * 1000; }
 };
@@ -141,6 +146,7 @@ class RocksEngine final : public Engine {
 
   uint64_t log_position() override;
   Status sync_log() override;
+  uint64_t storage_bytes() override;
   std::optional<int64_t> run_due_work() override;
 
  private:

@@ -358,6 +358,7 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
   }
   if (staged.empty()) return results;
   if (auto st = write(batch, WriteKind::Grows); !st) return st.error();
+  q.sent_total += staged.size();
   bool visible_now = false;
   for (const auto& s : staged) {
     index_message(q, s.seq, s.state, now);
@@ -417,6 +418,7 @@ Result<std::vector<ReceivedMessage>> RocksEngine::retry_attempt(Queue& q, const 
     if (content) out.push_back(received(q, seq, live, std::move(*content)));
   }
   if (listener_) listener_->deadline_added(now + vt_ms);
+  q.received_total += out.size();
   retried = true;
   return out;
 }
@@ -547,6 +549,7 @@ Result<std::vector<ReceivedMessage>> RocksEngine::receive_messages(const std::st
     return st.error();
   }
   for (const auto& d : dead_letters) index_message(*dlq, d.dlq_seq, d.state, now);
+  q.dead_lettered_total += dead_letters.size();
   if (!dead_letters.empty()) notify_visible(dlq->info.name);
 
   std::vector<std::string> keys;
@@ -567,6 +570,7 @@ Result<std::vector<ReceivedMessage>> RocksEngine::receive_messages(const std::st
     attempt.messages.emplace_back(picks[i], live.receive_count);
     attempt.deadlines.push_back(live.visible_at_ms);
   }
+  q.received_total += out.size();
   if (track_attempt && !out.empty()) q.attempts[attempt_id] = std::move(attempt);
   if (listener_ && !picks.empty()) listener_->deadline_added(now + vt_ms);
   return out;
@@ -604,6 +608,7 @@ Result<std::vector<Status>> RocksEngine::delete_messages(const std::string& queu
   if (deleted.empty()) return results;
   if (auto st = write(batch); !st) return st.error();
   for (uint64_t seq : deleted) forget_message(q, seq);
+  q.deleted_total += deleted.size();
   // A delete can unlock a FIFO group.
   if (q.fifo && !q.ready.empty()) notify_visible(queue_name);
   return results;

@@ -1,0 +1,249 @@
+#include "server/metrics.h"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+#include <vector>
+
+#include "server/accounts.h"
+#include "server/long_polls.h"
+#include "server/settings.h"
+
+namespace wharf::server {
+namespace {
+
+// The SQS API's actions (the label values of `action`), then "unknown".
+constexpr std::array<std::string_view, 24> kActionNames = {
+    "CreateQueue", "GetQueueUrl", "ListQueues", "DeleteQueue", "GetQueueAttributes", "SetQueueAttributes",
+    "PurgeQueue", "SendMessage", "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility", "SendMessageBatch",
+    "DeleteMessageBatch", "ChangeMessageVisibilityBatch", "TagQueue", "UntagQueue", "ListQueueTags", "AddPermission",
+    "RemovePermission", "ListDeadLetterSourceQueues", "StartMessageMoveTask", "CancelMessageMoveTask",
+    "ListMessageMoveTasks", "unknown",
+};
+
+constexpr std::array<std::string_view, 3> kOutcomes = {"success", "client_error", "server_error"};
+
+// Upper bounds of the latency buckets, in nanoseconds and as rendered.
+constexpr std::array<int64_t, RequestMetrics::kBuckets> kBucketNs = {
+    500'000,       1'000'000,     2'500'000,     5'000'000,      10'000'000,
+    25'000'000,    50'000'000,    100'000'000,   250'000'000,    500'000'000,
+    1'000'000'000, 2'500'000'000, 5'000'000'000, 10'000'000'000, 25'000'000'000};
+constexpr std::array<std::string_view, RequestMetrics::kBuckets> kBucketLabels = {
+    "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1",
+    "0.25",   "0.5",   "1",      "2.5",   "5",    "10",   "25"};
+
+// When the process started (this file's statics are initialised before main).
+const double kStartTimeSeconds =
+    std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+
+size_t action_index(std::string_view action) {
+  for (size_t i = 0; i + 1 < kActionNames.size(); ++i) {
+    if (kActionNames[i] == action) return i;
+  }
+  return kActionNames.size() - 1;
+}
+
+std::string number(double value) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  return ec == std::errc() ? std::string(buf, end) : std::string("NaN");
+}
+
+// A label value: backslash, double quote and newline escaped.
+void append_label_value(std::string& out, std::string_view value) {
+  for (char c : value) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+}
+
+void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+}
+
+using Labels = std::vector<std::pair<std::string_view, std::string_view>>;
+
+void sample(std::string& out, std::string_view name, const Labels& labels, const std::string& value) {
+  out.append(name);
+  if (!labels.empty()) {
+    out += '{';
+    for (size_t i = 0; i < labels.size(); ++i) {
+      if (i) out += ',';
+      out.append(labels[i].first).append("=\"");
+      append_label_value(out, labels[i].second);
+      out += '"';
+    }
+    out += '}';
+  }
+  out.append(" ").append(value).append("\n");
+}
+
+struct QueueRow {
+  std::string account;
+  std::string queue;
+  storage::QueueCounts counts;
+};
+
+// The server's own account and each one a credential names (as Accounts
+// opens them).
+std::vector<std::string> account_ids(const Settings& settings) {
+  std::set<std::string> ids = {settings.account_id};
+  for (const auto& [key, credential] : settings.credentials) {
+    if (!credential.account_id.empty()) ids.insert(credential.account_id);
+  }
+  return {ids.begin(), ids.end()};
+}
+
+}  // namespace
+
+void RequestMetrics::record(std::string_view action, unsigned http_status, std::chrono::nanoseconds elapsed) {
+  PerAction& a = actions_[action_index(action)];
+  const size_t outcome = http_status < 400 ? 0 : http_status < 500 ? 1 : 2;
+  a.outcomes[outcome].fetch_add(1, std::memory_order_relaxed);
+  const int64_t ns = std::max<int64_t>(0, elapsed.count());
+  const size_t bucket = static_cast<size_t>(std::lower_bound(kBucketNs.begin(), kBucketNs.end(), ns) - kBucketNs.begin());
+  a.buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+  a.sum_ns.fetch_add(static_cast<uint64_t>(ns), std::memory_order_relaxed);
+}
+
+void RequestMetrics::render(std::string& out) const {
+  // One snapshot per action, so that a family's samples agree with each
+  // other (the count is the buckets' total) even while requests go on.
+  struct Snapshot {
+    std::array<uint64_t, 3> outcomes{};
+    std::array<uint64_t, kBuckets + 1> buckets{};
+    uint64_t sum_ns = 0;
+    uint64_t total() const { return outcomes[0] + outcomes[1] + outcomes[2]; }
+  };
+  std::array<Snapshot, kActions> snaps;
+  for (size_t i = 0; i < kActions; ++i) {
+    for (size_t o = 0; o < 3; ++o) snaps[i].outcomes[o] = actions_[i].outcomes[o].load(std::memory_order_relaxed);
+    for (size_t b = 0; b <= kBuckets; ++b) snaps[i].buckets[b] = actions_[i].buckets[b].load(std::memory_order_relaxed);
+    snaps[i].sum_ns = actions_[i].sum_ns.load(std::memory_order_relaxed);
+  }
+
+  family(out, "wharf_requests_total", "counter",
+         "SQS requests answered since start, by action and outcome (by HTTP status: success below 400, "
+         "client_error 4xx, server_error 5xx).");
+  for (size_t i = 0; i < kActions; ++i) {
+    if (snaps[i].total() == 0) continue;
+    for (size_t o = 0; o < 3; ++o) {
+      sample(out, "wharf_requests_total", {{"action", kActionNames[i]}, {"outcome", kOutcomes[o]}},
+             std::to_string(snaps[i].outcomes[o]));
+    }
+  }
+  family(out, "wharf_request_duration_seconds", "histogram",
+         "Time from a request's arrival to its answer (long polls included), by action.");
+  for (size_t i = 0; i < kActions; ++i) {
+    if (snaps[i].total() == 0) continue;
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < kBuckets; ++b) {
+      cumulative += snaps[i].buckets[b];
+      sample(out, "wharf_request_duration_seconds_bucket", {{"action", kActionNames[i]}, {"le", kBucketLabels[b]}},
+             std::to_string(cumulative));
+    }
+    cumulative += snaps[i].buckets[kBuckets];
+    sample(out, "wharf_request_duration_seconds_bucket", {{"action", kActionNames[i]}, {"le", "+Inf"}},
+           std::to_string(cumulative));
+    sample(out, "wharf_request_duration_seconds_sum", {{"action", kActionNames[i]}},
+           number(static_cast<double>(snaps[i].sum_ns) / 1e9));
+    sample(out, "wharf_request_duration_seconds_count", {{"action", kActionNames[i]}}, std::to_string(cumulative));
+  }
+}
+
+std::string render_metrics(const MetricsSources& sources) {
+  std::string out;
+  out.reserve(8192);
+
+  family(out, "wharf_build_info", "gauge", "The running Wharf version (always 1).");
+  sample(out, "wharf_build_info", {{"version", WHARF_VERSION}}, "1");
+  family(out, "wharf_start_time_seconds", "gauge", "When the process started, in seconds since the Unix epoch.");
+  sample(out, "wharf_start_time_seconds", {}, number(kStartTimeSeconds));
+  family(out, "wharf_open_connections", "gauge", "Open client connections (plain and TLS).");
+  sample(out, "wharf_open_connections", {}, std::to_string(sources.open_connections));
+  family(out, "wharf_long_polls_waiting", "gauge", "ReceiveMessage long polls waiting for messages.");
+  sample(out, "wharf_long_polls_waiting", {}, std::to_string(sources.long_polls.waiting()));
+
+  sources.requests.render(out);
+
+  const std::vector<std::string> ids = account_ids(sources.settings);
+  std::vector<std::pair<std::string, uint64_t>> sizes;
+  std::vector<QueueRow> rows;
+  for (const auto& id : ids) {
+    Account* account = sources.accounts.find(id);
+    if (!account || !account->engine) continue;
+    storage::Engine& engine = *account->engine;
+    sizes.emplace_back(id, engine.storage_bytes());
+    for (auto& name : engine.list_queues("")) {
+      auto counts = engine.queue_counts(name);
+      if (!counts) continue;  // deleted meanwhile
+      rows.push_back(QueueRow{id, std::move(name), counts.value()});
+    }
+  }
+
+  family(out, "wharf_rocksdb_size_bytes", "gauge",
+         "Approximate size of an account's RocksDB data: SST files and memtables (the WAL not counted).");
+  for (const auto& [id, bytes] : sizes) sample(out, "wharf_rocksdb_size_bytes", {{"account", id}}, std::to_string(bytes));
+
+  family(out, "wharf_queue_messages", "gauge",
+         "Messages in a queue by state: visible (receivable), in_flight (received, not yet deleted or visible "
+         "again), delayed.");
+  for (const auto& r : rows) {
+    const std::pair<std::string_view, uint64_t> states[] = {
+        {"visible", r.counts.visible}, {"in_flight", r.counts.in_flight}, {"delayed", r.counts.delayed}};
+    for (const auto& [state, value] : states) {
+      sample(out, "wharf_queue_messages", {{"account", r.account}, {"queue", r.queue}, {"state", state}},
+             std::to_string(value));
+    }
+  }
+
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  family(out, "wharf_queue_oldest_message_age_seconds", "gauge",
+         "Age of the queue's oldest message (0 when empty); a message redriven to a standard dead-letter queue "
+         "counts from its first send.");
+  for (const auto& r : rows) {
+    const int64_t age_ms = r.counts.oldest_sent_ms == 0 ? 0 : std::max<int64_t>(0, now_ms - r.counts.oldest_sent_ms);
+    sample(out, "wharf_queue_oldest_message_age_seconds", {{"account", r.account}, {"queue", r.queue}},
+           number(static_cast<double>(age_ms) / 1000.0));
+  }
+
+  struct Counter {
+    std::string_view name;
+    std::string_view help;
+    uint64_t storage::QueueCounts::*field;
+  };
+  const Counter counters[] = {
+      {"wharf_queue_messages_sent_total",
+       "Messages stored in the queue by sends (FIFO duplicates not counted); in memory since the process started "
+       "or the queue was created.",
+       &storage::QueueCounts::sent},
+      {"wharf_queue_messages_received_total",
+       "Messages handed out by receives; in memory since the process started or the queue was created.",
+       &storage::QueueCounts::received},
+      {"wharf_queue_messages_deleted_total",
+       "Messages deleted by DeleteMessage(Batch); in memory since the process started or the queue was created.",
+       &storage::QueueCounts::deleted},
+      {"wharf_queue_messages_moved_to_dead_letter_total",
+       "Messages moved from the queue to its dead-letter queue after maxReceiveCount receives; in memory since the "
+       "process started or the queue was created.",
+       &storage::QueueCounts::moved_to_dead_letter},
+  };
+  for (const auto& c : counters) {
+    family(out, c.name, "counter", c.help);
+    for (const auto& r : rows) {
+      sample(out, c.name, {{"account", r.account}, {"queue", r.queue}}, std::to_string(r.counts.*c.field));
+    }
+  }
+  return out;
+}
+
+}  // namespace wharf::server
