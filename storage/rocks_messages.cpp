@@ -514,9 +514,11 @@ Result<std::vector<ReceivedMessage>> RocksEngine::receive_messages(const std::st
       Group& g = *q.ready.begin()->second;
       q.ready.erase(q.ready.begin());
       g.ready_key = 0;
+      // Only as many as this receive can take: a group may hold a backlog.
+      const size_t wanted = static_cast<size_t>(max_messages) - picks.size();
       std::vector<uint64_t> run;
       for (uint64_t seq : g.pending) {
-        if (q.messages.at(seq).where != Where::Visible) break;
+        if (run.size() == wanted || q.messages.at(seq).where != Where::Visible) break;
         run.push_back(seq);
       }
       const std::string id = g.id;  // `g` goes away if its last message leaves
