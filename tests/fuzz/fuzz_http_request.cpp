@@ -62,7 +62,7 @@ std::string serialise(const Request& request, const protocol::EncodedResponse& e
 // still reaches the decoder; the clock is the request's own X-Amz-Date when it
 // has one, so that well-formed signatures get as far as being recomputed.
 void authenticate(const Request& request) {
-  static const std::map<std::string, std::string> kCredentials = {{"x", "x"}, {"AKIDEXAMPLE", "secret"}};
+  static const server::Credentials kCredentials = {{"x", {"x", ""}}, {"AKIDEXAMPLE", {"secret", "111122223333"}}};
   protocol::SignedRequest signed_request;
   signed_request.method = std::string_view(request.method_string().data(), request.method_string().size());
   signed_request.target = std::string_view(request.target().data(), request.target().size());
