@@ -33,7 +33,13 @@ class LimitsTest(unittest.TestCase):
     def test_connections_past_the_cap_get_503_and_others_keep_working(self):
         held = [socket.create_connection(("127.0.0.1", self.server.port)) for _ in range(3)]
         try:
-            time.sleep(0.3)  # let the server accept them
+            # Each held connection is answered once (and kept alive), so the
+            # server has surely accepted and counted it before the extra one
+            # arrives; a sleep raced with a slow (sanitized) server.
+            for s in held:
+                s.settimeout(5)
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertTrue(s.recv(200).startswith(b"HTTP/1.1 200"))
             extra = socket.create_connection(("127.0.0.1", self.server.port))
             extra.settimeout(5)
             answer = extra.recv(200)
