@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as v3sdk from '@aws-sdk/client-sqs';
 
-import { startServer, makeV3Client, makeV2Client } from './harness.mjs';
+import { startServer, makeV3Client, makeV2Client, v3Error, v2Error } from './harness.mjs';
 
 const OWNER = { accessKeyId: 'AKIDJSOWNER', secretAccessKey: 'owner-secret' };  // 000000000000
 const TEAM = { accessKeyId: 'AKIDJSTEAM', secretAccessKey: 'team-secret' };
@@ -26,23 +26,6 @@ const v2 = async (credentials) => {
   return makeV2Client(server.endpoint, { credentials: new AWS.Credentials(credentials) });
 };
 
-async function v3Error(promise) {
-  try {
-    await promise;
-  } catch (e) {
-    return { code: e.$response?.headers?.['x-amzn-query-error']?.split(';')[0] ?? e.name, status: e.$metadata?.httpStatusCode };
-  }
-  return null;
-}
-
-async function v2Error(request) {
-  try {
-    await request.promise();
-  } catch (e) {
-    return { code: e.code, status: e.statusCode };
-  }
-  return null;
-}
 
 test('v3 (JSON): accounts are apart; AddPermission lets the other account send, nothing more', async () => {
   const owner = v3(OWNER);

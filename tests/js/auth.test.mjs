@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as v3sdk from '@aws-sdk/client-sqs';
 
-import { startServer, makeV3Client, makeV2Client } from './harness.mjs';
+import { startServer, makeV3Client, makeV2Client, v3Error, v2Error } from './harness.mjs';
 
 const KEY = 'AKIDJSTEST';
 const SECRET = 'js-test-secret';
@@ -22,23 +22,6 @@ const v2 = async (credentials, extra = {}) => {
   return makeV2Client(server.endpoint, { credentials: new AWS.Credentials(credentials), ...extra });
 };
 
-async function v3Error(promise) {
-  try {
-    await promise;
-  } catch (e) {
-    return { code: e.$response?.headers?.['x-amzn-query-error']?.split(';')[0] ?? e.name, status: e.$metadata?.httpStatusCode };
-  }
-  return null;
-}
-
-async function v2Error(request) {
-  try {
-    await request.promise();
-  } catch (e) {
-    return { code: e.code, status: e.statusCode };
-  }
-  return null;
-}
 
 test('v3 (JSON): right keys pass; wrong secret, unknown key, old clock fail', async () => {
   const good = v3({ accessKeyId: KEY, secretAccessKey: SECRET });

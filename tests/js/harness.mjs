@@ -378,3 +378,24 @@ export async function v2Api(endpoint) {
     destroy() {},
   };
 }
+
+// The code and HTTP status of a failed call: v3 reads the query-compatible
+// error header (the JSON __type names differ), v2 its own fields; null when
+// the call succeeded.
+export async function v3Error(promise) {
+  try {
+    await promise;
+  } catch (e) {
+    return { code: e.$response?.headers?.['x-amzn-query-error']?.split(';')[0] ?? e.name, status: e.$metadata?.httpStatusCode };
+  }
+  return null;
+}
+
+export async function v2Error(request) {
+  try {
+    await request.promise();
+  } catch (e) {
+    return { code: e.code, status: e.statusCode };
+  }
+  return null;
+}
