@@ -284,6 +284,18 @@ def _botocore_session(data_path=None):
     return s
 
 
+def start_with_credentials(credentials, extra_args=("--auth",)):
+    """A started WharfServer that reads `credentials` ("KEY:SECRET[:ACCOUNT],...")
+    from WHARF_CREDENTIALS, which is set only while it starts."""
+    server = WharfServer(extra_args=list(extra_args))
+    os.environ["WHARF_CREDENTIALS"] = credentials
+    try:
+        server.start()
+    finally:
+        del os.environ["WHARF_CREDENTIALS"]
+    return server
+
+
 def make_json_client(endpoint):
     """boto3 SQS client speaking AWS JSON 1.0 (current botocore's model)."""
     session = boto3.session.Session(botocore_session=_botocore_session(), region_name=REGION)

@@ -17,7 +17,7 @@ import botocore.credentials
 from botocore.exceptions import ClientError
 
 import harness
-from harness import REGION, WharfServer
+from harness import REGION
 
 KEY, SECRET = "AKIDWHARFTEST", "wharf-test-secret"
 OTHER_KEY, OTHER_SECRET = "AKIDSECOND", "second-secret"
@@ -43,12 +43,7 @@ def error_of(fn, **kwargs):
 class AuthTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = WharfServer(extra_args=["--auth"])
-        os.environ["WHARF_CREDENTIALS"] = f"{KEY}:{SECRET},{OTHER_KEY}:{OTHER_SECRET}"
-        try:
-            cls.server.start()
-        finally:
-            del os.environ["WHARF_CREDENTIALS"]
+        cls.server = harness.start_with_credentials(f"{KEY}:{SECRET},{OTHER_KEY}:{OTHER_SECRET}")
 
     @classmethod
     def tearDownClass(cls):

@@ -267,13 +267,8 @@ class MetricsWithAuthTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.server = WharfServer(extra_args=["--auth"])
-        os.environ["WHARF_CREDENTIALS"] = (f"{cls.KEY}:{cls.SECRET},"
-                                           f"{cls.OTHER_KEY}:{cls.OTHER_SECRET}:{cls.OTHER_ACCOUNT}")
-        try:
-            cls.server.start()
-        finally:
-            del os.environ["WHARF_CREDENTIALS"]
+        cls.server = harness.start_with_credentials(
+            f"{cls.KEY}:{cls.SECRET},{cls.OTHER_KEY}:{cls.OTHER_SECRET}:{cls.OTHER_ACCOUNT}")
 
     @classmethod
     def tearDownClass(cls):
