@@ -70,6 +70,21 @@ struct ReceivedMessage {
   std::string sequence_number;  // FIFO only
 };
 
+// A message as a peek shows it: content and state, without receiving it.
+struct PeekedMessage {
+  std::string message_id;
+  std::string body;
+  std::string message_attributes;
+  std::string system_attributes;
+  std::string group_id;         // MessageGroupId; "" for none
+  std::string sequence_number;  // FIFO only
+  std::string state;            // "visible", "in_flight" or "delayed"
+  int64_t sent_ms = 0;
+  int64_t first_receive_ms = 0;  // 0 when never received
+  int64_t visible_at_ms = 0;     // end of the delay or visibility timeout (0 when visible)
+  uint32_t receive_count = 0;
+};
+
 // Queue-level counts, computed at the time of the call.
 struct QueueCounts {
   uint64_t visible = 0;
@@ -138,6 +153,11 @@ class Engine {
   virtual Result<std::vector<ReceivedMessage>> receive_messages(const std::string& queue_name, int max_messages,
                                                                 std::optional<int> visibility_timeout,
                                                                 const std::string& attempt_id = "") = 0;
+
+  // The first max_messages messages in send order, whatever their state,
+  // read without changing anything (no visibility, receive count or
+  // attempt is touched). For inspection (the web console), not delivery.
+  virtual Result<std::vector<PeekedMessage>> peek_messages(const std::string& queue_name, size_t max_messages) = 0;
 
   // Message move tasks, from a dead-letter queue to `destination` or else
   // back to each message's source queue.

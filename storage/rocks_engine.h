@@ -138,6 +138,7 @@ class RocksEngine final : public Engine {
   Result<std::vector<ReceivedMessage>> receive_messages(const std::string& queue_name, int max_messages,
                                                         std::optional<int> visibility_timeout,
                                                         const std::string& attempt_id) override;
+  Result<std::vector<PeekedMessage>> peek_messages(const std::string& queue_name, size_t max_messages) override;
 
   Result<std::string> start_move_task(const std::string& source_name, std::optional<std::string> destination,
                                       std::optional<int> max_per_second) override;

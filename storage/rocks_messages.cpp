@@ -423,6 +423,36 @@ Result<std::vector<ReceivedMessage>> RocksEngine::retry_attempt(Queue& q, const 
   return out;
 }
 
+Result<std::vector<PeekedMessage>> RocksEngine::peek_messages(const std::string& queue_name, size_t max_messages) {
+  std::lock_guard lock(mu_);
+  auto found = find(queue_name);
+  if (!found) return found.error();
+  const Queue& q = *found.value();
+  const int64_t now = this->now();
+  std::vector<PeekedMessage> out;
+  for (const auto& [seq, live] : q.messages) {
+    if (out.size() >= max_messages) break;
+    auto content = read_content(q, seq);
+    if (!content) continue;
+    PeekedMessage m;
+    m.message_id = std::move(content->message_id);
+    m.body = std::move(content->body);
+    m.message_attributes = std::move(content->message_attributes);
+    m.system_attributes = std::move(content->system_attributes);
+    if (live.group) m.group_id = live.group->id;
+    if (q.fifo) m.sequence_number = sequence_number(seq);
+    // A deadline already passed counts as visible, as the next receive would see it.
+    const bool waiting = live.where != Where::Visible && live.visible_at_ms > now;
+    m.state = !waiting ? "visible" : live.where == Where::InFlight ? "in_flight" : "delayed";
+    m.visible_at_ms = waiting ? live.visible_at_ms : 0;
+    m.sent_ms = content->sent_ms;
+    m.first_receive_ms = live.first_receive_ms;
+    m.receive_count = live.receive_count;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 Result<std::vector<ReceivedMessage>> RocksEngine::receive_messages(const std::string& queue_name, int max_messages,
                                                                    std::optional<int> visibility_timeout,
                                                                    const std::string& attempt_id) {

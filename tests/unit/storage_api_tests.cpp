@@ -1512,3 +1512,48 @@ TEST_CASE("evaluate_policy: principals, action globs, Deny, and statements it do
   CHECK(evaluate_policy("", "111122223333", "SendMessage", arn) == PolicyDecision::NoMatch);
   CHECK(evaluate_policy("not json", "111122223333", "SendMessage", arn) == PolicyDecision::NoMatch);
 }
+
+TEST_CASE("peek shows messages in send order with their state and changes nothing", "[peek]") {
+  Fixture f;
+  f.create("q");
+  const std::string first = f.send("q", "one", R"({"k":{"DataType":"String","StringValue":"v"}})");
+  const std::string second = f.send("q", "two");
+  NewMessage delayed;
+  delayed.body = "three";
+  delayed.delay_seconds = 60;
+  REQUIRE(f->send_message("q", std::move(delayed)).ok());
+  const ReceivedMessage taken = f.receive_one("q", 30);  // "one", in flight for 30 s
+  REQUIRE(taken.body == "one");
+  const QueueCounts before = f.counts("q");
+
+  auto peeked = f->peek_messages("q", 10);
+  INFO(outcome(peeked));
+  REQUIRE(peeked.ok());
+  REQUIRE(peeked->size() == 3);
+  const auto& p = peeked.value();
+  CHECK(p[0].message_id == first);
+  CHECK(p[0].state == "in_flight");
+  CHECK(p[0].receive_count == 1);
+  CHECK(p[0].visible_at_ms == kStart + 30'000);
+  CHECK(p[0].message_attributes.find("StringValue") != std::string::npos);
+  CHECK(p[1].message_id == second);
+  CHECK(p[1].state == "visible");
+  CHECK(p[1].receive_count == 0);
+  CHECK(p[2].body == "three");
+  CHECK(p[2].state == "delayed");
+  CHECK(f->peek_messages("q", 1)->size() == 1);
+
+  // Nothing moved: the same counts, the same next receive, receive counts untouched.
+  const QueueCounts after = f.counts("q");
+  CHECK(after.visible == before.visible);
+  CHECK(after.in_flight == before.in_flight);
+  CHECK(after.received == before.received);
+  const ReceivedMessage next = f.receive_one("q");
+  CHECK(next.body == "two");
+  CHECK(next.receive_count == 1);
+
+  // A passed deadline shows as visible, as the next receive sees it.
+  f.advance_s(31);
+  CHECK(f->peek_messages("q", 1)->at(0).state == "visible");
+  CHECK(code_of(f->peek_messages("missing", 1)) == "QueueDoesNotExist");
+}
