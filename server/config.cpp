@@ -211,6 +211,45 @@ const std::vector<Option>& options() {
          return std::nullopt;
        },
        [](const StartupConfig& c) -> json { return c.settings.min_free_disk_mb; }},
+      {"log_level", "", Kind::Text, 0, 0, "least severe log lines written: debug, info, warn, error or off",
+       [](StartupConfig& c, const json& v) -> Reason {
+         const auto text = v.get<std::string>();
+         if (text != "debug" && text != "info" && text != "warn" && text != "error" && text != "off") {
+           return "must be debug, info, warn, error or off";
+         }
+         c.settings.log_level = text;
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.log_level; }},
+      {"log_format", "", Kind::Text, 0, 0, "text (one readable line per event) or json (one JSON object per line)",
+       [](StartupConfig& c, const json& v) -> Reason {
+         const auto text = v.get<std::string>();
+         if (text != "text" && text != "json") return "must be text or json";
+         c.settings.log_json = text == "json";
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.log_json ? "json" : "text"; }},
+      {"access_log", "", Kind::Switch, 0, 0,
+       "log one line per SQS request: action, queue, status, error code and latency (at info level)",
+       [](StartupConfig& c, const json& v) -> Reason {
+         c.settings.access_log = v.get<bool>();
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.access_log; }},
+      {"auto_create_queues", "", Kind::Switch, 0, 0,
+       "create a standard queue with default attributes on first use of a URL naming a missing one (AWS never "
+       "does; for tests that skip CreateQueue)",
+       [](StartupConfig& c, const json& v) -> Reason {
+         c.settings.auto_create_queues = v.get<bool>();
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.auto_create_queues; }},
+      {"no_console", "", Kind::Switch, 0, 0, "do not serve the web console at /console",
+       [](StartupConfig& c, const json& v) -> Reason {
+         c.settings.console = !v.get<bool>();
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return !c.settings.console; }},
   };
   return kOptions;
 }
