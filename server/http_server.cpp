@@ -15,6 +15,7 @@
 #include "server/access_control.h"
 #include "server/actions.h"
 #include "server/authentication.h"
+#include "server/console.h"
 #include "server/metrics.h"
 #include "server/wal_syncer.h"
 
@@ -160,6 +161,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (answer_operational_request(request_id)) return;
     // Exceptions mean bugs; one must not take the server down with it.
     try {
+      if (answer_console_request(request_id)) return;
       handle_sqs_request(request_id);
     } catch (const std::exception& e) {
       std::cerr << "wharf: internal error on request " << request_id << ": " << e.what() << std::endl;
@@ -198,6 +200,43 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     write(make_response(request_, answer, request_id));
     return true;
+  }
+
+  // The web console (server/console.h): its files unsigned; its peek signed
+  // and routed like a ReceiveMessage, answered in the JSON protocol. Not
+  // counted as SQS requests. True when it answered.
+  bool answer_console_request(const std::string& request_id) {
+    const std::string_view target(request_.target().data(), request_.target().size());
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (!is_console_path(path)) return false;
+    const std::string_view method(request_.method_string().data(), request_.method_string().size());
+    if (path != kConsolePeekPath || !services_.settings.console || request_.method() != http::verb::post) {
+      write(make_response(request_, console_file_response(method, path, services_.settings), request_id));
+      return true;
+    }
+    write(make_response(request_, console_peek_response(request_id), request_id));
+    return true;
+  }
+
+  protocol::EncodedResponse console_peek_response(const std::string& request_id) {
+    auto error = [&](const SqsError& e) { return protocol::encode_error(protocol::Protocol::Json, e, request_id); };
+    auto authenticated = authenticate();
+    if (!authenticated) return error(authenticated.error());
+    params_ = nlohmann::json::parse(request_.body(), nullptr, false);
+    if (!params_.is_object()) return error(make_error(ErrorCode::MalformedInput, "The body must be a JSON object."));
+    auto account = route_request(services_.accounts, "ReceiveMessage", params_, authenticated.value(),
+                                 !services_.settings.credentials.empty());
+    if (!account) return error(account.error());
+    auto host_it = request_.find(http::field::host);
+    const Call call{params_, *account.value()->engine, services_.long_polls, services_.settings,
+                    host_it == request_.end() ? "" : std::string(host_it->value()), std::is_same_v<Stream, TlsStream>,
+                    account.value()->id};
+    auto peeked = console_peek(call);
+    if (!peeked) return error(peeked.error());
+    protocol::EncodedResponse ok;
+    ok.content_type = "application/x-amz-json-1.0";
+    ok.body = peeked.value().dump();
+    return ok;
   }
 
   // Counts the request under `action` (see RequestMetrics) by its answer.

@@ -1,0 +1,48 @@
+// The web console (/console): static files compiled into the binary, a small
+// unauthenticated settings document for the page, and the one read the SQS
+// API lacks, a peek that changes nothing. Everything else the console does
+// goes through the ordinary SQS JSON API, signed in the browser when
+// authentication is on, so it has exactly the rights of the key it uses.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <span>
+#include <string_view>
+
+#include "common/sqs_error.h"
+#include "protocol/codec.h"
+#include "server/actions.h"
+#include "server/settings.h"
+
+namespace wharf::server {
+
+// One file of console/, embedded at build time by cmake/embed_console.cmake.
+struct ConsoleAsset {
+  std::string_view name;  // e.g. "app.js"
+  std::string_view content_type;
+  std::string_view bytes;
+};
+
+// The embedded files (defined in the generated console_assets.cpp).
+std::span<const ConsoleAsset> console_assets();
+
+// POST here with {"QueueUrl": ..., "MaxNumberOfMessages": 1-100} (JSON).
+inline constexpr std::string_view kConsolePeekPath = "/console/api/peek";
+
+// "/console" or anything under "/console/" (query string already removed).
+bool is_console_path(std::string_view path);
+
+// A console path other than the peek endpoint: GET /console and /console/
+// give index.html, /console/config.json the settings the page needs, and
+// /console/<file> that file; unknown names and every path when the console
+// is off (--no-console) answer 404, other methods 405.
+protocol::EncodedResponse console_file_response(std::string_view method, std::string_view path,
+                                                const Settings& settings);
+
+// The peek: the queue's first messages in send order, whatever their state,
+// without changing visibility, receive counts or anything else. The caller
+// has authenticated and routed the request as a ReceiveMessage.
+Result<nlohmann::json> console_peek(const Call& call);
+
+}  // namespace wharf::server
