@@ -111,6 +111,7 @@ EncodedResponse encode_error(Protocol protocol, const SqsError& error, std::stri
   const ErrorWireInfo& info = wire_info(error.code);
   EncodedResponse out;
   out.status = info.http_status;
+  out.error_code = error_name(error.code);
   const std::string fault = info.sender_fault ? "Sender" : "Receiver";
   if (protocol == Protocol::Json) {
     out.content_type = std::string(kJsonContentType);

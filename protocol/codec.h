@@ -41,6 +41,7 @@ struct EncodedResponse {
   std::string content_type;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::string_view error_code;  // the error's name for logs ("QueueDoesNotExist"); empty on success
 };
 
 EncodedResponse encode_result(Protocol protocol, std::string_view action, const nlohmann::json& result,

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "protocol/checksums.h"
+#include "server/log.h"
 #include "server/params.h"
 
 namespace wharf::server {
@@ -52,9 +53,41 @@ std::string_view strip_scheme_and_host(std::string_view url) {
   return path == std::string_view::npos ? std::string_view() : url.substr(path);
 }
 
+// --auto-create-queues: the queue a request names (by QueueUrl, or
+// GetQueueUrl's QueueName) is created with default attributes when missing
+// (FIFO when the name ends in .fifo). Not for CreateQueue, DeleteQueue,
+// ListQueues and queue-less actions; a name CreateQueue would refuse stays
+// missing, and the action answers QueueDoesNotExist as usual.
+void auto_create_queue(std::string_view action, const Call& call) {
+  if (action == "CreateQueue" || action == "DeleteQueue" || action == "ListQueues" ||
+      action == "CancelMessageMoveTask" || action == "StartMessageMoveTask" || action == "ListMessageMoveTasks") {
+    return;
+  }
+  std::string name;
+  if (action == "GetQueueUrl") {
+    Params p(call.params);
+    auto given = p.required_string("QueueName");
+    auto owner = p.optional_string("QueueOwnerAWSAccountId");
+    if (!given || !owner || (owner.value() && *owner.value() != owner_account(call))) return;
+    name = given.value();
+  } else {
+    auto named = queue_name_from_url(call);
+    if (!named) return;
+    name = named.value();
+  }
+  auto existing = call.engine.get_queue(name);
+  if (existing || existing.error().code != ErrorCode::QueueDoesNotExist) return;
+  storage::AttributeMap attributes;
+  if (name.ends_with(".fifo")) attributes["FifoQueue"] = "true";
+  if (call.engine.create_queue(name, attributes, {})) {
+    log::info("queue auto-created", log::Fields().add("queue", name).add("action", action));
+  }
+}
+
 }  // namespace
 
 void run_action(std::string_view action, const Call& call, Reply reply) {
+  if (call.settings.auto_create_queues) auto_create_queue(action, call);
   for (const auto& row : kActions) {
     if (row.name != action) continue;
     if (row.async) return row.async(call, std::move(reply));

@@ -618,6 +618,14 @@ int load_config(int argc, const char* const* argv, const Environment& environmen
     if (value && value->empty()) return std::nullopt;
     return value;
   };
+  // The log format from the environment and the flags first, so that a
+  // problem with any other setting is reported in it (bad values of its
+  // own are reported below, as any other).
+  for (const auto& o : options()) {
+    if (std::string_view(o.key) != "log_format") continue;
+    if (auto text = from_environment(environment_name(o))) store_text(o, *text, config);
+    if (given.count(flag_name(o))) store_text(o, given[flag_name(o)].as<std::string>(), config);
+  }
   std::string path;
   if (given.count("config")) {
     path = given["config"].as<std::string>();

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "server/config.h"
 #include "server/health_command.h"
 #include "server/http_server.h"
+#include "server/log.h"
 #include "server/long_polls.h"
 #include "server/scheduler.h"
 #include "server/settings.h"
@@ -34,7 +36,7 @@ int load_credentials(bool auth, const std::string& file, Settings& s) {
   if (!file.empty()) {
     std::ifstream in(file);
     if (!in) {
-      std::cerr << "wharf: cannot read --credentials-file " << file << "\n";
+      wharf::server::log::error("cannot read --credentials-file " + file);
       return 1;
     }
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -44,15 +46,28 @@ int load_credentials(bool auth, const std::string& file, Settings& s) {
   if (!auth && file.empty()) return -1;
   auto credentials = wharf::server::parse_credentials(text);
   if (!credentials) {
-    std::cerr << "wharf: " << credentials.error().message << "\n";
+    wharf::server::log::error(credentials.error().message);
     return 1;
   }
   if (credentials->empty()) {
-    std::cerr << "wharf: --auth needs credentials in WHARF_CREDENTIALS or --credentials-file\n";
+    wharf::server::log::error("--auth needs credentials in WHARF_CREDENTIALS or --credentials-file");
     return 1;
   }
   s.credentials = std::move(credentials.value());
   return -1;
+}
+
+// Problems with the configuration: as they are written (with the usage
+// after a bad flag), or one JSON log line each when JSON logs were asked for.
+void report_config_problems(const std::string& text, bool json) {
+  if (!json) {
+    std::cerr << text << std::flush;
+    return;
+  }
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("wharf: ")) wharf::server::log::error(line.substr(7));
+  }
 }
 
 // Flags, environment and config file (server/config.h), then the
@@ -60,10 +75,13 @@ int load_credentials(bool auth, const std::string& file, Settings& s) {
 int parse_settings(int argc, char** argv, Settings& s, std::vector<wharf::server::DeclaredQueue>& queues) {
   wharf::server::StartupConfig config;
   config.settings = s;
-  if (int code = wharf::server::load_config(argc, argv, wharf::server::process_environment, config, std::cout, std::cerr);
-      code >= 0) {
-    return code;
-  }
+  std::ostringstream problems;
+  const int code =
+      wharf::server::load_config(argc, argv, wharf::server::process_environment, config, std::cout, problems);
+  namespace log = wharf::server::log;
+  log::configure(log::parse_level(config.settings.log_level), config.settings.log_json);
+  if (code > 0) report_config_problems(problems.str(), config.settings.log_json);
+  if (code >= 0) return code;
   s = std::move(config.settings);
   queues = std::move(config.queues);
   return load_credentials(config.auth, config.credentials_file, s);
@@ -87,38 +105,44 @@ int main(int argc, char** argv) {
   if (int code = parse_settings(argc, argv, settings, declared_queues); code >= 0) return code;
   raise_fd_limit();
 
+  namespace log = wharf::server::log;
   std::string error;
   const unsigned threads = settings.threads ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
   boost::asio::io_context io(static_cast<int>(threads));
   wharf::server::LongPolls long_polls(io, settings.max_long_polls);
   wharf::server::Accounts accounts;
   if (!accounts.open(io, settings, long_polls, error)) {
-    std::cerr << "wharf: " << error << "\n";
+    log::error(error);
     return 2;
   }
   if (!wharf::server::apply_declared_queues(*accounts.own().engine, declared_queues, error)) {
-    std::cerr << "wharf: " << error << "\n";
+    log::error(error);
     return 1;
   }
   wharf::server::HttpServer http(io, {settings, accounts, long_polls});
   if (!http.listen(error)) {
-    std::cerr << "wharf: " << error << "\n";
+    log::error(error);
     return 3;
   }
   accounts.start();
-  std::cout << "wharf " WHARF_VERSION " listening on " << settings.bind << ":" << http.port() << ", data dir "
-            << settings.data_dir << ", durability " << (settings.fsync ? "fsync" : "wal") << ", auth "
-            << (settings.credentials.empty() ? "off" : "sigv4");
-  if (http.tls_port()) std::cout << ", tls on " << settings.bind << ":" << http.tls_port();
-  std::cout << std::endl;
+  // The first line: test harnesses and scripts read the port from it.
+  std::string started = "wharf " WHARF_VERSION " listening on " + settings.bind + ":" + std::to_string(http.port()) +
+                        ", data dir " + settings.data_dir + ", durability " + (settings.fsync ? "fsync" : "wal") +
+                        ", auth " + (settings.credentials.empty() ? "off" : "sigv4");
+  if (http.tls_port()) started += ", tls on " + settings.bind + ":" + std::to_string(http.tls_port());
+  log::info(started, log::Fields()
+                         .add("declared_queues", static_cast<int64_t>(declared_queues.size()))
+                         .add("threads", threads)
+                         .add("console", settings.console ? "on" : "off")
+                         .add("auto_create_queues", settings.auto_create_queues ? "on" : "off"));
 
   // Stop: no new connections, long polls answered (empty), a moment for the
   // answers to be written, then the threads end and RocksDB is closed.
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   boost::asio::steady_timer drain(io);
-  signals.async_wait([&](const boost::system::error_code& ec, int) {
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
-    std::cout << "wharf stopping" << std::endl;
+    log::info("wharf stopping", log::Fields().add("signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"));
     http.stop();
     accounts.stop();
     long_polls.shutdown();
@@ -133,7 +157,7 @@ int main(int argc, char** argv) {
         io.run();
         return;
       } catch (const std::exception& e) {
-        std::cerr << "wharf: internal error: " << e.what() << std::endl;
+        wharf::server::log::error("internal error", wharf::server::log::Fields().add("exception", e.what()));
       }
     }
   };
@@ -142,6 +166,6 @@ int main(int argc, char** argv) {
   serve();
   for (auto& t : pool) t.join();
   accounts.close();
-  std::cout << "wharf stopped" << std::endl;
+  log::info("wharf stopped");
   return 0;
 }
