@@ -13,6 +13,8 @@ if [[ "${1:-}" == "--tests" ]]; then
   command -v npm >/dev/null || packages+=(npm)
   command -v aws >/dev/null || packages+=(awscli)
   python3 -c 'import boto3' 2>/dev/null || packages+=(python3-boto3)
+  # the web console's browser tests (tests/browser) drive Debian's chromium.
+  packages+=(chromium)
 fi
 
 missing=()

@@ -23,6 +23,7 @@ run() {
 run "unit tests (Catch2)" ctest --test-dir build --output-on-failure
 run "integration: boto3 JSON + query, AWS CLI, HTTP" tests/integration/run.sh
 run "integration: JavaScript SDK v3 + v2" tests/js/run.sh
+run "browser: web console in chromium (playwright-core)" tests/browser/run.sh
 run "crash safety: 20 SIGKILLs under load, wal and fsync" tests/crash/run.sh
 run "benchmark smoke: every wharf-bench scenario, correctness only" \
   env BENCH_BIN="$PWD/build/bench/wharf-bench" bench/run-all.sh --smoke
