@@ -132,6 +132,9 @@ test('a message sent with the SDK shows in the console; peeking changes no visib
     await page.screenshot({ path: path.join(SHOTS, 'queue-page.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: path.join(SHOTS, 'queue-page-phone.png'), fullPage: true });
+    // Readable at phone width: nothing wider than the screen (wide tables scroll inside their box).
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth),
+      'the page scrolls sideways at 390 px');
 
     const c = await counts(url);
     assert.deepEqual([c.visible, c.inFlight], [1, 0]);
