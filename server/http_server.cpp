@@ -6,7 +6,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
-#include <iostream>
 #include <memory>
 #include <optional>
 
@@ -16,6 +15,7 @@
 #include "server/actions.h"
 #include "server/authentication.h"
 #include "server/console.h"
+#include "server/log.h"
 #include "server/metrics.h"
 #include "server/wal_syncer.h"
 
@@ -157,6 +157,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void dispatch_request() {
     started_ = std::chrono::steady_clock::now();
+    params_ = nlohmann::json();
     const std::string request_id = random_uuid();
     if (answer_operational_request(request_id)) return;
     // Exceptions mean bugs; one must not take the server down with it.
@@ -164,7 +165,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       if (answer_console_request(request_id)) return;
       handle_sqs_request(request_id);
     } catch (const std::exception& e) {
-      std::cerr << "wharf: internal error on request " << request_id << ": " << e.what() << std::endl;
+      log::error("internal error", log::Fields().add("request_id", request_id).add("exception", e.what()));
       const auto proto = protocol::detect_protocol(view_of(request_));
       answer_now("unknown",
                  protocol::encode_error(proto, make_error(ErrorCode::InternalError, "Internal error."), request_id),
@@ -200,6 +201,37 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     write(make_response(request_, answer, request_id));
     return true;
+  }
+
+  // Counts the request under `action` (see RequestMetrics) by its answer,
+  // and writes its access log line when asked to.
+  void record(std::string_view action, const protocol::EncodedResponse& encoded, const std::string& request_id) {
+    const auto took = std::chrono::steady_clock::now() - started_;
+    state_->requests.record(action, static_cast<unsigned>(encoded.status), took);
+    if (services_.settings.access_log) log_access(action, encoded, request_id, took);
+  }
+
+  void log_access(std::string_view action, const protocol::EncodedResponse& encoded, const std::string& request_id,
+                  std::chrono::steady_clock::duration took) const {
+    log::Fields fields;
+    fields.add("action", action);
+    if (params_.is_object()) {
+      // The queue's name: QueueName, or the last part of QueueUrl.
+      auto name = params_.find("QueueName");
+      if (name == params_.end()) name = params_.find("QueueUrl");
+      if (name != params_.end() && name->is_string()) {
+        const auto& text = name->get_ref<const std::string&>();
+        fields.add("queue", std::string_view(text).substr(text.rfind('/') + 1));
+      }
+    }
+    fields.add("status", encoded.status);
+    if (!encoded.error_code.empty()) fields.add("error", encoded.error_code);
+    fields.add("ms", std::chrono::duration<double, std::milli>(took).count());
+    fields.add("request_id", request_id);
+    beast::error_code ec;
+    const auto remote = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    if (!ec) fields.add("client", remote.address().to_string());
+    log::info("request", fields);
   }
 
   // The web console (server/console.h): its files unsigned; its peek signed
@@ -239,14 +271,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     return ok;
   }
 
-  // Counts the request under `action` (see RequestMetrics) by its answer.
-  void record(std::string_view action, int status) {
-    state_->requests.record(action, static_cast<unsigned>(status), std::chrono::steady_clock::now() - started_);
-  }
-
   // Answers without running the action (refused before it ran).
   void answer_now(std::string_view action, const protocol::EncodedResponse& encoded, const std::string& request_id) {
-    record(action, encoded.status);
+    record(action, encoded, request_id);
     write(make_response(request_, encoded, request_id));
   }
 
@@ -299,7 +326,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       auto answer = [self, proto, action, request_id](const Result<nlohmann::json>& r) {
         auto encoded = r ? protocol::encode_result(proto, action, r.value(), request_id)
                          : protocol::encode_error(proto, r.error(), request_id);
-        self->record(action, encoded.status);
+        self->record(action, encoded, request_id);
         auto response = std::make_shared<Response>(make_response(self->request_, encoded, request_id));
         net::dispatch(self->stream_.get_executor(), [self, response] { self->write(std::move(*response)); });
       };
