@@ -45,8 +45,16 @@ void append_length_prefixed(std::string& out, std::string_view bytes) {
 
 }  // namespace
 
-std::string md5_hex(std::string_view bytes) { return digest_hex(EVP_md5(), bytes); }
-std::string sha256_hex(std::string_view bytes) { return digest_hex(EVP_sha256(), bytes); }
+// Fetched once: EVP_md5() and EVP_sha256() make OpenSSL 3 look the
+// algorithm up again on every digest.
+std::string md5_hex(std::string_view bytes) {
+  static const EVP_MD* const md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  return digest_hex(md5, bytes);
+}
+std::string sha256_hex(std::string_view bytes) {
+  static const EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return digest_hex(sha256, bytes);
+}
 
 std::string base64_encode(std::string_view bytes) {
   std::string out;

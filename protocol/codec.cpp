@@ -3,6 +3,8 @@
 #include "common/text.h"
 
 #include "protocol/errors.h"
+#include "protocol/json_reader.h"
+#include "protocol/json_writer.h"
 #include "protocol/query_decoder.h"
 #include "protocol/xml_encoder.h"
 
@@ -38,7 +40,7 @@ Result<DecodedRequest> decode_json(const HttpRequestView& request) {
   if (json_nests_too_deep(request.body)) {
     return make_error(ErrorCode::MalformedInput, "The request body nests deeper than SQS requests do.");
   }
-  out.params = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  out.params = parse_json(request.body);
   if (out.params.is_discarded() || !out.params.is_object()) {
     return make_error(ErrorCode::MalformedInput, "The request body is not a valid JSON object.");
   }
@@ -99,7 +101,7 @@ EncodedResponse encode_result(Protocol protocol, std::string_view action, const 
   EncodedResponse out;
   if (protocol == Protocol::Json) {
     out.content_type = std::string(kJsonContentType);
-    out.body = result.is_null() ? "{}" : result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out.body = result.is_null() ? "{}" : to_json_text(result);
   } else {
     out.content_type = "text/xml";
     out.body = encode_query_response(action, result, request_id);

@@ -1,7 +1,9 @@
 #include "storage/receipt_handle.h"
 
 #include <openssl/crypto.h>
-#include <openssl/hmac.h>
+#include <openssl/evp.h>
+
+#include <cstring>
 
 #include "storage/records.h"
 
@@ -12,12 +14,68 @@ constexpr size_t kPayload = 8 + 8 + 4;
 constexpr size_t kMac = 16;
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+// HMAC-SHA256 with the key's inner and outer states computed once per thread
+// and key, then copied per handle: OpenSSL 3's one-shot HMAC() looks the
+// algorithm up and keys it on every call, which cost more than the rest of a
+// receive.
+class KeyedMac {
+ public:
+  KeyedMac() : inner_(EVP_MD_CTX_new()), outer_(EVP_MD_CTX_new()), work_(EVP_MD_CTX_new()) {}
+  ~KeyedMac() {
+    EVP_MD_CTX_free(inner_);
+    EVP_MD_CTX_free(outer_);
+    EVP_MD_CTX_free(work_);
+  }
+  KeyedMac(const KeyedMac&) = delete;
+  KeyedMac& operator=(const KeyedMac&) = delete;
+
+  std::string mac(std::string_view payload, std::string_view secret) {
+    if (!keyed_ || secret != key_) set_key(secret);
+    unsigned char inner_hash[EVP_MAX_MD_SIZE];
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_MD_CTX_copy_ex(work_, inner_);
+    EVP_DigestUpdate(work_, payload.data(), payload.size());
+    EVP_DigestFinal_ex(work_, inner_hash, &len);
+    EVP_MD_CTX_copy_ex(work_, outer_);
+    EVP_DigestUpdate(work_, inner_hash, len);
+    EVP_DigestFinal_ex(work_, out, &len);
+    return std::string(reinterpret_cast<char*>(out), kMac);
+  }
+
+ private:
+  static constexpr size_t kBlock = 64;  // SHA-256's block size
+
+  void set_key(std::string_view secret) {
+    static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    unsigned char key[kBlock] = {};
+    if (secret.size() > kBlock) {
+      unsigned int len = 0;
+      EVP_Digest(secret.data(), secret.size(), key, &len, sha256, nullptr);
+    } else {
+      std::memcpy(key, secret.data(), secret.size());
+    }
+    unsigned char pad[kBlock];
+    for (size_t i = 0; i < kBlock; ++i) pad[i] = key[i] ^ 0x36;
+    EVP_DigestInit_ex(inner_, sha256, nullptr);
+    EVP_DigestUpdate(inner_, pad, kBlock);
+    for (size_t i = 0; i < kBlock; ++i) pad[i] = key[i] ^ 0x5c;
+    EVP_DigestInit_ex(outer_, sha256, nullptr);
+    EVP_DigestUpdate(outer_, pad, kBlock);
+    key_ = secret;
+    keyed_ = true;
+  }
+
+  EVP_MD_CTX* inner_;
+  EVP_MD_CTX* outer_;
+  EVP_MD_CTX* work_;
+  std::string key_;
+  bool keyed_ = false;
+};
+
 std::string mac(std::string_view payload, std::string_view secret) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), out, &len);
-  return std::string(reinterpret_cast<char*>(out), kMac);
+  thread_local KeyedMac keyed;
+  return keyed.mac(payload, secret);
 }
 
 // base64url without padding; the handle is always 36 bytes -> 48 chars.

@@ -2,10 +2,12 @@
 // input is "<X-Amz-Target>\n<body>", requests joined by "\n%%\n"; a line
 // "~<seconds>" instead moves the fake clock. Content-Type is the JSON
 // protocol's. "$RH<n>" / "$TH" strings become live receipt / task handles.
+// Each body is also parsed by protocol::parse_json and nlohmann, which must agree.
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
 
+#include "protocol/json_reader.h"
 #include "tests/fuzz/server_harness.h"
 
 using namespace wharf;
@@ -32,6 +34,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       view.content_type = "application/x-amz-json-1.0";
       view.amz_target = target;
       view.body = body;
+      // The request parser must agree with nlohmann's on every body.
+      const auto ours = protocol::parse_json(body);
+      const auto reference = nlohmann::json::parse(body, nullptr, false);
+      if (ours.is_discarded() != reference.is_discarded() || (!ours.is_discarded() && ours != reference)) {
+        __builtin_trap();
+      }
       session.request(view);
     }
   });

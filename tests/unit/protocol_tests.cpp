@@ -11,6 +11,8 @@
 #include "protocol/checksums.h"
 #include "protocol/codec.h"
 #include "protocol/errors.h"
+#include "protocol/json_reader.h"
+#include "protocol/json_writer.h"
 #include "protocol/query_decoder.h"
 #include "protocol/xml_encoder.h"
 
@@ -896,4 +898,83 @@ TEST_CASE("decode_query_params refuses names and values that are not UTF-8", "[q
   auto fine = wharf::protocol::decode_query_params("SendMessage", {{"MessageBody", "h\xc3\xa9 \xf0\x9f\x98\x80"}});
   REQUIRE(fine.ok());
   CHECK(fine.value()["MessageBody"] == "h\xc3\xa9 \xf0\x9f\x98\x80");
+}
+
+TEST_CASE("the JSON writer writes what nlohmann's dump writes", "[json]") {
+  using nlohmann::json;
+  const auto same = [](const json& v) {
+    INFO(v.dump(-1, ' ', false, json::error_handler_t::replace));
+    CHECK(wharf::protocol::to_json_text(v) == v.dump(-1, ' ', false, json::error_handler_t::replace));
+  };
+  same(json::object());
+  same(json::array());
+  same(json{{"QueueUrl", "http://127.0.0.1:9324/000000000000/q"}});
+  same(json{{"Messages", json::array({json{{"Body", "plain"}, {"MessageId", "id"}},
+                                      json{{"Body", "quote \" back\\slash \t tab \x01 del \x7f"}}})}});
+  same(json{{"é", "h\xc3\xa9 \xf0\x9f\x98\x80"}, {"bad", std::string("\xff\xfe x \xc3", 6)}});
+  same(json{{"n", -12}, {"u", 18446744073709551615ull}, {"f", 1.5}, {"t", true}, {"z", nullptr}, {"e", ""}});
+  same(json{{"nested", json{{"a", json::array({1, "2", json{{"b", json::array()}}})}}}});
+  // Random trees of random bytes.
+  uint64_t seed = 12345;
+  const auto next = [&seed] {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<uint32_t>(seed >> 33);
+  };
+  for (int round = 0; round < 300; ++round) {
+    json tree = json::object();
+    for (int k = 0, n = static_cast<int>(next() % 6); k < n; ++k) {
+      std::string key, text;
+      for (int i = 0, len = static_cast<int>(next() % 8); i < len; ++i) key.push_back(static_cast<char>(next() % 256));
+      for (int i = 0, len = static_cast<int>(next() % 40); i < len; ++i) {
+        text.push_back(static_cast<char>(next() % 3 ? 32 + next() % 95 : next() % 256));
+      }
+      tree[key] = next() % 4 ? json(text) : json::array({text, static_cast<int64_t>(next()) - (1 << 30)});
+    }
+    same(tree);
+  }
+}
+
+TEST_CASE("the JSON reader agrees with nlohmann's parser", "[json]") {
+  using nlohmann::json;
+  const auto agree = [](std::string_view text) {
+    INFO(std::string(text));
+    const json ours = wharf::protocol::parse_json(text);
+    const json reference = json::parse(text, nullptr, false);
+    REQUIRE(ours.is_discarded() == reference.is_discarded());
+    if (!ours.is_discarded()) CHECK(ours == reference);
+  };
+  const std::vector<std::string> samples = {
+      R"({"QueueUrl":"http://127.0.0.1:9324/000000000000/q","Entries":[{"Id":"1","MessageBody":"x","DelaySeconds":0}]})",
+      R"({"a":"\"\\\/\b\f\n\r\t","u":"\u00e9\u0000\uD83D\uDE00","n":[0,-0,1.5,-2e3,1E+2,18446744073709551615,-9223372036854775808,1e400,123456789012345678901234567890]})",
+      " \t\r\n{ \"k\" : [ true , false , null , { } , [ ] ] } \n",
+      "\xEF\xBB\xBF{}", "{\"k\":\"h\xC3\xA9 \xF0\x9F\x98\x80 \xE2\x82\xAC\"}", R"({"dup":1,"dup":2})", "\"just a string\"", "42",
+      "[]", "null",
+      // Refused: each of these by both.
+      "", " ", "{", "}", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "[1,]", "{'a':1}", "{\"a\":1} x", "{\"a\":01}", "{\"a\":-}",
+      "{\"a\":1.}", "{\"a\":.5}", "{\"a\":1e}", "{\"a\":tru}", "{\"a\":nul}", "{\"a\":\"\x01\"}", "{\"a\":\"\\x\"}",
+      "{\"a\":\"\\u12\"}", "{\"a\":\"\\uDC00\"}", "{\"a\":\"\\uD800\"}", "{\"a\":\"\\uD800\\u0041\"}",
+      "{\"a\":\"\xC0\xAF\"}", "{\"a\":\"\xED\xA0\x80\"}", "{\"a\":\"\xF4\x90\x80\x80\"}", "{\"a\":\"\xE2\x82\"}",
+      "{\"a\":\"\xFF\"}", "\xEF\xBB{}", "{\"a\":\"unterminated}", "{1:2}", "[1 2]", "{\"a\" 1}", "+1", "NaN",
+  };
+  for (const auto& sample : samples) agree(sample);
+  // Random mutations of the samples: bytes replaced, inserted and removed.
+  uint64_t seed = 99;
+  const auto next = [&seed] {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<uint32_t>(seed >> 33);
+  };
+  const std::string alphabet = "{}[]:,\"\\u0123456789abcdefABCDEFtrulsn-+.eE \t\n\xC3\xA9\xF0\x9F\x98\x80\xED\xFF";
+  for (int round = 0; round < 20000; ++round) {
+    std::string text = samples[next() % 10];
+    for (int edits = 1 + static_cast<int>(next() % 3); edits > 0 && !text.empty(); --edits) {
+      const size_t at = next() % text.size();
+      const char c = next() % 4 ? alphabet[next() % alphabet.size()] : static_cast<char>(next() % 256);
+      switch (next() % 3) {
+        case 0: text[at] = c; break;
+        case 1: text.insert(text.begin() + static_cast<std::ptrdiff_t>(at), c); break;
+        default: text.erase(at, 1); break;
+      }
+    }
+    agree(text);
+  }
 }

@@ -1055,3 +1055,17 @@ TEST_CASE("receipt handles round-trip and are bound to the secret", "[records][h
   CHECK_FALSE(decode_receipt_handle(text.substr(1), secret).has_value());
   CHECK_FALSE(decode_receipt_handle("", secret).has_value());
 }
+
+TEST_CASE("receipt handles carry HMAC-SHA256 of their payload (known answers, keys switched)", "[records][handles]") {
+  // Expected values from Python's hmac and base64 modules: payload
+  // (queue id, seq, receive count, big-endian) + the first 16 bytes of
+  // HMAC-SHA256(secret, payload), base64url.
+  std::string long_secret;
+  for (int i = 0; i < 100; ++i) long_secret.push_back(static_cast<char>(i));  // longer than a SHA-256 block
+  for (int round = 0; round < 2; ++round) {
+    CHECK(encode_receipt_handle(ReceiptHandle{42, 123456789, 3}, std::string(32, 's')) ==
+          "AAAAAAAAACoAAAAAB1vNFQAAAAMqt6hdZIXG_hi0Og1i_YXA");
+    CHECK(encode_receipt_handle(ReceiptHandle{7, 1, 1}, long_secret) == "AAAAAAAAAAcAAAAAAAAAAQAAAAGCxT9xdXwAOSLWbha1MrnT");
+    CHECK(decode_receipt_handle("AAAAAAAAACoAAAAAB1vNFQAAAAMqt6hdZIXG_hi0Og1i_YXA", std::string(32, 's')).has_value());
+  }
+}
