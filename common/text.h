@@ -43,6 +43,28 @@ inline std::optional<uint32_t> next_code_point(std::string_view text, size_t& i)
   return cp;
 }
 
+// Length of text's prefix of bytes in [0x20, 0x80), also stopping at '"'
+// and '\\' when `json_specials`: what JSON readers and writers copy as it
+// is. Eight bytes at a time (SWAR), as bodies are mostly such text.
+inline size_t plain_ascii_prefix(std::string_view text, bool json_specials) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  constexpr uint64_t kHighs = 0x8080808080808080ull;
+  const auto has_zero_byte = [](uint64_t v) { return (v - kOnes) & ~v & kHighs; };
+  size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    uint64_t word;
+    __builtin_memcpy(&word, text.data() + i, 8);
+    uint64_t stop = (word & kHighs) | ((word - kOnes * 0x20) & ~word & kHighs);
+    if (json_specials) stop |= has_zero_byte(word ^ (kOnes * '"')) | has_zero_byte(word ^ (kOnes * '\\'));
+    if (stop) break;
+  }
+  for (; i < text.size(); ++i) {
+    const auto c = static_cast<uint8_t>(text[i]);
+    if (c < 0x20 || c >= 0x80 || (json_specials && (c == '"' || c == '\\'))) break;
+  }
+  return i;
+}
+
 inline bool is_valid_utf8(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <string>
 
+#include "common/text.h"
+
 namespace wharf::protocol {
 namespace {
 
@@ -213,6 +215,7 @@ class Reader {
     for (;;) {
       // A run of characters that need no work, copied at once.
       const char* run = p_;
+      p_ += plain_ascii_prefix(std::string_view(p_, static_cast<size_t>(end_ - p_)), true);
       while (p_ != end_) {
         const auto c = static_cast<unsigned char>(*p_);
         if (c == '"' || c == '\\' || c < 0x20) break;

@@ -3,18 +3,15 @@
 #include <charconv>
 #include <string_view>
 
+#include "common/text.h"
+
 namespace wharf::protocol {
 namespace {
 
 using nlohmann::json;
 
-// Printable ASCII other than '"' and '\\' is written as it is.
-bool plain(std::string_view text) {
-  for (unsigned char c : text) {
-    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') return false;
-  }
-  return true;
-}
+// ASCII from 0x20 other than '"' and '\\' is written as it is.
+bool plain(std::string_view text) { return plain_ascii_prefix(text, true) == text.size(); }
 
 void append_string(std::string_view text, std::string& out) {
   if (plain(text)) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "storage/engine.h"
+#include "storage/message_text.h"
 #include "storage/queue_attributes.h"
 #include "storage/receipt_handle.h"
 #include "storage/records.h"
@@ -1067,5 +1068,22 @@ TEST_CASE("receipt handles carry HMAC-SHA256 of their payload (known answers, ke
           "AAAAAAAAACoAAAAAB1vNFQAAAAMqt6hdZIXG_hi0Og1i_YXA");
     CHECK(encode_receipt_handle(ReceiptHandle{7, 1, 1}, long_secret) == "AAAAAAAAAAcAAAAAAAAAAQAAAAGCxT9xdXwAOSLWbha1MrnT");
     CHECK(decode_receipt_handle("AAAAAAAAACoAAAAAB1vNFQAAAAMqt6hdZIXG_hi0Og1i_YXA", std::string(32, 's')).has_value());
+  }
+}
+
+TEST_CASE("message text: the XML character set in UTF-8, wherever the bad byte sits", "[text]") {
+  const std::string ascii = "The quick brown fox jumps over the lazy dog 0123456789 ~!@#$%^&*()";
+  CHECK(is_valid_message_text(ascii));
+  CHECK(is_valid_message_text("tab\tnew\nline\rhé€😀\x7f"));
+  CHECK(is_valid_message_text(""));
+  // Every position in and around the 8-byte blocks the fast path reads.
+  for (size_t at = 0; at < 20; ++at) {
+    for (const std::string& bad : {std::string(1, '\0'), std::string("\x01"), std::string("\x1f"), std::string("\xff"),
+                                  std::string("\xc3"), std::string("\xed\xa0\x80"), std::string("\xef\xbf\xbe")}) {
+      std::string text = ascii.substr(0, at) + bad + ascii.substr(at);
+      INFO(at);
+      CHECK_FALSE(is_valid_message_text(text));
+    }
+    CHECK(is_valid_message_text(ascii.substr(0, at) + "\xc3\xa9" + ascii.substr(at)));
   }
 }
