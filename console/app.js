@@ -98,6 +98,11 @@ function peek(queueUrl, max) {
   return post('/console/api/peek', { 'Content-Type': 'application/json' }, { QueueUrl: queueUrl, MaxNumberOfMessages: max });
 }
 
+function deletePeeked(queueUrl, message) {
+  return post('/console/api/delete', { 'Content-Type': 'application/json' },
+    { QueueUrl: queueUrl, MessageId: message.MessageId, Position: message.Position });
+}
+
 async function listAllQueues() {
   const urls = [];
   let token;
@@ -450,7 +455,11 @@ function queueView(name) {
       const r = await peek(url, Math.min(100, Math.max(1, Number(peekCount.value) || 10)));
       const list = r.Messages || [];
       messages.replaceChildren(...(list.length ? list.map((m) => h('article', { class: 'message', 'data-message-id': m.MessageId },
-        h('div', { class: 'row' }, h('span', { class: 'badge' }, m.State.replace('_', ' ')), h('code', {}, m.MessageId)),
+        h('div', { class: 'row' }, h('span', { class: 'badge' }, m.State.replace('_', ' ')), h('code', {}, m.MessageId),
+          h('button', { type: 'button', class: 'danger delete-message', 'aria-label': `Delete message ${m.MessageId}`, onclick: async () => {
+            if (!await confirmDialog('Delete message?', `Delete message ${m.MessageId}? This cannot be undone.`, 'Delete')) return;
+            try { await deletePeeked(url, m); await Promise.all([loadAttributes(), doPeek()]); } catch (e) { showError(peekError, e); }
+          } }, 'Delete')),
         h('pre', { class: 'body' }, m.Body),
         h('dl', {},
           ...Object.entries(m.Attributes || {}).flatMap(([k, v]) => [h('dt', {}, k),
@@ -588,7 +597,7 @@ function queueView(name) {
       actionError,
       h('section', { 'aria-labelledby': 'rates-title' }, h('h2', { id: 'rates-title' }, 'Rates'), chart),
       h('section', { 'aria-labelledby': 'messages-title' }, h('h2', { id: 'messages-title' }, 'Messages'),
-        h('p', { class: 'muted' }, 'Peeking shows the first messages in send order with their state; it changes no visibility and no receive count. Single messages cannot be deleted here: a peeked message has no receipt handle.'),
+        h('p', { class: 'muted' }, 'Peeking shows the first messages in send order with their state; it changes no visibility and no receive count. Delete removes one message whatever its state (an in-flight FIFO message unlocks its group).'),
         h('div', { class: 'row' }, h('label', {}, 'How many (1–100)', peekCount),
           h('button', { type: 'button', id: 'peek-button', onclick: doPeek }, 'Peek')),
         peekError, messages),

@@ -1,5 +1,7 @@
 #include "server/console.h"
 
+#include <charconv>
+
 #include "server/params.h"
 
 #ifndef WHARF_VERSION
@@ -75,6 +77,17 @@ protocol::EncodedResponse console_file_response(std::string_view method, std::st
   return plain(404, "Not found\n");
 }
 
+const ConsoleCall* find_console_call(std::string_view path) {
+  static constexpr ConsoleCall kCalls[] = {
+      {"/console/api/peek", "ReceiveMessage", console_peek},
+      {"/console/api/delete", "DeleteMessage", console_delete},
+  };
+  for (const auto& c : kCalls) {
+    if (c.path == path) return &c;
+  }
+  return nullptr;
+}
+
 Result<nlohmann::json> console_peek(const Call& call) {
   if (!call.params.is_object()) {
     return make_error(ErrorCode::MalformedInput, "The request body must be a JSON object.");
@@ -104,9 +117,33 @@ Result<nlohmann::json> console_peek(const Call& call) {
                               {"Attributes", std::move(attributes)},
                               {"MessageAttributes", parse_stored(m.message_attributes)}};
     if (m.visible_at_ms != 0) message["VisibleAtTimestamp"] = std::to_string(m.visible_at_ms);
+    message["Position"] = std::to_string(m.position);
     messages.push_back(std::move(message));
   }
   return nlohmann::json{{"Messages", std::move(messages)}};
+}
+
+Result<nlohmann::json> console_delete(const Call& call) {
+  if (!call.params.is_object()) {
+    return make_error(ErrorCode::MalformedInput, "The request body must be a JSON object.");
+  }
+  auto name = queue_name_from_url(call);
+  if (!name) return name.error();
+  Params p(call.params);
+  auto id = p.required_string("MessageId");
+  if (!id) return id.error();
+  auto position_text = p.required_string("Position");
+  if (!position_text) return position_text.error();
+  uint64_t position = 0;
+  const std::string& text = position_text.value();
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), position);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return make_error(ErrorCode::InvalidParameterValue, "Position must be the number a peek gave.");
+  }
+  if (auto deleted = call.engine.delete_peeked_message(name.value(), position, id.value()); !deleted) {
+    return deleted.error();
+  }
+  return nlohmann::json::object();
 }
 
 }  // namespace wharf::server

@@ -27,8 +27,16 @@ struct ConsoleAsset {
 // The embedded files (defined in the generated console_assets.cpp).
 std::span<const ConsoleAsset> console_assets();
 
-// POST here with {"QueueUrl": ..., "MaxNumberOfMessages": 1-100} (JSON).
-inline constexpr std::string_view kConsolePeekPath = "/console/api/peek";
+// The console's API, POSTed JSON: each call is authenticated as an SQS
+// request and routed (account, Policy) as the SQS action it stands for.
+struct ConsoleCall {
+  std::string_view path;
+  std::string_view routed_as;  // the SQS action whose rights it needs
+  Result<nlohmann::json> (*run)(const Call&);
+};
+// /console/api/peek {"QueueUrl", "MaxNumberOfMessages": 1-100} (as ReceiveMessage)
+// /console/api/delete {"QueueUrl", "MessageId", "Position"} (as DeleteMessage)
+const ConsoleCall* find_console_call(std::string_view path);
 
 // "/console" or anything under "/console/" (query string already removed).
 bool is_console_path(std::string_view path);
@@ -44,5 +52,9 @@ protocol::EncodedResponse console_file_response(std::string_view method, std::st
 // without changing visibility, receive counts or anything else. The caller
 // has authenticated and routed the request as a ReceiveMessage.
 Result<nlohmann::json> console_peek(const Call& call);
+
+// Deletes a message the peek showed (its MessageId and Position), in any
+// state: the console's delete, since a peek gives no receipt handle.
+Result<nlohmann::json> console_delete(const Call& call);
 
 }  // namespace wharf::server

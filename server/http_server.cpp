@@ -11,6 +11,7 @@
 
 #include "common/ids.h"
 #include "protocol/codec.h"
+#include "protocol/json_writer.h"
 #include "server/access_control.h"
 #include "server/actions.h"
 #include "server/authentication.h"
@@ -234,40 +235,42 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     log::info("request", fields);
   }
 
-  // The web console (server/console.h): its files unsigned; its peek signed
-  // and routed like a ReceiveMessage, answered in the JSON protocol. Not
-  // counted as SQS requests. True when it answered.
+  // The web console (server/console.h): its files unsigned; its API (peek,
+  // delete a peeked message) signed and routed like the SQS action it
+  // stands for, answered in the JSON protocol. Not counted as SQS requests.
+  // True when it answered.
   bool answer_console_request(const std::string& request_id) {
     const std::string_view target(request_.target().data(), request_.target().size());
     const std::string_view path = target.substr(0, target.find('?'));
     if (!is_console_path(path)) return false;
     const std::string_view method(request_.method_string().data(), request_.method_string().size());
-    if (path != kConsolePeekPath || !services_.settings.console || request_.method() != http::verb::post) {
+    const ConsoleCall* api = find_console_call(path);
+    if (!api || !services_.settings.console || request_.method() != http::verb::post) {
       write(make_response(request_, console_file_response(method, path, services_.settings), request_id));
       return true;
     }
-    write(make_response(request_, console_peek_response(request_id), request_id));
+    write(make_response(request_, console_api_response(*api, request_id), request_id));
     return true;
   }
 
-  protocol::EncodedResponse console_peek_response(const std::string& request_id) {
+  protocol::EncodedResponse console_api_response(const ConsoleCall& api, const std::string& request_id) {
     auto error = [&](const SqsError& e) { return protocol::encode_error(protocol::Protocol::Json, e, request_id); };
     auto authenticated = authenticate();
     if (!authenticated) return error(authenticated.error());
     params_ = nlohmann::json::parse(request_.body(), nullptr, false);
     if (!params_.is_object()) return error(make_error(ErrorCode::MalformedInput, "The body must be a JSON object."));
-    auto account = route_request(services_.accounts, "ReceiveMessage", params_, authenticated.value(),
+    auto account = route_request(services_.accounts, std::string(api.routed_as), params_, authenticated.value(),
                                  !services_.settings.credentials.empty());
     if (!account) return error(account.error());
     auto host_it = request_.find(http::field::host);
     const Call call{params_, *account.value()->engine, services_.long_polls, services_.settings,
                     host_it == request_.end() ? "" : std::string(host_it->value()), std::is_same_v<Stream, TlsStream>,
                     account.value()->id};
-    auto peeked = console_peek(call);
-    if (!peeked) return error(peeked.error());
+    auto result = api.run(call);
+    if (!result) return error(result.error());
     protocol::EncodedResponse ok;
     ok.content_type = "application/x-amz-json-1.0";
-    ok.body = peeked.value().dump();
+    ok.body = protocol::to_json_text(result.value());
     return ok;
   }
 

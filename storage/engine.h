@@ -79,6 +79,7 @@ struct PeekedMessage {
   std::string group_id;         // MessageGroupId; "" for none
   std::string sequence_number;  // FIFO only
   std::string state;            // "visible", "in_flight" or "delayed"
+  uint64_t position = 0;        // where it is in the queue, for delete_peeked_message
   int64_t sent_ms = 0;
   int64_t first_receive_ms = 0;  // 0 when never received
   int64_t visible_at_ms = 0;     // end of the delay or visibility timeout (0 when visible)
@@ -158,6 +159,12 @@ class Engine {
   // read without changing anything (no visibility, receive count or
   // attempt is touched). For inspection (the web console), not delivery.
   virtual Result<std::vector<PeekedMessage>> peek_messages(const std::string& queue_name, size_t max_messages) = 0;
+  // Deletes the message a peek showed at `position`, whatever its state
+  // (an in-flight FIFO message unlocks its group), checked by its message
+  // id: an administrator's delete, for the console, since a peek gives no
+  // receipt handle. InvalidParameterValue when it is no longer there.
+  virtual Status delete_peeked_message(const std::string& queue_name, uint64_t position,
+                                       const std::string& message_id) = 0;
 
   // Message move tasks, from a dead-letter queue to `destination` or else
   // back to each message's source queue.

@@ -139,6 +139,7 @@ class RocksEngine final : public Engine {
                                                         std::optional<int> visibility_timeout,
                                                         const std::string& attempt_id) override;
   Result<std::vector<PeekedMessage>> peek_messages(const std::string& queue_name, size_t max_messages) override;
+  Status delete_peeked_message(const std::string& queue_name, uint64_t position, const std::string& message_id) override;
 
   Result<std::string> start_move_task(const std::string& source_name, std::optional<std::string> destination,
                                       std::optional<int> max_per_second) override;

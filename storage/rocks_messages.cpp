@@ -448,9 +448,31 @@ Result<std::vector<PeekedMessage>> RocksEngine::peek_messages(const std::string&
     m.sent_ms = content->sent_ms;
     m.first_receive_ms = live.first_receive_ms;
     m.receive_count = live.receive_count;
+    m.position = seq;
     out.push_back(std::move(m));
   }
   return out;
+}
+
+Status RocksEngine::delete_peeked_message(const std::string& queue_name, uint64_t position,
+                                          const std::string& message_id) {
+  std::lock_guard lock(mu_);
+  auto found = find(queue_name);
+  if (!found) return found.error();
+  Queue& q = *found.value();
+  auto content = q.messages.count(position) ? read_content(q, position) : std::nullopt;
+  if (!content || content->message_id != message_id) {
+    return make_error(ErrorCode::InvalidParameterValue, "The message " + message_id + " is no longer in the queue.");
+  }
+  rocksdb::WriteBatch batch;
+  const std::string key = message_key(q.id, position);
+  batch.Delete(content_cf_, key);
+  batch.Delete(state_cf_, key);
+  if (auto st = write(batch); !st) return st.error();
+  forget_message(q, position);
+  ++q.deleted_total;
+  if (q.fifo && !q.ready.empty()) notify_visible(queue_name);
+  return Ok{};
 }
 
 Result<std::vector<ReceivedMessage>> RocksEngine::receive_messages(const std::string& queue_name, int max_messages,

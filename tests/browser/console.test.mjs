@@ -224,6 +224,38 @@ test('purge and delete a queue from the console, each after a confirmation', asy
   } finally { await close(); }
 });
 
+test('delete one peeked message from the console, after a confirmation, in flight or not', async () => {
+  const name = unique('delone');
+  const url = await createQueue(name);
+  for (const body of ['stays', 'goes', 'taken']) await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body }));
+  const { page, problems, close } = await openConsole(BASE, `#/queue/${name}`);
+  try {
+    const card = (body) => page.locator('#messages .message', { has: page.locator(`.body:text-is("${body}")`) });
+    await card('goes').waitFor();
+    await card('goes').locator('.delete-message').click();
+    await page.waitForSelector('#confirm-dialog[open]');
+    await page.click('#confirm-dialog button[value="cancel"]');
+    assert.equal((await counts(url)).visible, 3, 'cancel deletes nothing');
+    await card('goes').locator('.delete-message').click();
+    await page.click('#confirm-ok');
+    await card('goes').waitFor({ state: 'detached' });
+    assert.equal((await counts(url)).visible, 2);
+    // An in-flight message (received with the SDK) is deleted too.
+    const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 1, VisibilityTimeout: 60 }));
+    assert.equal(r.Messages[0].Body, 'stays');
+    await page.click('#peek-button');
+    await card('stays').locator('.badge:has-text("in flight")').waitFor();
+    await card('stays').locator('.delete-message').click();
+    await page.click('#confirm-ok');
+    await card('stays').waitFor({ state: 'detached' });
+    const left = await counts(url);
+    assert.deepEqual([left.visible, left.inFlight], [1, 0]);
+    const rest = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    assert.deepEqual(rest.Messages.map((m) => m.Body), ['taken']);
+    assertNoErrors(problems);
+  } finally { await close(); }
+});
+
 test('with --auth: the console asks for a key, signs with it, and shows a wrong secret\'s error', async () => {
   const name = unique('signed');
   await authSqs.send(new CreateQueueCommand({ QueueName: name }));

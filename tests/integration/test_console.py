@@ -1,7 +1,8 @@
-"""The web console's server side: /console's embedded files, and the peek
+"""The web console's server side: /console's embedded files, the peek
 endpoint (POST /console/api/peek), which must change nothing (no visibility,
 no receive count), answers errors in the JSON protocol's shape, is signed
-like any SQS request under --auth, and is gone (404) with --no-console."""
+like any SQS request under --auth, and is gone (404) with --no-console; and
+the delete of a peeked message (POST /console/api/delete)."""
 
 import json
 import unittest
@@ -106,6 +107,38 @@ class ConsoleTest(unittest.TestCase):
                                {"Content-Type": "application/json"})
         self.assertEqual(status, 400)
         self.assertIn("__type", json.loads(body))
+
+
+    def test_delete_a_peeked_message(self):
+        url = self.sqs.create_queue(QueueName=unique_name("del"))["QueueUrl"]
+        for body in ("keep", "drop", "in flight"):
+            self.sqs.send_message(QueueUrl=url, MessageBody=body)
+        taken = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=60)["Messages"][0]
+        self.assertEqual(taken["Body"], "keep")
+        status, answer = peek(self.server, url)
+        self.assertEqual(status, 200, answer)
+        by_body = {m["Body"]: m for m in answer["Messages"]}
+
+        def delete(message, message_id=None):
+            body = {"QueueUrl": url, "MessageId": message_id or message["MessageId"], "Position": message["Position"]}
+            status, _, raw = http("POST", self.server.endpoint + "/console/api/delete", json.dumps(body).encode(),
+                                  {"Content-Type": "application/json"})
+            return status, json.loads(raw)
+
+        self.assertEqual(delete(by_body["drop"]), (200, {}))
+        self.assertEqual(delete(by_body["keep"])[0], 200)  # in flight: deleted all the same
+        status, answer = delete(by_body["drop"])  # already gone
+        self.assertEqual(status, 400)
+        self.assertIn("InvalidParameterValue", answer["__type"])
+        status, answer = delete(by_body["in flight"], message_id="another-id")
+        self.assertEqual(status, 400)
+        attributes = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        self.assertEqual((attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]),
+                         ("1", "0"))
+        left = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+        self.assertEqual([m["Body"] for m in left], ["in flight"])
+        # The deleted in-flight message's receipt handle now deletes nothing, without error (as on AWS).
+        self.sqs.delete_message(QueueUrl=url, ReceiptHandle=taken["ReceiptHandle"])
 
 
 class ConsoleOffTest(unittest.TestCase):

@@ -1557,3 +1557,40 @@ TEST_CASE("peek shows messages in send order with their state and changes nothin
   CHECK(f->peek_messages("q", 1)->at(0).state == "visible");
   CHECK(code_of(f->peek_messages("missing", 1)) == "QueueDoesNotExist");
 }
+
+TEST_CASE("a peeked message can be deleted by its position and id, in any state", "[peek]") {
+  Fixture f;
+  f.create("q");
+  f.send("q", "a");
+  const std::string b = f.send("q", "b");
+  auto peeked = f->peek_messages("q", 10);
+  REQUIRE(peeked.ok());
+  REQUIRE(peeked->size() == 2);
+  const PeekedMessage second = peeked->at(1);
+  REQUIRE(second.message_id == b);
+  CHECK(code_of(f->delete_peeked_message("q", second.position, "not-its-id")) == "InvalidParameterValue");
+  REQUIRE(f->delete_peeked_message("q", second.position, b).ok());
+  CHECK(f.counts("q").visible == 1);
+  CHECK(f.counts("q").deleted == 1);
+  CHECK_FALSE(f->delete_peeked_message("q", second.position, b).ok());  // gone
+  CHECK(f.receive("q").size() == 1);
+
+  // FIFO: deleting the in-flight head unlocks its group at once.
+  f.create("f.fifo", {{"FifoQueue", "true"}, {"ContentBasedDeduplication", "true"}});
+  for (const char* body : {"first", "second"}) {
+    NewMessage m;
+    m.body = body;
+    m.group_id = "g";
+    REQUIRE(f->send_message("f.fifo", std::move(m)).ok());
+  }
+  REQUIRE(f.receive_one("f.fifo", 300).body == "first");
+  CHECK(f.receive("f.fifo").empty());  // the group is locked
+  auto head = f->peek_messages("f.fifo", 1);
+  REQUIRE(head.ok());
+  REQUIRE(head->at(0).state == "in_flight");
+  REQUIRE(f->delete_peeked_message("f.fifo", head->at(0).position, head->at(0).message_id).ok());
+  CHECK(f.receive_one("f.fifo").body == "second");
+  f.reopen();  // the delete is durable
+  CHECK(f.total("f.fifo") == 1);
+  CHECK(f.total("q") == 1);
+}
