@@ -9,10 +9,20 @@
 namespace wharf::protocol {
 namespace {
 
+// One digest context per thread, reused: EVP_Digest makes and frees one
+// per call, which costs more than hashing a small message.
+struct DigestContext {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~DigestContext() { EVP_MD_CTX_free(ctx); }
+};
+
 std::string digest_hex(const EVP_MD* md, std::string_view bytes) {
+  thread_local DigestContext context;
   std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
   unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), out.data(), &len, md, nullptr);
+  EVP_DigestInit_ex(context.ctx, md, nullptr);
+  EVP_DigestUpdate(context.ctx, bytes.data(), bytes.size());
+  EVP_DigestFinal_ex(context.ctx, out.data(), &len);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
   hex.reserve(len * 2);

@@ -1,13 +1,17 @@
 #include "server/http_server.h"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <array>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "common/ids.h"
 #include "protocol/codec.h"
@@ -40,18 +44,44 @@ constexpr uint64_t kMaxBodyBytes = 8ull * 1024 * 1024;
 constexpr uint32_t kMaxHeaderBytes = 64 * 1024;
 
 using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
+// An answer as it goes on the wire: the head written here rather than by
+// Beast's serializer (a quarter of the work of a small request), then the
+// body.
+struct Response {
+  std::string head;
+  std::string body;
+  bool keep_alive = true;
+};
+
+void append_header(std::string& head, std::string_view name, std::string_view value) {
+  head.append(name).append(": ").append(value).append("\r\n");
+}
+
+// Keep-alive as HTTP/1.1 and 1.0 spell it: 1.1 says when it closes, 1.0
+// when it stays open.
+Response make_response(unsigned version, int status, std::string_view content_type, std::string body,
+                       bool keep_alive, const std::vector<std::pair<std::string, std::string>>& headers = {},
+                       std::string_view request_id = {}) {
+  Response res;
+  res.keep_alive = keep_alive;
+  res.head.reserve(192);
+  res.head.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(std::to_string(status)).append(" ");
+  res.head.append(http::obsolete_reason(static_cast<http::status>(status))).append("\r\n");
+  append_header(res.head, "Server", "wharf");
+  append_header(res.head, "Content-Type", content_type);
+  if (!request_id.empty()) append_header(res.head, "x-amzn-RequestId", request_id);
+  for (const auto& [name, value] : headers) append_header(res.head, name, value);
+  if (version == 10 && keep_alive) append_header(res.head, "Connection", "keep-alive");
+  if (version != 10 && !keep_alive) append_header(res.head, "Connection", "close");
+  append_header(res.head, "Content-Length", std::to_string(body.size()));
+  res.head.append("\r\n");
+  res.body = std::move(body);
+  return res;
+}
 
 Response make_response(const Request& request, const protocol::EncodedResponse& encoded, const std::string& request_id) {
-  Response res{static_cast<http::status>(encoded.status), request.version()};
-  res.set(http::field::server, "wharf");
-  res.set(http::field::content_type, encoded.content_type);
-  res.set("x-amzn-RequestId", request_id);
-  for (const auto& [name, value] : encoded.headers) res.set(name, value);
-  res.keep_alive(request.keep_alive());
-  res.body() = encoded.body;
-  res.prepare_payload();
-  return res;
+  return make_response(request.version(), encoded.status, encoded.content_type, encoded.body, request.keep_alive(),
+                       encoded.headers, request_id);
 }
 
 using PlainStream = beast::tcp_stream;
@@ -131,11 +161,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     if (ec == http::error::header_limit) {
       // The header is unread past the limit: a plain answer, then close.
-      Response res{http::status::request_header_fields_too_large, 11};
-      res.set(http::field::content_type, "text/plain");
-      res.body() = "Request header too large\n";
-      res.keep_alive(false);
-      res.prepare_payload();
+      Response res = make_response(11, 431, "text/plain", "Request header too large\n", false);
       return write(std::move(res));
     }
     if (ec) return close();
@@ -346,8 +372,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void write(Response response) {
     response_ = std::move(response);
     beast::get_lowest_layer(stream_).expires_after(timeout_);
-    http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec || !self->response_.keep_alive()) return self->close();
+    const std::array<net::const_buffer, 2> buffers{net::buffer(response_.head), net::buffer(response_.body)};
+    net::async_write(stream_, buffers, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec || !self->response_.keep_alive) return self->close();
       self->read();
     });
   }
