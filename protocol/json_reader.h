@@ -1,10 +1,11 @@
 // A JSON document parsed into an nlohmann::json tree, as
 // nlohmann::json::parse(text, nullptr, false) would give it (same values,
 // same refusals: invalid UTF-8, control characters in strings, lone
-// surrogates, trailing text), but several times quicker on what SQS requests
-// are made of: objects of ASCII strings. Strings are copied in runs rather
-// than a character at a time; numbers, rare in requests, are handed to
-// nlohmann so that they convert exactly as before.
+// surrogates, trailing text; and a NUL byte after the value, which nlohmann
+// takes for the end of the text, is refused), several times quicker on what
+// SQS requests are made of: objects of ASCII strings. Strings are copied in
+// runs rather than a character at a time; numbers, rare in requests, are
+// handed to nlohmann so that they convert exactly as before.
 #pragma once
 
 #include <nlohmann/json.hpp>

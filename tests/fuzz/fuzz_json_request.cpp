@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/text.h"
 #include "protocol/json_reader.h"
 #include "tests/fuzz/server_harness.h"
 
@@ -34,11 +35,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       view.content_type = "application/x-amz-json-1.0";
       view.amz_target = target;
       view.body = body;
-      // The request parser must agree with nlohmann's on every body.
+      // The request parser must agree with nlohmann's on every body it is
+      // given (the codec refuses deeper nesting before parsing), but for one
+      // deliberate difference: nlohmann ends the text at a NUL byte between
+      // tokens (so "{}\0junk" is "{}"); Wharf refuses any raw NUL.
       const auto ours = protocol::parse_json(body);
-      const auto reference = nlohmann::json::parse(body, nullptr, false);
-      if (ours.is_discarded() != reference.is_discarded() || (!ours.is_discarded() && ours != reference)) {
-        __builtin_trap();
+      if (json_nests_too_deep(body)) {
+        // not parsed by the server: nothing to compare
+      } else if (body.find('\0') != std::string_view::npos) {
+        if (!ours.is_discarded()) __builtin_trap();
+      } else {
+        const auto reference = nlohmann::json::parse(body, nullptr, false);
+        if (ours.is_discarded() != reference.is_discarded() || (!ours.is_discarded() && ours != reference)) {
+          __builtin_trap();
+        }
       }
       session.request(view);
     }
