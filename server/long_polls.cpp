@@ -3,7 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <algorithm>
+#include <vector>
 
 namespace wharf::server {
 
@@ -16,6 +16,9 @@ struct LongPolls::Waiter {
   boost::asio::steady_timer timer;
   std::mutex mu;      // serialises attempts and expiry of this waiter
   bool done = false;  // answered; guarded by mu
+  // Its place in LongPolls::waiting_ while registered; guarded by LongPolls::mu_.
+  bool registered = false;
+  WaiterList::iterator position;
 };
 
 bool LongPolls::wait(const std::string& queue, std::chrono::steady_clock::time_point deadline, Attempt attempt,
@@ -32,11 +35,11 @@ bool LongPolls::wait(const std::string& queue, std::chrono::steady_clock::time_p
   }
   waiter->timer.expires_at(deadline);
   waiter->timer.async_wait([this, waiter](const boost::system::error_code&) { finish(waiter, /*expire=*/true); });
-  try_waiter(waiter);
+  try_waiter(waiter, /*woken=*/false);
   return true;
 }
 
-void LongPolls::try_waiter(const std::shared_ptr<Waiter>& waiter) {
+void LongPolls::try_waiter(const std::shared_ptr<Waiter>& waiter, bool woken) {
   // A notify that lands between a failed attempt and re-registering bumps the
   // generation; seeing that, try again instead of sleeping through it.
   for (int round = 0; round < 1000; ++round) {
@@ -46,20 +49,34 @@ void LongPolls::try_waiter(const std::shared_ptr<Waiter>& waiter) {
       seen = generation_[waiter->queue];
     }
     bool answered = false;
+    bool was_done = false;
     {
       std::lock_guard wl(waiter->mu);
-      if (waiter->done) return;
-      answered = waiter->done = waiter->attempt();
+      was_done = waiter->done;
+      if (!was_done) answered = waiter->done = waiter->attempt();
     }
-    if (answered) {
-      finish(waiter, /*expire=*/false);
+    if (was_done || answered) {
+      // Answered (or expired meanwhile): a woken poll hands its wake-up on,
+      // as there may be messages left for the next one.
+      if (answered) finish(waiter, /*expire=*/false);
+      if (woken) notify(waiter->queue);
       return;
     }
     std::lock_guard lock(mu_);
     if (generation_[waiter->queue] != seen) continue;
-    waiting_[waiter->queue].push_back(waiter);
+    auto& list = waiting_[waiter->queue];
+    waiter->position = list.insert(list.end(), waiter);
+    waiter->registered = true;
     return;
   }
+}
+
+void LongPolls::unregister(Waiter& waiter) {
+  if (!waiter.registered) return;
+  auto it = waiting_.find(waiter.queue);
+  it->second.erase(waiter.position);
+  if (it->second.empty()) waiting_.erase(it);
+  waiter.registered = false;
 }
 
 void LongPolls::finish(const std::shared_ptr<Waiter>& waiter, bool expire) {
@@ -75,12 +92,7 @@ void LongPolls::finish(const std::shared_ptr<Waiter>& waiter, bool expire) {
   }
   {
     std::lock_guard lock(mu_);
-    auto it = waiting_.find(waiter->queue);
-    if (it != waiting_.end()) {
-      auto& list = it->second;
-      list.erase(std::remove(list.begin(), list.end(), waiter), list.end());
-      if (list.empty()) waiting_.erase(it);
-    }
+    unregister(*waiter);
     --count_;
   }
   if (answer_empty) {
@@ -91,7 +103,7 @@ void LongPolls::finish(const std::shared_ptr<Waiter>& waiter, bool expire) {
 }
 
 void LongPolls::notify(const std::string& queue) {
-  std::vector<std::shared_ptr<Waiter>> woken;
+  std::shared_ptr<Waiter> woken;
   {
     std::lock_guard lock(mu_);
     auto gen = generation_.find(queue);
@@ -99,12 +111,10 @@ void LongPolls::notify(const std::string& queue) {
     ++gen->second;
     auto it = waiting_.find(queue);
     if (it == waiting_.end()) return;
-    woken.swap(it->second);
-    waiting_.erase(it);
+    woken = it->second.front();
+    unregister(*woken);
   }
-  for (auto& waiter : woken) {
-    boost::asio::post(io_, [this, waiter] { try_waiter(waiter); });
-  }
+  boost::asio::post(io_, [this, woken] { try_waiter(woken, /*woken=*/true); });
 }
 
 void LongPolls::shutdown() {

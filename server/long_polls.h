@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,7 +36,11 @@ class LongPolls {
   bool wait(const std::string& queue, std::chrono::steady_clock::time_point deadline, Attempt attempt,
             Expire expire);
 
-  // Thread-safe; only posts work (callable with the engine's lock held).
+  // The queue may have messages: wakes its longest-waiting poll. A woken
+  // poll that answers with messages wakes the next one in turn (there may
+  // be more); one that finds nothing waits again, and so do the others, so
+  // a message wakes one poll rather than all of them. Thread-safe; only
+  // posts work (callable with the engine's lock held).
   void notify(const std::string& queue);
 
   // Answers every waiter at once, and every later one immediately.
@@ -45,15 +50,17 @@ class LongPolls {
 
  private:
   struct Waiter;
-  void try_waiter(const std::shared_ptr<Waiter>& waiter);
+  using WaiterList = std::list<std::shared_ptr<Waiter>>;
+  void try_waiter(const std::shared_ptr<Waiter>& waiter, bool woken);
   void finish(const std::shared_ptr<Waiter>& waiter, bool expire);
+  void unregister(Waiter& waiter);  // with mu_ held
 
   boost::asio::io_context& io_;
   const size_t max_waiting_;
   mutable std::mutex mu_;
   bool stopped_ = false;
   std::map<std::string, uint64_t> generation_;
-  std::map<std::string, std::vector<std::shared_ptr<Waiter>>> waiting_;
+  std::map<std::string, WaiterList> waiting_;  // by queue, longest waiting first
   size_t count_ = 0;
 };
 

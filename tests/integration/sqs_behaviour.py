@@ -797,6 +797,39 @@ class SqsBehaviour(SqsTestBase):
         self.assertLess(got[0][0], 1.8, "the woken poll returned late")
         self.assertGreaterEqual(got[1][0], 1.9, "the other poll returned before its WaitTimeSeconds")
 
+    def test_long_poll_batch_wakes_a_waiter_per_message(self):
+        # One SendMessageBatch of 4 notifies once; each woken poll that gets a
+        # message hands the wake-up on, so all 4 waiting polls get one
+        # promptly and a fifth waits out its time.
+        _, url = self.new_queue()
+        clients = [self.make_client(self.server) for _ in range(5)]
+        results = {}
+
+        def poll(i):
+            t = time.monotonic()
+            try:
+                r = clients[i].receive_message(QueueUrl=url, WaitTimeSeconds=4, VisibilityTimeout=600)
+                results[i] = (time.monotonic() - t, r.get("Messages", []))
+            except Exception as e:
+                results[i] = (time.monotonic() - t, e)
+
+        threads = [threading.Thread(target=poll, args=(i,), daemon=True) for i in range(5)]
+        for th in threads:
+            th.start()
+        time.sleep(0.5)
+        self.client.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(4)])
+        for th in threads:
+            th.join(timeout=15)
+        self.assertEqual(len(results), 5, results)
+        for i, (dt, r) in results.items():
+            self.assertIsInstance(r, list, f"poller {i} failed: {r!r}")
+        got = sorted(results.values(), key=lambda x: -len(x[1]))
+        self.assertEqual([len(m) for _, m in got], [1, 1, 1, 1, 0])
+        self.assertEqual(sorted(m[0]["Body"] for _, m in got[:4]), ["m0", "m1", "m2", "m3"])
+        for dt, _ in got[:4]:
+            self.assertLess(dt, 3.0, "a poll with a message waiting for it returned late")
+        self.assertGreaterEqual(got[4][0], 3.9, "the fifth poll returned before its WaitTimeSeconds")
+
     def test_long_poll_wait_time_out_of_range(self):
         _, url = self.new_queue()
         self.assertSqsError("InvalidParameterValue", self.client.receive_message,
