@@ -89,9 +89,6 @@ const ConsoleCall* find_console_call(std::string_view path) {
 }
 
 Result<nlohmann::json> console_peek(const Call& call) {
-  if (!call.params.is_object()) {
-    return make_error(ErrorCode::MalformedInput, "The request body must be a JSON object.");
-  }
   auto name = queue_name_from_url(call);
   if (!name) return name.error();
   Params p(call.params);
@@ -124,9 +121,6 @@ Result<nlohmann::json> console_peek(const Call& call) {
 }
 
 Result<nlohmann::json> console_delete(const Call& call) {
-  if (!call.params.is_object()) {
-    return make_error(ErrorCode::MalformedInput, "The request body must be a JSON object.");
-  }
   auto name = queue_name_from_url(call);
   if (!name) return name.error();
   Params p(call.params);

@@ -28,7 +28,8 @@ struct ConsoleAsset {
 std::span<const ConsoleAsset> console_assets();
 
 // The console's API, POSTed JSON: each call is authenticated as an SQS
-// request and routed (account, Policy) as the SQS action it stands for.
+// request and routed (account, Policy) as the SQS action it stands for;
+// `run` gets the body, already checked to be a JSON object.
 struct ConsoleCall {
   std::string_view path;
   std::string_view routed_as;  // the SQS action whose rights it needs

@@ -768,30 +768,36 @@ class SqsBehaviour(SqsTestBase):
                          "long poll missed a message whose visibility timeout expired")
         self.assertLess(t2 - t1, 3.0, f"long poll took {t2 - t1:.2f}s to see a visibility expiry (1 s)")
 
-    def test_long_poll_one_message_wakes_one_waiter(self):
-        _, url = self.new_queue()
-        clients = [self.make_client(self.server) for _ in range(2)]
+    def long_polls_around(self, url, count, wait_seconds, send):
+        """`count` long polls (each its own client) wait on `url`; after 0.5 s
+        `send()` runs. Answers (seconds taken, messages) per poll, most
+        messages first."""
+        clients = [self.make_client(self.server) for _ in range(count)]
         results = {}
 
         def poll(i):
             t = time.monotonic()
             try:
-                r = clients[i].receive_message(QueueUrl=url, WaitTimeSeconds=2, VisibilityTimeout=600)
+                r = clients[i].receive_message(QueueUrl=url, WaitTimeSeconds=wait_seconds, VisibilityTimeout=600)
                 results[i] = (time.monotonic() - t, r.get("Messages", []))
             except Exception as e:
                 results[i] = (time.monotonic() - t, e)
 
-        threads = [threading.Thread(target=poll, args=(i,), daemon=True) for i in range(2)]
+        threads = [threading.Thread(target=poll, args=(i,), daemon=True) for i in range(count)]
         for th in threads:
             th.start()
         time.sleep(0.5)
-        self.client.send_message(QueueUrl=url, MessageBody="only one")
+        send()
         for th in threads:
-            th.join(timeout=10)
-        self.assertEqual(len(results), 2, results)
+            th.join(timeout=wait_seconds + 10)
+        self.assertEqual(len(results), count, results)
         for i, (dt, r) in results.items():
             self.assertIsInstance(r, list, f"poller {i} failed: {r!r}")
-        got = sorted(results.values(), key=lambda x: -len(x[1]))
+        return sorted(results.values(), key=lambda x: -len(x[1]))
+
+    def test_long_poll_one_message_wakes_one_waiter(self):
+        _, url = self.new_queue()
+        got = self.long_polls_around(url, 2, 2, lambda: self.client.send_message(QueueUrl=url, MessageBody="only one"))
         self.assertEqual([len(got[0][1]), len(got[1][1])], [1, 0],
                          "exactly one of two waiting long polls gets the message")
         self.assertLess(got[0][0], 1.8, "the woken poll returned late")
@@ -802,28 +808,8 @@ class SqsBehaviour(SqsTestBase):
         # message hands the wake-up on, so all 4 waiting polls get one
         # promptly and a fifth waits out its time.
         _, url = self.new_queue()
-        clients = [self.make_client(self.server) for _ in range(5)]
-        results = {}
-
-        def poll(i):
-            t = time.monotonic()
-            try:
-                r = clients[i].receive_message(QueueUrl=url, WaitTimeSeconds=4, VisibilityTimeout=600)
-                results[i] = (time.monotonic() - t, r.get("Messages", []))
-            except Exception as e:
-                results[i] = (time.monotonic() - t, e)
-
-        threads = [threading.Thread(target=poll, args=(i,), daemon=True) for i in range(5)]
-        for th in threads:
-            th.start()
-        time.sleep(0.5)
-        self.client.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(4)])
-        for th in threads:
-            th.join(timeout=15)
-        self.assertEqual(len(results), 5, results)
-        for i, (dt, r) in results.items():
-            self.assertIsInstance(r, list, f"poller {i} failed: {r!r}")
-        got = sorted(results.values(), key=lambda x: -len(x[1]))
+        entries = [{"Id": str(i), "MessageBody": f"m{i}"} for i in range(4)]
+        got = self.long_polls_around(url, 5, 4, lambda: self.client.send_message_batch(QueueUrl=url, Entries=entries))
         self.assertEqual([len(m) for _, m in got], [1, 1, 1, 1, 0])
         self.assertEqual(sorted(m[0]["Body"] for _, m in got[:4]), ["m0", "m1", "m2", "m3"])
         for dt, _ in got[:4]:
