@@ -400,8 +400,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
 }  // namespace
 
-HttpServer::HttpServer(net::io_context& io, Services services)
-    : io_(io), services_(services), acceptor_(io), tls_acceptor_(io), state_(std::make_shared<ServerState>()) {}
+HttpServer::HttpServer(net::io_context& io, std::vector<net::io_context*> workers, Services services)
+    : workers_(std::move(workers)),
+      services_(services),
+      acceptor_(io),
+      tls_acceptor_(io),
+      state_(std::make_shared<ServerState>()) {}
 
 namespace {
 
@@ -459,7 +463,8 @@ void HttpServer::stop() {
 }
 
 void HttpServer::accept(tcp::acceptor& acceptor, bool tls) {
-  acceptor.async_accept(net::make_strand(io_), [this, &acceptor, tls](beast::error_code ec, tcp::socket socket) {
+  net::io_context& worker = *workers_[next_worker_++ % workers_.size()];
+  acceptor.async_accept(worker, [this, &acceptor, tls](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
     if (!ec && state_->open_connections.load() >= services_.settings.max_connections) {
       // Over the cap: a short answer (plain connections), then close.

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "server/accounts.h"
 #include "server/long_polls.h"
@@ -32,7 +33,10 @@ struct ServerState;
 
 class HttpServer {
  public:
-  HttpServer(boost::asio::io_context& io, Services services);
+  // Listens on `io`; each new connection lives on one of `workers` (in
+  // turn), each run by one thread, so a connection's handlers never run
+  // concurrently and need no strand.
+  HttpServer(boost::asio::io_context& io, std::vector<boost::asio::io_context*> workers, Services services);
 
   // Binds and listens (and on the TLS port when a certificate is set); on
   // failure returns false with a message.
@@ -46,7 +50,8 @@ class HttpServer {
  private:
   void accept(boost::asio::ip::tcp::acceptor& acceptor, bool tls);
 
-  boost::asio::io_context& io_;
+  std::vector<boost::asio::io_context*> workers_;
+  size_t next_worker_ = 0;
   Services services_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::ip::tcp::acceptor tls_acceptor_;

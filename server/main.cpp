@@ -1,4 +1,5 @@
 // wharf: an Amazon SQS-compatible message queue server.
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -8,7 +9,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -108,7 +111,15 @@ int main(int argc, char** argv) {
   namespace log = wharf::server::log;
   std::string error;
   const unsigned threads = settings.threads ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
-  boost::asio::io_context io(static_cast<int>(threads));
+  // One io_context per thread; the first also runs the listeners, timers
+  // and signals.
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts;
+  std::vector<boost::asio::io_context*> workers;
+  for (unsigned i = 0; i < threads; ++i) {
+    contexts.push_back(std::make_unique<boost::asio::io_context>(1));
+    workers.push_back(contexts.back().get());
+  }
+  boost::asio::io_context& io = *workers.front();
   wharf::server::LongPolls long_polls(io, settings.max_long_polls);
   wharf::server::Accounts accounts;
   if (!accounts.open(io, settings, long_polls, error)) {
@@ -119,7 +130,7 @@ int main(int argc, char** argv) {
     log::error(error);
     return 1;
   }
-  wharf::server::HttpServer http(io, {settings, accounts, long_polls});
+  wharf::server::HttpServer http(io, workers, {settings, accounts, long_polls});
   if (!http.listen(error)) {
     log::error(error);
     return 3;
@@ -147,14 +158,19 @@ int main(int argc, char** argv) {
     accounts.stop();
     long_polls.shutdown();
     drain.expires_after(std::chrono::milliseconds(200));
-    drain.async_wait([&](const boost::system::error_code&) { io.stop(); });
+    drain.async_wait([&](const boost::system::error_code&) {
+      for (auto* worker : workers) worker->stop();
+    });
   });
 
   // A handler that throws is a bug; log it and keep the thread serving.
-  auto serve = [&io] {
+  // Each context runs until the stop, with or without connections.
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> keep_running;
+  for (auto* worker : workers) keep_running.push_back(boost::asio::make_work_guard(*worker));
+  auto serve = [](boost::asio::io_context& context) {
     for (;;) {
       try {
-        io.run();
+        context.run();
         return;
       } catch (const std::exception& e) {
         wharf::server::log::error("internal error", wharf::server::log::Fields().add("exception", e.what()));
@@ -162,8 +178,8 @@ int main(int argc, char** argv) {
     }
   };
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back(serve);
-  serve();
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back(serve, std::ref(*workers[i]));
+  serve(io);
   for (auto& t : pool) t.join();
   accounts.close();
   log::info("wharf stopped");

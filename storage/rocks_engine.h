@@ -159,6 +159,9 @@ class RocksEngine final : public Engine {
   // Grows: the write adds messages (refused first when the disk fills up).
   enum class WriteKind { Other, Grows };
   Status write(rocksdb::WriteBatch& batch, WriteKind kind = WriteKind::Other);
+  // Writes `batch` after releasing `lock` (on mu_), for changes already made
+  // in memory; see write_mu_.
+  Status write_released(std::unique_lock<std::mutex>& lock, rocksdb::WriteBatch& batch);
   Status check_free_space(WriteKind kind);
   void put_queue_record(rocksdb::WriteBatch& batch, const std::string& name, uint64_t id, const QueueInfo& info);
   Status check_redrive_target(const std::string& source_name, const AttributeMap& attributes);
@@ -185,7 +188,7 @@ class RocksEngine final : public Engine {
   Queue* dead_letter_queue(const Queue& q);
   Result<std::vector<ReceivedMessage>> retry_attempt(Queue& q, const std::string& attempt_id, int64_t vt_ms,
                                                      int64_t now, bool& retried);
-  ReceivedMessage received(const Queue& q, uint64_t seq, const Live& live, MessageContent content) const;
+  ReceivedMessage received(uint64_t queue_id, bool fifo, uint64_t seq, const Live& live, MessageContent content) const;
 
   // rocks_move_tasks.cpp
   bool load_move_tasks(std::string& error);
@@ -195,6 +198,12 @@ class RocksEngine final : public Engine {
   void finish_task(MoveTaskRecord& task, const std::string& status, const std::string& reason);
 
   std::mutex mu_;
+  // Orders the writes to RocksDB as their changes were made in memory: taken
+  // under mu_ before it is released, always after mu_ (never mu_ while
+  // holding it). So an operation can change memory, let the next operation
+  // in, and write meanwhile; every answer still waits for its own write,
+  // and that comes after the writes of all changes it could have seen.
+  std::mutex write_mu_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;

@@ -231,7 +231,8 @@ Queue* RocksEngine::dead_letter_queue(const Queue& q) {
   return nullptr;
 }
 
-ReceivedMessage RocksEngine::received(const Queue& q, uint64_t seq, const Live& live, MessageContent content) const {
+ReceivedMessage RocksEngine::received(uint64_t queue_id, bool fifo, uint64_t seq, const Live& live,
+                                      MessageContent content) const {
   ReceivedMessage r;
   r.message_id = std::move(content.message_id);
   r.body = std::move(content.body);
@@ -240,8 +241,8 @@ ReceivedMessage RocksEngine::received(const Queue& q, uint64_t seq, const Live& 
   r.sent_ms = content.sent_ms;
   r.first_receive_ms = live.first_receive_ms;
   r.receive_count = live.receive_count;
-  r.receipt_handle = encode_receipt_handle(ReceiptHandle{q.id, seq, live.receive_count}, secret_);
-  if (q.fifo) r.sequence_number = sequence_number(seq);
+  r.receipt_handle = encode_receipt_handle(ReceiptHandle{queue_id, seq, live.receive_count}, secret_);
+  if (fifo) r.sequence_number = sequence_number(seq);
   return r;
 }
 
@@ -415,7 +416,7 @@ Result<std::vector<ReceivedMessage>> RocksEngine::retry_attempt(Queue& q, const 
     q.in_flight.emplace(live.visible_at_ms, seq);
     stored.deadlines[i] = live.visible_at_ms;
     auto content = read_content(q, seq);
-    if (content) out.push_back(received(q, seq, live, std::move(*content)));
+    if (content) out.push_back(received(q.id, q.fifo, seq, live, std::move(*content)));
   }
   if (listener_) listener_->deadline_added(now + vt_ms);
   q.received_total += out.size();
@@ -478,7 +479,7 @@ Status RocksEngine::delete_peeked_message(const std::string& queue_name, uint64_
 Result<std::vector<ReceivedMessage>> RocksEngine::receive_messages(const std::string& queue_name, int max_messages,
                                                                    std::optional<int> visibility_timeout,
                                                                    const std::string& attempt_id) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   auto found = find(queue_name);
   if (!found) return found.error();
   Queue& q = *found.value();
@@ -595,38 +596,58 @@ Result<std::vector<ReceivedMessage>> RocksEngine::receive_messages(const std::st
     }
   }
   if (batch.Count() == 0) return out;
-  if (auto st = write(batch); !st) {
+  if (auto room = check_free_space(WriteKind::Other); !room) {
     for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
       forget_message(q, it->first);
       index_message(q, it->first, it->second, now);
     }
-    return st.error();
+    return room.error();
   }
   for (const auto& d : dead_letters) index_message(*dlq, d.dlq_seq, d.state, now);
   q.dead_lettered_total += dead_letters.size();
   if (!dead_letters.empty()) notify_visible(dlq->info.name);
 
-  std::vector<std::string> keys;
-  keys.reserve(picks.size());
-  for (uint64_t seq : picks) keys.push_back(message_key(q.id, seq));
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<rocksdb::PinnableSlice> values(picks.size());
-  std::vector<rocksdb::Status> statuses(picks.size());
-  db_->MultiGet(rocksdb::ReadOptions(), content_cf_, slices.size(), slices.data(), values.data(), statuses.data());
+  // What the answer needs, taken while the queue cannot change.
+  struct Pick {
+    uint64_t seq;
+    Live live;
+  };
+  std::vector<Pick> taken;
+  taken.reserve(picks.size());
   ReceiveAttempt attempt;
   attempt.expires_ms = now + options_.dedup_window_ms;
-  for (size_t i = 0; i < picks.size(); ++i) {
-    if (!statuses[i].ok()) continue;  // content and state are written and deleted together
-    auto content = decode_content(std::string_view(values[i].data(), values[i].size()));
-    if (!content) continue;
-    const Live& live = q.messages.at(picks[i]);
-    out.push_back(received(q, picks[i], live, std::move(*content)));
-    attempt.messages.emplace_back(picks[i], live.receive_count);
+  for (uint64_t seq : picks) {
+    const Live& live = q.messages.at(seq);
+    taken.push_back(Pick{seq, live});
+    attempt.messages.emplace_back(seq, live.receive_count);
     attempt.deadlines.push_back(live.visible_at_ms);
   }
-  q.received_total += out.size();
-  if (track_attempt && !out.empty()) q.attempts[attempt_id] = std::move(attempt);
+  const uint64_t queue_id = q.id;
+  const bool fifo = q.fifo;
+  q.received_total += picks.size();
+  if (track_attempt && !picks.empty()) q.attempts[attempt_id] = std::move(attempt);
   if (listener_ && !picks.empty()) listener_->deadline_added(now + vt_ms);
+
+  // A failed write leaves the picks in flight in memory only: they come back
+  // when their visibility timeout ends, as after a crash.
+  if (auto st = write_released(lock, batch); !st) return st.error();
+
+  // The contents are read after the write, outside the lock: they never
+  // change, and every send this receive could see was written before it.
+  std::vector<std::string> keys;
+  keys.reserve(taken.size());
+  for (const auto& pick : taken) keys.push_back(message_key(queue_id, pick.seq));
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(taken.size());
+  std::vector<rocksdb::Status> statuses(taken.size());
+  db_->MultiGet(rocksdb::ReadOptions(), content_cf_, slices.size(), slices.data(), values.data(), statuses.data());
+  for (size_t i = 0; i < taken.size(); ++i) {
+    // Gone only when purged, expired or its queue deleted since the pick.
+    if (!statuses[i].ok()) continue;
+    auto content = decode_content(std::string_view(values[i].data(), values[i].size()));
+    if (!content) continue;
+    out.push_back(received(queue_id, fifo, taken[i].seq, taken[i].live, std::move(*content)));
+  }
   return out;
 }
 
@@ -634,7 +655,7 @@ Result<std::vector<ReceivedMessage>> RocksEngine::receive_messages(const std::st
 
 Result<std::vector<Status>> RocksEngine::delete_messages(const std::string& queue_name,
                                                          const std::vector<std::string>& receipt_handles) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   auto found = find(queue_name);
   if (!found) return found.error();
   Queue& q = *found.value();
@@ -660,11 +681,12 @@ Result<std::vector<Status>> RocksEngine::delete_messages(const std::string& queu
     deleted.push_back(handle->seq);
   }
   if (deleted.empty()) return results;
-  if (auto st = write(batch); !st) return st.error();
+  if (auto room = check_free_space(WriteKind::Other); !room) return room.error();
   for (uint64_t seq : deleted) forget_message(q, seq);
   q.deleted_total += deleted.size();
   // A delete can unlock a FIFO group.
   if (q.fifo && !q.ready.empty()) notify_visible(queue_name);
+  if (auto st = write_released(lock, batch); !st) return st.error();
   return results;
 }
 
