@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(g++ cmake make pkg-config libboost1.81-dev libboost-program-options1.81-dev
-          librocksdb-dev nlohmann-json3-dev libspdlog-dev libssl-dev catch2)
+          librocksdb-dev nlohmann-json3-dev libspdlog-dev libssl-dev libgoogle-perftools-dev catch2)
 if [[ "${1:-}" == "--tests" ]]; then
   # python3-botocore carries the query-era SQS model the query-protocol tests use.
   packages+=(python3-botocore ca-certificates openssl)

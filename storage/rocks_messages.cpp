@@ -250,7 +250,7 @@ ReceivedMessage RocksEngine::received(uint64_t queue_id, bool fifo, uint64_t seq
 
 Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::string& queue_name,
                                                                     std::vector<NewMessage> messages) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   auto found = find(queue_name);
   if (!found) return found.error();
   Queue& q = *found.value();
@@ -358,7 +358,9 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
     staged.push_back(Staged{seq, std::move(state), std::move(dedup), content.message_id});
   }
   if (staged.empty()) return results;
-  if (auto st = write(batch, WriteKind::Grows); !st) return st.error();
+  if (auto room = check_free_space(WriteKind::Grows); !room) return room.error();
+  // Indexed before the write: a receive that picks one of these messages
+  // writes, and reads its content, only after this write (see write_mu_).
   q.sent_total += staged.size();
   bool visible_now = false;
   for (const auto& s : staged) {
@@ -379,6 +381,26 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
     }
   }
   if (visible_now) notify_visible(queue_name);
+  const uint64_t queue_id = q.id;
+  if (auto st = write_released(lock, batch); !st) {
+    // Not stored: take the messages back out of memory (a receive that
+    // picked one meanwhile found no content and answered without it).
+    std::lock_guard again(mu_);
+    auto still = queues_.find(queue_name);
+    if (still != queues_.end() && still->second.id == queue_id) {
+      Queue& same = still->second;
+      same.sent_total -= staged.size();
+      for (const auto& s : staged) {
+        forget_message(same, s.seq);
+        auto entry = same.dedup.find(s.dedup);
+        if (same.fifo && entry != same.dedup.end() && entry->second.seq == s.seq) {
+          same.dedup_expiry.erase({entry->second.expires_ms, s.dedup});
+          same.dedup.erase(entry);
+        }
+      }
+    }
+    return st.error();
+  }
   return results;
 }
 
