@@ -61,8 +61,11 @@ class JsonScanner {
     out.clear();
     if (!eat('"')) return false;
     for (;;) {
-      const size_t run = s_.find_first_of("\"\\", pos_);
-      if (run == std::string_view::npos) return false;
+      // A plain loop: string_view::find_first_of calls memchr once per
+      // character, which was an eighth of the client's CPU.
+      size_t run = pos_;
+      while (run < s_.size() && s_[run] != '"' && s_[run] != '\\') ++run;
+      if (run == s_.size()) return false;
       out.append(s_.substr(pos_, run - pos_));
       pos_ = run + 1;
       if (s_[run] == '"') return true;

@@ -82,8 +82,8 @@ Result<json> send_message_batch(const Call& call) {
   if (!name) return name.error();
   auto entries = batch_entries(call, "SendMessageBatchRequestEntry");
   if (!entries) return entries.error();
-  auto queue = call.engine.get_queue(name.value());
-  if (!queue) return queue.error();
+  auto max_size = call.engine.queue_int_attribute(name.value(), "MaximumMessageSize");
+  if (!max_size) return max_size.error();
 
   json failed = json::array();
   std::vector<std::string> ids;
@@ -100,10 +100,9 @@ Result<json> send_message_batch(const Call& call) {
     ids.push_back(id);
     prepared.push_back(std::move(one.value()));
   }
-  const auto max_size = static_cast<size_t>(storage::attribute_int(queue->attributes, "MaximumMessageSize"));
-  if (total > max_size) {
+  if (total > static_cast<size_t>(max_size.value())) {
     return make_error(ErrorCode::BatchRequestTooLong, "Batch requests cannot be longer than " +
-                                                          std::to_string(max_size) + " bytes. You have sent " +
+                                                          std::to_string(max_size.value()) + " bytes. You have sent " +
                                                           std::to_string(total) + " bytes.");
   }
   std::vector<storage::NewMessage> messages;

@@ -126,10 +126,10 @@ void receive_message(const Call& call, Reply reply) {
   }
   selection.message_names = message_names.value();
 
-  auto queue = call.engine.get_queue(name.value());
-  if (!queue) return reply(queue.error());
-  const int wait_seconds = wait.value().value_or(
-      static_cast<int>(storage::attribute_int(queue->attributes, "ReceiveMessageWaitTimeSeconds")));
+  auto queue_wait = wait.value() ? Result<int64_t>(*wait.value())
+                                 : call.engine.queue_int_attribute(name.value(), "ReceiveMessageWaitTimeSeconds");
+  if (!queue_wait) return reply(queue_wait.error());
+  const int wait_seconds = static_cast<int>(queue_wait.value());
 
   // Shared by the immediate try and the long poll's later tries; owns what
   // it needs, since a long poll outlives this call.

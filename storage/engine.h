@@ -123,6 +123,9 @@ class Engine {
   virtual Result<QueueInfo> create_queue(const std::string& name, const AttributeMap& attributes,
                                          const TagMap& tags) = 0;
   virtual Result<QueueInfo> get_queue(const std::string& name) = 0;
+  // One attribute as a number (without copying the queue's record), for the
+  // hot paths that need one.
+  virtual Result<int64_t> queue_int_attribute(const std::string& name, const std::string& attribute) = 0;
   virtual std::vector<std::string> list_queues(std::string_view prefix) = 0;
   virtual Status delete_queue(const std::string& name) = 0;
   virtual Result<QueueCounts> queue_counts(const std::string& name) = 0;

@@ -318,6 +318,13 @@ Result<QueueInfo> RocksEngine::get_queue(const std::string& name) {
   return q.value()->info;
 }
 
+Result<int64_t> RocksEngine::queue_int_attribute(const std::string& name, const std::string& attribute) {
+  std::lock_guard lock(mu_);
+  auto q = find(name);
+  if (!q) return q.error();
+  return attribute_int(q.value()->info.attributes, attribute);
+}
+
 std::vector<std::string> RocksEngine::list_queues(std::string_view prefix) {
   std::lock_guard lock(mu_);
   std::vector<std::string> out;

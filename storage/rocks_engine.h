@@ -121,6 +121,7 @@ class RocksEngine final : public Engine {
   void set_listener(EngineListener* listener) override;
   Result<QueueInfo> create_queue(const std::string& name, const AttributeMap& attributes, const TagMap& tags) override;
   Result<QueueInfo> get_queue(const std::string& name) override;
+  Result<int64_t> queue_int_attribute(const std::string& name, const std::string& attribute) override;
   std::vector<std::string> list_queues(std::string_view prefix) override;
   Status delete_queue(const std::string& name) override;
   Result<QueueCounts> queue_counts(const std::string& name) override;
