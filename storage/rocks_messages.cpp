@@ -358,9 +358,16 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
     staged.push_back(Staged{seq, std::move(state), std::move(dedup), content.message_id});
   }
   if (staged.empty()) return results;
-  if (auto room = check_free_space(WriteKind::Grows); !room) return room.error();
-  // Indexed before the write: a receive that picks one of these messages
+  // Standard queues: indexed before the write, which happens after the
+  // engine lock is released; a receive that picks one of these messages
   // writes, and reads its content, only after this write (see write_mu_).
+  // FIFO queues write first: a duplicate send is answered from the dedup
+  // entries below, so they must only ever name stored messages.
+  if (q.fifo) {
+    if (auto st = write(batch, WriteKind::Grows); !st) return st.error();
+  } else if (auto room = check_free_space(WriteKind::Grows); !room) {
+    return room.error();
+  }
   q.sent_total += staged.size();
   bool visible_now = false;
   for (const auto& s : staged) {
@@ -381,6 +388,7 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
     }
   }
   if (visible_now) notify_visible(queue_name);
+  if (q.fifo) return results;
   const uint64_t queue_id = q.id;
   if (auto st = write_released(lock, batch); !st) {
     // Not stored: take the messages back out of memory (a receive that
@@ -388,16 +396,8 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
     std::lock_guard again(mu_);
     auto still = queues_.find(queue_name);
     if (still != queues_.end() && still->second.id == queue_id) {
-      Queue& same = still->second;
-      same.sent_total -= staged.size();
-      for (const auto& s : staged) {
-        forget_message(same, s.seq);
-        auto entry = same.dedup.find(s.dedup);
-        if (same.fifo && entry != same.dedup.end() && entry->second.seq == s.seq) {
-          same.dedup_expiry.erase({entry->second.expires_ms, s.dedup});
-          same.dedup.erase(entry);
-        }
-      }
+      still->second.sent_total -= staged.size();
+      for (const auto& s : staged) forget_message(still->second, s.seq);
     }
     return st.error();
   }
@@ -663,12 +663,30 @@ Result<std::vector<ReceivedMessage>> RocksEngine::receive_messages(const std::st
   std::vector<rocksdb::PinnableSlice> values(taken.size());
   std::vector<rocksdb::Status> statuses(taken.size());
   db_->MultiGet(rocksdb::ReadOptions(), content_cf_, slices.size(), slices.data(), values.data(), statuses.data());
+  rocksdb::WriteBatch orphans;
+  std::vector<uint64_t> orphan_seqs;
   for (size_t i = 0; i < taken.size(); ++i) {
-    // Gone only when purged, expired or its queue deleted since the pick.
-    if (!statuses[i].ok()) continue;
+    // Gone when purged, expired or its queue deleted since the pick, or
+    // when its send failed to write: then neither the state just written
+    // nor the index entry may outlive it (sequence numbers are never reused).
+    if (!statuses[i].ok()) {
+      orphans.Delete(state_cf_, keys[i]);
+      orphan_seqs.push_back(taken[i].seq);
+      continue;
+    }
     auto content = decode_content(std::string_view(values[i].data(), values[i].size()));
     if (!content) continue;
     out.push_back(received(queue_id, fifo, taken[i].seq, taken[i].live, std::move(*content)));
+  }
+  if (!orphan_seqs.empty()) {
+    std::unique_lock again(mu_);
+    auto still = queues_.find(queue_name);
+    if (still != queues_.end() && still->second.id == queue_id) {
+      for (uint64_t seq : orphan_seqs) forget_message(still->second, seq);
+    }
+    // Best effort: if this write fails too, a restart indexes the stray
+    // state and the next receive of it comes here again.
+    write_released(again, orphans);
   }
   return out;
 }
