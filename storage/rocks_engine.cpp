@@ -215,14 +215,16 @@ Status RocksEngine::check_free_space(WriteKind kind) {
 Status RocksEngine::write(rocksdb::WriteBatch& batch, WriteKind kind) {
   if (auto room = check_free_space(kind); !room) return room;
   std::lock_guard in_order(write_mu_);
-  auto s = db_->Write(write_options_, &batch);
-  if (!s.ok()) return make_error(ErrorCode::InternalError, "Storage write failed: " + s.ToString());
-  return Ok{};
+  return commit(batch);
 }
 
 Status RocksEngine::write_released(std::unique_lock<std::mutex>& lock, rocksdb::WriteBatch& batch) {
-  std::unique_lock in_order(write_mu_);
+  std::lock_guard in_order(write_mu_);
   lock.unlock();
+  return commit(batch);
+}
+
+Status RocksEngine::commit(rocksdb::WriteBatch& batch) {
   auto s = db_->Write(write_options_, &batch);
   if (!s.ok()) return make_error(ErrorCode::InternalError, "Storage write failed: " + s.ToString());
   return Ok{};

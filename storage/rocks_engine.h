@@ -163,6 +163,7 @@ class RocksEngine final : public Engine {
   // Writes `batch` after releasing `lock` (on mu_), for changes already made
   // in memory; see write_mu_.
   Status write_released(std::unique_lock<std::mutex>& lock, rocksdb::WriteBatch& batch);
+  Status commit(rocksdb::WriteBatch& batch);  // with write_mu_ held
   Status check_free_space(WriteKind kind);
   void put_queue_record(rocksdb::WriteBatch& batch, const std::string& name, uint64_t id, const QueueInfo& info);
   Status check_redrive_target(const std::string& source_name, const AttributeMap& attributes);
