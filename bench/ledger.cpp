@@ -151,13 +151,12 @@ bool GroupOrder::check(uint32_t group, uint64_t seq, bool duplicate) {
   }
   Group& g = groups_[group];
   std::lock_guard lock(g.mutex);
-  if (seq == g.next) {
-    ++g.next;
+  if (seq >= g.next) {
+    g.next = seq + 1;
     return true;
   }
-  if (seq < g.next && duplicate) return true;  // counted as a duplicate, not twice
-  // A gap (an earlier message comes later, or never) or a late earlier one.
-  if (seq > g.next) g.next = seq + 1;
+  if (duplicate) return true;  // counted as a duplicate, not twice
+  // An earlier message after a later one.
   violations_.fetch_add(1, std::memory_order_relaxed);
   return false;
 }

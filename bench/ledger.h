@@ -65,12 +65,14 @@ class Ledger {
   std::atomic<int64_t> outstanding_{0};
 };
 
-// FIFO: per group, the sequence numbers must arrive as 0, 1, 2, ...
+// FIFO: per group, sequence numbers must arrive in increasing order. A gap is
+// not a violation: a send that failed is retried under a new number, and a
+// message that never arrives is the ledger's to count as lost.
 class GroupOrder {
  public:
   explicit GroupOrder(uint32_t groups);
-  // Returns false (an order violation) when seq is not the next expected one
-  // and not a duplicate of one already seen (duplicates the ledger counts).
+  // Returns false (an order violation) when seq is below one already seen in
+  // its group and not a duplicate (duplicates the ledger counts).
   bool check(uint32_t group, uint64_t seq, bool duplicate);
   uint64_t violations() const { return violations_.load(std::memory_order_relaxed); }
 

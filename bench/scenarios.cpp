@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -318,9 +319,12 @@ net::awaitable<void> Bench::producer(size_t lane, unsigned batch, bool batch_api
 
 // Owns the groups g with g % producers == index, so that each group has one
 // sender and its order is the order of that sender's acknowledged sends. A
-// send that fails is retried with the same deduplication id before the group
-// moves on, and a batch never holds two messages of one group. With prefill
-// set it runs in the prefill phase instead: it sends its share of the
+// batch takes its slots from the groups in turn, so with fewer groups than
+// slots it holds several messages of one group, in order (as FIFO producers
+// batch in practice). A send that fails is retried with the same
+// deduplication id but a new sequence number: later messages of its group in
+// the same batch may have been stored, so the retry is a later message. With
+// prefill set it runs in the prefill phase instead: it sends its share of the
 // --prefill messages (taken from prefill_left_) and ends when all are
 // acknowledged.
 net::awaitable<void> Bench::fifo_producer(size_t lane, unsigned index, unsigned producers, unsigned batch,
@@ -328,16 +332,18 @@ net::awaitable<void> Bench::fifo_producer(size_t lane, unsigned index, unsigned 
   struct Pending {
     uint64_t id = 0;
     OutMessage message;
+    bool acked = false;
   };
   struct Group {
     uint32_t number = 0;
-    std::optional<Pending> pending;
+    std::deque<Pending> pending;  // oldest first; the failed ones of the last batch
+    size_t taken = 0;             // of pending, in the batch being built
   };
   const uint32_t slot = ledger_.open_slot();
   ThreadStats& stats = worker_of(lane).stats;
   std::vector<Group> groups;
-  for (uint32_t g = index; g < o_.groups; g += producers) groups.push_back(Group{g, std::nullopt});
-  batch = std::max(1u, std::min<unsigned>(batch, static_cast<unsigned>(groups.size())));
+  for (uint32_t g = index; g < o_.groups; g += producers) groups.push_back(Group{g, {}, 0});
+  batch = std::max(1u, batch);
   const auto interval = rate > 0
                             ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(batch / rate))
                             : Clock::duration::zero();
@@ -345,9 +351,12 @@ net::awaitable<void> Bench::fifo_producer(size_t lane, unsigned index, unsigned 
   auto next = Clock::now();
   size_t cursor = 0;
   std::vector<OutMessage> messages;
-  std::vector<size_t> chosen;
+  std::vector<size_t> chosen;  // group index of each entry
   size_t pending_count = 0;
   const Phase phase = prefill ? Phase::Prefill : Phase::Timed;
+  auto number = [&](Group& g, Pending& p) {
+    p.message.body = make_body(run_id_, MessageTag{p.id, now_us(), g.number, fifo_next_seq_[g.number]++}, o_.size);
+  };
   while (phase_.load() == phase) {
     if (rate > 0) {
       const auto now = Clock::now();
@@ -362,29 +371,31 @@ net::awaitable<void> Bench::fifo_producer(size_t lane, unsigned index, unsigned 
     }
     messages.clear();
     chosen.clear();
+    for (auto& g : groups) g.taken = 0;
     for (unsigned k = 0; k < batch; ++k) {
       const size_t gi = cursor;
       cursor = (cursor + 1) % groups.size();
       Group& g = groups[gi];
-      if (!g.pending && prefill) {
-        uint64_t left = prefill_left_.load();
-        while (left > 0 && !prefill_left_.compare_exchange_weak(left, left - 1)) {
+      if (g.taken == g.pending.size()) {
+        if (prefill) {
+          uint64_t left = prefill_left_.load();
+          while (left > 0 && !prefill_left_.compare_exchange_weak(left, left - 1)) {
+          }
+          if (left == 0) continue;  // this producer's share is sent
         }
-        if (left == 0) continue;  // this producer's share is sent
-      }
-      if (!g.pending) {
         ++pending_count;
         Pending p;
         p.id = ledger_.reserve(slot);
-        p.message.body = make_body(run_id_, MessageTag{p.id, now_us(), g.number, fifo_next_seq_[g.number]++}, o_.size);
         p.message.group_id = "g" + std::to_string(g.number);
         char dedup[32];
         std::snprintf(dedup, sizeof dedup, "d%016llx", static_cast<unsigned long long>(p.id));
         p.message.dedup_id = dedup;
-        g.pending = std::move(p);
+        g.pending.push_back(std::move(p));
       }
-      g.pending->message.entry_id = std::to_string(messages.size());
-      messages.push_back(g.pending->message);
+      Pending& p = g.pending[g.taken++];
+      number(g, p);  // new, or a retry: later than anything of its group sent so far
+      p.message.entry_id = std::to_string(messages.size());
+      messages.push_back(p.message);
       chosen.push_back(gi);
     }
     if (messages.empty()) {  // prefill: nothing new to send in this window
@@ -393,19 +404,25 @@ net::awaitable<void> Bench::fifo_producer(size_t lane, unsigned index, unsigned 
     }
     const uint32_t accepted = co_await send(lane, messages, batch > 1);
     const bool timed = !prefill && phase_.load() == Phase::Timed;
+    // Entries of one group are in pending order; keep the failed ones.
+    for (auto& g : groups) g.taken = 0;
     for (size_t k = 0; k < chosen.size(); ++k) {
+      Group& g = groups[chosen[k]];
+      const size_t at = g.taken++;
       if (accepted & (1u << k)) {
-        Group& g = groups[chosen[k]];
-        ledger_.acked(g.pending->id);
-        g.pending.reset();
+        ledger_.acked(g.pending[at].id);
+        g.pending[at].acked = true;
         --pending_count;
         if (timed) ++stats.sent;
       }
     }
+    for (auto& g : groups) {
+      std::erase_if(g.pending, [](const Pending& p) { return p.acked; });
+    }
     if (accepted != (1u << chosen.size()) - 1) co_await sleep(lane, 5ms);
   }
   for (auto& g : groups) {
-    if (g.pending) ledger_.failed(g.pending->id);  // never acknowledged; may still arrive
+    for (auto& p : g.pending) ledger_.failed(p.id);  // never acknowledged; may still arrive
   }
   --producers_active_;
 }

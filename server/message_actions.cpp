@@ -53,9 +53,12 @@ json render_message(const std::string& sender_id, const Selection& selection, co
   put("SentTimestamp", std::to_string(m.sent_ms));
   put("ApproximateReceiveCount", std::to_string(m.receive_count));
   put("ApproximateFirstReceiveTimestamp", std::to_string(m.first_receive_ms));
-  if (!m.system_attributes.empty()) {
+  static constexpr const char* kStored[] = {"AWSTraceHeader", "DeadLetterQueueSourceArn", "MessageGroupId",
+                                            "MessageDeduplicationId"};
+  if (!m.system_attributes.empty() &&
+      std::any_of(std::begin(kStored), std::end(kStored), [&](const char* name) { return selection.wants_system(name); })) {
     auto sys = json::parse(m.system_attributes, nullptr, false);
-    for (const char* name : {"AWSTraceHeader", "DeadLetterQueueSourceArn", "MessageGroupId", "MessageDeduplicationId"}) {
+    for (const char* name : kStored) {
       if (sys.is_object() && sys.contains(name)) put(name, sys[name].value("StringValue", ""));
     }
   }

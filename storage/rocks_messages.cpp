@@ -18,16 +18,19 @@ namespace {
 constexpr size_t kMaxInFlight = 120000;
 constexpr uint64_t kSeqReservation = 1 << 16;
 
-// Adds (or, with an empty value, removes) one String system attribute.
-std::string with_system_attribute(const std::string& system_attributes, const std::string& name,
-                                  const std::string& value) {
+// Sets (or, with an empty value, removes) String system attributes: one parse
+// of the stored JSON text (none when it is empty) and one dump.
+std::string with_system_attributes(const std::string& system_attributes,
+                                   std::initializer_list<std::pair<const char*, const std::string&>> changes) {
   auto doc = system_attributes.empty() ? nlohmann::json::object()
                                        : nlohmann::json::parse(system_attributes, nullptr, false);
   if (!doc.is_object()) doc = nlohmann::json::object();
-  if (value.empty()) {
-    doc.erase(name);
-  } else {
-    doc[name] = {{"DataType", "String"}, {"StringValue", value}};
+  for (const auto& [name, value] : changes) {
+    if (value.empty()) {
+      doc.erase(name);
+    } else {
+      doc[name] = {{"DataType", "String"}, {"StringValue", value}};
+    }
   }
   return doc.empty() ? std::string() : doc.dump();
 }
@@ -335,12 +338,13 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
     content.body = std::move(message.body);
     content.message_attributes = std::move(message.message_attributes);
     content.system_attributes = message.system_attributes;
-    if (!message.group_id.empty()) {
-      content.system_attributes = with_system_attribute(content.system_attributes, "MessageGroupId", message.group_id);
-    }
     if (q.fifo) {
       content.system_attributes =
-          with_system_attribute(content.system_attributes, "MessageDeduplicationId", message.deduplication_id);
+          with_system_attributes(content.system_attributes, {{"MessageGroupId", message.group_id},
+                                                             {"MessageDeduplicationId", message.deduplication_id}});
+    } else if (!message.group_id.empty()) {
+      content.system_attributes =
+          with_system_attributes(content.system_attributes, {{"MessageGroupId", message.group_id}});
     }
     MessageState state;
     state.sent_ms = now;
@@ -549,8 +553,9 @@ Result<std::vector<ReceivedMessage>> RocksEngine::receive_messages(const std::st
     }
     if (dlq && live.receive_count >= static_cast<uint32_t>(policy->max_receive_count)) {
       if (auto content = read_content(q, seq)) {
+        const std::string source_arn = arn(queue_name);
         content->system_attributes =
-            with_system_attribute(content->system_attributes, "DeadLetterQueueSourceArn", arn(queue_name));
+            with_system_attributes(content->system_attributes, {{"DeadLetterQueueSourceArn", source_arn}});
         MessageState moved = state_of(live);
         moved.visible_at_ms = now;
         // Standard queues keep the enqueue time (retention counts from the
@@ -558,8 +563,8 @@ Result<std::vector<ReceivedMessage>> RocksEngine::receive_messages(const std::st
         // the deduplication id with the message id.
         if (q.fifo) {
           moved.sent_ms = content->sent_ms = now;
-          content->system_attributes =
-              with_system_attribute(content->system_attributes, "MessageDeduplicationId", content->message_id);
+          content->system_attributes = with_system_attributes(content->system_attributes,
+                                                              {{"MessageDeduplicationId", content->message_id}});
         }
         batch.Delete(content_cf_, key);
         batch.Delete(state_cf_, key);
