@@ -211,6 +211,9 @@ struct EngineOptions {
   // are sized to write_floor_bytes, so a flush always fits.
   int64_t send_reserve_bytes = 256ll << 20;
   int64_t write_floor_bytes = 64ll << 20;
+  // Tests only: called before each RocksDB write (outside the engine lock);
+  // returning true fails that write as an I/O error would.
+  std::function<bool()> write_fault;
 };
 
 // Opens (or creates) the data dir. Fails with a message when it cannot be

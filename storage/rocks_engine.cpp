@@ -168,7 +168,7 @@ bool RocksEngine::load_dedup(std::string& error) {
     if (found == by_id.end() || expires <= now) continue;  // swept later
     Queue& q = *found->second;
     const std::string dedup(key.substr(8));
-    q.dedup[dedup] = DedupEntry{std::string(value.substr(16)), get_u64(value.substr(8, 8)), expires};
+    q.dedup[dedup] = DedupEntry{std::string(value.substr(16)), get_u64(value.substr(8, 8)), expires, nullptr};
     q.dedup_expiry.emplace(expires, dedup);
   }
   if (!it->status().ok()) error = it->status().ToString();
@@ -225,6 +225,9 @@ Status RocksEngine::write_released(std::unique_lock<std::mutex>& lock, rocksdb::
 }
 
 Status RocksEngine::commit(rocksdb::WriteBatch& batch) {
+  if (options_.write_fault && options_.write_fault()) {
+    return make_error(ErrorCode::InternalError, "Storage write failed: injected fault");
+  }
   auto s = db_->Write(write_options_, &batch);
   if (!s.ok()) return make_error(ErrorCode::InternalError, "Storage write failed: " + s.ToString());
   return Ok{};

@@ -16,9 +16,11 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <unordered_map>
@@ -58,10 +60,32 @@ struct Group {
   uint64_t ready_key = 0;      // its key in Queue::ready, 0 when not there
 };
 
+// Whether a FIFO send's write stored its messages. Its deduplication entries
+// are published before the write (which happens outside the engine lock); a
+// duplicate that finds one still being written waits for it, so that it is
+// never acknowledged for a message that was not stored.
+class SendOutcome {
+ public:
+  void settle(bool stored) {
+    state_.store(stored ? kStored : kNotStored);
+    state_.notify_all();
+  }
+  bool failed() const { return state_.load() == kNotStored; }
+  bool wait_stored() const {
+    state_.wait(kWriting);
+    return state_.load() == kStored;
+  }
+
+ private:
+  static constexpr int kWriting = 0, kStored = 1, kNotStored = 2;
+  std::atomic<int> state_{kWriting};
+};
+
 struct DedupEntry {
   std::string message_id;
   uint64_t seq = 0;
   int64_t expires_ms = 0;
+  std::shared_ptr<const SendOutcome> outcome;  // null: read from disk at open
 };
 
 // A FIFO receive that can be retried with its ReceiveRequestAttemptId.

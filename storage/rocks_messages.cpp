@@ -19,9 +19,29 @@ constexpr size_t kMaxInFlight = 120000;
 constexpr uint64_t kSeqReservation = 1 << 16;
 
 // Sets (or, with an empty value, removes) String system attributes: one parse
-// of the stored JSON text (none when it is empty) and one dump.
+// of the stored JSON text and one dump. The common case, no stored text and
+// printable ASCII values (as group and deduplication ids are), is written
+// directly, as nlohmann's dump() would write it: keys in order, `"` and `\`
+// escaped. `changes` are in name order.
 std::string with_system_attributes(const std::string& system_attributes,
                                    std::initializer_list<std::pair<const char*, const std::string&>> changes) {
+  const bool plain = system_attributes.empty() && std::all_of(changes.begin(), changes.end(), [](const auto& c) {
+    return !c.second.empty() &&
+           std::all_of(c.second.begin(), c.second.end(), [](char ch) { return ch >= 0x20 && ch <= 0x7e; });
+  });
+  if (plain) {
+    std::string out = "{";
+    for (const auto& [name, value] : changes) {
+      if (out.size() > 1) out += ',';
+      out.append("\"").append(name).append("\":{\"DataType\":\"String\",\"StringValue\":\"");
+      for (char ch : value) {
+        if (ch == '"' || ch == '\\') out += '\\';
+        out += ch;
+      }
+      out.append("\"}");
+    }
+    return out + "}";
+  }
   auto doc = system_attributes.empty() ? nlohmann::json::object()
                                        : nlohmann::json::parse(system_attributes, nullptr, false);
   if (!doc.is_object()) doc = nlohmann::json::object();
@@ -274,6 +294,8 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
     std::string message_id;
   };
   std::vector<Staged> staged;
+  // FIFO: duplicates of sends still being written, by result index.
+  std::vector<std::pair<size_t, std::shared_ptr<const SendOutcome>>> waits;
   rocksdb::WriteBatch batch;
   auto fail = [&](ErrorCode code, std::string message) { results.emplace_back(make_error(code, std::move(message))); };
   for (auto& message : messages) {
@@ -317,8 +339,11 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
       dedup = (dedup_per_group ? message.group_id + '\n' : std::string()) + message.deduplication_id;
       // A duplicate within the window (of a send stored earlier, or earlier
       // in this batch) is accepted but not enqueued again.
+      // One whose write failed is not there: its sender cleans it up.
       auto earlier = q.dedup.find(dedup);
-      if (earlier != q.dedup.end() && earlier->second.expires_ms > now) {
+      if (earlier != q.dedup.end() && earlier->second.expires_ms > now &&
+          !(earlier->second.outcome && earlier->second.outcome->failed())) {
+        if (earlier->second.outcome) waits.emplace_back(results.size(), earlier->second.outcome);
         results.emplace_back(SentMessage{earlier->second.message_id, sequence_number(earlier->second.seq)});
         continue;
       }
@@ -340,8 +365,8 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
     content.system_attributes = message.system_attributes;
     if (q.fifo) {
       content.system_attributes =
-          with_system_attributes(content.system_attributes, {{"MessageGroupId", message.group_id},
-                                                             {"MessageDeduplicationId", message.deduplication_id}});
+          with_system_attributes(content.system_attributes, {{"MessageDeduplicationId", message.deduplication_id},
+                                                             {"MessageGroupId", message.group_id}});
     } else if (!message.group_id.empty()) {
       content.system_attributes =
           with_system_attributes(content.system_attributes, {{"MessageGroupId", message.group_id}});
@@ -361,49 +386,68 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
     results.emplace_back(SentMessage{content.message_id, q.fifo ? sequence_number(seq) : std::string()});
     staged.push_back(Staged{seq, std::move(state), std::move(dedup), content.message_id});
   }
-  if (staged.empty()) return results;
-  // Standard queues: indexed before the write, which happens after the
-  // engine lock is released; a receive that picks one of these messages
-  // writes, and reads its content, only after this write (see write_mu_).
-  // FIFO queues write first: a duplicate send is answered from the dedup
-  // entries below, so they must only ever name stored messages.
-  if (q.fifo) {
-    if (auto st = write(batch, WriteKind::Grows); !st) return st.error();
-  } else if (auto room = check_free_space(WriteKind::Grows); !room) {
-    return room.error();
-  }
-  q.sent_total += staged.size();
-  bool visible_now = false;
-  for (const auto& s : staged) {
-    index_message(q, s.seq, s.state, now);
-    if (q.fifo) {
-      // A key can be claimed again once its window has passed.
-      if (auto old = q.dedup.find(s.dedup); old != q.dedup.end()) {
-        q.dedup_expiry.erase({old->second.expires_ms, s.dedup});
+  // Indexed before the write, which happens after the engine lock is
+  // released: a receive that picks one of these messages writes, and reads
+  // its content, only after this write (see write_mu_). FIFO deduplication
+  // entries are published with an outcome that duplicates wait for.
+  std::shared_ptr<SendOutcome> outcome;
+  if (!staged.empty()) {
+    if (auto room = check_free_space(WriteKind::Grows); !room) return room.error();
+    if (q.fifo) outcome = std::make_shared<SendOutcome>();
+    q.sent_total += staged.size();
+    bool visible_now = false;
+    for (const auto& s : staged) {
+      index_message(q, s.seq, s.state, now);
+      if (q.fifo) {
+        // A key can be claimed again once its window has passed.
+        if (auto old = q.dedup.find(s.dedup); old != q.dedup.end()) {
+          q.dedup_expiry.erase({old->second.expires_ms, s.dedup});
+        }
+        const int64_t expires = now + options_.dedup_window_ms;
+        q.dedup[s.dedup] = DedupEntry{s.message_id, s.seq, expires, outcome};
+        q.dedup_expiry.emplace(expires, s.dedup);
       }
-      const int64_t expires = now + options_.dedup_window_ms;
-      q.dedup[s.dedup] = DedupEntry{s.message_id, s.seq, expires};
-      q.dedup_expiry.emplace(expires, s.dedup);
+      if (s.state.visible_at_ms <= now) {
+        visible_now = true;
+      } else if (listener_) {
+        listener_->deadline_added(s.state.visible_at_ms);
+      }
     }
-    if (s.state.visible_at_ms <= now) {
-      visible_now = true;
-    } else if (listener_) {
-      listener_->deadline_added(s.state.visible_at_ms);
-    }
+    if (visible_now) notify_visible(queue_name);
   }
-  if (visible_now) notify_visible(queue_name);
-  if (q.fifo) return results;
   const uint64_t queue_id = q.id;
-  if (auto st = write_released(lock, batch); !st) {
-    // Not stored: take the messages back out of memory (a receive that
-    // picked one meanwhile found no content and answered without it).
+  Status written = Ok{};
+  if (staged.empty()) {
+    lock.unlock();
+  } else {
+    written = write_released(lock, batch);
+  }
+  if (outcome) outcome->settle(static_cast<bool>(written));
+  if (!written) {
+    // Not stored: take the messages and their deduplication entries back out
+    // of memory (a receive that picked one meanwhile found no content and
+    // answered without it).
     std::lock_guard again(mu_);
     auto still = queues_.find(queue_name);
     if (still != queues_.end() && still->second.id == queue_id) {
-      still->second.sent_total -= staged.size();
-      for (const auto& s : staged) forget_message(still->second, s.seq);
+      Queue& sq = still->second;
+      sq.sent_total -= staged.size();
+      for (const auto& s : staged) {
+        forget_message(sq, s.seq);
+        auto d = s.dedup.empty() ? sq.dedup.end() : sq.dedup.find(s.dedup);
+        if (d != sq.dedup.end() && d->second.message_id == s.message_id) {
+          sq.dedup_expiry.erase({d->second.expires_ms, s.dedup});
+          sq.dedup.erase(d);
+        }
+      }
     }
-    return st.error();
+    return written.error();
+  }
+  for (const auto& [index, earlier] : waits) {
+    if (!earlier->wait_stored()) {
+      results[index] = make_error(ErrorCode::InternalError,
+                                  "The message this one duplicates failed to be stored; send it again.");
+    }
   }
   return results;
 }

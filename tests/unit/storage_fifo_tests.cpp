@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -1511,5 +1512,29 @@ TEST_CASE("FIFO index: counts follow a model through a long random sequence", "[
   for (uint32_t seed : {1u, 2u, 3u, 42u}) {
     CAPTURE(seed);
     run_random_sequence(seed, 2500);
+  }
+}
+
+// The group and deduplication ids are stored as JSON text written without a
+// JSON library in the common case: it must read back, and be what nlohmann
+// would have written, for every character those ids may hold.
+TEST_CASE("group and deduplication ids with JSON's special characters are stored as written", "[fifo]") {
+  Fixture f;
+  f.create("punct.fifo", {{"FifoQueue", "true"}});
+  std::string punctuation;
+  for (char c = 0x21; c <= 0x7e; ++c) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) punctuation += c;
+  }
+  const std::vector<std::pair<std::string, std::string>> ids = {
+      {"plain", "p1"}, {"a\"b\\c", "x\\\"y"}, {punctuation, punctuation + "d"}, {"\\", "\""}};
+  for (const auto& [group, dedup] : ids) f.send("punct.fifo", "body of " + group, group, dedup);
+  auto got = f.receive("punct.fifo", 10);
+  REQUIRE(got.size() == ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const auto& m = got[i];
+    INFO(m.system_attributes);
+    CHECK(system_attribute(m, "MessageGroupId") == ids[i].first);
+    CHECK(system_attribute(m, "MessageDeduplicationId") == ids[i].second);
+    CHECK(m.system_attributes == parse_json(m.system_attributes).dump());
   }
 }
