@@ -10,6 +10,8 @@
 #   bench/run-all.sh --scenarios "fifo1 fifo10 fifo1000 fifobacklog"
 #                                 # FIFO with 1, 10 and 1,000 groups, and with
 #                                 # 10 groups behind a 200,000-message backlog
+# fifo32 (32 groups, 32 connections) and fifo1x10 (1 group) send batches of
+# 10: the FIFO targets.
 #
 # Binaries: $WHARF_BIN and $BENCH_BIN, else build-bench/ or build/ beside
 # this directory. Each scenario gets its own wharf (so CPU and peak RSS are
@@ -23,7 +25,7 @@ smoke=0
 duration=10
 runs=3
 protocols="json"
-scenarios="send sendbatch recvdel pipeline fifo fifobacklog longpoll backlog"
+scenarios="send sendbatch recvdel pipeline fifo fifo32 fifo1x10 fifobacklog longpoll backlog"
 out=""
 keep=0
 while [[ $# -gt 0 ]]; do
@@ -35,7 +37,7 @@ while [[ $# -gt 0 ]]; do
     --scenarios) scenarios="$2"; shift ;;
     --out) out="$2"; shift ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "run-all.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -107,6 +109,8 @@ scenario_args() {
       backlog) echo "--connections 8 --prefill 5000 --verify-drain" ;;
       longpoll) echo "--connections 50 --rate 100" ;;
       fifo) echo "--connections 8 --groups 8" ;;
+      fifo32) echo "--connections 8 --groups 32 --batch 10" ;;
+      fifo1x10) echo "--connections 8 --groups 1 --batch 10" ;;
       fifo1) echo "--connections 8 --groups 1" ;;
       fifo10) echo "--connections 8 --groups 10" ;;
       fifo1000) echo "--connections 8 --groups 1000" ;;
@@ -117,6 +121,8 @@ scenario_args() {
     case "$s" in
       longpoll) echo "--connections 500 --rate 100" ;;
       fifo) echo "--connections 16 --groups 16" ;;
+      fifo32) echo "--connections 32 --groups 32 --batch 10" ;;
+      fifo1x10) echo "--connections 16 --groups 1 --batch 10" ;;
       fifo1) echo "--connections 16 --groups 1" ;;
       fifo10) echo "--connections 16 --groups 10" ;;
       fifo1000) echo "--connections 16 --groups 1000" ;;
@@ -126,7 +132,7 @@ scenario_args() {
   fi
 }
 
-# fifo1, fifo10, fifo1000 and fifobacklog are the fifo scenario with other arguments.
+# fifo1, fifo10, fifo1000, fifo32, fifo1x10 and fifobacklog are the fifo scenario with other arguments.
 bench_scenario() {
   case "$1" in
     fifo*) echo fifo ;;

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <string_view>
 
 #include "storage/arn.h"
 #include "storage/queue_tags.h"
@@ -516,7 +517,18 @@ std::unique_ptr<Engine> open_rocksdb_engine(const EngineOptions& options, std::s
   // that would not fit and resumes by itself once space is freed.
   db_options.sst_file_manager.reset(rocksdb::NewSstFileManager(rocksdb::Env::Default()));
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const char* name : kColumnFamilies) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  for (const char* name : kColumnFamilies) {
+    rocksdb::ColumnFamilyOptions family;
+    // Messages' memtables are kept small (8 MB, not RocksDB's 64): a
+    // receive or delete inserts near the head of a queue while sends append
+    // at its tail, so most inserts search the skiplist from the top, and a
+    // smaller one costs fewer comparisons and cache misses (receive+delete
+    // about 20% faster; sends unchanged: bench/README.md).
+    if (std::string_view(name) == "message_content" || std::string_view(name) == "message_state") {
+      family.write_buffer_size = 8 << 20;
+    }
+    families.emplace_back(name, family);
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(db_options, options.data_dir, families, &handles, &raw);
