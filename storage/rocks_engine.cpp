@@ -3,10 +3,13 @@
 
 #include <nlohmann/json.hpp>
 #include <openssl/rand.h>
+#include <rocksdb/compaction_filter.h>
 #include <rocksdb/options.h>
 #include <rocksdb/sst_file_manager.h>
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <filesystem>
 #include <string_view>
 
@@ -170,8 +173,9 @@ bool RocksEngine::load_dedup(std::string& error) {
     Queue& q = *found->second;
     const std::string dedup(key.substr(8));
     q.dedup[dedup] = DedupEntry{std::string(value.substr(16)), get_u64(value.substr(8, 8)), expires, nullptr};
-    q.dedup_expiry.emplace(expires, dedup);
+    q.dedup_expiry.emplace_back(expires, dedup);
   }
+  for (auto& [name, q] : queues_) std::sort(q.dedup_expiry.begin(), q.dedup_expiry.end());
   if (!it->status().ok()) error = it->status().ToString();
   return it->status().ok();
 }
@@ -181,11 +185,14 @@ void RocksEngine::set_listener(EngineListener* listener) {
   listener_ = listener;
 }
 
-int64_t RocksEngine::now() const {
-  if (options_.now_ms) return options_.now_ms();
+namespace {
+int64_t wall_clock_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+}  // namespace
+
+int64_t RocksEngine::now() const { return options_.now_ms ? options_.now_ms() : wall_clock_ms(); }
 
 Result<Queue*> RocksEngine::find(const std::string& name) {
   auto it = queues_.find(name);
@@ -505,6 +512,42 @@ std::optional<int64_t> RocksEngine::run_due_work() {
 
 // --- opening ---------------------------------------------------------------
 
+namespace {
+
+// Drops deduplication records whose window has passed when RocksDB writes
+// them out (flush or compaction): expiry deletes nothing itself. A dropped
+// record can only hide older versions of its key, which expired earlier.
+class DedupExpiryFilter : public rocksdb::CompactionFilter {
+ public:
+  explicit DedupExpiryFilter(int64_t now) : now_(now) {}
+  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*, bool*) const override {
+    return value.size() >= 8 && static_cast<int64_t>(get_u64(std::string_view(value.data(), 8))) <= now_;
+  }
+  const char* Name() const override { return "wharf.DedupExpiry"; }
+
+ private:
+  int64_t now_;
+};
+
+class DedupExpiryFilterFactory : public rocksdb::CompactionFilterFactory {
+ public:
+  explicit DedupExpiryFilterFactory(std::function<int64_t()> now) : now_(std::move(now)) {}
+  std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(const rocksdb::CompactionFilter::Context&) override {
+    return std::make_unique<DedupExpiryFilter>(now_());
+  }
+  bool ShouldFilterTableFileCreation(rocksdb::TableFileCreationReason reason) const override {
+    return reason == rocksdb::TableFileCreationReason::kFlush ||
+           reason == rocksdb::TableFileCreationReason::kCompaction ||
+           reason == rocksdb::TableFileCreationReason::kRecovery;
+  }
+  const char* Name() const override { return "wharf.DedupExpiryFactory"; }
+
+ private:
+  std::function<int64_t()> now_;
+};
+
+}  // namespace
+
 std::unique_ptr<Engine> open_rocksdb_engine(const EngineOptions& options, std::string& error) {
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
@@ -526,6 +569,10 @@ std::unique_ptr<Engine> open_rocksdb_engine(const EngineOptions& options, std::s
     // about 20% faster; sends unchanged: bench/README.md).
     if (std::string_view(name) == "message_content" || std::string_view(name) == "message_state") {
       family.write_buffer_size = 8 << 20;
+    }
+    if (std::string_view(name) == "dedup") {
+      family.compaction_filter_factory = std::make_shared<DedupExpiryFilterFactory>(
+          [clock = options.now_ms] { return clock ? clock() : wall_clock_ms(); });
     }
     families.emplace_back(name, family);
   }

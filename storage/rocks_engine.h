@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -114,7 +115,11 @@ struct Queue {
   std::set<TimeSeq> in_flight;  // by visibility deadline
   std::set<TimeSeq> delayed;    // by end of delay
   std::unordered_map<std::string, DedupEntry> dedup;  // FIFO: by dedup key
-  std::set<std::pair<int64_t, std::string>> dedup_expiry;
+  // (expiry, dedup key) in the order keys were claimed, so by expiry while
+  // the clock runs forward. A record whose key was claimed again, or taken
+  // back after a failed write, no longer matches its entry's expiry and is
+  // skipped when it comes up.
+  std::deque<std::pair<int64_t, std::string>> dedup_expiry;
   std::unordered_map<std::string, ReceiveAttempt> attempts;  // FIFO: by attempt id
   int64_t last_purge_ms = -1'000'000;
   // Activity since the engine opened (memory only): see QueueCounts.

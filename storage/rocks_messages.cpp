@@ -196,22 +196,18 @@ void RocksEngine::expire_retention(Queue& q, int64_t now) {
   for (uint64_t seq : expired) forget_message(q, seq);
 }
 
-// Ends FIFO dedup entries and receive attempts past their window.
+// Ends FIFO dedup entries and receive attempts past their window. Memory
+// only: the dedup column family's compaction filter drops expired records
+// on disk, and loading skips them.
 void RocksEngine::expire_dedup(Queue& q, int64_t now) {
   for (auto it = q.attempts.begin(); it != q.attempts.end();) {
     it = it->second.expires_ms <= now ? q.attempts.erase(it) : std::next(it);
   }
-  rocksdb::WriteBatch batch;
-  std::vector<std::pair<int64_t, std::string>> expired;
-  for (const auto& [expires, key] : q.dedup_expiry) {
-    if (expires > now) break;
-    batch.Delete(dedup_cf_, dedup_key(q.id, key));
-    expired.emplace_back(expires, key);
-  }
-  if (expired.empty() || !write(batch)) return;
-  for (const auto& entry : expired) {
-    q.dedup_expiry.erase(entry);
-    q.dedup.erase(entry.second);
+  while (!q.dedup_expiry.empty() && q.dedup_expiry.front().first <= now) {
+    const auto& [expires, key] = q.dedup_expiry.front();
+    auto entry = q.dedup.find(key);
+    if (entry != q.dedup.end() && entry->second.expires_ms == expires) q.dedup.erase(entry);
+    q.dedup_expiry.pop_front();
   }
 }
 
@@ -400,12 +396,9 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
       index_message(q, s.seq, s.state, now);
       if (q.fifo) {
         // A key can be claimed again once its window has passed.
-        if (auto old = q.dedup.find(s.dedup); old != q.dedup.end()) {
-          q.dedup_expiry.erase({old->second.expires_ms, s.dedup});
-        }
         const int64_t expires = now + options_.dedup_window_ms;
         q.dedup[s.dedup] = DedupEntry{s.message_id, s.seq, expires, outcome};
-        q.dedup_expiry.emplace(expires, s.dedup);
+        q.dedup_expiry.emplace_back(expires, s.dedup);
       }
       if (s.state.visible_at_ms <= now) {
         visible_now = true;
@@ -435,10 +428,7 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
       for (const auto& s : staged) {
         forget_message(sq, s.seq);
         auto d = s.dedup.empty() ? sq.dedup.end() : sq.dedup.find(s.dedup);
-        if (d != sq.dedup.end() && d->second.message_id == s.message_id) {
-          sq.dedup_expiry.erase({d->second.expires_ms, s.dedup});
-          sq.dedup.erase(d);
-        }
+        if (d != sq.dedup.end() && d->second.message_id == s.message_id) sq.dedup.erase(d);
       }
     }
     return written.error();
