@@ -169,7 +169,7 @@ bool RocksEngine::load_dedup(std::string& error) {
     }
     auto found = by_id.find(get_u64(key.substr(0, 8)));
     const auto expires = static_cast<int64_t>(get_u64(value.substr(0, 8)));
-    if (found == by_id.end() || expires <= now) continue;  // swept later
+    if (found == by_id.end() || expires <= now) continue;  // the compaction filter drops it
     Queue& q = *found->second;
     const std::string dedup(key.substr(8));
     q.dedup[dedup] = DedupEntry{std::string(value.substr(16)), get_u64(value.substr(8, 8)), expires, nullptr};
@@ -515,8 +515,9 @@ std::optional<int64_t> RocksEngine::run_due_work() {
 namespace {
 
 // Drops deduplication records whose window has passed when RocksDB writes
-// them out (flush or compaction): expiry deletes nothing itself. A dropped
-// record can only hide older versions of its key, which expired earlier.
+// them out (flush, compaction, recovery): expiry deletes nothing itself.
+// Dropping a record can only uncover older versions of its key, which
+// expired earlier, and loading skips expired records.
 class DedupExpiryFilter : public rocksdb::CompactionFilter {
  public:
   explicit DedupExpiryFilter(int64_t now) : now_(now) {}
