@@ -22,13 +22,17 @@ constexpr uint64_t kSeqReservation = 1 << 16;
 // of the stored JSON text and one dump. The common case, no stored text and
 // printable ASCII values (as group and deduplication ids are), is written
 // directly, as nlohmann's dump() would write it: keys in order, `"` and `\`
-// escaped. `changes` are in name order.
+// escaped (when `changes` are in name order; otherwise the library does it).
 std::string with_system_attributes(const std::string& system_attributes,
                                    std::initializer_list<std::pair<const char*, const std::string&>> changes) {
-  const bool plain = system_attributes.empty() && std::all_of(changes.begin(), changes.end(), [](const auto& c) {
-    return !c.second.empty() &&
-           std::all_of(c.second.begin(), c.second.end(), [](char ch) { return ch >= 0x20 && ch <= 0x7e; });
-  });
+  const bool plain =
+      system_attributes.empty() &&
+      std::is_sorted(changes.begin(), changes.end(),
+                     [](const auto& a, const auto& b) { return std::string_view(a.first) < std::string_view(b.first); }) &&
+      std::all_of(changes.begin(), changes.end(), [](const auto& c) {
+        return !c.second.empty() &&
+               std::all_of(c.second.begin(), c.second.end(), [](char ch) { return ch >= 0x20 && ch <= 0x7e; });
+      });
   if (plain) {
     std::string out = "{";
     for (const auto& [name, value] : changes) {
