@@ -109,6 +109,13 @@ EncodedResponse encode_result(Protocol protocol, std::string_view action, const 
   return out;
 }
 
+EncodedResponse encode_json_text(std::string body) {
+  EncodedResponse out;
+  out.content_type = std::string(kJsonContentType);
+  out.body = std::move(body);
+  return out;
+}
+
 EncodedResponse encode_error(Protocol protocol, const SqsError& error, std::string_view request_id) {
   const ErrorWireInfo& info = wire_info(error.code);
   EncodedResponse out;

@@ -46,6 +46,8 @@ struct EncodedResponse {
 
 EncodedResponse encode_result(Protocol protocol, std::string_view action, const nlohmann::json& result,
                               std::string_view request_id);
+// A JSON protocol answer whose body the action wrote itself.
+EncodedResponse encode_json_text(std::string body);
 EncodedResponse encode_error(Protocol protocol, const SqsError& error, std::string_view request_id);
 
 }  // namespace wharf::protocol

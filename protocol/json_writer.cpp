@@ -13,7 +13,9 @@ using nlohmann::json;
 // ASCII from 0x20 other than '"' and '\\' is written as it is.
 bool plain(std::string_view text) { return plain_ascii_prefix(text, true) == text.size(); }
 
-void append_string(std::string_view text, std::string& out) {
+}  // namespace
+
+void append_json_string(std::string_view text, std::string& out) {
   if (plain(text)) {
     out.push_back('"');
     out.append(text);
@@ -23,6 +25,8 @@ void append_string(std::string_view text, std::string& out) {
   // Escapes and UTF-8 (checked, invalid bytes replaced) exactly as nlohmann does.
   out += json(std::string(text)).dump(-1, ' ', false, json::error_handler_t::replace);
 }
+
+namespace {
 
 template <typename Integer>
 void append_integer(Integer v, std::string& out) {
@@ -41,7 +45,7 @@ void append_json(const json& value, std::string& out) {
       for (const auto& [key, member] : value.items()) {
         if (!first) out.push_back(',');
         first = false;
-        append_string(key, out);
+        append_json_string(key, out);
         out.push_back(':');
         append_json(member, out);
       }
@@ -60,7 +64,7 @@ void append_json(const json& value, std::string& out) {
       return;
     }
     case json::value_t::string:
-      append_string(value.get_ref<const std::string&>(), out);
+      append_json_string(value.get_ref<const std::string&>(), out);
       return;
     case json::value_t::number_integer:
       append_integer(value.get<int64_t>(), out);

@@ -6,10 +6,13 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 namespace wharf::protocol {
 
 void append_json(const nlohmann::json& value, std::string& out);
+// A JSON string (quotes and escapes) of `text`, as append_json writes one.
+void append_json_string(std::string_view text, std::string& out);
 std::string to_json_text(const nlohmann::json& value);
 
 }  // namespace wharf::protocol

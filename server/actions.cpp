@@ -91,7 +91,9 @@ void run_action(std::string_view action, const Call& call, Reply reply) {
   for (const auto& row : kActions) {
     if (row.name != action) continue;
     if (row.async) return row.async(call, std::move(reply));
-    return reply(row.sync(call));
+    auto result = row.sync(call);
+    if (!result) return reply(result.error());
+    return reply(Answer{std::move(result.value()), {}});
   }
   reply(make_error(ErrorCode::InvalidAction, "The action " + std::string(action) + " is not valid for this endpoint."));
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/sqs_error.h"
+#include "protocol/codec.h"
 #include "server/settings.h"
 #include "storage/engine.h"
 
@@ -26,13 +27,21 @@ struct Call {
   std::string host;  // the request's Host header, for queue URLs
   bool tls = false;  // came over HTTPS: queue URLs say https
   std::string account_id;  // the account whose queues `engine` holds (empty: settings.account_id)
+  protocol::Protocol protocol = protocol::Protocol::Json;  // the request's
 };
 
 inline const std::string& owner_account(const Call& call) {
   return call.account_id.empty() ? call.settings.account_id : call.account_id;
 }
 
-using Reply = std::function<void(Result<nlohmann::json>)>;
+// An action's answer: a result tree in the JSON protocol's shape, which the
+// codec writes in the request's protocol; or, where it pays (ReceiveMessage
+// over the JSON protocol), the JSON protocol's body written directly.
+struct Answer {
+  nlohmann::json tree;
+  std::string json_text;  // when not empty: the whole body, and `tree` is unused
+};
+using Reply = std::function<void(Result<Answer>)>;
 
 // Runs `action`; `reply` is called exactly once, perhaps later and on another
 // thread (long polls). Unknown actions answer InvalidAction.

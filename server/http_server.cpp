@@ -349,12 +349,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                                  !services_.settings.credentials.empty());
     if (!account) return answer_now(action, protocol::encode_error(proto, account.error(), request_id), request_id);
     const Call call{params_, *account.value()->engine, services_.long_polls, services_.settings, std::move(host),
-                    std::is_same_v<Stream, TlsStream>, account.value()->id};
+                    std::is_same_v<Stream, TlsStream>, account.value()->id, proto};
     WalSyncer* syncer = account.value()->syncer.get();
-    run_action(action, call, [self = shared_from_this(), proto, action, request_id, syncer](Result<nlohmann::json> result) {
-      auto answer = [self, proto, action, request_id](const Result<nlohmann::json>& r) {
-        auto encoded = r ? protocol::encode_result(proto, action, r.value(), request_id)
-                         : protocol::encode_error(proto, r.error(), request_id);
+    run_action(action, call, [self = shared_from_this(), proto, action, request_id, syncer](Result<Answer> result) {
+      auto answer = [self, proto, action, request_id](const Result<Answer>& r) {
+        auto encoded = !r                      ? protocol::encode_error(proto, r.error(), request_id)
+                       : r->json_text.empty() ? protocol::encode_result(proto, action, r->tree, request_id)
+                                              : protocol::encode_json_text(r->json_text);
         self->record(action, encoded, request_id);
         auto response = std::make_shared<Response>(make_response(self->request_, encoded, request_id));
         net::dispatch(self->stream_.get_executor(), [self, response] { self->write(std::move(*response)); });

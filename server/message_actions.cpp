@@ -4,6 +4,7 @@
 #include <set>
 
 #include "protocol/checksums.h"
+#include "protocol/received_message.h"
 #include "server/actions.h"
 #include "server/long_polls.h"
 #include "server/message_attributes.h"
@@ -40,14 +41,19 @@ struct Selection {
   }
 };
 
-json render_message(const std::string& sender_id, const Selection& selection, const storage::ReceivedMessage& m) {
-  json out = {{"MessageId", m.message_id},
-              {"ReceiptHandle", m.receipt_handle},
-              {"MD5OfBody", protocol::md5_hex(m.body)},
-              {"Body", m.body}};
-  json system = json::object();
-  auto put = [&](const char* name, std::string value) {
-    if (selection.wants_system(name)) system[name] = std::move(value);
+// What ReceiveMessage shows of `m`. `md5_of_body` (when the message was
+// stored without it) and `chosen` (its message attributes asked for) hold
+// what the view points to.
+protocol::ReceivedMessageView view_of(const std::string& sender_id, const Selection& selection,
+                                      const storage::ReceivedMessage& m, std::string& md5_of_body, json& chosen) {
+  protocol::ReceivedMessageView out;
+  out.message_id = m.message_id;
+  out.receipt_handle = m.receipt_handle;
+  out.body = m.body;
+  if (m.body_md5.empty()) md5_of_body = protocol::md5_hex(m.body);
+  out.md5_of_body = m.body_md5.empty() ? std::string_view(md5_of_body) : std::string_view(m.body_md5);
+  auto put = [&](std::string_view name, std::string value) {
+    if (selection.wants_system(std::string(name))) out.attributes.emplace_back(name, std::move(value));
   };
   put("SenderId", sender_id);
   put("SentTimestamp", std::to_string(m.sent_ms));
@@ -63,19 +69,20 @@ json render_message(const std::string& sender_id, const Selection& selection, co
     }
   }
   if (!m.sequence_number.empty()) put("SequenceNumber", m.sequence_number);
-  if (!system.empty()) out["Attributes"] = std::move(system);
+  std::sort(out.attributes.begin(), out.attributes.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
 
   if (!m.message_attributes.empty() && !selection.message_names.empty()) {
     auto stored = json::parse(m.message_attributes, nullptr, false);
-    json chosen = json::object();
+    chosen = json::object();
     if (stored.is_object()) {
       for (auto it = stored.begin(); it != stored.end(); ++it) {
         if (selection.wants_message_attribute(it.key())) chosen[it.key()] = it.value();
       }
     }
     if (!chosen.empty()) {
-      out["MD5OfMessageAttributes"] = protocol::md5_of_attributes(chosen);
-      out["MessageAttributes"] = std::move(chosen);
+      out.md5_of_message_attributes = protocol::md5_of_attributes(chosen);
+      out.message_attributes = &chosen;
     }
   }
   return out;
@@ -144,6 +151,7 @@ void receive_message(const Call& call, Reply reply) {
     std::optional<int> visibility;
     std::string attempt_id;
     Selection selection;
+    protocol::Protocol protocol;
     Reply reply;
     bool try_once(bool answer_empty) {
       auto received = engine.receive_messages(queue, max, visibility, attempt_id);
@@ -152,16 +160,32 @@ void receive_message(const Call& call, Reply reply) {
         return true;
       }
       if (received->empty() && !answer_empty) return false;
-      json messages = json::array();
-      for (const auto& m : received.value()) messages.push_back(render_message(sender_id, selection, m));
-      reply(messages.empty() ? json::object() : json{{"Messages", std::move(messages)}});
+      const auto& messages = received.value();
+      std::vector<std::string> md5s(messages.size());
+      std::vector<json> chosen(messages.size());
+      std::vector<protocol::ReceivedMessageView> views;
+      views.reserve(messages.size());
+      for (size_t i = 0; i < messages.size(); ++i) {
+        views.push_back(view_of(sender_id, selection, messages[i], md5s[i], chosen[i]));
+      }
+      Answer answer;
+      if (protocol == protocol::Protocol::Json) {
+        answer.json_text = protocol::received_messages_json(views);
+      } else if (!views.empty()) {
+        json list = json::array();
+        for (const auto& view : views) list.push_back(protocol::received_message_tree(view));
+        answer.tree = json{{"Messages", std::move(list)}};
+      } else {
+        answer.tree = json::object();
+      }
+      reply(std::move(answer));
       return true;
     }
   };
   auto receive = std::make_shared<Receive>(Receive{call.engine, owner_account(call), name.value(),
                                                    max.value().value_or(1), visibility.value(),
                                                    attempt_id.value().value_or(""), std::move(selection),
-                                                   std::move(reply)});
+                                                   call.protocol, std::move(reply)});
   if (wait_seconds == 0) {
     receive->try_once(/*answer_empty=*/true);
     return;
@@ -169,7 +193,7 @@ void receive_message(const Call& call, Reply reply) {
   const bool waiting = call.long_polls.wait(
       long_poll_key(owner_account(call), receive->queue), std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds),
       [receive] { return receive->try_once(/*answer_empty=*/false); },
-      [receive] { receive->reply(json::object()); });
+      [receive] { receive->reply(Answer{json::object(), {}}); });
   if (!waiting) {
     receive->reply(make_error(ErrorCode::ServiceUnavailable,
                               "Too many concurrent long polls on this server (--max-long-polls); retry later."));

@@ -188,7 +188,8 @@ Result<PreparedSend> prepare_send(const json& params) {
     if (auto st = validate_fifo_token(name, *id.value()); !st) return st.error();
     (std::string_view(name) == "MessageGroupId" ? out.message.group_id : out.message.deduplication_id) = *id.value();
   }
-  out.checksums = {{"MD5OfMessageBody", protocol::md5_hex(body.value())}};
+  out.message.body_md5 = protocol::md5_hex(body.value());
+  out.checksums = {{"MD5OfMessageBody", out.message.body_md5}};
   if (!attributes->attributes.empty()) {
     out.checksums["MD5OfMessageAttributes"] = protocol::md5_of_attributes(attributes->attributes);
     out.message.message_attributes = attributes->attributes.dump();

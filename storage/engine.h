@@ -29,6 +29,7 @@ struct NewMessage {
   std::string body;
   std::string message_attributes;  // JSON text in the wire shape; "" if none
   std::string system_attributes;   // JSON text; "" if none
+  std::string body_md5;            // MD5 of the body, 32 lowercase hex digits; "" to leave it unstored
   size_t attributes_size = 0;      // bytes counted against MaximumMessageSize
   std::optional<int> delay_seconds;
   std::string group_id;            // MessageGroupId: required on FIFO, fair queues on standard
@@ -64,6 +65,7 @@ struct ReceivedMessage {
   std::string body;
   std::string message_attributes;
   std::string system_attributes;
+  std::string body_md5;  // as sent (32 hex digits); "" if it was not stored
   int64_t sent_ms = 0;
   int64_t first_receive_ms = 0;
   uint32_t receive_count = 0;

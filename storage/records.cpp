@@ -1,9 +1,14 @@
 #include "storage/records.h"
 
+#include <algorithm>
+
 namespace wharf::storage {
 namespace {
 
-constexpr char kContentVersion = 1;
+// Version 2 adds the body's MD5 (16 bytes) at the end; version 1 records,
+// written before, are still read.
+constexpr char kContentVersion1 = 1;
+constexpr char kContentVersion2 = 2;
 constexpr char kStateVersion = 2;
 
 void put_u32(std::string& out, uint32_t v) {
@@ -29,6 +34,13 @@ bool take_bytes(std::string_view& in, std::string& out) {
   out.assign(in.substr(0, n));
   in.remove_prefix(n);
   return true;
+}
+
+int hex_value(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
+
+bool is_md5_hex(std::string_view s) {
+  return s.size() == 32 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 }  // namespace
@@ -73,27 +85,44 @@ bool parse_message_key(std::string_view key, uint64_t& queue_id, uint64_t& seq) 
 }
 
 std::string encode_content(const MessageContent& c) {
+  const bool with_md5 = is_md5_hex(c.body_md5);
   std::string out;
   out.reserve(1 + 8 + 16 + c.message_id.size() + c.body.size() + c.message_attributes.size() +
-              c.system_attributes.size());
-  out.push_back(kContentVersion);
+              c.system_attributes.size() + 16);
+  out.push_back(with_md5 ? kContentVersion2 : kContentVersion1);
   put_u64(out, static_cast<uint64_t>(c.sent_ms));
   put_bytes(out, c.message_id);
   put_bytes(out, c.body);
   put_bytes(out, c.message_attributes);
   put_bytes(out, c.system_attributes);
+  if (with_md5) {
+    for (size_t i = 0; i < 32; i += 2) out.push_back(static_cast<char>(hex_value(c.body_md5[i]) << 4 | hex_value(c.body_md5[i + 1])));
+  }
   return out;
 }
 
 std::optional<MessageContent> decode_content(std::string_view in) {
-  if (in.size() < 9 || in[0] != kContentVersion) return std::nullopt;
+  if (in.size() < 9 || (in[0] != kContentVersion1 && in[0] != kContentVersion2)) return std::nullopt;
+  const bool with_md5 = in[0] == kContentVersion2;
   MessageContent c;
   c.sent_ms = static_cast<int64_t>(get_u64(in.substr(1, 8)));
   in.remove_prefix(9);
   if (!take_bytes(in, c.message_id) || !take_bytes(in, c.body) || !take_bytes(in, c.message_attributes) ||
-      !take_bytes(in, c.system_attributes) || !in.empty()) {
+      !take_bytes(in, c.system_attributes)) {
     return std::nullopt;
   }
+  if (with_md5) {
+    if (in.size() != 16) return std::nullopt;
+    static constexpr char kHex[] = "0123456789abcdef";
+    c.body_md5.resize(32);
+    for (size_t i = 0; i < 16; ++i) {
+      const auto byte = static_cast<uint8_t>(in[i]);
+      c.body_md5[2 * i] = kHex[byte >> 4];
+      c.body_md5[2 * i + 1] = kHex[byte & 0xF];
+    }
+    in.remove_prefix(16);
+  }
+  if (!in.empty()) return std::nullopt;
   return c;
 }
 

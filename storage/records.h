@@ -25,6 +25,7 @@ struct MessageContent {
   std::string body;
   std::string message_attributes;  // JSON text, the wire shape; "" if none
   std::string system_attributes;   // JSON text (AWSTraceHeader); "" if none
+  std::string body_md5;            // 32 lowercase hex digits, stored as 16 bytes; "" if unknown
 };
 std::string encode_content(const MessageContent& content);
 std::optional<MessageContent> decode_content(std::string_view bytes);

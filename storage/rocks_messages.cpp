@@ -261,6 +261,7 @@ ReceivedMessage RocksEngine::received(uint64_t queue_id, bool fifo, uint64_t seq
   r.body = std::move(content.body);
   r.message_attributes = std::move(content.message_attributes);
   r.system_attributes = std::move(content.system_attributes);
+  r.body_md5 = std::move(content.body_md5);
   r.sent_ms = content.sent_ms;
   r.first_receive_ms = live.first_receive_ms;
   r.receive_count = live.receive_count;
@@ -361,6 +362,7 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
     content.sent_ms = now;
     content.message_id = random_uuid();
     content.body = std::move(message.body);
+    content.body_md5 = std::move(message.body_md5);
     content.message_attributes = std::move(message.message_attributes);
     content.system_attributes = message.system_attributes;
     if (q.fifo) {

@@ -14,6 +14,7 @@
 #include "protocol/json_reader.h"
 #include "protocol/json_writer.h"
 #include "protocol/query_decoder.h"
+#include "protocol/received_message.h"
 #include "protocol/xml_encoder.h"
 
 using nlohmann::json;
@@ -986,4 +987,52 @@ TEST_CASE("the JSON reader agrees with nlohmann's parser", "[json]") {
       CHECK(wharf::protocol::parse_json(text).is_discarded());
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// ReceiveMessage's answer written directly
+
+TEST_CASE("received messages written directly match the JSON text of their tree", "[json][receive]") {
+  const json attributes = json::parse(R"({"city":{"DataType":"String","StringValue":"K\u00f6ln \"old\""},
+                                          "raw":{"DataType":"Binary","BinaryValue":"AAEC"},
+                                          "n":{"DataType":"Number.int","StringValue":"-7"}})");
+  const json no_attributes = json::object();
+  std::vector<ReceivedMessageView> messages(4);
+  messages[0].message_id = "0f1e2d3c-4b5a-4697-8877-665544332211";
+  messages[0].receipt_handle = "AQEB+handle/with=chars";
+  messages[0].md5_of_body = "5d41402abc4b2a76b9719d911017c592";
+  messages[0].body = "hello";
+  // Escapes, control characters, non-ASCII and a lone invalid byte.
+  messages[1] = messages[0];
+  static const char kOddBody[] = "tab\t quote\" back\\ nl\n nul\0 \x01 K\xc3\xb6ln \xe2\x82\xac bad\xff";
+  messages[1].body = std::string_view(kOddBody, sizeof kOddBody - 1);
+  messages[1].attributes = {{"AWSTraceHeader", "Root=1-abc"},
+                            {"ApproximateFirstReceiveTimestamp", "1700000000000"},
+                            {"ApproximateReceiveCount", "3"},
+                            {"MessageGroupId", "g\"1"},
+                            {"SenderId", "000000000000"},
+                            {"SequenceNumber", "18880000000000000001"}};
+  messages[2] = messages[0];
+  messages[2].message_attributes = &attributes;
+  messages[2].md5_of_message_attributes = md5_of_attributes(attributes);
+  messages[2].attributes = {{"SentTimestamp", "1700000000001"}};
+  messages[3] = messages[0];
+  messages[3].body = "";
+  messages[3].message_attributes = &no_attributes;  // none chosen: no members for them
+
+  for (size_t n = 0; n <= messages.size(); ++n) {
+    CAPTURE(n);
+    const std::vector<ReceivedMessageView> some(messages.begin(), messages.begin() + n);
+    json list = json::array();
+    for (const auto& m : some) list.push_back(received_message_tree(m));
+    const json tree = n == 0 ? json::object() : json{{"Messages", list}};
+    CHECK(received_messages_json(some) == to_json_text(tree));
+  }
+  // Spot checks of the tree itself, which the query protocol is written from.
+  const json one = received_message_tree(messages[2]);
+  CHECK(one["MessageAttributes"] == attributes);
+  CHECK(one["MD5OfMessageAttributes"] == md5_of_attributes(attributes));
+  CHECK(one["Attributes"] == json{{"SentTimestamp", "1700000000001"}});
+  CHECK_FALSE(received_message_tree(messages[3]).contains("MessageAttributes"));
+  CHECK_FALSE(received_message_tree(messages[0]).contains("Attributes"));
 }

@@ -997,6 +997,37 @@ TEST_CASE("message content records round-trip", "[records]") {
   }
 }
 
+TEST_CASE("message content records keep the body's MD5 in 16 bytes, and read records written without it",
+          "[records]") {
+  MessageContent c;
+  c.sent_ms = 42;
+  c.message_id = "id";
+  c.body = "hello";
+  const std::string without = encode_content(c);
+  c.body_md5 = "5d41402abc4b2a76b9719d911017c592";  // MD5("hello")
+  const std::string with = encode_content(c);
+  CHECK(with.size() == without.size() + 16);
+  CHECK(without[0] == 1);  // the first version's layout, unchanged
+  CHECK(with[0] == 2);
+
+  auto back = decode_content(with);
+  REQUIRE(back.has_value());
+  CHECK(back->body_md5 == c.body_md5);
+  CHECK(back->body == "hello");
+  auto old = decode_content(without);
+  REQUIRE(old.has_value());
+  CHECK(old->body_md5.empty());
+  CHECK(old->body == "hello");
+
+  for (size_t len = 0; len < with.size(); ++len) {
+    CAPTURE(len);
+    CHECK_FALSE(decode_content(std::string_view(with).substr(0, len)).has_value());
+  }
+  // Anything but 32 lowercase hex digits is not stored.
+  c.body_md5 = "5D41402ABC4B2A76B9719D911017C592";
+  CHECK(encode_content(c) == without);
+}
+
 TEST_CASE("message state records round-trip", "[records]") {
   MessageState s;
   s.visible_at_ms = 1'700'000'030'000;
