@@ -25,8 +25,8 @@ bool valid_entry_id(const std::string& id) {
 }
 
 // The entries of a batch, checked as a whole: present, at most 10, each with
-// a valid Id, all Ids distinct.
-Result<std::vector<json>> batch_entries(const Call& call, const std::string& entry_name) {
+// a valid Id, all Ids distinct. Answers the request's array of them.
+Result<const json*> batch_entries(const Call& call, const std::string& entry_name) {
   Params p(call.params);
   const json* entries = p.object("Entries");
   if (!entries || !entries->is_array() || entries->empty()) {
@@ -38,9 +38,12 @@ Result<std::vector<json>> batch_entries(const Call& call, const std::string& ent
                       "Maximum number of entries per request are 10. You have sent " +
                           std::to_string(entries->size()) + ".");
   }
-  std::set<std::string> ids;
+  std::set<std::string_view> ids;
   for (const auto& entry : *entries) {
-    const std::string id = entry.is_object() && entry.contains("Id") && entry["Id"].is_string() ? entry["Id"].get<std::string>() : "";
+    static const std::string kNone;
+    const std::string& id = entry.is_object() && entry.contains("Id") && entry["Id"].is_string()
+                                ? entry["Id"].get_ref<const std::string&>()
+                                : kNone;
     if (!valid_entry_id(id)) {
       return make_error(ErrorCode::InvalidBatchEntryId,
                         "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can "
@@ -50,7 +53,7 @@ Result<std::vector<json>> batch_entries(const Call& call, const std::string& ent
       return make_error(ErrorCode::BatchEntryIdsNotDistinct, "Id " + id + " repeated.");
     }
   }
-  return std::vector<json>(entries->begin(), entries->end());
+  return entries;
 }
 
 json failure(const std::string& id, const SqsError& error) {
@@ -89,7 +92,7 @@ Result<json> send_message_batch(const Call& call) {
   std::vector<std::string> ids;
   std::vector<PreparedSend> prepared;
   size_t total = 0;
-  for (const auto& entry : entries.value()) {
+  for (const auto& entry : *entries.value()) {
     const std::string id = entry["Id"].get<std::string>();
     auto one = prepare_send(entry);
     if (!one) {
@@ -132,7 +135,7 @@ Result<json> delete_message_batch(const Call& call) {
   if (!entries) return entries.error();
   json failed = json::array();
   std::vector<std::string> ids, handles;
-  for (const auto& entry : entries.value()) {
+  for (const auto& entry : *entries.value()) {
     const std::string id = entry["Id"].get<std::string>();
     auto handle = Params(entry).required_string("ReceiptHandle");
     if (!handle) {
@@ -155,7 +158,7 @@ Result<json> change_message_visibility_batch(const Call& call) {
   json failed = json::array();
   std::vector<std::string> ids;
   std::vector<storage::VisibilityChange> changes;
-  for (const auto& entry : entries.value()) {
+  for (const auto& entry : *entries.value()) {
     const std::string id = entry["Id"].get<std::string>();
     Params p(entry);
     auto handle = p.required_string("ReceiptHandle");
