@@ -171,8 +171,13 @@ bool RocksEngine::load_dedup(std::string& error) {
     const auto expires = static_cast<int64_t>(get_u64(value.substr(0, 8)));
     if (found == by_id.end() || expires <= now) continue;  // the compaction filter drops it
     Queue& q = *found->second;
+    const auto message_id = uuid_bytes(value.substr(16));
+    if (!message_id) {
+      error = "corrupt deduplication record (message id)";
+      return false;
+    }
     const std::string dedup(key.substr(8));
-    q.dedup[dedup] = DedupEntry{std::string(value.substr(16)), get_u64(value.substr(8, 8)), expires, nullptr};
+    q.dedup[dedup] = DedupEntry{*message_id, get_u64(value.substr(8, 8)), expires, nullptr};
     q.dedup_expiry.emplace_back(expires, dedup);
   }
   for (auto& [name, q] : queues_) std::sort(q.dedup_expiry.begin(), q.dedup_expiry.end());

@@ -26,6 +26,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "common/ids.h"
 #include "storage/engine.h"
 #include "storage/records.h"
 
@@ -83,7 +84,7 @@ class SendOutcome {
 };
 
 struct DedupEntry {
-  std::string message_id;
+  UuidBytes message_id;  // 16 bytes instead of 36 characters: there is one entry per FIFO message sent in the window
   uint64_t seq = 0;
   int64_t expires_ms = 0;
   std::shared_ptr<const SendOutcome> outcome;  // null: read from disk at open

@@ -345,7 +345,7 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
       if (earlier != q.dedup.end() && earlier->second.expires_ms > now &&
           !(earlier->second.outcome && earlier->second.outcome->failed())) {
         if (earlier->second.outcome) waits.emplace_back(results.size(), earlier->second.outcome);
-        results.emplace_back(SentMessage{earlier->second.message_id, sequence_number(earlier->second.seq)});
+        results.emplace_back(SentMessage{uuid_text(earlier->second.message_id), sequence_number(earlier->second.seq)});
         continue;
       }
       auto in_batch = std::find_if(staged.begin(), staged.end(), [&](const Staged& s) { return s.dedup == dedup; });
@@ -403,7 +403,7 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
       if (q.fifo) {
         // A key can be claimed again once its window has passed.
         const int64_t expires = now + options_.dedup_window_ms;
-        q.dedup[s.dedup] = DedupEntry{s.message_id, s.seq, expires, outcome};
+        q.dedup[s.dedup] = DedupEntry{uuid_bytes(s.message_id).value(), s.seq, expires, outcome};
         q.dedup_expiry.emplace_back(expires, s.dedup);
       }
       if (s.state.visible_at_ms <= now) {
@@ -434,7 +434,7 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
       for (const auto& s : staged) {
         forget_message(sq, s.seq);
         auto d = s.dedup.empty() ? sq.dedup.end() : sq.dedup.find(s.dedup);
-        if (d != sq.dedup.end() && d->second.message_id == s.message_id) sq.dedup.erase(d);
+        if (d != sq.dedup.end() && uuid_text(d->second.message_id) == s.message_id) sq.dedup.erase(d);
       }
     }
     return written.error();

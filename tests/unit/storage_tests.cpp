@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/ids.h"
 #include "storage/engine.h"
 #include "storage/message_text.h"
 #include "storage/queue_attributes.h"
@@ -1026,6 +1027,26 @@ TEST_CASE("message content records keep the body's MD5 in 16 bytes, and read rec
   // Anything but 32 lowercase hex digits is not stored.
   c.body_md5 = "5D41402ABC4B2A76B9719D911017C592";
   CHECK(encode_content(c) == without);
+}
+
+TEST_CASE("message ids kept as 16 bytes turn back into the same text", "[records]") {
+  for (int i = 0; i < 200; ++i) {
+    const std::string id = random_uuid();
+    auto bytes = uuid_bytes(id);
+    REQUIRE(bytes.has_value());
+    CHECK(uuid_text(*bytes) == id);
+  }
+  const auto known = uuid_bytes("00112233-4455-6677-8899-aabbccddeeff");
+  REQUIRE(known.has_value());
+  CHECK((*known)[0] == 0x00);
+  CHECK((*known)[5] == 0x55);
+  CHECK((*known)[15] == 0xff);
+  for (const char* bad : {"", "00112233-4455-6677-8899-aabbccddeef", "00112233-4455-6677-8899-aabbccddeeff0",
+                          "00112233+4455-6677-8899-aabbccddeeff", "00112233-4455-6677-8899-AABBCCDDEEFF",
+                          "0011223g-4455-6677-8899-aabbccddeeff"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(uuid_bytes(bad).has_value());
+  }
 }
 
 TEST_CASE("message state records round-trip", "[records]") {
