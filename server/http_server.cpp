@@ -79,9 +79,9 @@ Response make_response(unsigned version, int status, std::string_view content_ty
   return res;
 }
 
-Response make_response(const Request& request, const protocol::EncodedResponse& encoded, const std::string& request_id) {
-  return make_response(request.version(), encoded.status, encoded.content_type, encoded.body, request.keep_alive(),
-                       encoded.headers, request_id);
+Response make_response(const Request& request, protocol::EncodedResponse encoded, const std::string& request_id) {
+  return make_response(request.version(), encoded.status, encoded.content_type, std::move(encoded.body),
+                       request.keep_alive(), encoded.headers, request_id);
 }
 
 using PlainStream = beast::tcp_stream;
@@ -352,20 +352,20 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                     std::is_same_v<Stream, TlsStream>, account.value()->id, proto};
     WalSyncer* syncer = account.value()->syncer.get();
     run_action(action, call, [self = shared_from_this(), proto, action, request_id, syncer](Result<Answer> result) {
-      auto answer = [self, proto, action, request_id](const Result<Answer>& r) {
+      auto answer = [self, proto, action, request_id](Result<Answer> r) {
         auto encoded = !r                      ? protocol::encode_error(proto, r.error(), request_id)
                        : r->json_text.empty() ? protocol::encode_result(proto, action, r->tree, request_id)
-                                              : protocol::encode_json_text(r->json_text);
+                                              : protocol::encode_json_text(std::move(r->json_text));
         self->record(action, encoded, request_id);
-        auto response = std::make_shared<Response>(make_response(self->request_, encoded, request_id));
+        auto response = std::make_shared<Response>(make_response(self->request_, std::move(encoded), request_id));
         net::dispatch(self->stream_.get_executor(), [self, response] { self->write(std::move(*response)); });
       };
-      if (!syncer) return answer(result);
+      if (!syncer) return answer(std::move(result));
       // --durability=fsync: acknowledge only what is on disk.
       syncer->after_sync(
-          [answer, result = std::move(result)](Status synced) {
+          [answer, result = std::move(result)](Status synced) mutable {
             if (!synced) return answer(synced.error());
-            answer(result);
+            answer(std::move(result));
           });
     });
   }
