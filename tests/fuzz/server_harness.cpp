@@ -291,14 +291,16 @@ void Session::serve(const std::shared_ptr<Pending>& p, const protocol::HttpReque
       p->action = decoded->action;
       p->params = std::move(decoded->params);
       harness_.substitute_placeholders(p->params);
-      const server::Call call{p->params, harness_.engine(), long_polls_, harness_.settings(), std::string(host), tls};
+      const server::Call call{p->params,        harness_.engine(), long_polls_, harness_.settings(),
+                              std::string(host), tls,               "",          p->protocol};
       Harness* h = &harness_;
-      server::run_action(p->action, call, [this, h, p](Result<nlohmann::json> result) {
+      server::run_action(p->action, call, [this, h, p](Result<server::Answer> result) {
         if (++p->answers > 1) {
           fail("reply called twice for " + p->action, p->params.dump(-1, ' ', false, json::error_handler_t::replace));
         }
         if (result) {
-          const auto& r = result.value();
+          // ReceiveMessage over the JSON protocol answers text: read it back.
+          const json r = result->json_text.empty() ? result->tree : json::parse(result->json_text);
           if (r.is_object() && r.contains("Messages") && r["Messages"].is_array()) {
             for (const auto& m : r["Messages"]) {
               if (m.is_object() && m.contains("ReceiptHandle") && m["ReceiptHandle"].is_string()) {
@@ -315,8 +317,10 @@ void Session::serve(const std::shared_ptr<Pending>& p, const protocol::HttpReque
                           std::ios::binary) << text;
           }
         }
-        const auto encoded = result ? protocol::encode_result(p->protocol, p->action, result.value(), kRequestId)
-                                    : protocol::encode_error(p->protocol, result.error(), kRequestId);
+        const auto encoded = !result                      ? protocol::encode_error(p->protocol, result.error(), kRequestId)
+                             : result->json_text.empty() ? protocol::encode_result(p->protocol, p->action, result->tree,
+                                                                                    kRequestId)
+                                                         : protocol::encode_json_text(result->json_text);
         answer(*p, encoded);
       });
     }
