@@ -8,33 +8,29 @@
 #include <string>
 #include <string_view>
 
+#include "common/hex.h"
+
 namespace wharf {
 
-inline std::string random_uuid() {
-  thread_local std::mt19937_64 rng{std::random_device{}() ^ (uint64_t(std::random_device{}()) << 32)};
-  uint64_t hi = rng(), lo = rng();
-  hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
-  lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // variant 10
-  static constexpr char kHex[] = "0123456789abcdef";
+// A UUID's 16 bytes, for keeping many message ids in memory (FIFO
+// deduplication entries); the text is lowercase 8-4-4-4-12 hex digits.
+using UuidBytes = std::array<uint8_t, 16>;
+
+inline std::string uuid_text(const UuidBytes& bytes) {
   std::string out;
   out.reserve(36);
-  for (int i = 0; i < 32; ++i) {
-    const uint64_t word = i < 16 ? hi : lo;
-    const int shift = 60 - 4 * (i % 16);
-    out.push_back(kHex[(word >> shift) & 0xF]);
-    if (i == 7 || i == 11 || i == 15 || i == 19) out.push_back('-');
+  append_hex(out, bytes.data(), 4);
+  for (size_t at : {4, 6, 8}) {
+    out.push_back('-');
+    append_hex(out, bytes.data() + at, 2);
   }
+  out.push_back('-');
+  append_hex(out, bytes.data() + 10, 6);
   return out;
 }
 
-// A UUID's 16 bytes, for keeping many message ids in memory (FIFO
-// deduplication entries); the text is lowercase 8-4-4-4-12 hex digits, as
-// random_uuid writes it.
-using UuidBytes = std::array<uint8_t, 16>;
-
 inline std::optional<UuidBytes> uuid_bytes(std::string_view text) {
   if (text.size() != 36) return std::nullopt;
-  auto digit = [](char c) -> int { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
   UuidBytes out{};
   size_t at = 0;
   for (size_t i = 0; i < 16; ++i) {
@@ -42,7 +38,7 @@ inline std::optional<UuidBytes> uuid_bytes(std::string_view text) {
       if (text[at] != '-') return std::nullopt;
       ++at;
     }
-    const int hi = digit(text[at]), lo = digit(text[at + 1]);
+    const int hi = hex_digit_value(text[at]), lo = hex_digit_value(text[at + 1]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out[i] = static_cast<uint8_t>(hi << 4 | lo);
     at += 2;
@@ -50,16 +46,17 @@ inline std::optional<UuidBytes> uuid_bytes(std::string_view text) {
   return out;
 }
 
-inline std::string uuid_text(const UuidBytes& bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
-  for (size_t i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[bytes[i] >> 4]);
-    out.push_back(kHex[bytes[i] & 0xF]);
+inline std::string random_uuid() {
+  thread_local std::mt19937_64 rng{std::random_device{}() ^ (uint64_t(std::random_device{}()) << 32)};
+  uint64_t hi = rng(), lo = rng();
+  hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
+  lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // variant 10
+  UuidBytes bytes;
+  for (int i = 0; i < 8; ++i) {
+    bytes[i] = static_cast<uint8_t>(hi >> (56 - 8 * i));
+    bytes[8 + i] = static_cast<uint8_t>(lo >> (56 - 8 * i));
   }
-  return out;
+  return uuid_text(bytes);
 }
 
 }  // namespace wharf

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <map>
 
+#include "common/hex.h"
+
 namespace wharf::protocol {
 namespace {
 
@@ -23,14 +25,7 @@ std::string digest_hex(const EVP_MD* md, std::string_view bytes) {
   EVP_DigestInit_ex(context.ctx, md, nullptr);
   EVP_DigestUpdate(context.ctx, bytes.data(), bytes.size());
   EVP_DigestFinal_ex(context.ctx, out.data(), &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    hex.push_back(kHex[out[i] >> 4]);
-    hex.push_back(kHex[out[i] & 0xF]);
-  }
-  return hex;
+  return hex_lower(out.data(), len);
 }
 
 constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <map>
 
+#include "common/hex.h"
 #include "protocol/checksums.h"
 #include "protocol/query_decoder.h"
 
@@ -56,15 +57,7 @@ std::string hmac(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
-std::string hex(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xF]);
-  }
-  return out;
-}
+std::string hex(std::string_view bytes) { return hex_lower(bytes.data(), bytes.size()); }
 
 const std::string* header(const SignedRequest& r, std::string_view name) {
   for (const auto& [key, value] : r.headers) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/hex.h"
+
 namespace wharf::storage {
 namespace {
 
@@ -36,11 +38,8 @@ bool take_bytes(std::string_view& in, std::string& out) {
   return true;
 }
 
-int hex_value(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
-
 bool is_md5_hex(std::string_view s) {
-  return s.size() == 32 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return s.size() == 32 && std::all_of(s.begin(), s.end(), [](char c) { return hex_digit_value(c) >= 0; });
 }
 
 }  // namespace
@@ -96,7 +95,9 @@ std::string encode_content(const MessageContent& c) {
   put_bytes(out, c.message_attributes);
   put_bytes(out, c.system_attributes);
   if (with_md5) {
-    for (size_t i = 0; i < 32; i += 2) out.push_back(static_cast<char>(hex_value(c.body_md5[i]) << 4 | hex_value(c.body_md5[i + 1])));
+    for (size_t i = 0; i < 32; i += 2) {
+      out.push_back(static_cast<char>(hex_digit_value(c.body_md5[i]) << 4 | hex_digit_value(c.body_md5[i + 1])));
+    }
   }
   return out;
 }
@@ -113,13 +114,7 @@ std::optional<MessageContent> decode_content(std::string_view in) {
   }
   if (with_md5) {
     if (in.size() != 16) return std::nullopt;
-    static constexpr char kHex[] = "0123456789abcdef";
-    c.body_md5.resize(32);
-    for (size_t i = 0; i < 16; ++i) {
-      const auto byte = static_cast<uint8_t>(in[i]);
-      c.body_md5[2 * i] = kHex[byte >> 4];
-      c.body_md5[2 * i + 1] = kHex[byte & 0xF];
-    }
+    c.body_md5 = hex_lower(in.data(), 16);
     in.remove_prefix(16);
   }
   if (!in.empty()) return std::nullopt;

@@ -64,13 +64,7 @@ std::string sha256_hex_of(std::string_view body) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(body.data(), body.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 0xF]);
-  }
-  return out;
+  return hex_lower(digest, len);
 }
 
 // 20 decimal digits, strictly increasing with the queue's sequence numbers.

@@ -1032,6 +1032,8 @@ TEST_CASE("message content records keep the body's MD5 in 16 bytes, and read rec
 TEST_CASE("message ids kept as 16 bytes turn back into the same text", "[records]") {
   for (int i = 0; i < 200; ++i) {
     const std::string id = random_uuid();
+    CHECK(id[14] == '4');  // version 4
+    CHECK(std::string_view("89ab").find(id[19]) != std::string_view::npos);  // variant 10
     auto bytes = uuid_bytes(id);
     REQUIRE(bytes.has_value());
     CHECK(uuid_text(*bytes) == id);
