@@ -11,13 +11,20 @@ const char* to_string(Protocol p) { return p == Protocol::Json ? "json" : "query
 
 const char* to_string(Scenario s) {
   switch (s) {
-    case Scenario::Send: return "send";
-    case Scenario::SendBatch: return "sendbatch";
-    case Scenario::RecvDel: return "recvdel";
-    case Scenario::Pipeline: return "pipeline";
-    case Scenario::Fifo: return "fifo";
-    case Scenario::LongPoll: return "longpoll";
-    case Scenario::Backlog: return "backlog";
+    case Scenario::Send:
+      return "send";
+    case Scenario::SendBatch:
+      return "sendbatch";
+    case Scenario::RecvDel:
+      return "recvdel";
+    case Scenario::Pipeline:
+      return "pipeline";
+    case Scenario::Fifo:
+      return "fifo";
+    case Scenario::LongPoll:
+      return "longpoll";
+    case Scenario::Backlog:
+      return "backlog";
   }
   return "?";
 }
@@ -51,8 +58,9 @@ std::optional<int> parse_options(int argc, char** argv, BenchOptions& o) {
       "batch", po::value(&o.batch)->default_value(0), "messages per send request, 1-10 (0: 1, or 10 for sendbatch)")(
       "rate", po::value(&o.rate)->default_value(0), "producers' total messages/s (0: unlimited; longpoll default 100)")(
       "queue", po::value(&o.queue), "use this existing queue (by name) instead of creating one")(
-      "prefill", po::value<uint64_t>(), "recvdel/backlog: messages to send first (defaults 100000 / 1000000); fifo: a backlog spread over the groups (default none)")(
-      "server-pid", po::value(&o.server_pid), "report this process's CPU seconds and peak RSS")(
+      "prefill", po::value<uint64_t>(),
+      "recvdel/backlog: messages to send first (defaults 100000 / 1000000); fifo: a backlog spread over the groups "
+      "(default none)")("server-pid", po::value(&o.server_pid), "report this process's CPU seconds and peak RSS")(
       "access-key", po::value(&o.credentials.access_key)->default_value(o.credentials.access_key), "SigV4 access key")(
       "secret-key", po::value(&o.credentials.secret_key)->default_value(o.credentials.secret_key), "SigV4 secret key")(
       "region", po::value(&o.credentials.region)->default_value(o.credentials.region), "SigV4 region")(

@@ -327,8 +327,8 @@ net::awaitable<void> Bench::producer(size_t lane, unsigned batch, bool batch_api
 // prefill set it runs in the prefill phase instead: it sends its share of the
 // --prefill messages (taken from prefill_left_) and ends when all are
 // acknowledged.
-net::awaitable<void> Bench::fifo_producer(size_t lane, unsigned index, unsigned producers, unsigned batch,
-                                          double rate, bool prefill) {
+net::awaitable<void> Bench::fifo_producer(size_t lane, unsigned index, unsigned producers, unsigned batch, double rate,
+                                          bool prefill) {
   struct Pending {
     uint64_t id = 0;
     OutMessage message;
@@ -464,12 +464,14 @@ bool Bench::consumer_should_stop() const {
   if (phase == Phase::Done) return true;
   switch (o_.scenario) {
     case Scenario::RecvDel:
-    case Scenario::Backlog: return ledger_.outstanding() <= 0;
+    case Scenario::Backlog:
+      return ledger_.outstanding() <= 0;
     case Scenario::Pipeline:
     case Scenario::Fifo:
     case Scenario::LongPoll:
       return phase == Phase::Drain && producers_active_.load() == 0 && ledger_.outstanding() <= 0;
-    default: return true;
+    default:
+      return true;
   }
 }
 
@@ -507,11 +509,14 @@ net::awaitable<void> Bench::consumer(size_t lane, int wait_seconds, bool end_to_
       handles.push_back(std::move(m.receipt_handle));
       MessageTag tag;
       switch (parse_body(m.body, run_id_, o_.size, tag)) {
-        case BodyCheck::OtherRun: ++other_bodies_; continue;
+        case BodyCheck::OtherRun:
+          ++other_bodies_;
+          continue;
         case BodyCheck::Corrupt:
           if (corrupt_.fetch_add(1) < 3) log("corrupt body: " + m.body.substr(0, 120));
           continue;
-        case BodyCheck::Ok: break;
+        case BodyCheck::Ok:
+          break;
       }
       const auto receipt = ledger_.received(tag.id);
       if (fifo_) order_.check(tag.group, tag.seq, receipt == Ledger::Receipt::Duplicate);
@@ -719,7 +724,8 @@ RunResult Bench::run() {
       result.batch = batch;
       producers_active_ = static_cast<int>(producers);
       consumers_active_ = static_cast<int>(consumers);
-      for (unsigned i = 0; i < producers; ++i) spawn(i, fifo_producer(i, i, producers, batch, o_.rate / producers, false));
+      for (unsigned i = 0; i < producers; ++i)
+        spawn(i, fifo_producer(i, i, producers, batch, o_.rate / producers, false));
       for (size_t i = half; i < o_.connections; ++i) spawn(i, consumer(i, 1, true));
       break;
     }

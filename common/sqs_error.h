@@ -54,38 +54,70 @@ enum class ErrorCode {
 // The code's name, for logs and test output.
 constexpr std::string_view error_name(ErrorCode code) {
   switch (code) {
-    case ErrorCode::InvalidAction: return "InvalidAction";
-    case ErrorCode::MissingAction: return "MissingAction";
-    case ErrorCode::MissingParameter: return "MissingParameter";
-    case ErrorCode::InvalidParameterValue: return "InvalidParameterValue";
-    case ErrorCode::MalformedInput: return "MalformedInput";
-    case ErrorCode::UnsupportedMediaType: return "UnsupportedMediaType";
-    case ErrorCode::RequestTooLarge: return "RequestTooLarge";
-    case ErrorCode::QueueDoesNotExist: return "QueueDoesNotExist";
-    case ErrorCode::QueueNameExists: return "QueueNameExists";
-    case ErrorCode::QueueDeletedRecently: return "QueueDeletedRecently";
-    case ErrorCode::InvalidAttributeName: return "InvalidAttributeName";
-    case ErrorCode::InvalidAttributeValue: return "InvalidAttributeValue";
-    case ErrorCode::PurgeQueueInProgress: return "PurgeQueueInProgress";
-    case ErrorCode::InvalidMessageContents: return "InvalidMessageContents";
-    case ErrorCode::ReceiptHandleIsInvalid: return "ReceiptHandleIsInvalid";
-    case ErrorCode::MessageNotInflight: return "MessageNotInflight";
-    case ErrorCode::OverLimit: return "OverLimit";
-    case ErrorCode::EmptyBatchRequest: return "EmptyBatchRequest";
-    case ErrorCode::TooManyEntriesInBatchRequest: return "TooManyEntriesInBatchRequest";
-    case ErrorCode::BatchEntryIdsNotDistinct: return "BatchEntryIdsNotDistinct";
-    case ErrorCode::InvalidBatchEntryId: return "InvalidBatchEntryId";
-    case ErrorCode::BatchRequestTooLong: return "BatchRequestTooLong";
-    case ErrorCode::MissingAuthenticationToken: return "MissingAuthenticationToken";
-    case ErrorCode::IncompleteSignature: return "IncompleteSignature";
-    case ErrorCode::InvalidClientTokenId: return "InvalidClientTokenId";
-    case ErrorCode::AccessDenied: return "AccessDenied";
-    case ErrorCode::SignatureDoesNotMatch: return "SignatureDoesNotMatch";
-    case ErrorCode::RequestExpired: return "RequestExpired";
-    case ErrorCode::ResourceNotFoundException: return "ResourceNotFoundException";
-    case ErrorCode::UnsupportedOperation: return "UnsupportedOperation";
-    case ErrorCode::InternalError: return "InternalError";
-    case ErrorCode::ServiceUnavailable: return "ServiceUnavailable";
+    case ErrorCode::InvalidAction:
+      return "InvalidAction";
+    case ErrorCode::MissingAction:
+      return "MissingAction";
+    case ErrorCode::MissingParameter:
+      return "MissingParameter";
+    case ErrorCode::InvalidParameterValue:
+      return "InvalidParameterValue";
+    case ErrorCode::MalformedInput:
+      return "MalformedInput";
+    case ErrorCode::UnsupportedMediaType:
+      return "UnsupportedMediaType";
+    case ErrorCode::RequestTooLarge:
+      return "RequestTooLarge";
+    case ErrorCode::QueueDoesNotExist:
+      return "QueueDoesNotExist";
+    case ErrorCode::QueueNameExists:
+      return "QueueNameExists";
+    case ErrorCode::QueueDeletedRecently:
+      return "QueueDeletedRecently";
+    case ErrorCode::InvalidAttributeName:
+      return "InvalidAttributeName";
+    case ErrorCode::InvalidAttributeValue:
+      return "InvalidAttributeValue";
+    case ErrorCode::PurgeQueueInProgress:
+      return "PurgeQueueInProgress";
+    case ErrorCode::InvalidMessageContents:
+      return "InvalidMessageContents";
+    case ErrorCode::ReceiptHandleIsInvalid:
+      return "ReceiptHandleIsInvalid";
+    case ErrorCode::MessageNotInflight:
+      return "MessageNotInflight";
+    case ErrorCode::OverLimit:
+      return "OverLimit";
+    case ErrorCode::EmptyBatchRequest:
+      return "EmptyBatchRequest";
+    case ErrorCode::TooManyEntriesInBatchRequest:
+      return "TooManyEntriesInBatchRequest";
+    case ErrorCode::BatchEntryIdsNotDistinct:
+      return "BatchEntryIdsNotDistinct";
+    case ErrorCode::InvalidBatchEntryId:
+      return "InvalidBatchEntryId";
+    case ErrorCode::BatchRequestTooLong:
+      return "BatchRequestTooLong";
+    case ErrorCode::MissingAuthenticationToken:
+      return "MissingAuthenticationToken";
+    case ErrorCode::IncompleteSignature:
+      return "IncompleteSignature";
+    case ErrorCode::InvalidClientTokenId:
+      return "InvalidClientTokenId";
+    case ErrorCode::AccessDenied:
+      return "AccessDenied";
+    case ErrorCode::SignatureDoesNotMatch:
+      return "SignatureDoesNotMatch";
+    case ErrorCode::RequestExpired:
+      return "RequestExpired";
+    case ErrorCode::ResourceNotFoundException:
+      return "ResourceNotFoundException";
+    case ErrorCode::UnsupportedOperation:
+      return "UnsupportedOperation";
+    case ErrorCode::InternalError:
+      return "InternalError";
+    case ErrorCode::ServiceUnavailable:
+      return "ServiceUnavailable";
   }
   return "ErrorCode(?)";
 }
@@ -100,7 +132,7 @@ struct SqsError {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   Result(SqsError error) : v_(std::move(error)) {}  // NOLINT
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -118,8 +150,6 @@ class Result {
 struct Ok {};
 using Status = Result<Ok>;
 
-inline SqsError make_error(ErrorCode code, std::string message) {
-  return SqsError{code, std::move(message)};
-}
+inline SqsError make_error(ErrorCode code, std::string message) { return SqsError{code, std::move(message)}; }
 
 }  // namespace wharf

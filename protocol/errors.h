@@ -11,7 +11,7 @@ struct ErrorWireInfo {
   std::string_view json_type;   // __type, after the "com.amazonaws.sqs#" style prefix
   std::string_view query_code;  // query protocol <Code> and x-amzn-query-error
   int http_status;
-  bool sender_fault;            // Sender or Receiver
+  bool sender_fault;  // Sender or Receiver
 };
 
 const ErrorWireInfo& wire_info(ErrorCode code);

@@ -12,7 +12,8 @@ using nlohmann::json;
 
 class Reader {
  public:
-  Reader(std::string_view text, int max_depth) : p_(text.data()), end_(text.data() + text.size()), max_depth_(max_depth) {}
+  Reader(std::string_view text, int max_depth)
+      : p_(text.data()), end_(text.data() + text.size()), max_depth_(max_depth) {}
 
   bool document(json& out) {
     // nlohmann skips a UTF-8 byte order mark at the start.
@@ -40,8 +41,10 @@ class Reader {
     skip_space();
     if (p_ == end_) return false;
     switch (*p_) {
-      case '{': return object(out, depth + 1);
-      case '[': return array(out, depth + 1);
+      case '{':
+        return object(out, depth + 1);
+      case '[':
+        return array(out, depth + 1);
       case '"': {
         std::string text;
         if (!string(text)) return false;
@@ -57,7 +60,8 @@ class Reader {
       case 'n':
         out = nullptr;
         return literal("null");
-      default: return number(out);
+      default:
+        return number(out);
     }
   }
 
@@ -232,14 +236,30 @@ class Reader {
       if (c != '\\') return false;  // a control character
       if (p_ == end_) return false;
       switch (*p_++) {
-        case '"': out.push_back('"'); break;
-        case '\\': out.push_back('\\'); break;
-        case '/': out.push_back('/'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
+        case '"':
+          out.push_back('"');
+          break;
+        case '\\':
+          out.push_back('\\');
+          break;
+        case '/':
+          out.push_back('/');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
         case 'u': {
           uint32_t cp = 0;
           if (!hex4(cp)) return false;
@@ -254,7 +274,8 @@ class Reader {
           append_utf8(cp, out);
           break;
         }
-        default: return false;
+        default:
+          return false;
       }
     }
   }

@@ -26,8 +26,7 @@ std::string url_decode(std::string_view s) {
     char c = s[i];
     if (c == '+') {
       out.push_back(' ');
-    } else if (c == '%' && i + 2 < s.size() && hex_digit(s[i + 1]) >= 0 &&
-               hex_digit(s[i + 2]) >= 0) {
+    } else if (c == '%' && i + 2 < s.size() && hex_digit(s[i + 1]) >= 0 && hex_digit(s[i + 2]) >= 0) {
       out.push_back(static_cast<char>(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2])));
       i += 2;
     } else {
@@ -105,7 +104,7 @@ json message_attribute_map(const RawNode& node) {
 
 bool is_integer_member(const std::string& name) {
   static const char* const kIntegers[] = {"MaxNumberOfMessages", "VisibilityTimeout", "WaitTimeSeconds",
-                                          "DelaySeconds", "MaxResults", "MaxNumberOfMessagesPerSecond"};
+                                          "DelaySeconds",        "MaxResults",        "MaxNumberOfMessagesPerSecond"};
   return std::any_of(std::begin(kIntegers), std::end(kIntegers), [&](const char* n) { return name == n; });
 }
 
@@ -186,7 +185,8 @@ Result<nlohmann::json> decode_query_params(std::string_view action, const FormPa
     // (SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue
     // has six); deeper ones would only make the tree walk recurse.
     if (std::count(name.begin(), name.end(), '.') > 8) {
-      return make_error(ErrorCode::InvalidParameterValue, "The parameter name " + name.substr(0, 200) + " is not valid.");
+      return make_error(ErrorCode::InvalidParameterValue,
+                        "The parameter name " + name.substr(0, 200) + " is not valid.");
     }
     // Every query value is text (binary values travel as base64), and text
     // that is not UTF-8 could be neither stored as JSON nor answered as XML.

@@ -154,7 +154,8 @@ Result<SigV4Auth> parse_sigv4(const SignedRequest& request) {
                            "X-Amz-Signature", "X-Amz-Expires"}) {
     if (!params.count(name)) return incomplete(std::string("missing ") + name + ".");
   }
-  if (params["X-Amz-Algorithm"] != kAlgorithm) return incomplete("the algorithm must be " + std::string(kAlgorithm) + ".");
+  if (params["X-Amz-Algorithm"] != kAlgorithm)
+    return incomplete("the algorithm must be " + std::string(kAlgorithm) + ".");
   if (!parse_credential(params["X-Amz-Credential"], auth)) return incomplete("malformed X-Amz-Credential.");
   auth.signed_headers = split(params["X-Amz-SignedHeaders"], ';');
   if (auth.signed_headers.size() > kMaxSignedHeaders) return incomplete("too many X-Amz-SignedHeaders.");

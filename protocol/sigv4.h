@@ -15,21 +15,21 @@ namespace wharf::protocol {
 
 struct SignedRequest {
   std::string_view method;
-  std::string_view target;  // path and query string, as sent
+  std::string_view target;                                   // path and query string, as sent
   std::vector<std::pair<std::string, std::string>> headers;  // as sent (any case)
   std::string_view body;
 };
 
 struct SigV4Auth {
   std::string access_key;
-  std::string day;      // YYYYMMDD of the credential scope
+  std::string day;  // YYYYMMDD of the credential scope
   std::string region;
   std::string service;
   std::vector<std::string> signed_headers;  // lower case, in the signed order
   std::string signature;                    // hex
   std::string amz_date;                     // YYYYMMDDTHHMMSSZ
   bool presigned = false;
-  int64_t expires_seconds = 0;              // presigned only
+  int64_t expires_seconds = 0;  // presigned only
 };
 
 // Errors: MissingAuthenticationToken (no signature at all),

@@ -27,8 +27,8 @@ std::string scalar_text(const json& v) {
 
 void encode_members(std::string& out, std::string_view action, const json& object);
 
-void encode_string_map(std::string& out, std::string_view entry, std::string_view key_name,
-                       std::string_view value_name, const json& map) {
+void encode_string_map(std::string& out, std::string_view entry, std::string_view key_name, std::string_view value_name,
+                       const json& map) {
   for (auto it = map.begin(); it != map.end(); ++it) {
     out += '<';
     out += entry;
@@ -99,9 +99,9 @@ void encode_members(std::string& out, std::string_view action, const json& objec
 // <ActionResult> element. Every other action has one, even when empty
 // (SDKs look it up by name).
 bool has_result_element(std::string_view action) {
-  static constexpr std::string_view kNoResult[] = {
-      "DeleteQueue", "SetQueueAttributes", "PurgeQueue", "DeleteMessage", "ChangeMessageVisibility",
-      "TagQueue",    "UntagQueue",         "AddPermission", "RemovePermission"};
+  static constexpr std::string_view kNoResult[] = {"DeleteQueue",   "SetQueueAttributes",      "PurgeQueue",
+                                                   "DeleteMessage", "ChangeMessageVisibility", "TagQueue",
+                                                   "UntagQueue",    "AddPermission",           "RemovePermission"};
   for (auto name : kNoResult) {
     if (name == action) return false;
   }
@@ -120,12 +120,24 @@ std::string xml_escape(std::string_view text) {
   while (i < text.size()) {
     const char c = text[i];
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      case '\r': out += "&#xD;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '\r':
+        out += "&#xD;";
+        break;
       default: {
         const size_t start = i;
         auto cp = next_code_point(text, i);
@@ -143,8 +155,7 @@ std::string xml_escape(std::string_view text) {
   return out;
 }
 
-std::string encode_query_response(std::string_view action, const nlohmann::json& result,
-                                  std::string_view request_id) {
+std::string encode_query_response(std::string_view action, const nlohmann::json& result, std::string_view request_id) {
   std::string out = "<?xml version=\"1.0\"?><";
   out += action;
   out += "Response xmlns=\"";

@@ -16,8 +16,7 @@ inline constexpr std::string_view kQueryXmlNamespace = "http://queue.amazonaws.c
 // (QueueUrl, Message, Attribute Name/Value, MessageAttribute, Tag Key/Value,
 // batch result entries). Actions without an output shape (DeleteQueue, ...)
 // have no Result element; the others always have one.
-std::string encode_query_response(std::string_view action, const nlohmann::json& result,
-                                  std::string_view request_id);
+std::string encode_query_response(std::string_view action, const nlohmann::json& result, std::string_view request_id);
 
 std::string encode_query_error(const SqsError& error, std::string_view request_id);
 

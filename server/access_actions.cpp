@@ -17,7 +17,8 @@ Result<json> tag_queue(const Call& call) {
   auto tags = p.string_map("Tags");
   if (!tags) return tags.error();
   if (tags->empty()) return make_error(ErrorCode::InvalidParameterValue, "The request must contain at least one tag.");
-  auto st = call.engine.modify_queue(name.value(), [&](storage::QueueInfo& q) { return storage::add_tags(q, tags.value()); });
+  auto st =
+      call.engine.modify_queue(name.value(), [&](storage::QueueInfo& q) { return storage::add_tags(q, tags.value()); });
   if (!st) return st.error();
   return json::object();
 }
@@ -26,7 +27,8 @@ Result<json> untag_queue(const Call& call) {
   auto name = queue_name_from_url(call);
   if (!name) return name.error();
   Params p(call.params);
-  if (!p.has("TagKeys")) return make_error(ErrorCode::MissingParameter, "The request must contain the parameter TagKeys.");
+  if (!p.has("TagKeys"))
+    return make_error(ErrorCode::MissingParameter, "The request must contain the parameter TagKeys.");
   auto keys = p.string_list("TagKeys");
   if (!keys) return keys.error();
   auto st = call.engine.modify_queue(name.value(), [&](storage::QueueInfo& q) {
@@ -53,7 +55,9 @@ Result<json> add_permission(const Call& call) {
   auto label = p.required_string("Label");
   if (!label) return label.error();
   for (const char* list : {"AWSAccountIds", "Actions"}) {
-    if (!p.has(list)) return make_error(ErrorCode::MissingParameter, std::string("The request must contain the parameter ") + list + ".");
+    if (!p.has(list))
+      return make_error(ErrorCode::MissingParameter,
+                        std::string("The request must contain the parameter ") + list + ".");
   }
   auto accounts = p.string_list("AWSAccountIds");
   if (!accounts) return accounts.error();
@@ -61,8 +65,8 @@ Result<json> add_permission(const Call& call) {
   if (!actions) return actions.error();
   const std::string arn = storage::queue_arn(call.settings.region, owner_account(call), name.value());
   const storage::Permission permission{label.value(), accounts.value(), actions.value()};
-  auto st = call.engine.modify_queue(name.value(),
-                                     [&](storage::QueueInfo& q) { return storage::add_permission(q, arn, permission); });
+  auto st = call.engine.modify_queue(
+      name.value(), [&](storage::QueueInfo& q) { return storage::add_permission(q, arn, permission); });
   if (!st) return st.error();
   return json::object();
 }
@@ -73,8 +77,8 @@ Result<json> remove_permission(const Call& call) {
   Params p(call.params);
   auto label = p.required_string("Label");
   if (!label) return label.error();
-  auto st = call.engine.modify_queue(name.value(),
-                                     [&](storage::QueueInfo& q) { return storage::remove_permission(q, label.value()); });
+  auto st = call.engine.modify_queue(
+      name.value(), [&](storage::QueueInfo& q) { return storage::remove_permission(q, label.value()); });
   if (!st) return st.error();
   return json::object();
 }

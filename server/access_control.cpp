@@ -43,8 +43,8 @@ Result<Account*> route_request(Accounts& accounts, std::string_view action, cons
 
   // Another account's queue: its Policy decides.
   auto denied = [&] {
-    return make_error(ErrorCode::AccessDenied, "Access to the resource " + std::string(action) + " on queue " +
-                                                   queue + " of account " + owner + " is denied.");
+    return make_error(ErrorCode::AccessDenied, "Access to the resource " + std::string(action) + " on queue " + queue +
+                                                   " of account " + owner + " is denied.");
   };
   if (action == "AddPermission" || action == "RemovePermission") return denied();
   auto info = account->engine->get_queue(queue);

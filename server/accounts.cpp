@@ -4,13 +4,13 @@
 
 namespace wharf::server {
 
-bool Accounts::open(boost::asio::io_context& io, const Settings& settings, LongPolls& long_polls,
-                    std::string& error) {
+bool Accounts::open(boost::asio::io_context& io, const Settings& settings, LongPolls& long_polls, std::string& error) {
   own_id_ = settings.account_id;
   std::map<std::string, std::string> dirs = {{own_id_, settings.data_dir}};
   for (const auto& [key, credential] : settings.credentials) {
     if (credential.account_id.empty() || dirs.count(credential.account_id)) continue;
-    dirs[credential.account_id] = (std::filesystem::path(settings.data_dir) / "accounts" / credential.account_id).string();
+    dirs[credential.account_id] =
+        (std::filesystem::path(settings.data_dir) / "accounts" / credential.account_id).string();
   }
   for (const auto& [id, dir] : dirs) {
     if (id != own_id_) {

@@ -24,8 +24,8 @@ struct Call {
   storage::Engine& engine;
   LongPolls& long_polls;
   const Settings& settings;
-  std::string host;  // the request's Host header, for queue URLs
-  bool tls = false;  // came over HTTPS: queue URLs say https
+  std::string host;        // the request's Host header, for queue URLs
+  bool tls = false;        // came over HTTPS: queue URLs say https
   std::string account_id;  // the account whose queues `engine` holds (empty: settings.account_id)
   protocol::Protocol protocol = protocol::Protocol::Json;  // the request's
 };

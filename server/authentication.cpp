@@ -17,8 +17,9 @@ Result<const Credential*> verify_signature(const protocol::SignedRequest& reques
   }
   const int64_t signed_at = protocol::parse_amz_date(auth->amz_date);
   if (signed_at < 0 || auth->amz_date.substr(0, 8) != auth->day) {
-    return make_error(ErrorCode::IncompleteSignature, "The X-Amz-Date " + auth->amz_date + " is malformed or does not "
-                                                      "match the credential scope's date.");
+    return make_error(ErrorCode::IncompleteSignature, "The X-Amz-Date " + auth->amz_date +
+                                                          " is malformed or does not "
+                                                          "match the credential scope's date.");
   }
   if (auth->presigned) {
     if (auth->expires_seconds < 1 || auth->expires_seconds > 604800) {
@@ -28,9 +29,9 @@ Result<const Credential*> verify_signature(const protocol::SignedRequest& reques
       return make_error(ErrorCode::RequestExpired, "Request has expired.");
     }
   } else if (signed_at < now_s - kClockSkewSeconds || signed_at > now_s + kClockSkewSeconds) {
-    return make_error(ErrorCode::RequestExpired,
-                      "Signature expired: " + auth->amz_date + " is now outside the 15 minute window of the server's "
-                      "clock.");
+    return make_error(ErrorCode::RequestExpired, "Signature expired: " + auth->amz_date +
+                                                     " is now outside the 15 minute window of the server's "
+                                                     "clock.");
   }
   const std::string expected = protocol::expected_signature(request, auth.value(), secret->second.secret);
   if (expected.size() != auth->signature.size() ||

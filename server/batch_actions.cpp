@@ -30,13 +30,12 @@ Result<const json*> batch_entries(const Call& call, const std::string& entry_nam
   Params p(call.params);
   const json* entries = p.object("Entries");
   if (!entries || !entries->is_array() || entries->empty()) {
-    return make_error(ErrorCode::EmptyBatchRequest,
-                      "There should be at least one " + entry_name + " in the request.");
+    return make_error(ErrorCode::EmptyBatchRequest, "There should be at least one " + entry_name + " in the request.");
   }
   if (entries->size() > kMaxEntries) {
-    return make_error(ErrorCode::TooManyEntriesInBatchRequest,
-                      "Maximum number of entries per request are 10. You have sent " +
-                          std::to_string(entries->size()) + ".");
+    return make_error(
+        ErrorCode::TooManyEntriesInBatchRequest,
+        "Maximum number of entries per request are 10. You have sent " + std::to_string(entries->size()) + ".");
   }
   std::set<std::string_view> ids;
   for (const auto& entry : *entries) {

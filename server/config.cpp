@@ -55,9 +55,8 @@ Reason check_account_id(const std::string& v) {
 }
 
 Reason check_region(const std::string& v) {
-  const bool ok = !v.empty() && std::all_of(v.begin(), v.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '-' || c == '_';
-  });
+  const bool ok = !v.empty() && std::all_of(v.begin(), v.end(),
+                                            [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_'; });
   if (!ok) return "must be a region name of letters, digits and dashes (e.g. us-east-1)";
   return std::nullopt;
 }
@@ -306,9 +305,12 @@ std::string in_quotes(const std::string& text) { return "\"" + text + "\""; }
 // What a value of the option must be, for errors.
 std::string expected(const Option& o) {
   switch (o.kind) {
-    case Kind::Text: return "must be a string";
-    case Kind::Switch: return "must be true or false";
-    case Kind::Number: break;
+    case Kind::Text:
+      return "must be a string";
+    case Kind::Switch:
+      return "must be true or false";
+    case Kind::Number:
+      break;
   }
   return "must be an integer from " + std::to_string(o.min) + " to " + std::to_string(o.max);
 }
@@ -367,17 +369,14 @@ std::string default_text(const json& value) {
 }
 
 po::options_description describe_flags(const StartupConfig& defaults) {
-  po::options_description flags(
-      "wharf " WHARF_VERSION
-      " - an Amazon SQS-compatible message queue server\n\n"
-      "Every setting is a flag (--data-dir), an environment variable (WHARF_DATA_DIR)\n"
-      "and a key of the config file (data_dir). A flag beats the environment, which\n"
-      "beats the file, which beats the default.\n\nOptions");
-  flags.add_options()
-      ("help,h", "show this help and exit")
-      ("version", "show the version and exit")
-      ("config,c", po::value<std::string>()->value_name("FILE"),
-       "JSON config file (comments allowed): settings and declared queues; also WHARF_CONFIG");
+  po::options_description flags("wharf " WHARF_VERSION
+                                " - an Amazon SQS-compatible message queue server\n\n"
+                                "Every setting is a flag (--data-dir), an environment variable (WHARF_DATA_DIR)\n"
+                                "and a key of the config file (data_dir). A flag beats the environment, which\n"
+                                "beats the file, which beats the default.\n\nOptions");
+  flags.add_options()("help,h", "show this help and exit")("version", "show the version and exit")(
+      "config,c", po::value<std::string>()->value_name("FILE"),
+      "JSON config file (comments allowed): settings and declared queues; also WHARF_CONFIG");
   for (const auto& o : options()) {
     std::string name = flag_name(o);
     if (*o.short_name) name += std::string(",") + o.short_name;
@@ -386,9 +385,15 @@ po::options_description describe_flags(const StartupConfig& defaults) {
     if (!fallback.empty()) help += " (default: " + fallback + ")";
     po::typed_value<std::string>* value = po::value<std::string>();
     switch (o.kind) {
-      case Kind::Text: value->value_name("TEXT"); break;
-      case Kind::Number: value->value_name("N"); break;
-      case Kind::Switch: value->value_name("BOOL")->implicit_value("true"); break;
+      case Kind::Text:
+        value->value_name("TEXT");
+        break;
+      case Kind::Number:
+        value->value_name("N");
+        break;
+      case Kind::Switch:
+        value->value_name("BOOL")->implicit_value("true");
+        break;
     }
     flags.add_options()(name.c_str(), value, help.c_str());
   }

@@ -15,8 +15,8 @@ Result<std::string> queue_from_arn(const Call& call, const char* parameter) {
   if (!arn) return arn.error();
   auto name = storage::queue_name_from_arn(arn.value(), call.settings.region, owner_account(call));
   if (!name) {
-    return make_error(ErrorCode::ResourceNotFoundException,
-                      std::string("The resource that you specified for the ") + parameter + " parameter doesn't exist.");
+    return make_error(ErrorCode::ResourceNotFoundException, std::string("The resource that you specified for the ") +
+                                                                parameter + " parameter doesn't exist.");
   }
   return *name;
 }

@@ -66,7 +66,8 @@ int probe(const std::string& host, uint16_t port, std::string& error) {
   sockaddr_storage address{};
   socklen_t address_size = 0;
   std::string numeric = host == "localhost" ? "127.0.0.1" : host;
-  if (numeric.size() > 2 && numeric.front() == '[' && numeric.back() == ']') numeric = numeric.substr(1, numeric.size() - 2);
+  if (numeric.size() > 2 && numeric.front() == '[' && numeric.back() == ']')
+    numeric = numeric.substr(1, numeric.size() - 2);
   auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
   if (::inet_pton(AF_INET, numeric.c_str(), &v4->sin_addr) == 1) {

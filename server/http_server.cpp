@@ -28,7 +28,7 @@ namespace wharf::server {
 
 struct ServerState {
   std::atomic<unsigned> open_connections{0};  // for --max-connections and /metrics
-  std::atomic<bool> stopping{false};           // SIGTERM: /ready says so
+  std::atomic<bool> stopping{false};          // SIGTERM: /ready says so
   RequestMetrics requests;
 };
 
@@ -59,8 +59,8 @@ void append_header(std::string& head, std::string_view name, std::string_view va
 
 // Keep-alive as HTTP/1.1 and 1.0 spell it: 1.1 says when it closes, 1.0
 // when it stays open.
-Response make_response(unsigned version, int status, std::string_view content_type, std::string body,
-                       bool keep_alive, const std::vector<std::pair<std::string, std::string>>& headers = {},
+Response make_response(unsigned version, int status, std::string_view content_type, std::string body, bool keep_alive,
+                       const std::vector<std::pair<std::string, std::string>>& headers = {},
                        std::string_view request_id = {}) {
   Response res;
   res.keep_alive = keep_alive;
@@ -289,8 +289,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                                  !services_.settings.credentials.empty());
     if (!account) return error(account.error());
     auto host_it = request_.find(http::field::host);
-    const Call call{params_, *account.value()->engine, services_.long_polls, services_.settings,
-                    host_it == request_.end() ? "" : std::string(host_it->value()), std::is_same_v<Stream, TlsStream>,
+    const Call call{params_,
+                    *account.value()->engine,
+                    services_.long_polls,
+                    services_.settings,
+                    host_it == request_.end() ? "" : std::string(host_it->value()),
+                    std::is_same_v<Stream, TlsStream>,
                     account.value()->id};
     auto result = api.run(call);
     if (!result) return error(result.error());
@@ -318,9 +322,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       signed_request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
     signed_request.body = request_.body();
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     auto credential = verify_signature(signed_request, services_.settings.credentials, now);
     if (!credential) return credential.error();
     const std::string& account = credential.value()->account_id;
@@ -348,12 +351,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     auto account = route_request(services_.accounts, action, params_, authenticated.value(),
                                  !services_.settings.credentials.empty());
     if (!account) return answer_now(action, protocol::encode_error(proto, account.error(), request_id), request_id);
-    const Call call{params_, *account.value()->engine, services_.long_polls, services_.settings, std::move(host),
-                    std::is_same_v<Stream, TlsStream>, account.value()->id, proto};
+    const Call call{params_,         *account.value()->engine,          services_.long_polls, services_.settings,
+                    std::move(host), std::is_same_v<Stream, TlsStream>, account.value()->id,  proto};
     WalSyncer* syncer = account.value()->syncer.get();
     run_action(action, call, [self = shared_from_this(), proto, action, request_id, syncer](Result<Answer> result) {
       auto answer = [self, proto, action, request_id](Result<Answer> r) {
-        auto encoded = !r                      ? protocol::encode_error(proto, r.error(), request_id)
+        auto encoded = !r                     ? protocol::encode_error(proto, r.error(), request_id)
                        : r->json_text.empty() ? protocol::encode_result(proto, action, r->tree, request_id)
                                               : protocol::encode_json_text(std::move(r->json_text));
         self->record(action, encoded, request_id);
@@ -362,11 +365,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       };
       if (!syncer) return answer(std::move(result));
       // --durability=fsync: acknowledge only what is on disk.
-      syncer->after_sync(
-          [answer, result = std::move(result)](Status synced) mutable {
-            if (!synced) return answer(synced.error());
-            answer(std::move(result));
-          });
+      syncer->after_sync([answer, result = std::move(result)](Status synced) mutable {
+        if (!synced) return answer(synced.error());
+        answer(std::move(result));
+      });
     });
   }
 

@@ -19,7 +19,6 @@
 
 namespace wharf::server {
 
-
 struct Services {
   const Settings& settings;
   Accounts& accounts;  // each with its engine and, with --durability=fsync, its syncer

@@ -33,8 +33,7 @@ class LongPolls {
   // Runs `attempt` now and again whenever `queue` may have messages, until it
   // answers; at `deadline`, or at shutdown, calls `expire` instead. False
   // (and nothing called) when max_waiting polls already wait.
-  bool wait(const std::string& queue, std::chrono::steady_clock::time_point deadline, Attempt attempt,
-            Expire expire);
+  bool wait(const std::string& queue, std::chrono::steady_clock::time_point deadline, Attempt attempt, Expire expire);
 
   // The queue may have messages: wakes its longest-waiting poll. A woken
   // poll that answers with messages wakes the next one in turn (there may

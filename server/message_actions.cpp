@@ -16,9 +16,16 @@ namespace {
 using nlohmann::json;
 
 const std::set<std::string>& system_attribute_names() {
-  static const std::set<std::string> kNames = {
-      "All", "SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp",
-      "SequenceNumber", "MessageDeduplicationId", "MessageGroupId", "AWSTraceHeader", "DeadLetterQueueSourceArn"};
+  static const std::set<std::string> kNames = {"All",
+                                               "SenderId",
+                                               "SentTimestamp",
+                                               "ApproximateReceiveCount",
+                                               "ApproximateFirstReceiveTimestamp",
+                                               "SequenceNumber",
+                                               "MessageDeduplicationId",
+                                               "MessageGroupId",
+                                               "AWSTraceHeader",
+                                               "DeadLetterQueueSourceArn"};
   return kNames;
 }
 
@@ -33,7 +40,8 @@ struct Selection {
     for (const auto& n : message_names) {
       if (n == "All" || n == ".*" || n == "*" || n == name) return true;
       // "prefix.*": the text before ".*" is a plain prefix of the name.
-      if (n.size() > 2 && n.compare(n.size() - 2, 2, ".*") == 0 && name.compare(0, n.size() - 2, n, 0, n.size() - 2) == 0) {
+      if (n.size() > 2 && n.compare(n.size() - 2, 2, ".*") == 0 &&
+          name.compare(0, n.size() - 2, n, 0, n.size() - 2) == 0) {
         return true;
       }
     }
@@ -61,8 +69,8 @@ protocol::ReceivedMessageView view_of(const std::string& sender_id, const Select
   put("ApproximateFirstReceiveTimestamp", std::to_string(m.first_receive_ms));
   static constexpr const char* kStored[] = {"AWSTraceHeader", "DeadLetterQueueSourceArn", "MessageGroupId",
                                             "MessageDeduplicationId"};
-  if (!m.system_attributes.empty() &&
-      std::any_of(std::begin(kStored), std::end(kStored), [&](const char* name) { return selection.wants_system(name); })) {
+  if (!m.system_attributes.empty() && std::any_of(std::begin(kStored), std::end(kStored),
+                                                  [&](const char* name) { return selection.wants_system(name); })) {
     auto sys = json::parse(m.system_attributes, nullptr, false);
     for (const char* name : kStored) {
       if (sys.is_object() && sys.contains(name)) put(name, sys[name].value("StringValue", ""));
@@ -182,18 +190,20 @@ void receive_message(const Call& call, Reply reply) {
       return true;
     }
   };
-  auto receive = std::make_shared<Receive>(Receive{call.engine, owner_account(call), name.value(),
-                                                   max.value().value_or(1), visibility.value(),
-                                                   attempt_id.value().value_or(""), std::move(selection),
-                                                   call.protocol, std::move(reply)});
+  auto receive = std::make_shared<Receive>(
+      Receive{call.engine, owner_account(call), name.value(), max.value().value_or(1), visibility.value(),
+              attempt_id.value().value_or(""), std::move(selection), call.protocol, std::move(reply)});
   if (wait_seconds == 0) {
     receive->try_once(/*answer_empty=*/true);
     return;
   }
   const bool waiting = call.long_polls.wait(
-      long_poll_key(owner_account(call), receive->queue), std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds),
+      long_poll_key(owner_account(call), receive->queue),
+      std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds),
       [receive] { return receive->try_once(/*answer_empty=*/false); },
-      [receive] { receive->reply(Answer{json::object(), {}}); });
+      [receive] {
+        receive->reply(Answer{json::object(), {}});
+      });
   if (!waiting) {
     receive->reply(make_error(ErrorCode::ServiceUnavailable,
                               "Too many concurrent long polls on this server (--max-long-polls); retry later."));

@@ -88,7 +88,8 @@ Result<size_t> validate_value(const std::string& name, const json& value, json& 
   }
   normalised = json{{"DataType", data_type}};
   if (type == BaseType::Invalid) {
-    return invalid("The type of message attribute '" + name + "' is invalid. You must use only the following "
+    return invalid("The type of message attribute '" + name +
+                   "' is invalid. You must use only the following "
                    "supported type prefixes: Binary, Number, String.");
   }
   if (type == BaseType::Binary) {
@@ -97,7 +98,8 @@ Result<size_t> validate_value(const std::string& name, const json& value, json& 
     }
     auto raw = protocol::base64_decode(value.at("BinaryValue").get<std::string>());
     if (!raw) return invalid("The message attribute '" + name + "' has an invalid base64 BinaryValue.");
-    if (raw->empty()) return invalid("The message attribute '" + name + "' must contain a non-empty value of type 'Binary'.");
+    if (raw->empty())
+      return invalid("The message attribute '" + name + "' must contain a non-empty value of type 'Binary'.");
     normalised["BinaryValue"] = value.at("BinaryValue");
     return name.size() + data_type.size() + raw->size();
   }

@@ -14,23 +14,40 @@ namespace {
 
 // The SQS API's actions (the label values of `action`), then "unknown".
 constexpr std::array<std::string_view, 24> kActionNames = {
-    "CreateQueue", "GetQueueUrl", "ListQueues", "DeleteQueue", "GetQueueAttributes", "SetQueueAttributes",
-    "PurgeQueue", "SendMessage", "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility", "SendMessageBatch",
-    "DeleteMessageBatch", "ChangeMessageVisibilityBatch", "TagQueue", "UntagQueue", "ListQueueTags", "AddPermission",
-    "RemovePermission", "ListDeadLetterSourceQueues", "StartMessageMoveTask", "CancelMessageMoveTask",
-    "ListMessageMoveTasks", "unknown",
+    "CreateQueue",
+    "GetQueueUrl",
+    "ListQueues",
+    "DeleteQueue",
+    "GetQueueAttributes",
+    "SetQueueAttributes",
+    "PurgeQueue",
+    "SendMessage",
+    "ReceiveMessage",
+    "DeleteMessage",
+    "ChangeMessageVisibility",
+    "SendMessageBatch",
+    "DeleteMessageBatch",
+    "ChangeMessageVisibilityBatch",
+    "TagQueue",
+    "UntagQueue",
+    "ListQueueTags",
+    "AddPermission",
+    "RemovePermission",
+    "ListDeadLetterSourceQueues",
+    "StartMessageMoveTask",
+    "CancelMessageMoveTask",
+    "ListMessageMoveTasks",
+    "unknown",
 };
 
 constexpr std::array<std::string_view, 3> kOutcomes = {"success", "client_error", "server_error"};
 
 // Upper bounds of the latency buckets, in nanoseconds and as rendered.
 constexpr std::array<int64_t, RequestMetrics::kBuckets> kBucketNs = {
-    500'000,       1'000'000,     2'500'000,     5'000'000,      10'000'000,
-    25'000'000,    50'000'000,    100'000'000,   250'000'000,    500'000'000,
-    1'000'000'000, 2'500'000'000, 5'000'000'000, 10'000'000'000, 25'000'000'000};
+    500'000,     1'000'000,   2'500'000,     5'000'000,     10'000'000,    25'000'000,     50'000'000,    100'000'000,
+    250'000'000, 500'000'000, 1'000'000'000, 2'500'000'000, 5'000'000'000, 10'000'000'000, 25'000'000'000};
 constexpr std::array<std::string_view, RequestMetrics::kBuckets> kBucketLabels = {
-    "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1",
-    "0.25",   "0.5",   "1",      "2.5",   "5",    "10",   "25"};
+    "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "25"};
 
 // When the process started (this file's statics are initialised before main).
 const double kStartTimeSeconds =
@@ -108,7 +125,8 @@ void RequestMetrics::record(std::string_view action, unsigned http_status, std::
   const size_t outcome = http_status < 400 ? 0 : http_status < 500 ? 1 : 2;
   a.outcomes[outcome].fetch_add(1, std::memory_order_relaxed);
   const int64_t ns = std::max<int64_t>(0, elapsed.count());
-  const size_t bucket = static_cast<size_t>(std::lower_bound(kBucketNs.begin(), kBucketNs.end(), ns) - kBucketNs.begin());
+  const size_t bucket =
+      static_cast<size_t>(std::lower_bound(kBucketNs.begin(), kBucketNs.end(), ns) - kBucketNs.begin());
   a.buckets[bucket].fetch_add(1, std::memory_order_relaxed);
   a.sum_ns.fetch_add(static_cast<uint64_t>(ns), std::memory_order_relaxed);
 }
@@ -190,7 +208,8 @@ std::string render_metrics(const MetricsSources& sources) {
 
   family(out, "wharf_rocksdb_size_bytes", "gauge",
          "Approximate size of an account's RocksDB data: SST files and memtables (the WAL not counted).");
-  for (const auto& [id, bytes] : sizes) sample(out, "wharf_rocksdb_size_bytes", {{"account", id}}, std::to_string(bytes));
+  for (const auto& [id, bytes] : sizes)
+    sample(out, "wharf_rocksdb_size_bytes", {{"account", id}}, std::to_string(bytes));
 
   family(out, "wharf_queue_messages", "gauge",
          "Messages in a queue by state: visible (receivable), in_flight (received, not yet deleted or visible "
@@ -204,9 +223,9 @@ std::string render_metrics(const MetricsSources& sources) {
     }
   }
 
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   family(out, "wharf_queue_oldest_message_age_seconds", "gauge",
          "Age of the queue's oldest message (0 when empty); a message redriven to a standard dead-letter queue "
          "counts from its first send.");

@@ -37,7 +37,7 @@ class RequestMetrics {
 
  private:
   struct alignas(64) PerAction {
-    std::array<std::atomic<uint64_t>, 3> outcomes{};         // success, client error, server error
+    std::array<std::atomic<uint64_t>, 3> outcomes{};            // success, client error, server error
     std::array<std::atomic<uint64_t>, kBuckets + 1> buckets{};  // not cumulative; the last is +Inf
     std::atomic<uint64_t> sum_ns{0};
   };

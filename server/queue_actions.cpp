@@ -13,13 +13,28 @@ using nlohmann::json;
 
 // Every name GetQueueAttributes accepts (botocore's QueueAttributeName enum).
 const std::set<std::string>& known_attribute_names() {
-  static const std::set<std::string> kNames = {
-      "All", "Policy", "VisibilityTimeout", "MaximumMessageSize", "MessageRetentionPeriod",
-      "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "CreatedTimestamp",
-      "LastModifiedTimestamp", "QueueArn", "ApproximateNumberOfMessagesDelayed", "DelaySeconds",
-      "ReceiveMessageWaitTimeSeconds", "RedrivePolicy", "FifoQueue", "ContentBasedDeduplication",
-      "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "DeduplicationScope", "FifoThroughputLimit",
-      "RedriveAllowPolicy", "SqsManagedSseEnabled"};
+  static const std::set<std::string> kNames = {"All",
+                                               "Policy",
+                                               "VisibilityTimeout",
+                                               "MaximumMessageSize",
+                                               "MessageRetentionPeriod",
+                                               "ApproximateNumberOfMessages",
+                                               "ApproximateNumberOfMessagesNotVisible",
+                                               "CreatedTimestamp",
+                                               "LastModifiedTimestamp",
+                                               "QueueArn",
+                                               "ApproximateNumberOfMessagesDelayed",
+                                               "DelaySeconds",
+                                               "ReceiveMessageWaitTimeSeconds",
+                                               "RedrivePolicy",
+                                               "FifoQueue",
+                                               "ContentBasedDeduplication",
+                                               "KmsMasterKeyId",
+                                               "KmsDataKeyReusePeriodSeconds",
+                                               "DeduplicationScope",
+                                               "FifoThroughputLimit",
+                                               "RedriveAllowPolicy",
+                                               "SqsManagedSseEnabled"};
   return kNames;
 }
 

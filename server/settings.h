@@ -15,10 +15,10 @@ struct Settings {
   std::string data_dir = "./data";
   std::string account_id = "000000000000";
   std::string region = "us-east-1";
-  std::string public_url;  // base of queue URLs, scheme://host[:port]; "": from each request's Host header
-  unsigned threads = 0;  // 0: one per core
-  unsigned max_connections = 20000;  // past it, new connections get a 503 and are closed
-  unsigned max_long_polls = 20000;   // past it, a long poll gets ServiceUnavailable
+  std::string public_url;              // base of queue URLs, scheme://host[:port]; "": from each request's Host header
+  unsigned threads = 0;                // 0: one per core
+  unsigned max_connections = 20000;    // past it, new connections get a 503 and are closed
+  unsigned max_long_polls = 20000;     // past it, a long poll gets ServiceUnavailable
   unsigned idle_timeout_seconds = 60;  // a connection that sends no complete request for this long is closed
   bool fsync = false;
   // TLS on a second port when a certificate is given.
@@ -29,7 +29,7 @@ struct Settings {
   // and account).
   Credentials credentials;
   unsigned min_free_disk_mb = 256;  // below it sends are refused; RocksDB never meets a full disk
-  int dedup_window_seconds = 300;  // FIFO deduplication window; AWS's is 300, lower only for tests
+  int dedup_window_seconds = 300;   // FIFO deduplication window; AWS's is 300, lower only for tests
   std::string log_level = "info";   // debug, info, warn, error or off
   bool log_json = false;            // one JSON object per line instead of text
   bool access_log = false;          // a line per SQS request

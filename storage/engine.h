@@ -32,8 +32,8 @@ struct NewMessage {
   std::string body_md5;            // MD5 of the body, 32 lowercase hex digits; "" to leave it unstored
   size_t attributes_size = 0;      // bytes counted against MaximumMessageSize
   std::optional<int> delay_seconds;
-  std::string group_id;            // MessageGroupId: required on FIFO, fair queues on standard
-  std::string deduplication_id;    // MessageDeduplicationId (FIFO)
+  std::string group_id;          // MessageGroupId: required on FIFO, fair queues on standard
+  std::string deduplication_id;  // MessageDeduplicationId (FIFO)
 };
 
 struct SentMessage {
@@ -201,10 +201,10 @@ class Engine {
 
 struct EngineOptions {
   std::string data_dir;
-  std::string region = "us-east-1";         // for queue ARNs
+  std::string region = "us-east-1";  // for queue ARNs
   std::string account_id = "000000000000";
-  bool sync_writes = false;  // fsync inside each write (the server prefers WAL writes + sync_log)
-  std::function<int64_t()> now_ms;  // defaults to the system clock
+  bool sync_writes = false;           // fsync inside each write (the server prefers WAL writes + sync_log)
+  std::function<int64_t()> now_ms;    // defaults to the system clock
   int64_t dedup_window_ms = 300'000;  // FIFO deduplication and receive-attempt window
   // Free space kept on the data dir's disk: below send_reserve_bytes new
   // messages are refused (ServiceUnavailable) while receives and deletes go

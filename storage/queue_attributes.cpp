@@ -59,7 +59,8 @@ Result<std::string> normalise_redrive_policy(const std::string& value) {
   }
   for (auto it = doc.begin(); it != doc.end(); ++it) {
     if (it.key() != "deadLetterTargetArn" && it.key() != "maxReceiveCount") {
-      return invalid_policy("RedrivePolicy", value, "Only following attributes are supported: [deadLetterTargetArn, maxReceiveCount].");
+      return invalid_policy("RedrivePolicy", value,
+                            "Only following attributes are supported: [deadLetterTargetArn, maxReceiveCount].");
     }
   }
   if (!doc.contains("deadLetterTargetArn") || !doc["deadLetterTargetArn"].is_string()) {
@@ -73,9 +74,10 @@ Result<std::string> normalise_redrive_policy(const std::string& value) {
   if (raw.is_number_integer()) count = raw.get<int64_t>();
   if (raw.is_string()) count = parse_int(raw.get<std::string>());
   if (!count || *count < 1 || *count > 1000) {
-    return invalid_policy("RedrivePolicy", value,
-                          "Invalid value for maxReceiveCount: " + (raw.is_string() ? raw.get<std::string>() : raw.dump()) +
-                              ", valid values are from 1 to 1000 both inclusive.");
+    return invalid_policy(
+        "RedrivePolicy", value,
+        "Invalid value for maxReceiveCount: " + (raw.is_string() ? raw.get<std::string>() : raw.dump()) +
+            ", valid values are from 1 to 1000 both inclusive.");
   }
   nlohmann::json out = {{"deadLetterTargetArn", doc["deadLetterTargetArn"]}, {"maxReceiveCount", *count}};
   return out.dump();
@@ -208,7 +210,8 @@ Result<AttributeMap> validate_queue_attributes(const AttributeMap& requested, bo
       if (value != "perQueue" && value != "perMessageGroupId") return invalid_value(name);
       out[name] = value;
     } else if (name == "RedrivePolicy" || name == "RedriveAllowPolicy") {
-      auto normalised = name == "RedrivePolicy" ? normalise_redrive_policy(value) : normalise_redrive_allow_policy(value);
+      auto normalised =
+          name == "RedrivePolicy" ? normalise_redrive_policy(value) : normalise_redrive_allow_policy(value);
       if (!normalised) return normalised.error();
       out[name] = normalised.value();
     } else {

@@ -19,9 +19,8 @@ SqsError invalid(const std::string& message) { return make_error(ErrorCode::Inva
 
 bool valid_label(const std::string& label) {
   if (label.empty() || label.size() > 80) return false;
-  return std::all_of(label.begin(), label.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-  });
+  return std::all_of(label.begin(), label.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; });
 }
 
 // Actions AddPermission may grant (botocore's documentation: any action
@@ -95,7 +94,8 @@ void remove_tags(QueueInfo& queue, const std::vector<std::string>& keys) {
 
 Status add_permission(QueueInfo& queue, const std::string& queue_arn, const Permission& p) {
   if (!valid_label(p.label)) {
-    return invalid("Value " + p.label + " for parameter Label is invalid. Reason: Can only include alphanumeric "
+    return invalid("Value " + p.label +
+                   " for parameter Label is invalid. Reason: Can only include alphanumeric "
                    "characters, hyphens, or underscores. 1 to 80 in length.");
   }
   if (p.account_ids.empty()) return invalid("Value [] for parameter AWSAccountIds is invalid.");
@@ -105,13 +105,15 @@ Status add_permission(QueueInfo& queue, const std::string& queue_arn, const Perm
   }
   for (const auto& id : p.account_ids) {
     if (id.size() != 12 || id.find_first_not_of("0123456789") != std::string::npos) {
-      return invalid("Value " + id + " for parameter AWSAccountIds is invalid. Reason: An AWS account id is 12 digits.");
+      return invalid("Value " + id +
+                     " for parameter AWSAccountIds is invalid. Reason: An AWS account id is 12 digits.");
     }
   }
   std::vector<std::string> actions;
   for (const auto& action : p.actions) {
     if (!grantable(action)) {
-      return invalid("Value SQS:" + action + " for parameter ActionName is invalid. Reason: Only the queue owner is "
+      return invalid("Value SQS:" + action +
+                     " for parameter ActionName is invalid. Reason: Only the queue owner is "
                      "allowed to invoke this action.");
     }
     actions.push_back("SQS:" + action);
@@ -122,7 +124,8 @@ Status add_permission(QueueInfo& queue, const std::string& queue_arn, const Perm
     policy = nlohmann::json::parse(current->second, nullptr, false);
   }
   if (!policy.is_object()) {
-    policy = {{"Version", "2012-10-17"}, {"Id", queue_arn + "/SQSDefaultPolicy"}, {"Statement", nlohmann::json::array()}};
+    policy = {
+        {"Version", "2012-10-17"}, {"Id", queue_arn + "/SQSDefaultPolicy"}, {"Statement", nlohmann::json::array()}};
   }
   policy["Statement"] = statements_of(policy);
   for (const auto& statement : policy["Statement"]) {
@@ -142,7 +145,8 @@ Status add_permission(QueueInfo& queue, const std::string& queue_arn, const Perm
 }
 
 Status remove_permission(QueueInfo& queue, const std::string& label) {
-  auto not_found = invalid("Value " + label + " for parameter Label is invalid. Reason: can't find label on existing "
+  auto not_found = invalid("Value " + label +
+                           " for parameter Label is invalid. Reason: can't find label on existing "
                            "policy.");
   auto current = queue.attributes.find("Policy");
   if (current == queue.attributes.end() || current->second.empty() || json_nests_too_deep(current->second)) {
@@ -197,9 +201,8 @@ bool glob_match(std::string_view pattern, std::string_view text, bool ignore_cas
 bool any_of_strings(const nlohmann::json& value, const std::function<bool(const std::string&)>& match) {
   if (value.is_string()) return match(value.get<std::string>());
   if (!value.is_array()) return false;
-  return std::any_of(value.begin(), value.end(), [&](const nlohmann::json& v) {
-    return v.is_string() && match(v.get<std::string>());
-  });
+  return std::any_of(value.begin(), value.end(),
+                     [&](const nlohmann::json& v) { return v.is_string() && match(v.get<std::string>()); });
 }
 
 bool principal_matches(const nlohmann::json& principal, const std::string& account) {

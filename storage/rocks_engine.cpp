@@ -538,7 +538,8 @@ class DedupExpiryFilter : public rocksdb::CompactionFilter {
 class DedupExpiryFilterFactory : public rocksdb::CompactionFilterFactory {
  public:
   explicit DedupExpiryFilterFactory(std::function<int64_t()> now) : now_(std::move(now)) {}
-  std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(const rocksdb::CompactionFilter::Context&) override {
+  std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(
+      const rocksdb::CompactionFilter::Context&) override {
     return std::make_unique<DedupExpiryFilter>(now_());
   }
   bool ShouldFilterTableFileCreation(rocksdb::TableFileCreationReason reason) const override {

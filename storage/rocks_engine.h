@@ -94,7 +94,7 @@ struct DedupEntry {
 struct ReceiveAttempt {
   int64_t expires_ms = 0;
   std::vector<std::pair<uint64_t, uint32_t>> messages;  // seq, receive count
-  std::vector<int64_t> deadlines;                        // as set by that receive
+  std::vector<int64_t> deadlines;                       // as set by that receive
 };
 
 struct Queue {
@@ -113,8 +113,8 @@ struct Queue {
   std::set<std::pair<uint64_t, Group*>> ready;
   uint64_t turn = 0;
   uint64_t visible_count = 0;
-  std::set<TimeSeq> in_flight;  // by visibility deadline
-  std::set<TimeSeq> delayed;    // by end of delay
+  std::set<TimeSeq> in_flight;                        // by visibility deadline
+  std::set<TimeSeq> delayed;                          // by end of delay
   std::unordered_map<std::string, DedupEntry> dedup;  // FIFO: by dedup key
   // (expiry, dedup key) in the order keys were claimed, so by expiry while
   // the clock runs forward. A record whose key was claimed again, or taken
@@ -170,7 +170,8 @@ class RocksEngine final : public Engine {
                                                         std::optional<int> visibility_timeout,
                                                         const std::string& attempt_id) override;
   Result<std::vector<PeekedMessage>> peek_messages(const std::string& queue_name, size_t max_messages) override;
-  Status delete_peeked_message(const std::string& queue_name, uint64_t position, const std::string& message_id) override;
+  Status delete_peeked_message(const std::string& queue_name, uint64_t position,
+                               const std::string& message_id) override;
 
   Result<std::string> start_move_task(const std::string& source_name, std::optional<std::string> destination,
                                       std::optional<int> max_per_second) override;

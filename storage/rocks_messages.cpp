@@ -25,14 +25,15 @@ constexpr uint64_t kSeqReservation = 1 << 16;
 // escaped (when `changes` are in name order; otherwise the library does it).
 std::string with_system_attributes(const std::string& system_attributes,
                                    std::initializer_list<std::pair<const char*, const std::string&>> changes) {
-  const bool plain =
-      system_attributes.empty() &&
-      std::is_sorted(changes.begin(), changes.end(),
-                     [](const auto& a, const auto& b) { return std::string_view(a.first) < std::string_view(b.first); }) &&
-      std::all_of(changes.begin(), changes.end(), [](const auto& c) {
-        return !c.second.empty() &&
-               std::all_of(c.second.begin(), c.second.end(), [](char ch) { return ch >= 0x20 && ch <= 0x7e; });
-      });
+  const bool plain = system_attributes.empty() &&
+                     std::is_sorted(changes.begin(), changes.end(),
+                                    [](const auto& a, const auto& b) {
+                                      return std::string_view(a.first) < std::string_view(b.first);
+                                    }) &&
+                     std::all_of(changes.begin(), changes.end(), [](const auto& c) {
+                       return !c.second.empty() && std::all_of(c.second.begin(), c.second.end(),
+                                                               [](char ch) { return ch >= 0x20 && ch <= 0x7e; });
+                     });
   if (plain) {
     std::string out = "{";
     for (const auto& [name, value] : changes) {
@@ -46,8 +47,8 @@ std::string with_system_attributes(const std::string& system_attributes,
     }
     return out + "}";
   }
-  auto doc = system_attributes.empty() ? nlohmann::json::object()
-                                       : nlohmann::json::parse(system_attributes, nullptr, false);
+  auto doc =
+      system_attributes.empty() ? nlohmann::json::object() : nlohmann::json::parse(system_attributes, nullptr, false);
   if (!doc.is_object()) doc = nlohmann::json::object();
   for (const auto& [name, value] : changes) {
     if (value.empty()) {
@@ -276,10 +277,10 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
   const AttributeMap& attributes = q.info.attributes;
   const int64_t max_size = attribute_int(attributes, "MaximumMessageSize");
   const int default_delay = static_cast<int>(attribute_int(attributes, "DelaySeconds"));
-  const bool content_dedup = attributes.count("ContentBasedDeduplication") &&
-                             attributes.at("ContentBasedDeduplication") == "true";
-  const bool dedup_per_group = attributes.count("DeduplicationScope") &&
-                               attributes.at("DeduplicationScope") == "messageGroup";
+  const bool content_dedup =
+      attributes.count("ContentBasedDeduplication") && attributes.at("ContentBasedDeduplication") == "true";
+  const bool dedup_per_group =
+      attributes.count("DeduplicationScope") && attributes.at("DeduplicationScope") == "messageGroup";
 
   std::vector<Result<SentMessage>> results;
   struct Staged {
@@ -305,8 +306,9 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
       continue;
     }
     if (static_cast<int64_t>(message.body.size() + message.attributes_size) > max_size) {
-      fail(ErrorCode::InvalidParameterValue, "One or more parameters are invalid. Reason: Message must be shorter than " +
-                                                 std::to_string(max_size) + " bytes.");
+      fail(ErrorCode::InvalidParameterValue,
+           "One or more parameters are invalid. Reason: Message must be shorter than " + std::to_string(max_size) +
+               " bytes.");
       continue;
     }
     std::string dedup;
@@ -360,9 +362,9 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
     content.message_attributes = std::move(message.message_attributes);
     content.system_attributes = message.system_attributes;
     if (q.fifo) {
-      content.system_attributes =
-          with_system_attributes(content.system_attributes, {{"MessageDeduplicationId", message.deduplication_id},
-                                                             {"MessageGroupId", message.group_id}});
+      content.system_attributes = with_system_attributes(
+          content.system_attributes,
+          {{"MessageDeduplicationId", message.deduplication_id}, {"MessageGroupId", message.group_id}});
     } else if (!message.group_id.empty()) {
       content.system_attributes =
           with_system_attributes(content.system_attributes, {{"MessageGroupId", message.group_id}});
@@ -435,8 +437,8 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
   }
   for (const auto& [index, earlier] : waits) {
     if (!earlier->wait_stored()) {
-      results[index] = make_error(ErrorCode::InternalError,
-                                  "The message this one duplicates failed to be stored; send it again.");
+      results[index] =
+          make_error(ErrorCode::InternalError, "The message this one duplicates failed to be stored; send it again.");
     }
   }
   return results;
@@ -444,8 +446,8 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
 
 // --- receive ---------------------------------------------------------------
 
-Result<std::vector<ReceivedMessage>> RocksEngine::retry_attempt(Queue& q, const std::string& attempt_id,
-                                                                int64_t vt_ms, int64_t now, bool& retried) {
+Result<std::vector<ReceivedMessage>> RocksEngine::retry_attempt(Queue& q, const std::string& attempt_id, int64_t vt_ms,
+                                                                int64_t now, bool& retried) {
   retried = false;
   auto it = q.attempts.find(attempt_id);
   if (it == q.attempts.end() || it->second.expires_ms <= now) return std::vector<ReceivedMessage>{};
@@ -597,8 +599,8 @@ Result<std::vector<ReceivedMessage>> RocksEngine::receive_messages(const std::st
         // the deduplication id with the message id.
         if (q.fifo) {
           moved.sent_ms = content->sent_ms = now;
-          content->system_attributes = with_system_attributes(content->system_attributes,
-                                                              {{"MessageDeduplicationId", content->message_id}});
+          content->system_attributes =
+              with_system_attributes(content->system_attributes, {{"MessageDeduplicationId", content->message_id}});
         }
         batch.Delete(content_cf_, key);
         batch.Delete(state_cf_, key);

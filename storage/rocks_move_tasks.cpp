@@ -15,15 +15,21 @@
 namespace wharf::storage {
 namespace {
 
-constexpr int kDefaultRate = 500;      // messages per second when none is set (AWS's maximum)
-constexpr int64_t kStepMs = 100;       // how often running tasks move their share
+constexpr int kDefaultRate = 500;  // messages per second when none is set (AWS's maximum)
+constexpr int64_t kStepMs = 100;   // how often running tasks move their share
 
 nlohmann::json task_json(const MoveTaskRecord& r) {
   const MoveTask& t = r.task;
-  return {{"id", r.id},           {"status", t.status},       {"source_arn", t.source_arn},
-          {"source_name", r.source_name}, {"destination_arn", t.destination_arn},
-          {"max_per_second", t.max_per_second}, {"moved", t.moved},  {"to_move", t.to_move},
-          {"failure_reason", t.failure_reason}, {"started_ms", t.started_ms}};
+  return {{"id", r.id},
+          {"status", t.status},
+          {"source_arn", t.source_arn},
+          {"source_name", r.source_name},
+          {"destination_arn", t.destination_arn},
+          {"max_per_second", t.max_per_second},
+          {"moved", t.moved},
+          {"to_move", t.to_move},
+          {"failure_reason", t.failure_reason},
+          {"started_ms", t.started_ms}};
 }
 
 std::string source_arn_of(const std::string& system_attributes) {
@@ -77,20 +83,19 @@ void RocksEngine::put_task_record(rocksdb::WriteBatch& batch, const MoveTaskReco
   batch.Put(tasks_cf_, task.id, task_json(task).dump());
 }
 
-Result<std::string> RocksEngine::start_move_task(const std::string& source_name,
-                                                 std::optional<std::string> destination,
+Result<std::string> RocksEngine::start_move_task(const std::string& source_name, std::optional<std::string> destination,
                                                  std::optional<int> max_per_second) {
   std::lock_guard lock(mu_);
   auto source = queues_.find(source_name);
-  if (source == queues_.end()) return not_found("The resource that you specified for the SourceArn parameter doesn't exist.");
+  if (source == queues_.end())
+    return not_found("The resource that you specified for the SourceArn parameter doesn't exist.");
   const std::string source_arn = arn(source_name);
   const bool is_dead_letter_queue = std::any_of(queues_.begin(), queues_.end(), [&](const auto& entry) {
     auto policy = redrive_policy(entry.second.info.attributes);
     return policy && policy->dead_letter_target_arn == source_arn;
   });
   if (!is_dead_letter_queue) {
-    return make_error(ErrorCode::InvalidParameterValue,
-                      "Source queue must be configured as a Dead Letter Queue.");
+    return make_error(ErrorCode::InvalidParameterValue, "Source queue must be configured as a Dead Letter Queue.");
   }
   if (destination) {
     if (!queues_.count(*destination)) {

@@ -37,7 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A well-formed map: names and values cut from the input.
   json attrs = json::object();
   const size_t third = size / 3;
-  attrs[std::string(input.substr(0, third))] = {{"DataType", "String"}, {"StringValue", std::string(input.substr(third))}};
+  attrs[std::string(input.substr(0, third))] = {{"DataType", "String"},
+                                                {"StringValue", std::string(input.substr(third))}};
   attrs["b"] = {{"DataType", "Binary.x"}, {"BinaryValue", encoded}};
   if (protocol::md5_of_attributes(attrs).size() != 32) fuzz::fail("md5_of_attributes of the wrong length", input);
 

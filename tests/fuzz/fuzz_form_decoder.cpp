@@ -22,8 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& [name, value] : params) {
     if (name == "Action") action = value;
   }
-  for (std::string_view a : {std::string_view(action), std::string_view("CreateQueue"),
-                             std::string_view("SendMessageBatch")}) {
+  for (std::string_view a :
+       {std::string_view(action), std::string_view("CreateQueue"), std::string_view("SendMessageBatch")}) {
     auto tree = protocol::decode_query_params(a, params);
     if (tree) {
       if (!tree->is_object()) fuzz::fail("decode_query_params answered a non-object", input);

@@ -113,9 +113,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         Request head = parser.release();
         head.keep_alive(false);
         const auto proto = protocol::detect_protocol(view_of(head));
-        (void)serialise(head, protocol::encode_error(
-                                  proto, make_error(ErrorCode::RequestTooLarge, "The request body is larger than the server accepts."),
-                                  "id"));
+        (void)serialise(head, protocol::encode_error(proto,
+                                                     make_error(ErrorCode::RequestTooLarge,
+                                                                "The request body is larger than the server accepts."),
+                                                     "id"));
         break;
       }
       if (ec || !parser.is_done()) break;

@@ -21,7 +21,7 @@ using nlohmann::json;
 constexpr std::string_view kRequestId = "00000000-0000-4000-8000-000000000000";
 constexpr size_t kMaxQueues = 48;
 constexpr uint64_t kResetEvery = 512;  // inputs between clean-ups of every queue
-constexpr int64_t kRequestMs = 100;     // the fake clock's step per request
+constexpr int64_t kRequestMs = 100;    // the fake clock's step per request
 constexpr size_t kRemembered = 16;
 constexpr size_t kMaxLongPolls = 4;  // small, so the "too many long polls" answer is reached too
 
@@ -30,7 +30,8 @@ class Listener final : public storage::EngineListener {
   explicit Listener(Harness& h) : h_(h) {}
   // Called with the engine's lock held: LongPolls::notify only posts.
   void messages_available(const std::string& queue_name) override {
-    if (h_.current_long_polls) h_.current_long_polls->notify(server::long_poll_key(h_.settings().account_id, queue_name));
+    if (h_.current_long_polls)
+      h_.current_long_polls->notify(server::long_poll_key(h_.settings().account_id, queue_name));
   }
   void deadline_added(int64_t) override {}  // the harness runs due work after every request
 
@@ -291,8 +292,8 @@ void Session::serve(const std::shared_ptr<Pending>& p, const protocol::HttpReque
       p->action = decoded->action;
       p->params = std::move(decoded->params);
       harness_.substitute_placeholders(p->params);
-      const server::Call call{p->params,        harness_.engine(), long_polls_, harness_.settings(),
-                              std::string(host), tls,               "",          p->protocol};
+      const server::Call call{p->params, harness_.engine(), long_polls_, harness_.settings(), std::string(host), tls,
+                              "",        p->protocol};
       Harness* h = &harness_;
       server::run_action(p->action, call, [this, h, p](Result<server::Answer> result) {
         if (++p->answers > 1) {
@@ -313,14 +314,14 @@ void Session::serve(const std::shared_ptr<Pending>& p, const protocol::HttpReque
           }
           if (!h->dump_results_dir.empty()) {
             const std::string text = p->action + "\n" + r.dump(-1, ' ', false, json::error_handler_t::replace);
-            std::ofstream(h->dump_results_dir + "/" + protocol::sha256_hex(text).substr(0, 40),
-                          std::ios::binary) << text;
+            std::ofstream(h->dump_results_dir + "/" + protocol::sha256_hex(text).substr(0, 40), std::ios::binary)
+                << text;
           }
         }
-        const auto encoded = !result                      ? protocol::encode_error(p->protocol, result.error(), kRequestId)
-                             : result->json_text.empty() ? protocol::encode_result(p->protocol, p->action, result->tree,
-                                                                                    kRequestId)
-                                                         : protocol::encode_json_text(result->json_text);
+        const auto encoded = !result ? protocol::encode_error(p->protocol, result.error(), kRequestId)
+                             : result->json_text.empty()
+                                 ? protocol::encode_result(p->protocol, p->action, result->tree, kRequestId)
+                                 : protocol::encode_json_text(result->json_text);
         answer(*p, encoded);
       });
     }
@@ -332,8 +333,8 @@ void Session::serve(const std::shared_ptr<Pending>& p, const protocol::HttpReque
     harness_.note_exception(what);
     if (p->answers == 0) {
       ++p->answers;
-      answer(*p, protocol::encode_error(p->protocol, make_error(ErrorCode::InternalError, "Internal error."),
-                                        kRequestId));
+      answer(*p,
+             protocol::encode_error(p->protocol, make_error(ErrorCode::InternalError, "Internal error."), kRequestId));
     }
   }
 }

@@ -150,7 +150,7 @@ TEST_CASE("base64_decode is strict", "[checksums]") {
     CHECK_FALSE(base64_decode(std::string("Zm9\0", 4)).has_value());
   }
   SECTION("bad padding") {
-    CHECK_FALSE(base64_decode("Z===").has_value());      // padding too early in the quantum
+    CHECK_FALSE(base64_decode("Z===").has_value());  // padding too early in the quantum
     CHECK_FALSE(base64_decode("====").has_value());
     CHECK_FALSE(base64_decode("Zg=a").has_value());      // data after padding
     CHECK_FALSE(base64_decode("Zg==Zm9v").has_value());  // padding before the last quantum
@@ -181,8 +181,8 @@ TEST_CASE("md5_of_attributes matches published vectors", "[checksums]") {
 TEST_CASE("md5_of_attributes hashes the raw bytes of a Binary value", "[checksums]") {
   const json attributes = {{"a", {{"DataType", "String"}, {"StringValue", "x"}}},
                            {"b", {{"DataType", "Binary"}, {"BinaryValue", "AQID"}}}};  // bytes 01 02 03
-  const std::string expected =
-      reference_attributes_md5({{"a", {"String", false, "x"}}, {"b", {"Binary", true, std::string("\x01\x02\x03", 3)}}});
+  const std::string expected = reference_attributes_md5(
+      {{"a", {"String", false, "x"}}, {"b", {"Binary", true, std::string("\x01\x02\x03", 3)}}});
   CHECK(expected == "aff7372f244d3ebae020d15edb230ef6");
   CHECK(md5_of_attributes(attributes) == expected);
 
@@ -223,9 +223,8 @@ TEST_CASE("md5_of_attributes: custom data types, UTF-8 and sorting by name", "[c
 
 TEST_CASE("parse_form decodes application/x-www-form-urlencoded", "[query]") {
   const FormParams params = parse_form("a=1&b=x+y&c=%41%42%2b&d=&e&f=k=v&g=%E2%9C%93&Attribute%2E1%2EName=n");
-  const FormParams expected = {{"a", "1"},      {"b", "x y"},  {"c", "AB+"},
-                               {"d", ""},       {"e", ""},     {"f", "k=v"},
-                               {"g", "\xE2\x9C\x93"}, {"Attribute.1.Name", "n"}};
+  const FormParams expected = {{"a", "1"}, {"b", "x y"}, {"c", "AB+"},          {"d", ""},
+                               {"e", ""},  {"f", "k=v"}, {"g", "\xE2\x9C\x93"}, {"Attribute.1.Name", "n"}};
   CHECK(params == expected);
 }
 
@@ -251,8 +250,7 @@ TEST_CASE("decode_query_params: Attribute.N -> Attributes, Action and Version dr
                                                {"Attribute.2.Name", "DelaySeconds"},
                                                {"Attribute.2.Value", "0"}});
   REQUIRE(r.ok());
-  CHECK(r.value() == json{{"QueueName", "q1"},
-                          {"Attributes", {{"VisibilityTimeout", "5"}, {"DelaySeconds", "0"}}}});
+  CHECK(r.value() == json{{"QueueName", "q1"}, {"Attributes", {{"VisibilityTimeout", "5"}, {"DelaySeconds", "0"}}}});
 }
 
 TEST_CASE("decode_query_params: AttributeName.N in numeric index order", "[query]") {
@@ -401,7 +399,8 @@ TEST_CASE("decode_query_params: a non-integer integer member is InvalidParameter
 
 TEST_CASE("decode_request: the JSON protocol", "[codec]") {
   SECTION("action from X-Amz-Target, params from the body") {
-    Request req = json_request("SendMessage", R"({"QueueUrl":"http://h/000000000000/q1","MessageBody":"hi","DelaySeconds":3})");
+    Request req =
+        json_request("SendMessage", R"({"QueueUrl":"http://h/000000000000/q1","MessageBody":"hi","DelaySeconds":3})");
     CHECK(detect_protocol(req.view()) == Protocol::Json);
     auto r = decode_request(req.view());
     REQUIRE(r.ok());
@@ -449,8 +448,9 @@ TEST_CASE("decode_request: the JSON protocol", "[codec]") {
 
 TEST_CASE("decode_request: the query protocol", "[codec]") {
   SECTION("POST body") {
-    Request req = query_post("/", "Action=CreateQueue&Version=2012-11-05&QueueName=q1"
-                                  "&Attribute.1.Name=VisibilityTimeout&Attribute.1.Value=5");
+    Request req = query_post("/",
+                             "Action=CreateQueue&Version=2012-11-05&QueueName=q1"
+                             "&Attribute.1.Name=VisibilityTimeout&Attribute.1.Value=5");
     CHECK(detect_protocol(req.view()) == Protocol::Query);
     auto r = decode_request(req.view());
     REQUIRE(r.ok());
@@ -564,13 +564,13 @@ TEST_CASE("error wire info matches AWS's SQS model", "[errors]") {
 
 TEST_CASE("encode_error in the JSON protocol", "[codec]") {
   SECTION("QueueDoesNotExist") {
-    auto out = encode_error(Protocol::Json, make_error(ErrorCode::QueueDoesNotExist, "The specified queue does not exist."),
-                            "req-1");
+    auto out = encode_error(Protocol::Json,
+                            make_error(ErrorCode::QueueDoesNotExist, "The specified queue does not exist."), "req-1");
     CHECK(out.status == 400);
     CHECK(out.content_type == "application/x-amz-json-1.0");
     const json body = json::parse(out.body);
-    CHECK(body == json{{"__type", "com.amazonaws.sqs#QueueDoesNotExist"},
-                       {"message", "The specified queue does not exist."}});
+    CHECK(body ==
+          json{{"__type", "com.amazonaws.sqs#QueueDoesNotExist"}, {"message", "The specified queue does not exist."}});
     CHECK(header(out, "x-amzn-query-error") == "AWS.SimpleQueueService.NonExistentQueue;Sender");
   }
   SECTION("PurgeQueueInProgress is 403") {
@@ -597,15 +597,15 @@ TEST_CASE("encode_error in the JSON protocol", "[codec]") {
 }
 
 TEST_CASE("encode_error in the query protocol", "[codec]") {
-  auto out = encode_error(Protocol::Query,
-                          make_error(ErrorCode::QueueDoesNotExist,
-                                     "The specified queue does not exist for this wsdl version."),
-                          "req-42");
+  auto out = encode_error(
+      Protocol::Query,
+      make_error(ErrorCode::QueueDoesNotExist, "The specified queue does not exist for this wsdl version."), "req-42");
   CHECK(out.status == 400);
   CHECK(out.content_type == "text/xml");
   CHECK(contains(out.body, "<ErrorResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\">"));
-  CHECK(contains(out.body, "<Error><Type>Sender</Type><Code>AWS.SimpleQueueService.NonExistentQueue</Code>"
-                           "<Message>The specified queue does not exist for this wsdl version.</Message>"));
+  CHECK(contains(out.body,
+                 "<Error><Type>Sender</Type><Code>AWS.SimpleQueueService.NonExistentQueue</Code>"
+                 "<Message>The specified queue does not exist for this wsdl version.</Message>"));
   CHECK(contains(out.body, "</Error><RequestId>req-42</RequestId></ErrorResponse>"));
 
   auto internal = encode_error(Protocol::Query, make_error(ErrorCode::InternalError, "a < b & c"), "r");
@@ -637,18 +637,20 @@ TEST_CASE("XML: CreateQueue", "[xml]") {
                            "req-1");
   CHECK(out.status == 200);
   CHECK(out.content_type == "text/xml");
-  CHECK(contains(out.body, "<CreateQueueResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\">"
-                           "<CreateQueueResult><QueueUrl>http://localhost:9324/000000000000/q1</QueueUrl>"
-                           "</CreateQueueResult><ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata>"
-                           "</CreateQueueResponse>"));
+  CHECK(contains(out.body,
+                 "<CreateQueueResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\">"
+                 "<CreateQueueResult><QueueUrl>http://localhost:9324/000000000000/q1</QueueUrl>"
+                 "</CreateQueueResult><ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata>"
+                 "</CreateQueueResponse>"));
   CHECK(out.body.rfind("</CreateQueueResponse>") == out.body.size() - std::string("</CreateQueueResponse>").size());
 }
 
 TEST_CASE("XML: ListQueues flattens QueueUrls into repeated QueueUrl", "[xml]") {
   const std::string body = encode_query_response(
       "ListQueues", json{{"QueueUrls", {"http://h/000000000000/a", "http://h/000000000000/b"}}}, "r");
-  CHECK(contains(body, "<ListQueuesResult><QueueUrl>http://h/000000000000/a</QueueUrl>"
-                       "<QueueUrl>http://h/000000000000/b</QueueUrl></ListQueuesResult>"));
+  CHECK(contains(body,
+                 "<ListQueuesResult><QueueUrl>http://h/000000000000/a</QueueUrl>"
+                 "<QueueUrl>http://h/000000000000/b</QueueUrl></ListQueuesResult>"));
   CHECK_FALSE(contains(body, "<QueueUrls>"));
 }
 
@@ -685,8 +687,9 @@ TEST_CASE("XML: ReceiveMessage gives Message elements with attributes", "[xml]")
   CHECK(contains(body, "<Attribute><Name>ApproximateReceiveCount</Name><Value>1</Value></Attribute>"));
   CHECK(contains(body, "<Attribute><Name>SentTimestamp</Name><Value>1700000000000</Value></Attribute>"));
   CHECK(contains(body, "<MD5OfMessageAttributes>def</MD5OfMessageAttributes>"));
-  CHECK(contains(body, "<MessageAttribute><Name>color</Name><Value><DataType>String</DataType>"
-                       "<StringValue>red</StringValue></Value></MessageAttribute>"));
+  CHECK(contains(body,
+                 "<MessageAttribute><Name>color</Name><Value><DataType>String</DataType>"
+                 "<StringValue>red</StringValue></Value></MessageAttribute>"));
   CHECK(contains(body, "<MessageId>m-2</MessageId>"));
   CHECK(contains(body, "</Message></ReceiveMessageResult>"));
 }
@@ -713,9 +716,10 @@ TEST_CASE("XML: an empty result has no Result element but a RequestId", "[xml]")
   for (const json& empty : {json(), json::object()}) {
     auto out = encode_result(Protocol::Query, "DeleteQueue", empty, "req-9");
     CHECK(out.status == 200);
-    CHECK(contains(out.body, "<DeleteQueueResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\">"
-                             "<ResponseMetadata><RequestId>req-9</RequestId></ResponseMetadata>"
-                             "</DeleteQueueResponse>"));
+    CHECK(contains(out.body,
+                   "<DeleteQueueResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\">"
+                   "<ResponseMetadata><RequestId>req-9</RequestId></ResponseMetadata>"
+                   "</DeleteQueueResponse>"));
     CHECK_FALSE(contains(out.body, "DeleteQueueResult"));
   }
 }
@@ -735,13 +739,19 @@ TEST_CASE("xml_escape", "[xml]") {
   CHECK(xml_escape("\xf0\x9f\x98\x80") == "\xf0\x9f\x98\x80");
   // Found by fuzzing: input echoed in an error message may hold what XML 1.0
   // cannot carry; each such byte or character becomes U+FFFD.
-  CHECK(xml_escape(std::string("a\x01" "b", 3)) == "a\xef\xbf\xbd" "b");
-  CHECK(xml_escape(std::string("a\0b", 3)) == "a\xef\xbf\xbd" "b");
+  CHECK(xml_escape(std::string("a\x01"
+                               "b",
+                               3)) ==
+        "a\xef\xbf\xbd"
+        "b");
+  CHECK(xml_escape(std::string("a\0b", 3)) ==
+        "a\xef\xbf\xbd"
+        "b");
   CHECK(xml_escape("a\xff\xfe") == "a\xef\xbf\xbd\xef\xbf\xbd");
-  CHECK(xml_escape("\xc3") == "\xef\xbf\xbd");                  // truncated
-  CHECK(xml_escape("\xc0\xaf<") == "\xef\xbf\xbd\xef\xbf\xbd&lt;");  // overlong '/'
+  CHECK(xml_escape("\xc3") == "\xef\xbf\xbd");                                  // truncated
+  CHECK(xml_escape("\xc0\xaf<") == "\xef\xbf\xbd\xef\xbf\xbd&lt;");             // overlong '/'
   CHECK(xml_escape("\xed\xa0\x80") == "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // a surrogate
-  CHECK(xml_escape("\xef\xbf\xbe") == "\xef\xbf\xbd");  // U+FFFE, not an XML character
+  CHECK(xml_escape("\xef\xbf\xbe") == "\xef\xbf\xbd");                          // U+FFFE, not an XML character
 }
 
 // ---------------------------------------------------------------------------
@@ -802,8 +812,9 @@ TEST_CASE("sigv4: missing and incomplete signatures", "[sigv4]") {
   }
   wharf::protocol::SignedRequest presigned;
   presigned.method = "GET";
-  presigned.target = "/?Action=ListQueues&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20150830%2Fus-east-1"
-                     "%2Fsqs%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-Signature=ab";
+  presigned.target =
+      "/?Action=ListQueues&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20150830%2Fus-east-1"
+      "%2Fsqs%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-Signature=ab";
   auto no_expiry = wharf::protocol::parse_sigv4(presigned);
   REQUIRE_FALSE(no_expiry.ok());
   CHECK(no_expiry.error().code == wharf::ErrorCode::IncompleteSignature);
@@ -842,8 +853,10 @@ TEST_CASE("sigv4: repeated headers join with commas and spaces collapse", "[sigv
     REQUIRE(auth.ok());
     return wharf::protocol::expected_signature(r, auth.value(), "secret");
   };
-  const auto a = signed_with({{"Host", "h"}, {"X-Amz-Date", "20150830T123600Z"}, {"X-Multi", " a   b "}, {"x-multi", "c"}});
-  const auto b = signed_with({{"host", "h"}, {"x-amz-date", "20150830T123600Z"}, {"X-MULTI", "a b"}, {"X-Multi", " c"}});
+  const auto a =
+      signed_with({{"Host", "h"}, {"X-Amz-Date", "20150830T123600Z"}, {"X-Multi", " a   b "}, {"x-multi", "c"}});
+  const auto b =
+      signed_with({{"host", "h"}, {"x-amz-date", "20150830T123600Z"}, {"X-MULTI", "a b"}, {"X-Multi", " c"}});
   const auto c = signed_with({{"host", "h"}, {"x-amz-date", "20150830T123600Z"}, {"X-MULTI", "a b,c"}});
   const auto d = signed_with({{"host", "h"}, {"x-amz-date", "20150830T123600Z"}, {"X-MULTI", "c"}, {"X-Multi", "a b"}});
   CHECK(a == b);
@@ -948,14 +961,49 @@ TEST_CASE("the JSON reader agrees with nlohmann's parser", "[json]") {
       R"({"QueueUrl":"http://127.0.0.1:9324/000000000000/q","Entries":[{"Id":"1","MessageBody":"x","DelaySeconds":0}]})",
       R"({"a":"\"\\\/\b\f\n\r\t","u":"\u00e9\u0000\uD83D\uDE00","n":[0,-0,1.5,-2e3,1E+2,18446744073709551615,-9223372036854775808,1e400,123456789012345678901234567890]})",
       " \t\r\n{ \"k\" : [ true , false , null , { } , [ ] ] } \n",
-      "\xEF\xBB\xBF{}", "{\"k\":\"h\xC3\xA9 \xF0\x9F\x98\x80 \xE2\x82\xAC\"}", R"({"dup":1,"dup":2})", "\"just a string\"", "42",
-      "[]", "null",
+      "\xEF\xBB\xBF{}",
+      "{\"k\":\"h\xC3\xA9 \xF0\x9F\x98\x80 \xE2\x82\xAC\"}",
+      R"({"dup":1,"dup":2})",
+      "\"just a string\"",
+      "42",
+      "[]",
+      "null",
       // Refused: each of these by both.
-      "", " ", "{", "}", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "[1,]", "{'a':1}", "{\"a\":1} x", "{\"a\":01}", "{\"a\":-}",
-      "{\"a\":1.}", "{\"a\":.5}", "{\"a\":1e}", "{\"a\":tru}", "{\"a\":nul}", "{\"a\":\"\x01\"}", "{\"a\":\"\\x\"}",
-      "{\"a\":\"\\u12\"}", "{\"a\":\"\\uDC00\"}", "{\"a\":\"\\uD800\"}", "{\"a\":\"\\uD800\\u0041\"}",
-      "{\"a\":\"\xC0\xAF\"}", "{\"a\":\"\xED\xA0\x80\"}", "{\"a\":\"\xF4\x90\x80\x80\"}", "{\"a\":\"\xE2\x82\"}",
-      "{\"a\":\"\xFF\"}", "\xEF\xBB{}", "{\"a\":\"unterminated}", "{1:2}", "[1 2]", "{\"a\" 1}", "+1", "NaN",
+      "",
+      " ",
+      "{",
+      "}",
+      "{\"a\"}",
+      "{\"a\":}",
+      "{\"a\":1,}",
+      "[1,]",
+      "{'a':1}",
+      "{\"a\":1} x",
+      "{\"a\":01}",
+      "{\"a\":-}",
+      "{\"a\":1.}",
+      "{\"a\":.5}",
+      "{\"a\":1e}",
+      "{\"a\":tru}",
+      "{\"a\":nul}",
+      "{\"a\":\"\x01\"}",
+      "{\"a\":\"\\x\"}",
+      "{\"a\":\"\\u12\"}",
+      "{\"a\":\"\\uDC00\"}",
+      "{\"a\":\"\\uD800\"}",
+      "{\"a\":\"\\uD800\\u0041\"}",
+      "{\"a\":\"\xC0\xAF\"}",
+      "{\"a\":\"\xED\xA0\x80\"}",
+      "{\"a\":\"\xF4\x90\x80\x80\"}",
+      "{\"a\":\"\xE2\x82\"}",
+      "{\"a\":\"\xFF\"}",
+      "\xEF\xBB{}",
+      "{\"a\":\"unterminated}",
+      "{1:2}",
+      "[1 2]",
+      "{\"a\" 1}",
+      "+1",
+      "NaN",
   };
   for (const auto& sample : samples) agree(sample);
   // The one difference: nlohmann ends the text at a NUL byte between tokens;
@@ -976,9 +1024,15 @@ TEST_CASE("the JSON reader agrees with nlohmann's parser", "[json]") {
       const size_t at = next() % text.size();
       const char c = next() % 4 ? alphabet[next() % alphabet.size()] : static_cast<char>(next() % 256);
       switch (next() % 3) {
-        case 0: text[at] = c; break;
-        case 1: text.insert(text.begin() + static_cast<std::ptrdiff_t>(at), c); break;
-        default: text.erase(at, 1); break;
+        case 0:
+          text[at] = c;
+          break;
+        case 1:
+          text.insert(text.begin() + static_cast<std::ptrdiff_t>(at), c);
+          break;
+        default:
+          text.erase(at, 1);
+          break;
       }
     }
     if (text.find('\0') == std::string::npos) {
@@ -1006,12 +1060,9 @@ TEST_CASE("received messages written directly match the JSON text of their tree"
   messages[1] = messages[0];
   static const char kOddBody[] = "tab\t quote\" back\\ nl\n nul\0 \x01 K\xc3\xb6ln \xe2\x82\xac bad\xff";
   messages[1].body = std::string_view(kOddBody, sizeof kOddBody - 1);
-  messages[1].attributes = {{"AWSTraceHeader", "Root=1-abc"},
-                            {"ApproximateFirstReceiveTimestamp", "1700000000000"},
-                            {"ApproximateReceiveCount", "3"},
-                            {"MessageGroupId", "g\"1"},
-                            {"SenderId", "000000000000"},
-                            {"SequenceNumber", "18880000000000000001"}};
+  messages[1].attributes = {{"AWSTraceHeader", "Root=1-abc"}, {"ApproximateFirstReceiveTimestamp", "1700000000000"},
+                            {"ApproximateReceiveCount", "3"}, {"MessageGroupId", "g\"1"},
+                            {"SenderId", "000000000000"},     {"SequenceNumber", "18880000000000000001"}};
   messages[2] = messages[0];
   messages[2].message_attributes = &attributes;
   messages[2].md5_of_message_attributes = md5_of_attributes(attributes);

@@ -33,10 +33,6 @@ using nlohmann::json;
 
 namespace {
 
-
-
-
-
 constexpr int64_t kStart = 1'700'000'000'000;  // ms since the epoch
 
 std::string arn_of(const std::string& name) { return queue_arn("us-east-1", "000000000000", name); }
@@ -223,7 +219,7 @@ std::vector<std::string> dead_letter(Fixture& f, const std::string& src, const s
                          R"({"index":{"DataType":"Number","StringValue":")" + std::to_string(i) + R"("}})"));
   }
   REQUIRE(f.receive(src, 10, 0).size() == static_cast<size_t>(n));  // receive count 1, visible again at once
-  CHECK(f.receive(src, 10).empty());                                 // past maxReceiveCount 1: to the DLQ
+  CHECK(f.receive(src, 10).empty());                                // past maxReceiveCount 1: to the DLQ
   REQUIRE(f.total(dlq) == before + static_cast<uint64_t>(n));
   REQUIRE(f.total(src) == 0);
   return ids;
@@ -244,8 +240,8 @@ std::set<std::string> sent_bodies(int n, const std::string& prefix = "m") {
 
 // Moved messages are new messages (AWS: "assigned a new messageID and
 // enqueueTime"): their bodies are the ones dead-lettered, none of their ids.
-void check_moved(const std::map<std::string, ReceivedMessage>& moved, const std::vector<std::string>& old_ids,
-                 int n, const std::string& prefix = "m") {
+void check_moved(const std::map<std::string, ReceivedMessage>& moved, const std::vector<std::string>& old_ids, int n,
+                 const std::string& prefix = "m") {
   CHECK(bodies_of(moved) == sent_bodies(n, prefix));
   for (const auto& id : old_ids) CHECK(moved.count(id) == 0);
 }
@@ -255,13 +251,13 @@ void check_moved(const std::map<std::string, ReceivedMessage>& moved, const std:
 // ---------------------------------------------------------------------------
 // RedrivePolicy and RedriveAllowPolicy: validation
 
-TEST_CASE("RedrivePolicy is normalised to {deadLetterTargetArn, maxReceiveCount as a number}", "[redrive][attributes]") {
+TEST_CASE("RedrivePolicy is normalised to {deadLetterTargetArn, maxReceiveCount as a number}",
+          "[redrive][attributes]") {
   const std::string dlq = arn_of("dlq");
   const std::string normal = R"({"deadLetterTargetArn":")" + dlq + R"(","maxReceiveCount":5})";
-  for (const std::string& given :
-       {normal, R"({"maxReceiveCount":5,"deadLetterTargetArn":")" + dlq + R"("})",
-        R"({ "deadLetterTargetArn" : ")" + dlq + R"(" , "maxReceiveCount" : 5 })",
-        R"({"deadLetterTargetArn":")" + dlq + R"(","maxReceiveCount":"5"})"}) {
+  for (const std::string& given : {normal, R"({"maxReceiveCount":5,"deadLetterTargetArn":")" + dlq + R"("})",
+                                   R"({ "deadLetterTargetArn" : ")" + dlq + R"(" , "maxReceiveCount" : 5 })",
+                                   R"({"deadLetterTargetArn":")" + dlq + R"(","maxReceiveCount":"5"})"}) {
     CAPTURE(given);
     for (bool creating : {true, false}) {
       auto v = validate_queue_attributes({{"RedrivePolicy", given}}, creating);
@@ -303,10 +299,10 @@ TEST_CASE("invalid RedrivePolicy values are InvalidParameterValue", "[redrive][a
       "{" + arn_part + R"(,"maxReceiveCount":true})",
       "{" + arn_part + R"(,"maxReceiveCount":null})",
       "{" + arn_part + R"(,"maxReceiveCount":[5]})",
-      "{" + arn_part + "}",                                     // no maxReceiveCount
-      R"({"maxReceiveCount":5})",                                // no deadLetterTargetArn
-      R"({"deadLetterTargetArn":5,"maxReceiveCount":5})",        // not a string
-      "{" + arn_part + R"(,"maxReceiveCount":5,"extra":1})",     // an extra field
+      "{" + arn_part + "}",                                   // no maxReceiveCount
+      R"({"maxReceiveCount":5})",                             // no deadLetterTargetArn
+      R"({"deadLetterTargetArn":5,"maxReceiveCount":5})",     // not a string
+      "{" + arn_part + R"(,"maxReceiveCount":5,"extra":1})",  // an extra field
       "{" + arn_part + R"(,"maxReceiveCount":5,"DeadLetterTargetArn":"x"})",
       "{}",
       "[]",
@@ -364,11 +360,11 @@ TEST_CASE("RedriveAllowPolicy: allowAll, denyAll, byQueue with 1-10 source ARNs"
   CHECK(removal->at("RedriveAllowPolicy").empty());
 
   const std::vector<std::string> invalid = {
-      json{{"redrivePermission", "byQueue"}}.dump(),                                      // no ARNs
-      json{{"redrivePermission", "byQueue"}, {"sourceQueueArns", json::array()}}.dump(),  // empty list
-      json{{"redrivePermission", "byQueue"}, {"sourceQueueArns", sources(11)}}.dump(),    // 11 ARNs
-      json{{"redrivePermission", "byQueue"}, {"sourceQueueArns", arn_of("a")}}.dump(),    // not a list
-      json{{"redrivePermission", "byQueue"}, {"sourceQueueArns", json::array({1, 2})}}.dump(),         // not strings
+      json{{"redrivePermission", "byQueue"}}.dump(),                                            // no ARNs
+      json{{"redrivePermission", "byQueue"}, {"sourceQueueArns", json::array()}}.dump(),        // empty list
+      json{{"redrivePermission", "byQueue"}, {"sourceQueueArns", sources(11)}}.dump(),          // 11 ARNs
+      json{{"redrivePermission", "byQueue"}, {"sourceQueueArns", arn_of("a")}}.dump(),          // not a list
+      json{{"redrivePermission", "byQueue"}, {"sourceQueueArns", json::array({1, 2})}}.dump(),  // not strings
       json{{"redrivePermission", "allowAll"}, {"sourceQueueArns", sources(1)}}.dump(),
       json{{"redrivePermission", "denyAll"}, {"sourceQueueArns", sources(1)}}.dump(),
       json{{"redrivePermission", "allowSome"}}.dump(),
@@ -396,7 +392,7 @@ TEST_CASE("allows_redrive_from follows RedriveAllowPolicy", "[redrive][attribute
     REQUIRE(v.ok());
     return v.value();
   };
-  CHECK(allows_redrive_from({}, a));                             // no policy: all allowed
+  CHECK(allows_redrive_from({}, a));  // no policy: all allowed
   CHECK(allows_redrive_from(default_queue_attributes(), a));
   CHECK(allows_redrive_from({{"RedriveAllowPolicy", ""}}, a));  // removed policy
   const AttributeMap allow_all = with_policy(R"({"redrivePermission":"allowAll"})");
@@ -429,9 +425,9 @@ TEST_CASE("a RedrivePolicy must name another existing queue that accepts the sou
     CHECK(code_of(f->set_queue_attributes("src", {{"RedrivePolicy", redrive_to("missing", 3)}})) ==
           "InvalidParameterValue");
     // An existing queue's name in another region or account is not it.
-    for (const std::string& other : {queue_arn("eu-west-1", "000000000000", "dlq"),
-                                     queue_arn("us-east-1", "111122223333", "dlq"), std::string("dlq"),
-                                     std::string("arn:aws:sqs:us-east-1:000000000000:")}) {
+    for (const std::string& other :
+         {queue_arn("eu-west-1", "000000000000", "dlq"), queue_arn("us-east-1", "111122223333", "dlq"),
+          std::string("dlq"), std::string("arn:aws:sqs:us-east-1:000000000000:")}) {
       CAPTURE(other);
       const std::string policy = json{{"deadLetterTargetArn", other}, {"maxReceiveCount", 3}}.dump();
       CHECK(code_of(f->set_queue_attributes("src", {{"RedrivePolicy", policy}})) == "InvalidParameterValue");
@@ -442,15 +438,13 @@ TEST_CASE("a RedrivePolicy must name another existing queue that accepts the sou
   SECTION("the queue itself") {
     CHECK(code_of(f->set_queue_attributes("src", {{"RedrivePolicy", redrive_to("src", 3)}})) ==
           "InvalidParameterValue");
-    CHECK(code_of(f->create_queue("self", {{"RedrivePolicy", redrive_to("self", 3)}}, {})) ==
-          "InvalidParameterValue");
+    CHECK(code_of(f->create_queue("self", {{"RedrivePolicy", redrive_to("self", 3)}}, {})) == "InvalidParameterValue");
     CHECK(code_of(f->get_queue("self")) == "QueueDoesNotExist");
     CHECK(f.attributes("src").count("RedrivePolicy") == 0);
   }
   SECTION("a dead-letter queue that denies all sources") {
     f.create("deny", {{"RedriveAllowPolicy", R"({"redrivePermission":"denyAll"})"}});
-    CHECK(code_of(f->create_queue("new", {{"RedrivePolicy", redrive_to("deny", 3)}}, {})) ==
-          "InvalidParameterValue");
+    CHECK(code_of(f->create_queue("new", {{"RedrivePolicy", redrive_to("deny", 3)}}, {})) == "InvalidParameterValue");
     CHECK(code_of(f->get_queue("new")) == "QueueDoesNotExist");
     CHECK(code_of(f->set_queue_attributes("src", {{"RedrivePolicy", redrive_to("deny", 3)}})) ==
           "InvalidParameterValue");
@@ -458,13 +452,13 @@ TEST_CASE("a RedrivePolicy must name another existing queue that accepts the sou
   }
   SECTION("a dead-letter queue that accepts only other sources") {
     f.create("picky",
-             {{"RedriveAllowPolicy", json{{"redrivePermission", "byQueue"}, {"sourceQueueArns", json::array({arn_of("src")})}}.dump()}});
+             {{"RedriveAllowPolicy",
+               json{{"redrivePermission", "byQueue"}, {"sourceQueueArns", json::array({arn_of("src")})}}.dump()}});
     CHECK(f->set_queue_attributes("src", {{"RedrivePolicy", redrive_to("picky", 3)}}).ok());
     f.create("other");
     CHECK(code_of(f->set_queue_attributes("other", {{"RedrivePolicy", redrive_to("picky", 3)}})) ==
           "InvalidParameterValue");
-    CHECK(code_of(f->create_queue("new", {{"RedrivePolicy", redrive_to("picky", 3)}}, {})) ==
-          "InvalidParameterValue");
+    CHECK(code_of(f->create_queue("new", {{"RedrivePolicy", redrive_to("picky", 3)}}, {})) == "InvalidParameterValue");
     f.create("allowed", {{"RedriveAllowPolicy", R"({"redrivePermission":"allowAll"})"}});
     CHECK(f->set_queue_attributes("other", {{"RedrivePolicy", redrive_to("allowed", 3)}}).ok());
   }
@@ -505,7 +499,8 @@ TEST_CASE("dead_letter_source_queues lists the queues naming a DLQ, sorted", "[r
   Fixture f;
   f.create("dlq");
   f.create("other-dlq");
-  for (const char* source : {"zeta", "alpha", "Mid", "beta"}) f.create(source, {{"RedrivePolicy", redrive_to("dlq", 3)}});
+  for (const char* source : {"zeta", "alpha", "Mid", "beta"})
+    f.create(source, {{"RedrivePolicy", redrive_to("dlq", 3)}});
   f.create("elsewhere", {{"RedrivePolicy", redrive_to("other-dlq", 3)}});
   f.create("plain");
 
@@ -572,9 +567,7 @@ TEST_CASE("a receive past maxReceiveCount moves the message to the dead-letter q
     CHECK(sys["AWSTraceHeader"] == json{{"DataType", "String"}, {"StringValue", "Root=1-abc"}});
   };
 
-  SECTION("the dead letter keeps the message") {
-    check_dead_letter(f.receive_one("dlq"));
-  }
+  SECTION("the dead letter keeps the message") { check_dead_letter(f.receive_one("dlq")); }
   SECTION("and survives close and reopen") {
     f.advance_s(5);
     f.reopen();
@@ -602,7 +595,8 @@ TEST_CASE("a receive that dead-letters one message returns the others", "[redriv
   CHECK(f.receive_one("dlq").message_id == old_id);
 }
 
-TEST_CASE("with its dead-letter queue deleted, a message past maxReceiveCount is just returned", "[redrive][messages]") {
+TEST_CASE("with its dead-letter queue deleted, a message past maxReceiveCount is just returned",
+          "[redrive][messages]") {
   Fixture f;
   f.create("dlq");
   f.create("src", {{"RedrivePolicy", redrive_to("dlq", 2)}});
@@ -710,9 +704,9 @@ TEST_CASE("delete_messages answers per entry for valid, garbage and stale handle
   REQUIRE(m2_new.message_id == m2_old.message_id);
   CHECK_COUNTS(f, "q", 0, 3, 0);
 
-  auto results = f->delete_messages("q", {m0.receipt_handle, "garbage", m2_old.receipt_handle,
-                                          from_other.receipt_handle, gone.receipt_handle, m1.receipt_handle,
-                                          m1.receipt_handle, ""});
+  auto results =
+      f->delete_messages("q", {m0.receipt_handle, "garbage", m2_old.receipt_handle, from_other.receipt_handle,
+                               gone.receipt_handle, m1.receipt_handle, m1.receipt_handle, ""});
   INFO(outcome(results));
   REQUIRE(results.ok());
   REQUIRE(results->size() == 8);
@@ -1186,8 +1180,8 @@ TEST_CASE("create_queue with invalid tags fails and creates nothing", "[tags]") 
   Fixture f;
   TagMap too_many;
   for (int i = 0; i < 51; ++i) too_many["k" + std::to_string(i)] = "v";
-  for (const TagMap& bad : {too_many, TagMap{{std::string(129, 'k'), "v"}}, TagMap{{"k", std::string(257, 'v')}},
-                            TagMap{{"aws:k", "v"}}}) {
+  for (const TagMap& bad :
+       {too_many, TagMap{{std::string(129, 'k'), "v"}}, TagMap{{"k", std::string(257, 'v')}}, TagMap{{"aws:k", "v"}}}) {
     CHECK(code_of(f->create_queue("q", {}, bad)) == "InvalidParameterValue");
     CHECK(code_of(f->get_queue("q")) == "QueueDoesNotExist");
   }
@@ -1255,8 +1249,7 @@ TEST_CASE("add_permission builds the queue's Policy document", "[permissions]") 
   REQUIRE(policy["Statement"].size() == 3);
   const json* s2 = statement(policy, "several");
   REQUIRE(s2);
-  CHECK((*s2)["Principal"]["AWS"] ==
-        json::array({"arn:aws:iam::111122223333:root", "arn:aws:iam::444455556666:root"}));
+  CHECK((*s2)["Principal"]["AWS"] == json::array({"arn:aws:iam::111122223333:root", "arn:aws:iam::444455556666:root"}));
   CHECK((*s2)["Action"] == json::array({"SQS:ReceiveMessage", "SQS:DeleteMessage"}));
   CHECK((*s2)["Effect"] == "Allow");
   CHECK((*s2)["Resource"] == arn_of("q"));
@@ -1266,10 +1259,11 @@ TEST_CASE("add_permission builds the queue's Policy document", "[permissions]") 
   REQUIRE(statement(policy, "one"));
 
   // Seven actions are allowed.
-  REQUIRE(grant(f, "q", {"seven",
-                         {"111122223333"},
-                         {"SendMessage", "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility",
-                          "GetQueueAttributes", "GetQueueUrl", "PurgeQueue"}})
+  REQUIRE(grant(f, "q",
+                {"seven",
+                 {"111122223333"},
+                 {"SendMessage", "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility", "GetQueueAttributes",
+                  "GetQueueUrl", "PurgeQueue"}})
               .ok());
   policy = policy_of(f, "q");
   REQUIRE(statement(policy, "seven"));
@@ -1298,12 +1292,12 @@ TEST_CASE("add_permission errors leave the Policy unchanged", "[permissions]") {
     CHECK(code_of(grant(f, "q", {"bad-account", {bad_id}, {"SendMessage"}})) == "InvalidParameterValue");
   }
   for (const char* owner_only : {"CreateQueue", "DeleteQueue", "SetQueueAttributes", "AddPermission",
-                                        "RemovePermission", "TagQueue", "UntagQueue", "NoSuchAction"}) {
+                                 "RemovePermission", "TagQueue", "UntagQueue", "NoSuchAction"}) {
     CAPTURE(owner_only);
     CHECK(code_of(grant(f, "q", {"owner-only", {"111122223333"}, {owner_only}})) == "InvalidParameterValue");
   }
-  for (const std::string& bad_label : {std::string(), std::string("has space"), std::string("dot.ted"),
-                                       std::string(81, 'l')}) {
+  for (const std::string& bad_label :
+       {std::string(), std::string("has space"), std::string("dot.ted"), std::string(81, 'l')}) {
     CAPTURE(bad_label);
     CHECK(code_of(grant(f, "q", {bad_label, {"111122223333"}, {"SendMessage"}})) == "InvalidParameterValue");
   }
@@ -1452,7 +1446,8 @@ TEST_CASE("receipt handles issued after a reopen differ from every handle issued
   CHECK_COUNTS(f, "q", 0, 1, 0);
 }
 
-TEST_CASE("evaluate_policy: AddPermission's statements allow their accounts and actions only", "[permissions][policy]") {
+TEST_CASE("evaluate_policy: AddPermission's statements allow their accounts and actions only",
+          "[permissions][policy]") {
   Fixture f;
   f.create("q");
   REQUIRE(grant(f, "q", {"send", {"111122223333"}, {"SendMessage"}}).ok());
@@ -1482,10 +1477,12 @@ TEST_CASE("evaluate_policy: principals, action globs, Deny, and statements it do
         PolicyDecision::Allow);
   CHECK(decide(R"({"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"SQS:Receive*"})", "111122223333",
                "ReceiveMessage") == PolicyDecision::Allow);
-  CHECK(decide(R"({"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:user/x"]},"Action":["sqs:get?ueueUrl"]})",
-               "111122223333", "GetQueueUrl") == PolicyDecision::Allow);
-  CHECK(decide(R"({"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::11112222333:root"},"Action":"*"})",
-               "111122223333", "GetQueueUrl") == PolicyDecision::NoMatch);  // another (shorter) account
+  CHECK(
+      decide(
+          R"({"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:user/x"]},"Action":["sqs:get?ueueUrl"]})",
+          "111122223333", "GetQueueUrl") == PolicyDecision::Allow);
+  CHECK(decide(R"({"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::11112222333:root"},"Action":"*"})", "111122223333",
+               "GetQueueUrl") == PolicyDecision::NoMatch);  // another (shorter) account
   CHECK(decide(R"({"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sqs:Send*","Resource":"arn:aws:sqs:*:*:q"})",
                "111122223333", "SendMessage") == PolicyDecision::Allow);
   CHECK(decide(R"({"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sqs:Send*","Resource":"arn:aws:sqs:*:*:Q"})",

@@ -39,10 +39,6 @@ using nlohmann::json;
 
 namespace {
 
-
-
-
-
 constexpr int64_t kStart = 1'700'000'000'000;  // ms since the epoch
 constexpr int64_t kWindow = 300'000;           // the default dedup window
 
@@ -154,8 +150,7 @@ struct Fixture {
   }
 
   std::vector<ReceivedMessage> receive(const std::string& queue, int max = 10,
-                                       std::optional<int> visibility = std::nullopt,
-                                       const std::string& attempt = "") {
+                                       std::optional<int> visibility = std::nullopt, const std::string& attempt = "") {
     auto r = engine->receive_messages(queue, max, visibility, attempt);
     INFO("receive from " << queue << ": " << outcome(r));
     REQUIRE(r.ok());
@@ -349,8 +344,8 @@ TEST_CASE("FIFO queues: creation, defaults and the type rules of attributes", "[
   CHECK(code_of(f->set_queue_attributes("q.fifo", {{"FifoThroughputLimit", "perMessageGroupId"}})) ==
         "InvalidAttributeValue");
   CHECK(f.attributes("q.fifo").at("FifoThroughputLimit") == "perQueue");
-  CHECK(f->set_queue_attributes("q.fifo", {{"FifoThroughputLimit", "perMessageGroupId"},
-                                           {"DeduplicationScope", "messageGroup"}})
+  CHECK(f->set_queue_attributes("q.fifo",
+                                {{"FifoThroughputLimit", "perMessageGroupId"}, {"DeduplicationScope", "messageGroup"}})
             .ok());
   CHECK(code_of(f->set_queue_attributes("q.fifo", {{"DeduplicationScope", "queue"}})) == "InvalidAttributeValue");
   CHECK(f.attributes("q.fifo").at("DeduplicationScope") == "messageGroup");
@@ -1010,8 +1005,7 @@ TEST_CASE("a FIFO queue's dead-letter queue must be FIFO, and a standard queue's
   CHECK(code_of(f->create_queue("src.fifo", fifo({{"RedrivePolicy", redrive_to("dlq", 1)}}), {})) ==
         "InvalidParameterValue");
   CHECK(f->list_queues("src").empty());
-  CHECK(code_of(f->create_queue("src", {{"RedrivePolicy", redrive_to("dlq.fifo", 1)}}, {})) ==
-        "InvalidParameterValue");
+  CHECK(code_of(f->create_queue("src", {{"RedrivePolicy", redrive_to("dlq.fifo", 1)}}, {})) == "InvalidParameterValue");
   f.create("src.fifo", fifo());
   CHECK(code_of(f->set_queue_attributes("src.fifo", {{"RedrivePolicy", redrive_to("dlq", 1)}})) ==
         "InvalidParameterValue");
@@ -1408,7 +1402,8 @@ void run_random_sequence(uint32_t seed, int steps) {
       INFO(what.str());
       const auto groups = model.groups();
       bool any_deliverable = false;
-      for (const auto& [g, members] : groups) any_deliverable = any_deliverable || model.group_deliverable(members, now);
+      for (const auto& [g, members] : groups)
+        any_deliverable = any_deliverable || model.group_deliverable(members, now);
       auto got = f.receive("q.fifo", max, vt);
       REQUIRE(static_cast<int>(got.size()) <= max);
       if (any_deliverable) REQUIRE_FALSE(got.empty());

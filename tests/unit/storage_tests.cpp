@@ -39,10 +39,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
-
-
-
 constexpr int64_t kStart = 1'700'000'000'000;  // ms since the epoch
 
 // A temp data dir, a clock the test advances, and the engine over both.
@@ -119,11 +115,11 @@ std::string describe(const QueueCounts& c) {
          " delayed=" + std::to_string(c.delayed);
 }
 
-#define CHECK_COUNTS(fixture, queue, v, f, d)                  \
-  do {                                                         \
-    const QueueCounts counts_ = (fixture).counts(queue);       \
+#define CHECK_COUNTS(fixture, queue, v, f, d)                   \
+  do {                                                          \
+    const QueueCounts counts_ = (fixture).counts(queue);        \
     INFO("counts of " << (queue) << ": " << describe(counts_)); \
-    CHECK(counts_are(counts_, (v), (f), (d)));                 \
+    CHECK(counts_are(counts_, (v), (f), (d)));                  \
   } while (false)
 
 }  // namespace
@@ -175,9 +171,9 @@ TEST_CASE("attribute ranges are inclusive and checked", "[queues]") {
       CHECK(v->at(r.name) == std::to_string(ok));
       CHECK(validate_queue_attributes({{r.name, std::to_string(ok)}}, false).ok());
     }
-    for (const std::string& bad : {std::to_string(r.min - 1), std::to_string(r.max + 1), std::string("abc"),
-                                   std::string(""), std::string("1.5"), std::string("-"),
-                                   std::string("99999999999999999999999")}) {
+    for (const std::string& bad :
+         {std::to_string(r.min - 1), std::to_string(r.max + 1), std::string("abc"), std::string(""), std::string("1.5"),
+          std::string("-"), std::string("99999999999999999999999")}) {
       CAPTURE(bad);
       CHECK(code_of(validate_queue_attributes({{r.name, bad}}, true)) == "InvalidAttributeValue");
       CHECK(code_of(validate_queue_attributes({{r.name, bad}}, false)) == "InvalidAttributeValue");
@@ -195,8 +191,8 @@ TEST_CASE("attribute names are checked", "[queues]") {
   CHECK(check_queue_type_rules(true, {{"ContentBasedDeduplication", "true"}}, {}).ok());
   // perMessageGroupId throughput needs messageGroup scope.
   CHECK(code_of(check_queue_type_rules(true, {{"FifoThroughputLimit", "perMessageGroupId"}},
-                                       {{"FifoThroughputLimit", "perMessageGroupId"}, {"DeduplicationScope", "queue"}})) ==
-        "InvalidAttributeValue");
+                                       {{"FifoThroughputLimit", "perMessageGroupId"},
+                                        {"DeduplicationScope", "queue"}})) == "InvalidAttributeValue");
   CHECK(check_queue_type_rules(true, {{"FifoThroughputLimit", "perMessageGroupId"}},
                                {{"FifoThroughputLimit", "perMessageGroupId"}, {"DeduplicationScope", "messageGroup"}})
             .ok());
@@ -281,8 +277,7 @@ TEST_CASE("create_queue is idempotent for equal attributes", "[queues]") {
   CHECK(f->create_queue("q", {}, {}).ok());
   // A different value is QueueNameExists.
   CHECK(code_of(f->create_queue("q", {{"VisibilityTimeout", "30"}}, {})) == "QueueNameExists");
-  CHECK(code_of(f->create_queue("q", {{"VisibilityTimeout", "60"}, {"DelaySeconds", "1"}}, {})) ==
-        "QueueNameExists");
+  CHECK(code_of(f->create_queue("q", {{"VisibilityTimeout", "60"}, {"DelaySeconds", "1"}}, {})) == "QueueNameExists");
   CHECK(f->get_queue("q")->attributes.at("VisibilityTimeout") == "60");
 
   // A default value given explicitly matches a queue created without it.
@@ -480,9 +475,9 @@ TEST_CASE("invalid receipt handles are ReceiptHandleIsInvalid", "[messages][hand
   const ReceivedMessage m = f.receive_one("q");
   const std::string& handle = m.receipt_handle;
 
-  for (const std::string& garbage : {std::string("garbage"), std::string(""), std::string(handle.size(), 'A'),
-                                     handle + "AAAA", handle.substr(0, handle.size() - 4),
-                                     std::string(handle.size(), '*')}) {
+  for (const std::string& garbage :
+       {std::string("garbage"), std::string(""), std::string(handle.size(), 'A'), handle + "AAAA",
+        handle.substr(0, handle.size() - 4), std::string(handle.size(), '*')}) {
     CAPTURE(garbage);
     CHECK(code_of(f->delete_message("q", garbage)) == "ReceiptHandleIsInvalid");
     CHECK(code_of(f->change_visibility("q", garbage, 10)) == "ReceiptHandleIsInvalid");
@@ -676,21 +671,22 @@ TEST_CASE("message bodies must be valid XML characters in valid UTF-8", "[messag
   Fixture f;
   f.create("q");
   const std::vector<std::string> invalid = {
-      std::string("\x00", 1),             // NUL
-      std::string("a\x01" "b"),           // control character
-      std::string("\x1f"),                // control character
-      std::string("\xed\xa0\x80"),        // U+D800, a lone surrogate encoded in UTF-8
-      std::string("\xed\xbf\xbf"),        // U+DFFF
-      std::string("\xc0\x80"),            // overlong NUL
-      std::string("\xe0\x80\xaf"),        // overlong '/'
-      std::string("\xf0\x80\x80\xaf"),    // overlong '/'
-      std::string("\xef\xbf\xbe"),        // U+FFFE
-      std::string("\xef\xbf\xbf"),        // U+FFFF
-      std::string("\xf4\x90\x80\x80"),    // U+110000
-      std::string("\xe2\x82"),            // truncated sequence
-      std::string("\x80"),                // lone continuation byte
-      std::string("\xff"),                // never valid in UTF-8
-      std::string("ok then \xc3"),        // truncated at the end
+      std::string("\x00", 1),  // NUL
+      std::string("a\x01"
+                  "b"),                 // control character
+      std::string("\x1f"),              // control character
+      std::string("\xed\xa0\x80"),      // U+D800, a lone surrogate encoded in UTF-8
+      std::string("\xed\xbf\xbf"),      // U+DFFF
+      std::string("\xc0\x80"),          // overlong NUL
+      std::string("\xe0\x80\xaf"),      // overlong '/'
+      std::string("\xf0\x80\x80\xaf"),  // overlong '/'
+      std::string("\xef\xbf\xbe"),      // U+FFFE
+      std::string("\xef\xbf\xbf"),      // U+FFFF
+      std::string("\xf4\x90\x80\x80"),  // U+110000
+      std::string("\xe2\x82"),          // truncated sequence
+      std::string("\x80"),              // lone continuation byte
+      std::string("\xff"),              // never valid in UTF-8
+      std::string("ok then \xc3"),      // truncated at the end
   };
   for (const std::string& body : invalid) {
     CAPTURE(body);
@@ -701,15 +697,14 @@ TEST_CASE("message bodies must be valid XML characters in valid UTF-8", "[messag
   CHECK_COUNTS(f, "q", 0, 0, 0);
 
   const std::vector<std::string> valid = {
-      "\t\n\r",
-      " ~",
-      "h\xc3\xa9llo",          // U+00E9
-      "\xed\x9f\xbf",          // U+D7FF
-      "\xee\x80\x80",          // U+E000
-      "\xef\xbf\xbd",          // U+FFFD
-      "\xf0\x90\x80\x80",      // U+10000
-      "\xf4\x8f\xbf\xbf",      // U+10FFFF
-      "\xf0\x9f\x98\x80",      // an emoji
+      "\t\n\r",           " ~",
+      "h\xc3\xa9llo",      // U+00E9
+      "\xed\x9f\xbf",      // U+D7FF
+      "\xee\x80\x80",      // U+E000
+      "\xef\xbf\xbd",      // U+FFFD
+      "\xf0\x90\x80\x80",  // U+10000
+      "\xf4\x8f\xbf\xbf",  // U+10FFFF
+      "\xf0\x9f\x98\x80",  // an emoji
   };
   for (const std::string& body : valid) {
     CAPTURE(body);
@@ -998,8 +993,7 @@ TEST_CASE("message content records round-trip", "[records]") {
   }
 }
 
-TEST_CASE("message content records keep the body's MD5 in 16 bytes, and read records written without it",
-          "[records]") {
+TEST_CASE("message content records keep the body's MD5 in 16 bytes, and read records written without it", "[records]") {
   MessageContent c;
   c.sent_ms = 42;
   c.message_id = "id";
@@ -1032,7 +1026,7 @@ TEST_CASE("message content records keep the body's MD5 in 16 bytes, and read rec
 TEST_CASE("message ids kept as 16 bytes turn back into the same text", "[records]") {
   for (int i = 0; i < 200; ++i) {
     const std::string id = random_uuid();
-    CHECK(id[14] == '4');  // version 4
+    CHECK(id[14] == '4');                                                    // version 4
     CHECK(std::string_view("89ab").find(id[19]) != std::string_view::npos);  // variant 10
     auto bytes = uuid_bytes(id);
     REQUIRE(bytes.has_value());
@@ -1103,8 +1097,8 @@ TEST_CASE("receipt handles round-trip and are bound to the secret", "[records][h
   const std::string text = encode_receipt_handle(h, secret);
   CHECK(text.size() == 48);
   for (char c : text) {
-    const bool url_safe = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                          c == '_';
+    const bool url_safe =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
     CHECK(url_safe);
   }
   auto back = decode_receipt_handle(text, secret);
@@ -1128,7 +1122,8 @@ TEST_CASE("receipt handles carry HMAC-SHA256 of their payload (known answers, ke
   for (int round = 0; round < 2; ++round) {
     CHECK(encode_receipt_handle(ReceiptHandle{42, 123456789, 3}, std::string(32, 's')) ==
           "AAAAAAAAACoAAAAAB1vNFQAAAAMqt6hdZIXG_hi0Og1i_YXA");
-    CHECK(encode_receipt_handle(ReceiptHandle{7, 1, 1}, long_secret) == "AAAAAAAAAAcAAAAAAAAAAQAAAAGCxT9xdXwAOSLWbha1MrnT");
+    CHECK(encode_receipt_handle(ReceiptHandle{7, 1, 1}, long_secret) ==
+          "AAAAAAAAAAcAAAAAAAAAAQAAAAGCxT9xdXwAOSLWbha1MrnT");
     CHECK(decode_receipt_handle("AAAAAAAAACoAAAAAB1vNFQAAAAMqt6hdZIXG_hi0Og1i_YXA", std::string(32, 's')).has_value());
   }
 }
@@ -1141,7 +1136,7 @@ TEST_CASE("message text: the XML character set in UTF-8, wherever the bad byte s
   // Every position in and around the 8-byte blocks the fast path reads.
   for (size_t at = 0; at < 20; ++at) {
     for (const std::string& bad : {std::string(1, '\0'), std::string("\x01"), std::string("\x1f"), std::string("\xff"),
-                                  std::string("\xc3"), std::string("\xed\xa0\x80"), std::string("\xef\xbf\xbe")}) {
+                                   std::string("\xc3"), std::string("\xed\xa0\x80"), std::string("\xef\xbf\xbe")}) {
       std::string text = ascii.substr(0, at) + bad + ascii.substr(at);
       INFO(at);
       CHECK_FALSE(is_valid_message_text(text));
