@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "storage/records.h"
+#include "storage/rocksdb/records.h"
 
 namespace wharf::storage {
 namespace {

@@ -30,7 +30,7 @@
 #include "storage/message_text.h"
 #include "storage/queue_attributes.h"
 #include "storage/receipt_handle.h"
-#include "storage/records.h"
+#include "storage/rocksdb/records.h"
 
 using namespace wharf;
 using namespace wharf::storage;

@@ -1,4 +1,4 @@
-#include "storage/records.h"
+#include "storage/rocksdb/records.h"
 
 #include <algorithm>
 

@@ -1,5 +1,5 @@
 // RocksEngine: lifecycle, queues and their attributes, time-driven work.
-#include "storage/rocks_engine.h"
+#include "storage/rocksdb/rocks_engine.h"
 
 #include <nlohmann/json.hpp>
 #include <openssl/rand.h>

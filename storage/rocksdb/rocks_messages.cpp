@@ -10,7 +10,7 @@
 #include "common/ids.h"
 #include "storage/message_text.h"
 #include "storage/receipt_handle.h"
-#include "storage/rocks_engine.h"
+#include "storage/rocksdb/rocks_engine.h"
 
 namespace wharf::storage {
 namespace {

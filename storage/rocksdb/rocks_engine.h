@@ -28,7 +28,7 @@
 
 #include "common/ids.h"
 #include "storage/engine.h"
-#include "storage/records.h"
+#include "storage/rocksdb/records.h"
 
 namespace wharf::storage {
 
