@@ -1,5 +1,6 @@
 #include "protocol/xml_encoder.h"
 
+#include "common/action_facts.h"
 #include "common/text.h"
 
 #include "protocol/errors.h"
@@ -25,7 +26,7 @@ std::string scalar_text(const json& v) {
   return v.dump();
 }
 
-void encode_members(std::string& out, std::string_view action, const json& object);
+void encode_members(std::string& out, const ActionFacts* facts, const json& object);
 
 void encode_string_map(std::string& out, std::string_view entry, std::string_view key_name, std::string_view value_name,
                        const json& map) {
@@ -58,17 +59,18 @@ void encode_message_attributes(std::string& out, const json& map) {
   }
 }
 
-// The query model's flattened member name for a JSON list member.
-std::string list_member_name(std::string_view action, const std::string& key) {
-  if (key == "QueueUrls" || key == "queueUrls") return "QueueUrl";
-  if (key == "Messages") return "Message";
-  if (key == "Failed") return "BatchResultErrorEntry";
-  if (key == "Successful") return std::string(action) + "ResultEntry";
-  if (key == "Results") return std::string(action) + "ResultEntry";
+// The query model's flattened member name for a JSON list member of the
+// action's result (the action facts' XML lists); other lists keep their key.
+std::string_view list_member_name(const ActionFacts* facts, const std::string& key) {
+  if (facts) {
+    for (const auto& list : facts->xml_lists) {
+      if (!list.json_key.empty() && list.json_key == key) return list.xml_member;
+    }
+  }
   return key;
 }
 
-void encode_value(std::string& out, std::string_view action, const std::string& key, const json& value) {
+void encode_value(std::string& out, const ActionFacts* facts, const std::string& key, const json& value) {
   if (key == "Attributes") {
     encode_string_map(out, "Attribute", "Name", "Value", value);
   } else if (key == "Tags") {
@@ -76,13 +78,13 @@ void encode_value(std::string& out, std::string_view action, const std::string& 
   } else if (key == "MessageAttributes") {
     encode_message_attributes(out, value);
   } else if (value.is_array()) {
-    const std::string member = list_member_name(action, key);
-    for (const auto& item : value) encode_value(out, action, member, item);
+    const std::string member(list_member_name(facts, key));
+    for (const auto& item : value) encode_value(out, facts, member, item);
   } else if (value.is_object()) {
     out += '<';
     out += key;
     out += '>';
-    encode_members(out, action, value);
+    encode_members(out, facts, value);
     out += "</";
     out += key;
     out += '>';
@@ -91,21 +93,8 @@ void encode_value(std::string& out, std::string_view action, const std::string& 
   }
 }
 
-void encode_members(std::string& out, std::string_view action, const json& object) {
-  for (auto it = object.begin(); it != object.end(); ++it) encode_value(out, action, it.key(), it.value());
-}
-
-// Actions whose query model has no output shape: their response has no
-// <ActionResult> element. Every other action has one, even when empty
-// (SDKs look it up by name).
-bool has_result_element(std::string_view action) {
-  static constexpr std::string_view kNoResult[] = {"DeleteQueue",   "SetQueueAttributes",      "PurgeQueue",
-                                                   "DeleteMessage", "ChangeMessageVisibility", "TagQueue",
-                                                   "UntagQueue",    "AddPermission",           "RemovePermission"};
-  for (auto name : kNoResult) {
-    if (name == action) return false;
-  }
-  return true;
+void encode_members(std::string& out, const ActionFacts* facts, const json& object) {
+  for (auto it = object.begin(); it != object.end(); ++it) encode_value(out, facts, it.key(), it.value());
 }
 
 }  // namespace
@@ -161,11 +150,14 @@ std::string encode_query_response(std::string_view action, const nlohmann::json&
   out += "Response xmlns=\"";
   out += kQueryXmlNamespace;
   out += "\">";
-  if (has_result_element(action)) {
+  // Actions whose query model has no output shape have no <ActionResult>;
+  // every other one has it, even when empty (SDKs look it up by name).
+  const ActionFacts* facts = find_action_facts(action);
+  if (!facts || facts->xml_result_element) {
     out += '<';
     out += action;
     out += "Result>";
-    if (result.is_object()) encode_members(out, action, result);
+    if (result.is_object()) encode_members(out, facts, result);
     out += "</";
     out += action;
     out += "Result>";

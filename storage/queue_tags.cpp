@@ -7,6 +7,7 @@
 #include <functional>
 #include <string_view>
 
+#include "common/action_facts.h"
 #include "common/text.h"
 
 namespace wharf::storage {
@@ -23,27 +24,8 @@ bool valid_label(const std::string& label) {
                      [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; });
 }
 
-// Actions AddPermission may grant (botocore's documentation: any action
-// except those that change the queue itself or its permissions).
-bool grantable(const std::string& action) {
-  static const char* const kActions[] = {"*",
-                                         "SendMessage",
-                                         "ReceiveMessage",
-                                         "DeleteMessage",
-                                         "ChangeMessageVisibility",
-                                         "GetQueueAttributes",
-                                         "GetQueueUrl",
-                                         "ListDeadLetterSourceQueues",
-                                         "PurgeQueue",
-                                         "ListQueueTags",
-                                         "SendMessageBatch",
-                                         "DeleteMessageBatch",
-                                         "ChangeMessageVisibilityBatch",
-                                         "StartMessageMoveTask",
-                                         "CancelMessageMoveTask",
-                                         "ListMessageMoveTasks"};
-  return std::any_of(std::begin(kActions), std::end(kActions), [&](const char* a) { return action == a; });
-}
+// Actions AddPermission may grant: the action facts' Policy names and "*".
+bool grantable(const std::string& action) { return policy_may_grant(action); }
 
 // A statement's Sid; the Policy is the user's own JSON, so any shape.
 std::string sid_of(const nlohmann::json& statement) {
