@@ -10,28 +10,25 @@ namespace wharf::server {
 using nlohmann::json;
 
 Result<json> tag_queue(const Call& call) {
-  auto name = queue_name_from_url(call);
-  if (!name) return name.error();
+  const std::string& name = call.queue_name;
   Params p(call.params);
   if (!p.has("Tags")) return make_error(ErrorCode::MissingParameter, "The request must contain the parameter Tags.");
   auto tags = p.string_map("Tags");
   if (!tags) return tags.error();
   if (tags->empty()) return make_error(ErrorCode::InvalidParameterValue, "The request must contain at least one tag.");
-  auto st =
-      call.engine.modify_queue(name.value(), [&](storage::QueueInfo& q) { return storage::add_tags(q, tags.value()); });
+  auto st = call.engine.modify_queue(name, [&](storage::QueueInfo& q) { return storage::add_tags(q, tags.value()); });
   if (!st) return st.error();
   return json::object();
 }
 
 Result<json> untag_queue(const Call& call) {
-  auto name = queue_name_from_url(call);
-  if (!name) return name.error();
+  const std::string& name = call.queue_name;
   Params p(call.params);
   if (!p.has("TagKeys"))
     return make_error(ErrorCode::MissingParameter, "The request must contain the parameter TagKeys.");
   auto keys = p.string_list("TagKeys");
   if (!keys) return keys.error();
-  auto st = call.engine.modify_queue(name.value(), [&](storage::QueueInfo& q) {
+  auto st = call.engine.modify_queue(name, [&](storage::QueueInfo& q) {
     storage::remove_tags(q, keys.value());
     return Status(Ok{});
   });
@@ -40,17 +37,15 @@ Result<json> untag_queue(const Call& call) {
 }
 
 Result<json> list_queue_tags(const Call& call) {
-  auto name = queue_name_from_url(call);
-  if (!name) return name.error();
-  auto queue = call.engine.get_queue(name.value());
+  const std::string& name = call.queue_name;
+  auto queue = call.engine.get_queue(name);
   if (!queue) return queue.error();
   if (queue->tags.empty()) return json::object();
   return json{{"Tags", queue->tags}};
 }
 
 Result<json> add_permission(const Call& call) {
-  auto name = queue_name_from_url(call);
-  if (!name) return name.error();
+  const std::string& name = call.queue_name;
   Params p(call.params);
   auto label = p.required_string("Label");
   if (!label) return label.error();
@@ -63,22 +58,21 @@ Result<json> add_permission(const Call& call) {
   if (!accounts) return accounts.error();
   auto actions = p.string_list("Actions");
   if (!actions) return actions.error();
-  const std::string arn = storage::queue_arn(call.settings.region, owner_account(call), name.value());
+  const std::string arn = storage::queue_arn(call.settings.region, owner_account(call), name);
   const storage::Permission permission{label.value(), accounts.value(), actions.value()};
   auto st = call.engine.modify_queue(
-      name.value(), [&](storage::QueueInfo& q) { return storage::add_permission(q, arn, permission); });
+      name, [&](storage::QueueInfo& q) { return storage::add_permission(q, arn, permission); });
   if (!st) return st.error();
   return json::object();
 }
 
 Result<json> remove_permission(const Call& call) {
-  auto name = queue_name_from_url(call);
-  if (!name) return name.error();
+  const std::string& name = call.queue_name;
   Params p(call.params);
   auto label = p.required_string("Label");
   if (!label) return label.error();
   auto st = call.engine.modify_queue(
-      name.value(), [&](storage::QueueInfo& q) { return storage::remove_permission(q, label.value()); });
+      name, [&](storage::QueueInfo& q) { return storage::remove_permission(q, label.value()); });
   if (!st) return st.error();
   return json::object();
 }

@@ -2,7 +2,7 @@
 
 #include <optional>
 
-#include "server/actions.h"
+#include "server/queue_urls.h"
 #include "storage/arn.h"
 #include "storage/queue_tags.h"
 

@@ -38,6 +38,14 @@ class Accounts {
   Account& own() { return *accounts_.at(own_id_); }
   Account* find(const std::string& id);  // nullptr when this server holds no such account
 
+  // An account whose engine the caller opened (the fuzz targets, with their
+  // fake clock); the first one is the server's own.
+  void add(std::unique_ptr<Account> account) {
+    if (accounts_.empty()) own_id_ = account->id;
+    const std::string id = account->id;
+    accounts_[id] = std::move(account);
+  }
+
  private:
   std::string own_id_;
   std::map<std::string, std::unique_ptr<Account>> accounts_;

@@ -1,11 +1,10 @@
 #include "server/actions.h"
 
-#include <algorithm>
 #include <array>
 
-#include "protocol/checksums.h"
 #include "server/log.h"
 #include "server/params.h"
+#include "server/queue_urls.h"
 
 namespace wharf::server {
 namespace {
@@ -13,149 +12,90 @@ namespace {
 using SyncHandler = Result<nlohmann::json> (*)(const Call&);
 using AsyncHandler = void (*)(const Call&, Reply);
 
-struct ActionRow {
-  std::string_view name;
+struct Handler {
+  SqsAction action;
   SyncHandler sync = nullptr;
   AsyncHandler async = nullptr;
 };
 
-// Every SQS action.
-constexpr std::array kActions = {
-    ActionRow{"CreateQueue", create_queue},
-    ActionRow{"GetQueueUrl", get_queue_url},
-    ActionRow{"ListQueues", list_queues},
-    ActionRow{"DeleteQueue", delete_queue},
-    ActionRow{"GetQueueAttributes", get_queue_attributes},
-    ActionRow{"SetQueueAttributes", set_queue_attributes},
-    ActionRow{"PurgeQueue", purge_queue},
-    ActionRow{"SendMessage", send_message},
-    ActionRow{"ReceiveMessage", nullptr, receive_message},
-    ActionRow{"DeleteMessage", delete_message},
-    ActionRow{"ChangeMessageVisibility", change_message_visibility},
-    ActionRow{"SendMessageBatch", send_message_batch},
-    ActionRow{"DeleteMessageBatch", delete_message_batch},
-    ActionRow{"ChangeMessageVisibilityBatch", change_message_visibility_batch},
-    ActionRow{"TagQueue", tag_queue},
-    ActionRow{"UntagQueue", untag_queue},
-    ActionRow{"ListQueueTags", list_queue_tags},
-    ActionRow{"AddPermission", add_permission},
-    ActionRow{"RemovePermission", remove_permission},
-    ActionRow{"ListDeadLetterSourceQueues", list_dead_letter_source_queues},
-    ActionRow{"StartMessageMoveTask", start_message_move_task},
-    ActionRow{"CancelMessageMoveTask", cancel_message_move_task},
-    ActionRow{"ListMessageMoveTasks", list_message_move_tasks},
-};
+// One handler per row of kActionFacts, in the same order.
+constexpr std::array<Handler, kActionCount> kHandlers = {{
+    {SqsAction::CreateQueue, create_queue},
+    {SqsAction::GetQueueUrl, get_queue_url},
+    {SqsAction::ListQueues, list_queues},
+    {SqsAction::DeleteQueue, delete_queue},
+    {SqsAction::GetQueueAttributes, get_queue_attributes},
+    {SqsAction::SetQueueAttributes, set_queue_attributes},
+    {SqsAction::PurgeQueue, purge_queue},
+    {SqsAction::SendMessage, send_message},
+    {SqsAction::ReceiveMessage, nullptr, receive_message},
+    {SqsAction::DeleteMessage, delete_message},
+    {SqsAction::ChangeMessageVisibility, change_message_visibility},
+    {SqsAction::SendMessageBatch, send_message_batch},
+    {SqsAction::DeleteMessageBatch, delete_message_batch},
+    {SqsAction::ChangeMessageVisibilityBatch, change_message_visibility_batch},
+    {SqsAction::TagQueue, tag_queue},
+    {SqsAction::UntagQueue, untag_queue},
+    {SqsAction::ListQueueTags, list_queue_tags},
+    {SqsAction::AddPermission, add_permission},
+    {SqsAction::RemovePermission, remove_permission},
+    {SqsAction::ListDeadLetterSourceQueues, list_dead_letter_source_queues},
+    {SqsAction::StartMessageMoveTask, start_message_move_task},
+    {SqsAction::CancelMessageMoveTask, cancel_message_move_task},
+    {SqsAction::ListMessageMoveTasks, list_message_move_tasks},
+}};
 
-std::string_view strip_scheme_and_host(std::string_view url) {
-  auto scheme = url.find("://");
-  if (scheme == std::string_view::npos) return url;
-  auto path = url.find('/', scheme + 3);
-  return path == std::string_view::npos ? std::string_view() : url.substr(path);
+constexpr bool handlers_follow_facts() {
+  for (size_t i = 0; i < kHandlers.size(); ++i) {
+    if (kHandlers[i].action != kActionFacts[i].action) return false;
+    if ((kHandlers[i].sync == nullptr) == (kHandlers[i].async == nullptr)) return false;
+  }
+  return true;
 }
+static_assert(handlers_follow_facts(), "kHandlers: one handler per action, in the order of kActionFacts");
 
 // --auto-create-queues: the queue a request names (by QueueUrl, or
 // GetQueueUrl's QueueName) is created with default attributes when missing
-// (FIFO when the name ends in .fifo). Not for CreateQueue, DeleteQueue,
-// ListQueues and queue-less actions; a name CreateQueue would refuse stays
-// missing, and the action answers QueueDoesNotExist as usual.
-void auto_create_queue(std::string_view action, const Call& call) {
-  if (action == "CreateQueue" || action == "DeleteQueue" || action == "ListQueues" ||
-      action == "CancelMessageMoveTask" || action == "StartMessageMoveTask" || action == "ListMessageMoveTasks") {
-    return;
-  }
-  std::string name;
-  if (action == "GetQueueUrl") {
+// (FIFO when the name ends in .fifo); the facts say which actions may. A
+// name CreateQueue would refuse stays missing, and the action answers
+// QueueDoesNotExist as usual.
+void auto_create_queue(const ActionFacts& action, const Call& call) {
+  std::string by_name;
+  if (action.auto_create == AutoCreate::ByQueueName) {
     Params p(call.params);
     auto given = p.required_string("QueueName");
     auto owner = p.optional_string("QueueOwnerAWSAccountId");
     if (!given || !owner || (owner.value() && *owner.value() != owner_account(call))) return;
-    name = given.value();
-  } else {
-    auto named = queue_name_from_url(call);
-    if (!named) return;
-    name = named.value();
+    by_name = std::move(given.value());
   }
+  const std::string& name = action.auto_create == AutoCreate::ByQueueName ? by_name : call.queue_name;
   auto existing = call.engine.get_queue(name);
   if (existing || existing.error().code != ErrorCode::QueueDoesNotExist) return;
   storage::AttributeMap attributes;
   if (name.ends_with(".fifo")) attributes["FifoQueue"] = "true";
   if (call.engine.create_queue(name, attributes, {})) {
-    log::info("queue auto-created", log::Fields().add("queue", name).add("action", action));
+    log::info("queue auto-created", log::Fields().add("queue", name).add("action", action.name));
   }
 }
 
 }  // namespace
 
-void run_action(std::string_view action, const Call& call, Reply reply) {
-  if (call.settings.auto_create_queues) auto_create_queue(action, call);
-  for (const auto& row : kActions) {
-    if (row.name != action) continue;
-    if (row.async) return row.async(call, std::move(reply));
-    auto result = row.sync(call);
-    if (!result) return reply(result.error());
-    return reply(Answer{std::move(result.value()), {}});
+void run_action(const ActionFacts& action, Call& call, Reply reply) {
+  if (action.names_queue_by_url) {
+    auto name = queue_name_from_url(call);
+    if (!name) return reply(name.error());
+    call.queue_name = std::move(name.value());
   }
-  reply(make_error(ErrorCode::InvalidAction, "The action " + std::string(action) + " is not valid for this endpoint."));
+  if (call.settings.auto_create_queues && action.auto_create != AutoCreate::Never) auto_create_queue(action, call);
+  const Handler& handler = kHandlers[static_cast<size_t>(action.action)];
+  if (handler.async) return handler.async(call, std::move(reply));
+  auto result = handler.sync(call);
+  if (!result) return reply(result.error());
+  reply(Answer{std::move(result.value()), {}});
 }
 
-// The configured public URL when there is one (e.g. behind a proxy or a
-// port mapping), else the address the client used.
-std::string queue_url(const Call& call, const std::string& name) {
-  const std::string path = "/" + owner_account(call) + "/" + name;
-  if (!call.settings.public_url.empty()) {
-    std::string_view base = call.settings.public_url;
-    if (base.ends_with('/')) base.remove_suffix(1);
-    return std::string(base) + path;
-  }
-  const std::string host = call.host.empty() ? "localhost:" + std::to_string(call.settings.port) : call.host;
-  return (call.tls ? "https://" : "http://") + host + path;
-}
-
-std::optional<QueueUrlParts> split_queue_url(std::string_view url) {
-  std::string_view path = strip_scheme_and_host(url);
-  auto query = path.find('?');
-  if (query != std::string_view::npos) path = path.substr(0, query);
-  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-  if (path.size() < 2 || path[0] != '/') return std::nullopt;
-  path.remove_prefix(1);
-  auto slash = path.find('/');
-  if (slash == std::string_view::npos || slash == 0 || slash + 1 == path.size() ||
-      path.find('/', slash + 1) != std::string_view::npos) {
-    return std::nullopt;
-  }
-  return QueueUrlParts{std::string(path.substr(0, slash)), std::string(path.substr(slash + 1))};
-}
-
-Result<std::string> queue_name_from_url(const Call& call) {
-  Params p(call.params);
-  auto url = p.required_string("QueueUrl");
-  if (!url) return url.error();
-  auto parts = split_queue_url(url.value());
-  if (!parts || parts->account_id != owner_account(call)) {
-    return make_error(ErrorCode::QueueDoesNotExist, "The specified queue does not exist.");
-  }
-  return parts->name;
-}
-
-Result<QueueUrlPage> paginate_queue_urls(const Call& call, const std::vector<std::string>& names) {
-  Params p(call.params);
-  auto max_results = p.optional_int("MaxResults", 1, 1000);
-  if (!max_results) return max_results.error();
-  auto token = p.optional_string("NextToken");
-  if (!token) return token.error();
-  // The token is the last name of the previous page, base64-encoded.
-  auto start = names.begin();
-  if (token.value()) {
-    auto after = protocol::base64_decode(*token.value());
-    if (!after || after->empty()) return make_error(ErrorCode::InvalidParameterValue, "Invalid NextToken value.");
-    start = std::upper_bound(names.begin(), names.end(), *after);
-  }
-  const size_t limit = static_cast<size_t>(max_results.value().value_or(1000));
-  QueueUrlPage page;
-  auto it = start;
-  for (; it != names.end() && page.urls.size() < limit; ++it) page.urls.push_back(queue_url(call, *it));
-  if (max_results.value() && it != names.end()) page.next_token = protocol::base64_encode(*(it - 1));
-  return page;
+SqsError unknown_action(std::string_view action) {
+  return make_error(ErrorCode::InvalidAction, "The action " + std::string(action) + " is not valid for this endpoint.");
 }
 
 }  // namespace wharf::server

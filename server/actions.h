@@ -1,15 +1,16 @@
-// The action table: each SQS action's handler. Handlers read the decoded
-// parameter tree, call the engine, and answer a result tree in the JSON
-// protocol's shape (the codec turns it into XML for the query protocol).
+// The action table: each SQS action's handler, in the order of the action
+// facts (common/action_facts.h). Handlers read the decoded parameter tree,
+// call the engine, and answer a result tree in the JSON protocol's shape (the
+// codec turns it into XML for the query protocol).
 #pragma once
 
-#include <functional>
-#include <optional>
 #include <nlohmann/json.hpp>
+
+#include <functional>
 #include <string>
 #include <string_view>
-#include <vector>
 
+#include "common/action_facts.h"
 #include "common/sqs_error.h"
 #include "protocol/codec.h"
 #include "server/settings.h"
@@ -28,6 +29,9 @@ struct Call {
   bool tls = false;        // came over HTTPS: queue URLs say https
   std::string account_id;  // the account whose queues `engine` holds (empty: settings.account_id)
   protocol::Protocol protocol = protocol::Protocol::Json;  // the request's
+  // The queue the request's QueueUrl names, resolved by run_action before
+  // the handler runs, for actions whose facts say they name one.
+  std::string queue_name = {};
 };
 
 inline const std::string& owner_account(const Call& call) {
@@ -43,30 +47,15 @@ struct Answer {
 };
 using Reply = std::function<void(Result<Answer>)>;
 
-// Runs `action`; `reply` is called exactly once, perhaps later and on another
-// thread (long polls). Unknown actions answer InvalidAction.
-void run_action(std::string_view action, const Call& call, Reply reply);
+// Runs the action: first resolves `call.queue_name` (for actions that name
+// their queue by QueueUrl: MissingParameter or QueueDoesNotExist before any
+// other parameter is read), then --auto-create-queues, then the handler.
+// `reply` is called exactly once, perhaps later and on another thread (long
+// polls).
+void run_action(const ActionFacts& action, Call& call, Reply reply);
 
-// Shared by the handler files.
-std::string queue_url(const Call& call, const std::string& name);
-// The queue named by the request's QueueUrl (matched by account and name,
-// whatever host it names).
-Result<std::string> queue_name_from_url(const Call& call);
-// A queue URL's (or path's) /ACCOUNT/NAME, whatever host it names.
-struct QueueUrlParts {
-  std::string account_id;
-  std::string name;
-};
-std::optional<QueueUrlParts> split_queue_url(std::string_view url);
-
-// One page of queue URLs for `names` (sorted), from the request's
-// MaxResults (1-1000) and NextToken; a token only when MaxResults was given
-// and more names follow.
-struct QueueUrlPage {
-  nlohmann::json urls = nlohmann::json::array();
-  std::string next_token;
-};
-Result<QueueUrlPage> paginate_queue_urls(const Call& call, const std::vector<std::string>& names);
+// The answer to an action outside the SQS API.
+SqsError unknown_action(std::string_view action);
 
 // Handlers (one family per file).
 Result<nlohmann::json> create_queue(const Call& call);

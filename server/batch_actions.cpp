@@ -80,11 +80,10 @@ json status_results(const std::vector<std::string>& ids, const std::vector<Statu
 }  // namespace
 
 Result<json> send_message_batch(const Call& call) {
-  auto name = queue_name_from_url(call);
-  if (!name) return name.error();
+  const std::string& name = call.queue_name;
   auto entries = batch_entries(call, "SendMessageBatchRequestEntry");
   if (!entries) return entries.error();
-  auto max_size = call.engine.queue_int_attribute(name.value(), "MaximumMessageSize");
+  auto max_size = call.engine.queue_int_attribute(name, "MaximumMessageSize");
   if (!max_size) return max_size.error();
 
   json failed = json::array();
@@ -109,7 +108,7 @@ Result<json> send_message_batch(const Call& call) {
   }
   std::vector<storage::NewMessage> messages;
   for (auto& p : prepared) messages.push_back(std::move(p.message));
-  auto sent = call.engine.send_messages(name.value(), std::move(messages));
+  auto sent = call.engine.send_messages(name, std::move(messages));
   if (!sent) return sent.error();
   json successful = json::array();
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -128,8 +127,7 @@ Result<json> send_message_batch(const Call& call) {
 }
 
 Result<json> delete_message_batch(const Call& call) {
-  auto name = queue_name_from_url(call);
-  if (!name) return name.error();
+  const std::string& name = call.queue_name;
   auto entries = batch_entries(call, "DeleteMessageBatchRequestEntry");
   if (!entries) return entries.error();
   json failed = json::array();
@@ -144,14 +142,13 @@ Result<json> delete_message_batch(const Call& call) {
     ids.push_back(id);
     handles.push_back(handle.value());
   }
-  auto results = call.engine.delete_messages(name.value(), handles);
+  auto results = call.engine.delete_messages(name, handles);
   if (!results) return results.error();
   return status_results(ids, results.value(), std::move(failed));
 }
 
 Result<json> change_message_visibility_batch(const Call& call) {
-  auto name = queue_name_from_url(call);
-  if (!name) return name.error();
+  const std::string& name = call.queue_name;
   auto entries = batch_entries(call, "ChangeMessageVisibilityBatchRequestEntry");
   if (!entries) return entries.error();
   json failed = json::array();
@@ -175,7 +172,7 @@ Result<json> change_message_visibility_batch(const Call& call) {
     ids.push_back(id);
     changes.push_back(storage::VisibilityChange{handle.value(), *timeout.value()});
   }
-  auto results = call.engine.change_visibilities(name.value(), changes);
+  auto results = call.engine.change_visibilities(name, changes);
   if (!results) return results.error();
   return status_results(ids, results.value(), std::move(failed));
 }

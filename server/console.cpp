@@ -1,6 +1,7 @@
 #include "server/console.h"
 
 #include <charconv>
+#include "server/queue_urls.h"
 
 #include "server/params.h"
 

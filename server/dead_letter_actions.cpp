@@ -3,6 +3,7 @@
 #include "protocol/checksums.h"
 #include "server/actions.h"
 #include "server/params.h"
+#include "server/queue_urls.h"
 #include "storage/arn.h"
 
 namespace wharf::server {
@@ -37,9 +38,8 @@ std::optional<std::string> task_id_of(const std::string& handle) {
 }  // namespace
 
 Result<json> list_dead_letter_source_queues(const Call& call) {
-  auto name = queue_name_from_url(call);
-  if (!name) return name.error();
-  auto sources = call.engine.dead_letter_source_queues(name.value());
+  const std::string& name = call.queue_name;
+  auto sources = call.engine.dead_letter_source_queues(name);
   if (!sources) return sources.error();
   auto page = paginate_queue_urls(call, sources.value());
   if (!page) return page.error();

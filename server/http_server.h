@@ -1,5 +1,6 @@
 // HTTP/1.1 front end: accepts connections, reads requests within limits,
-// hands each to the SQS router, writes the answer; keep-alive.
+// hands each to the request pipeline (server/sqs_endpoint.h), writes the
+// answer; keep-alive. Network I/O only.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -12,23 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "server/accounts.h"
-#include "server/long_polls.h"
-#include "server/settings.h"
-#include "storage/engine.h"
+#include "server/sqs_endpoint.h"
 
 namespace wharf::server {
-
-struct Services {
-  const Settings& settings;
-  Accounts& accounts;  // each with its engine and, with --durability=fsync, its syncer
-  LongPolls& long_polls;
-};
-
-// What the server and its connections share: counted by every session,
-// read by /metrics and /ready. Shared, because a session may end after the
-// server object.
-struct ServerState;
 
 class HttpServer {
  public:
@@ -51,11 +38,12 @@ class HttpServer {
 
   std::vector<boost::asio::io_context*> workers_;
   size_t next_worker_ = 0;
-  Services services_;
+  const Settings& settings_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::ip::tcp::acceptor tls_acceptor_;
   std::unique_ptr<boost::asio::ssl::context> tls_context_;
-  std::shared_ptr<ServerState> state_;
+  // Shared with the connections, which may end after the server object.
+  std::shared_ptr<const SqsEndpoint> endpoint_;
 };
 
 }  // namespace wharf::server

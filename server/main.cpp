@@ -101,70 +101,44 @@ void raise_fd_limit() {
   }
 }
 
-int main(int argc, char** argv) {
-  if (argc > 1 && std::string_view(argv[1]) == "health") return wharf::server::health_command(argc - 1, argv + 1);
-  Settings settings;
-  std::vector<wharf::server::DeclaredQueue> declared_queues;
-  if (int code = parse_settings(argc, argv, settings, declared_queues); code >= 0) return code;
-  raise_fd_limit();
+namespace {
 
-  namespace log = wharf::server::log;
-  std::string error;
-  const unsigned threads = settings.threads ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
-  // One io_context per thread; the first also runs the listeners, timers
-  // and signals.
+// One io_context per thread; the first also runs the listeners, timers and
+// signals.
+struct IoThreads {
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts;
   std::vector<boost::asio::io_context*> workers;
+  boost::asio::io_context& first() { return *workers.front(); }
+};
+
+IoThreads make_io_threads(unsigned threads) {
+  IoThreads io;
   for (unsigned i = 0; i < threads; ++i) {
-    contexts.push_back(std::make_unique<boost::asio::io_context>(1));
-    workers.push_back(contexts.back().get());
+    io.contexts.push_back(std::make_unique<boost::asio::io_context>(1));
+    io.workers.push_back(io.contexts.back().get());
   }
-  boost::asio::io_context& io = *workers.front();
-  wharf::server::LongPolls long_polls(io, settings.max_long_polls);
-  wharf::server::Accounts accounts;
-  if (!accounts.open(io, settings, long_polls, error)) {
-    log::error(error);
-    return 2;
-  }
-  if (!wharf::server::apply_declared_queues(*accounts.own().engine, declared_queues, error)) {
-    log::error(error);
-    return 1;
-  }
-  wharf::server::HttpServer http(io, workers, {settings, accounts, long_polls});
-  if (!http.listen(error)) {
-    log::error(error);
-    return 3;
-  }
-  accounts.start();
-  // The first line: test harnesses and scripts read the port from it.
+  return io;
+}
+
+// The first line: test harnesses and scripts read the port from it.
+void log_started(const Settings& settings, const wharf::server::HttpServer& http, size_t declared_queues,
+                 unsigned threads) {
+  namespace log = wharf::server::log;
   std::string started = "wharf " WHARF_VERSION " listening on " + settings.bind + ":" + std::to_string(http.port()) +
                         ", data dir " + settings.data_dir + ", durability " + (settings.fsync ? "fsync" : "wal") +
                         ", auth " + (settings.credentials.empty() ? "off" : "sigv4");
   if (http.tls_port()) started += ", tls on " + settings.bind + ":" + std::to_string(http.tls_port());
   log::info(started, log::Fields()
-                         .add("declared_queues", static_cast<int64_t>(declared_queues.size()))
+                         .add("declared_queues", static_cast<int64_t>(declared_queues))
                          .add("threads", threads)
                          .add("console", settings.console ? "on" : "off")
                          .add("auto_create_queues", settings.auto_create_queues ? "on" : "off"));
+}
 
-  // Stop: no new connections, long polls answered (empty), a moment for the
-  // answers to be written, then the threads end and RocksDB is closed.
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  boost::asio::steady_timer drain(io);
-  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    log::info("wharf stopping", log::Fields().add("signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"));
-    http.stop();
-    accounts.stop();
-    long_polls.shutdown();
-    drain.expires_after(std::chrono::milliseconds(200));
-    drain.async_wait([&](const boost::system::error_code&) {
-      for (auto* worker : workers) worker->stop();
-    });
-  });
-
-  // A handler that throws is a bug; log it and keep the thread serving.
-  // Each context runs until the stop, with or without connections.
+// Runs every context until the stop, with or without connections; this
+// thread runs the first. A handler that throws is a bug; log it and keep
+// the thread serving.
+void serve_until_stopped(const std::vector<boost::asio::io_context*>& workers) {
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> keep_running;
   for (auto* worker : workers) keep_running.push_back(boost::asio::make_work_guard(*worker));
   auto serve = [](boost::asio::io_context& context) {
@@ -178,9 +152,60 @@ int main(int argc, char** argv) {
     }
   };
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back(serve, std::ref(*workers[i]));
-  serve(io);
+  for (size_t i = 1; i < workers.size(); ++i) pool.emplace_back(serve, std::ref(*workers[i]));
+  serve(*workers.front());
   for (auto& t : pool) t.join();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "health") return wharf::server::health_command(argc - 1, argv + 1);
+  Settings settings;
+  std::vector<wharf::server::DeclaredQueue> declared_queues;
+  if (int code = parse_settings(argc, argv, settings, declared_queues); code >= 0) return code;
+  raise_fd_limit();
+
+  namespace log = wharf::server::log;
+  std::string error;
+  const unsigned threads = settings.threads ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
+  IoThreads io_threads = make_io_threads(threads);
+  boost::asio::io_context& io = io_threads.first();
+  wharf::server::LongPolls long_polls(io, settings.max_long_polls);
+  wharf::server::Accounts accounts;
+  if (!accounts.open(io, settings, long_polls, error)) {
+    log::error(error);
+    return 2;
+  }
+  if (!wharf::server::apply_declared_queues(*accounts.own().engine, declared_queues, error)) {
+    log::error(error);
+    return 1;
+  }
+  wharf::server::HttpServer http(io, io_threads.workers, {settings, accounts, long_polls});
+  if (!http.listen(error)) {
+    log::error(error);
+    return 3;
+  }
+  accounts.start();
+  log_started(settings, http, declared_queues.size(), threads);
+
+  // Stop: no new connections, long polls answered (empty), a moment for the
+  // answers to be written, then the threads end and RocksDB is closed.
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  boost::asio::steady_timer drain(io);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    log::info("wharf stopping", log::Fields().add("signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"));
+    http.stop();
+    accounts.stop();
+    long_polls.shutdown();
+    drain.expires_after(std::chrono::milliseconds(200));
+    drain.async_wait([&](const boost::system::error_code&) {
+      for (auto* worker : io_threads.workers) worker->stop();
+    });
+  });
+
+  serve_until_stopped(io_threads.workers);
   accounts.close();
   log::info("wharf stopped");
   return 0;

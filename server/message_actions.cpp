@@ -96,14 +96,107 @@ protocol::ReceivedMessageView view_of(const std::string& sender_id, const Select
   return out;
 }
 
+// A ReceiveMessage's own parameters, checked in AWS's order.
+struct ReceiveParams {
+  int max = 1;
+  std::optional<int> visibility;
+  std::optional<int> wait;
+  std::string attempt_id;
+  Selection selection;
+};
+
+Result<ReceiveParams> read_receive_params(const Call& call) {
+  Params p(call.params);
+  auto max = p.optional_int("MaxNumberOfMessages", 1, 10);
+  if (!max) return max.error();
+  auto visibility = p.optional_int("VisibilityTimeout", 0, 43200);
+  if (!visibility) return visibility.error();
+  auto wait = p.optional_int("WaitTimeSeconds", 0, 20);
+  if (!wait) return wait.error();
+  auto legacy_names = p.string_list("AttributeNames");
+  if (!legacy_names) return legacy_names.error();
+  auto system_names = p.string_list("MessageSystemAttributeNames");
+  if (!system_names) return system_names.error();
+  auto message_names = p.string_list("MessageAttributeNames");
+  if (!message_names) return message_names.error();
+  auto attempt_id = p.optional_string("ReceiveRequestAttemptId");
+  if (!attempt_id) return attempt_id.error();
+  if (attempt_id.value()) {
+    if (auto st = validate_fifo_token("ReceiveRequestAttemptId", *attempt_id.value()); !st) return st.error();
+  }
+
+  ReceiveParams out;
+  out.max = max.value().value_or(1);
+  out.visibility = visibility.value();
+  out.wait = wait.value();
+  out.attempt_id = attempt_id.value().value_or("");
+  for (const auto* list : {&legacy_names.value(), &system_names.value()}) {
+    for (const auto& n : *list) {
+      if (!system_attribute_names().count(n)) {
+        return make_error(ErrorCode::InvalidAttributeName, "Unknown Attribute " + n + ".");
+      }
+      out.selection.system.insert(n);
+    }
+  }
+  out.selection.message_names = std::move(message_names.value());
+  return out;
+}
+
+// One ReceiveMessage, shared by the immediate try and the long poll's later
+// tries; owns what it needs, since a long poll outlives the call.
+struct PendingReceive {
+  storage::Engine& engine;
+  std::string sender_id;
+  std::string queue;
+  int max;
+  std::optional<int> visibility;
+  std::string attempt_id;
+  Selection selection;
+  protocol::Protocol protocol;
+  Reply reply;
+
+  // True when it answered (messages, an error, or nothing when
+  // `answer_empty`).
+  bool try_once(bool answer_empty) {
+    auto received = engine.receive_messages(queue, max, visibility, attempt_id);
+    if (!received) {
+      reply(received.error());
+      return true;
+    }
+    if (received->empty() && !answer_empty) return false;
+    reply(answer_of(received.value()));
+    return true;
+  }
+
+  Answer answer_of(const std::vector<storage::ReceivedMessage>& messages) const {
+    std::vector<std::string> md5s(messages.size());
+    std::vector<json> chosen(messages.size());
+    std::vector<protocol::ReceivedMessageView> views;
+    views.reserve(messages.size());
+    for (size_t i = 0; i < messages.size(); ++i) {
+      views.push_back(view_of(sender_id, selection, messages[i], md5s[i], chosen[i]));
+    }
+    Answer answer;
+    if (protocol == protocol::Protocol::Json) {
+      answer.json_text = protocol::received_messages_json(views);
+    } else if (!views.empty()) {
+      json list = json::array();
+    return answer;
+      for (const auto& view : views) list.push_back(protocol::received_message_tree(view));
+      answer.tree = json{{"Messages", std::move(list)}};
+    } else {
+      answer.tree = json::object();
+    }
+  }
+};
+
 }  // namespace
 
 Result<json> send_message(const Call& call) {
-  auto name = queue_name_from_url(call);
-  if (!name) return name.error();
+  const std::string& name = call.queue_name;
   auto prepared = prepare_send(call.params);
   if (!prepared) return prepared.error();
-  auto sent = call.engine.send_message(name.value(), std::move(prepared->message));
+  auto sent = call.engine.send_message(name, std::move(prepared->message));
   if (!sent) return sent.error();
   json out = std::move(prepared->checksums);
   out["MessageId"] = sent->message_id;
@@ -112,87 +205,17 @@ Result<json> send_message(const Call& call) {
 }
 
 void receive_message(const Call& call, Reply reply) {
-  auto name = queue_name_from_url(call);
-  if (!name) return reply(name.error());
-  Params p(call.params);
-  auto max = p.optional_int("MaxNumberOfMessages", 1, 10);
-  if (!max) return reply(max.error());
-  auto visibility = p.optional_int("VisibilityTimeout", 0, 43200);
-  if (!visibility) return reply(visibility.error());
-  auto wait = p.optional_int("WaitTimeSeconds", 0, 20);
-  if (!wait) return reply(wait.error());
-  auto legacy_names = p.string_list("AttributeNames");
-  if (!legacy_names) return reply(legacy_names.error());
-  auto system_names = p.string_list("MessageSystemAttributeNames");
-  if (!system_names) return reply(system_names.error());
-  auto message_names = p.string_list("MessageAttributeNames");
-  if (!message_names) return reply(message_names.error());
-  auto attempt_id = p.optional_string("ReceiveRequestAttemptId");
-  if (!attempt_id) return reply(attempt_id.error());
-  if (attempt_id.value()) {
-    if (auto st = validate_fifo_token("ReceiveRequestAttemptId", *attempt_id.value()); !st) return reply(st.error());
-  }
-
-  Selection selection;
-  for (const auto* list : {&legacy_names.value(), &system_names.value()}) {
-    for (const auto& n : *list) {
-      if (!system_attribute_names().count(n)) {
-        return reply(make_error(ErrorCode::InvalidAttributeName, "Unknown Attribute " + n + "."));
-      }
-      selection.system.insert(n);
-    }
-  }
-  selection.message_names = message_names.value();
-
-  auto queue_wait = wait.value() ? Result<int64_t>(*wait.value())
-                                 : call.engine.queue_int_attribute(name.value(), "ReceiveMessageWaitTimeSeconds");
+  const std::string& name = call.queue_name;
+  auto params = read_receive_params(call);
+  if (!params) return reply(params.error());
+  auto queue_wait = params->wait ? Result<int64_t>(*params->wait)
+                                 : call.engine.queue_int_attribute(name, "ReceiveMessageWaitTimeSeconds");
   if (!queue_wait) return reply(queue_wait.error());
   const int wait_seconds = static_cast<int>(queue_wait.value());
 
-  // Shared by the immediate try and the long poll's later tries; owns what
-  // it needs, since a long poll outlives this call.
-  struct Receive {
-    storage::Engine& engine;
-    std::string sender_id;
-    std::string queue;
-    int max;
-    std::optional<int> visibility;
-    std::string attempt_id;
-    Selection selection;
-    protocol::Protocol protocol;
-    Reply reply;
-    bool try_once(bool answer_empty) {
-      auto received = engine.receive_messages(queue, max, visibility, attempt_id);
-      if (!received) {
-        reply(received.error());
-        return true;
-      }
-      if (received->empty() && !answer_empty) return false;
-      const auto& messages = received.value();
-      std::vector<std::string> md5s(messages.size());
-      std::vector<json> chosen(messages.size());
-      std::vector<protocol::ReceivedMessageView> views;
-      views.reserve(messages.size());
-      for (size_t i = 0; i < messages.size(); ++i) {
-        views.push_back(view_of(sender_id, selection, messages[i], md5s[i], chosen[i]));
-      }
-      Answer answer;
-      if (protocol == protocol::Protocol::Json) {
-        answer.json_text = protocol::received_messages_json(views);
-      } else if (!views.empty()) {
-        json list = json::array();
-        for (const auto& view : views) list.push_back(protocol::received_message_tree(view));
-        answer.tree = json{{"Messages", std::move(list)}};
-      } else {
-        answer.tree = json::object();
-      }
-      reply(std::move(answer));
-      return true;
-    }
-  };
-  auto receive = std::make_shared<Receive>(
-      Receive{call.engine, owner_account(call), name.value(), max.value().value_or(1), visibility.value(),
-              attempt_id.value().value_or(""), std::move(selection), call.protocol, std::move(reply)});
+  auto receive = std::make_shared<PendingReceive>(
+      PendingReceive{call.engine, owner_account(call), name, params->max, params->visibility,
+                     std::move(params->attempt_id), std::move(params->selection), call.protocol, std::move(reply)});
   if (wait_seconds == 0) {
     receive->try_once(/*answer_empty=*/true);
     return;
@@ -211,18 +234,16 @@ void receive_message(const Call& call, Reply reply) {
 }
 
 Result<json> delete_message(const Call& call) {
-  auto name = queue_name_from_url(call);
-  if (!name) return name.error();
+  const std::string& name = call.queue_name;
   Params p(call.params);
   auto handle = p.required_string("ReceiptHandle");
   if (!handle) return handle.error();
-  if (auto st = call.engine.delete_message(name.value(), handle.value()); !st) return st.error();
+  if (auto st = call.engine.delete_message(name, handle.value()); !st) return st.error();
   return json::object();
 }
 
 Result<json> change_message_visibility(const Call& call) {
-  auto name = queue_name_from_url(call);
-  if (!name) return name.error();
+  const std::string& name = call.queue_name;
   Params p(call.params);
   auto handle = p.required_string("ReceiptHandle");
   if (!handle) return handle.error();
@@ -231,7 +252,7 @@ Result<json> change_message_visibility(const Call& call) {
   }
   auto timeout = p.optional_int("VisibilityTimeout", 0, 43200);
   if (!timeout) return timeout.error();
-  if (auto st = call.engine.change_visibility(name.value(), handle.value(), *timeout.value()); !st) return st.error();
+  if (auto st = call.engine.change_visibility(name, handle.value(), *timeout.value()); !st) return st.error();
   return json::object();
 }
 

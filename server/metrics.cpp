@@ -12,33 +12,11 @@
 namespace wharf::server {
 namespace {
 
-// The SQS API's actions (the label values of `action`), then "unknown".
-constexpr std::array<std::string_view, 24> kActionNames = {
-    "CreateQueue",
-    "GetQueueUrl",
-    "ListQueues",
-    "DeleteQueue",
-    "GetQueueAttributes",
-    "SetQueueAttributes",
-    "PurgeQueue",
-    "SendMessage",
-    "ReceiveMessage",
-    "DeleteMessage",
-    "ChangeMessageVisibility",
-    "SendMessageBatch",
-    "DeleteMessageBatch",
-    "ChangeMessageVisibilityBatch",
-    "TagQueue",
-    "UntagQueue",
-    "ListQueueTags",
-    "AddPermission",
-    "RemovePermission",
-    "ListDeadLetterSourceQueues",
-    "StartMessageMoveTask",
-    "CancelMessageMoveTask",
-    "ListMessageMoveTasks",
-    "unknown",
-};
+// The label value of `action` for row i of the counters: the SQS actions
+// in the facts' order, then "unknown".
+constexpr std::string_view action_label(size_t i) {
+  return i < kActionCount ? kActionFacts[i].name : kUnknownActionLabel;
+}
 
 constexpr std::array<std::string_view, 3> kOutcomes = {"success", "client_error", "server_error"};
 
@@ -52,13 +30,6 @@ constexpr std::array<std::string_view, RequestMetrics::kBuckets> kBucketLabels =
 // When the process started (this file's statics are initialised before main).
 const double kStartTimeSeconds =
     std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-
-size_t action_index(std::string_view action) {
-  for (size_t i = 0; i + 1 < kActionNames.size(); ++i) {
-    if (kActionNames[i] == action) return i;
-  }
-  return kActionNames.size() - 1;
-}
 
 std::string number(double value) {
   char buf[64];
@@ -120,8 +91,8 @@ std::vector<std::string> account_ids(const Settings& settings) {
 
 }  // namespace
 
-void RequestMetrics::record(std::string_view action, unsigned http_status, std::chrono::nanoseconds elapsed) {
-  PerAction& a = actions_[action_index(action)];
+void RequestMetrics::record(const ActionFacts* action, unsigned http_status, std::chrono::nanoseconds elapsed) {
+  PerAction& a = actions_[action ? static_cast<size_t>(action->action) : kActionCount];
   const size_t outcome = http_status < 400 ? 0 : http_status < 500 ? 1 : 2;
   a.outcomes[outcome].fetch_add(1, std::memory_order_relaxed);
   const int64_t ns = std::max<int64_t>(0, elapsed.count());
@@ -153,7 +124,7 @@ void RequestMetrics::render(std::string& out) const {
   for (size_t i = 0; i < kActions; ++i) {
     if (snaps[i].total() == 0) continue;
     for (size_t o = 0; o < 3; ++o) {
-      sample(out, "wharf_requests_total", {{"action", kActionNames[i]}, {"outcome", kOutcomes[o]}},
+      sample(out, "wharf_requests_total", {{"action", action_label(i)}, {"outcome", kOutcomes[o]}},
              std::to_string(snaps[i].outcomes[o]));
     }
   }
@@ -164,22 +135,43 @@ void RequestMetrics::render(std::string& out) const {
     uint64_t cumulative = 0;
     for (size_t b = 0; b < kBuckets; ++b) {
       cumulative += snaps[i].buckets[b];
-      sample(out, "wharf_request_duration_seconds_bucket", {{"action", kActionNames[i]}, {"le", kBucketLabels[b]}},
+      sample(out, "wharf_request_duration_seconds_bucket", {{"action", action_label(i)}, {"le", kBucketLabels[b]}},
              std::to_string(cumulative));
     }
     cumulative += snaps[i].buckets[kBuckets];
-    sample(out, "wharf_request_duration_seconds_bucket", {{"action", kActionNames[i]}, {"le", "+Inf"}},
+    sample(out, "wharf_request_duration_seconds_bucket", {{"action", action_label(i)}, {"le", "+Inf"}},
            std::to_string(cumulative));
-    sample(out, "wharf_request_duration_seconds_sum", {{"action", kActionNames[i]}},
+    sample(out, "wharf_request_duration_seconds_sum", {{"action", action_label(i)}},
            number(static_cast<double>(snaps[i].sum_ns) / 1e9));
-    sample(out, "wharf_request_duration_seconds_count", {{"action", kActionNames[i]}}, std::to_string(cumulative));
+    sample(out, "wharf_request_duration_seconds_count", {{"action", action_label(i)}}, std::to_string(cumulative));
   }
 }
 
-std::string render_metrics(const MetricsSources& sources) {
-  std::string out;
-  out.reserve(8192);
+namespace {
 
+// What a scrape reports of each account: its storage size and its queues.
+struct Inventory {
+  std::vector<std::pair<std::string, uint64_t>> sizes;  // by account
+  std::vector<QueueRow> rows;
+};
+
+Inventory take_inventory(const MetricsSources& sources) {
+  Inventory inventory;
+  for (const auto& id : account_ids(sources.settings)) {
+    Account* account = sources.accounts.find(id);
+    if (!account || !account->engine) continue;
+    storage::Engine& engine = *account->engine;
+    inventory.sizes.emplace_back(id, engine.storage_bytes());
+    for (auto& name : engine.list_queues("")) {
+      auto counts = engine.queue_counts(name);
+      if (!counts) continue;  // deleted meanwhile
+      inventory.rows.push_back(QueueRow{id, std::move(name), counts.value()});
+    }
+  }
+  return inventory;
+}
+
+void render_process(std::string& out, const MetricsSources& sources) {
   family(out, "wharf_build_info", "gauge", "The running Wharf version (always 1).");
   sample(out, "wharf_build_info", {{"version", WHARF_VERSION}}, "1");
   family(out, "wharf_start_time_seconds", "gauge", "When the process started, in seconds since the Unix epoch.");
@@ -188,29 +180,9 @@ std::string render_metrics(const MetricsSources& sources) {
   sample(out, "wharf_open_connections", {}, std::to_string(sources.open_connections));
   family(out, "wharf_long_polls_waiting", "gauge", "ReceiveMessage long polls waiting for messages.");
   sample(out, "wharf_long_polls_waiting", {}, std::to_string(sources.long_polls.waiting()));
+}
 
-  sources.requests.render(out);
-
-  const std::vector<std::string> ids = account_ids(sources.settings);
-  std::vector<std::pair<std::string, uint64_t>> sizes;
-  std::vector<QueueRow> rows;
-  for (const auto& id : ids) {
-    Account* account = sources.accounts.find(id);
-    if (!account || !account->engine) continue;
-    storage::Engine& engine = *account->engine;
-    sizes.emplace_back(id, engine.storage_bytes());
-    for (auto& name : engine.list_queues("")) {
-      auto counts = engine.queue_counts(name);
-      if (!counts) continue;  // deleted meanwhile
-      rows.push_back(QueueRow{id, std::move(name), counts.value()});
-    }
-  }
-
-  family(out, "wharf_rocksdb_size_bytes", "gauge",
-         "Approximate size of an account's RocksDB data: SST files and memtables (the WAL not counted).");
-  for (const auto& [id, bytes] : sizes)
-    sample(out, "wharf_rocksdb_size_bytes", {{"account", id}}, std::to_string(bytes));
-
+void render_queue_gauges(std::string& out, const std::vector<QueueRow>& rows) {
   family(out, "wharf_queue_messages", "gauge",
          "Messages in a queue by state: visible (receivable), in_flight (received, not yet deleted or visible "
          "again), delayed.");
@@ -234,7 +206,9 @@ std::string render_metrics(const MetricsSources& sources) {
     sample(out, "wharf_queue_oldest_message_age_seconds", {{"account", r.account}, {"queue", r.queue}},
            number(static_cast<double>(age_ms) / 1000.0));
   }
+}
 
+void render_queue_counters(std::string& out, const std::vector<QueueRow>& rows) {
   struct Counter {
     std::string_view name;
     std::string_view help;
@@ -262,6 +236,24 @@ std::string render_metrics(const MetricsSources& sources) {
       sample(out, c.name, {{"account", r.account}, {"queue", r.queue}}, std::to_string(r.counts.*c.field));
     }
   }
+}
+
+}  // namespace
+
+std::string render_metrics(const MetricsSources& sources) {
+  std::string out;
+  out.reserve(8192);
+  render_process(out, sources);
+  sources.requests.render(out);
+  const Inventory inventory = take_inventory(sources);
+  family(out, "wharf_storage_size_bytes", "gauge",
+         "Approximate size of an account's stored queues and messages (the RocksDB backend: SST files and "
+         "memtables, the WAL not counted).");
+  for (const auto& [id, bytes] : inventory.sizes) {
+    sample(out, "wharf_storage_size_bytes", {{"account", id}}, std::to_string(bytes));
+  }
+  render_queue_gauges(out, inventory.rows);
+  render_queue_counters(out, inventory.rows);
   return out;
 }
 

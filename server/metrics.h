@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/action_facts.h"
+
 namespace wharf::server {
 
 class Accounts;
@@ -26,10 +28,10 @@ class RequestMetrics {
  public:
   static constexpr size_t kBuckets = 15;  // finite upper bounds; +Inf besides
 
-  // One answered request: its HTTP status (below 400 success, below 500 a
-  // client error, else a server error) and the time from the request's
-  // arrival to its answer.
-  void record(std::string_view action, unsigned http_status, std::chrono::nanoseconds elapsed);
+  // One answered request of `action` (nullptr: "unknown"): its HTTP status
+  // (below 400 success, below 500 a client error, else a server error) and
+  // the time from the request's arrival to its answer.
+  void record(const ActionFacts* action, unsigned http_status, std::chrono::nanoseconds elapsed);
 
   // Appends the wharf_requests_total and wharf_request_duration_seconds
   // families (actions that were asked for at least once).
@@ -41,7 +43,7 @@ class RequestMetrics {
     std::array<std::atomic<uint64_t>, kBuckets + 1> buckets{};  // not cumulative; the last is +Inf
     std::atomic<uint64_t> sum_ns{0};
   };
-  static constexpr size_t kActions = 24;  // the 23 SQS actions and "unknown"
+  static constexpr size_t kActions = kActionCount + 1;  // the SQS actions and "unknown"
   std::array<PerAction, kActions> actions_;
 };
 

@@ -5,6 +5,7 @@
 
 #include "server/actions.h"
 #include "server/params.h"
+#include "server/queue_urls.h"
 
 namespace wharf::server {
 namespace {
@@ -80,15 +81,13 @@ Result<json> list_queues(const Call& call) {
 }
 
 Result<json> delete_queue(const Call& call) {
-  auto name = queue_name_from_url(call);
-  if (!name) return name.error();
-  if (auto st = call.engine.delete_queue(name.value()); !st) return st.error();
+  const std::string& name = call.queue_name;
+  if (auto st = call.engine.delete_queue(name); !st) return st.error();
   return json::object();
 }
 
 Result<json> get_queue_attributes(const Call& call) {
-  auto name = queue_name_from_url(call);
-  if (!name) return name.error();
+  const std::string& name = call.queue_name;
   Params p(call.params);
   auto requested = p.string_list("AttributeNames");
   if (!requested) return requested.error();
@@ -97,9 +96,9 @@ Result<json> get_queue_attributes(const Call& call) {
       return make_error(ErrorCode::InvalidAttributeName, "Unknown Attribute " + n + ".");
     }
   }
-  auto queue = call.engine.get_queue(name.value());
+  auto queue = call.engine.get_queue(name);
   if (!queue) return queue.error();
-  auto counts = call.engine.queue_counts(name.value());
+  auto counts = call.engine.queue_counts(name);
   if (!counts) return counts.error();
 
   std::map<std::string, std::string> all = queue->attributes;
@@ -121,22 +120,20 @@ Result<json> get_queue_attributes(const Call& call) {
 }
 
 Result<json> set_queue_attributes(const Call& call) {
-  auto name = queue_name_from_url(call);
-  if (!name) return name.error();
+  const std::string& name = call.queue_name;
   Params p(call.params);
   if (!p.has("Attributes")) {
     return make_error(ErrorCode::MissingParameter, "The request must contain the parameter Attributes.");
   }
   auto attributes = p.string_map("Attributes");
   if (!attributes) return attributes.error();
-  if (auto st = call.engine.set_queue_attributes(name.value(), attributes.value()); !st) return st.error();
+  if (auto st = call.engine.set_queue_attributes(name, attributes.value()); !st) return st.error();
   return json::object();
 }
 
 Result<json> purge_queue(const Call& call) {
-  auto name = queue_name_from_url(call);
-  if (!name) return name.error();
-  if (auto st = call.engine.purge_queue(name.value()); !st) return st.error();
+  const std::string& name = call.queue_name;
+  if (auto st = call.engine.purge_queue(name); !st) return st.error();
   return json::object();
 }
 

@@ -1,12 +1,12 @@
 // Raw bytes as a client would send them on one keep-alive connection: Beast's
-// request parser with the server's limits, then the server's request path
-// (server/http_server.cpp: the body-limit answer, /health, SigV4
-// verification, decode_request, run_action, the encoded answer made into a
-// Beast response and serialised).
+// request parser with the server's limits, then the server's request
+// pipeline (server/sqs_endpoint.h, as server/http_server.cpp calls it: the
+// body-limit answer, /health, /ready, /metrics, the console, decoding,
+// routing, the actions), and the answer's head as the server writes it.
 // Pipelined requests are served in order until one fails to parse or asks
-// to close. http_server.cpp keeps this logic in an anonymous-namespace
-// Session bound to a socket, so the steps are mirrored here; keep them in
-// step with it.
+// to close. The harness's endpoint runs without credentials (so requests
+// reach the decoder); SigV4 verification is fuzzed beside it on every
+// request.
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "server/authentication.h"
+#include "server/sqs_endpoint.h"
 #include "tests/fuzz/server_harness.h"
 
 using namespace wharf;
@@ -28,38 +29,17 @@ namespace {
 constexpr uint64_t kMaxBodyBytes = 8ull * 1024 * 1024;
 constexpr uint32_t kMaxHeaderBytes = 64 * 1024;
 
-using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
+using Request = server::HttpRequest;
 
-protocol::HttpRequestView view_of(const Request& r) {
-  protocol::HttpRequestView v;
-  v.method = std::string_view(r.method_string().data(), r.method_string().size());
-  v.target = std::string_view(r.target().data(), r.target().size());
-  auto ct = r.find(http::field::content_type);
-  if (ct != r.end()) v.content_type = std::string_view(ct->value().data(), ct->value().size());
-  auto at = r.find("X-Amz-Target");
-  if (at != r.end()) v.amz_target = std::string_view(at->value().data(), at->value().size());
-  v.body = r.body();
-  return v;
+// The answer's bytes as the server writes them.
+std::string serialise(unsigned version, bool keep_alive, const protocol::EncodedResponse& response,
+                      std::string_view request_id) {
+  return server::response_head(version, keep_alive, response, request_id) + response.body;
 }
 
-std::string serialise(const Request& request, const protocol::EncodedResponse& encoded) {
-  Response res{static_cast<http::status>(encoded.status), request.version()};
-  res.set(http::field::server, "wharf");
-  res.set(http::field::content_type, encoded.content_type);
-  res.set("x-amzn-RequestId", "00000000-0000-4000-8000-000000000000");
-  for (const auto& [name, value] : encoded.headers) res.set(name, value);
-  res.keep_alive(request.keep_alive());
-  res.body() = encoded.body;
-  res.prepare_payload();
-  std::ostringstream out;
-  out << res;
-  return out.str();
-}
-
-// SigV4 verification as http_server.cpp's authenticate() runs it when
-// credentials are configured. Its answer is ignored here so that the request
-// still reaches the decoder; the clock is the request's own X-Amz-Date when it
+// SigV4 verification as the endpoint runs it when credentials are
+// configured. Its answer is ignored here so that the request still reaches
+// the decoder; the clock is the request's own X-Amz-Date when it
 // has one, so that well-formed signatures get as far as being recomputed.
 void authenticate(const Request& request) {
   static const server::Credentials kCredentials = {{"x", {"x", ""}}, {"AKIDEXAMPLE", {"secret", "111122223333"}}};
@@ -111,32 +91,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (ec == http::error::body_limit) {
         // The server answers RequestTooLarge from the head, then closes.
         Request head = parser.release();
-        head.keep_alive(false);
-        const auto proto = protocol::detect_protocol(view_of(head));
-        (void)serialise(head, protocol::encode_error(proto,
-                                                     make_error(ErrorCode::RequestTooLarge,
-                                                                "The request body is larger than the server accepts."),
-                                                     "id"));
+        (void)serialise(head.version(), false, server::request_too_large(head, "id"), "id");
         break;
       }
       if (ec || !parser.is_done()) break;
-      auto request = std::make_shared<Request>(parser.release());
-      if (request->method() == http::verb::get && (request->target() == "/health" || request->target() == "/health/")) {
-        protocol::EncodedResponse ok;
-        ok.content_type = "text/plain";
-        ok.body = "ok\n";
-        (void)serialise(*request, ok);
-        if (!request->keep_alive()) break;
-        continue;
-      }
-      authenticate(*request);
-      auto host_it = request->find(http::field::host);
-      const std::string host = host_it == request->end() ? "" : std::string(host_it->value());
+      Request request = parser.release();
+      authenticate(request);
+      const unsigned version = request.version();
+      const bool keep_alive = request.keep_alive();
       // Odd requests as if they came over the TLS port (https queue URLs).
       session.request(
-          view_of(*request), host,
-          [request](const protocol::EncodedResponse& encoded) { (void)serialise(*request, encoded); }, served % 2 == 1);
-      if (!request->keep_alive()) break;
+          std::move(request),
+          [version, keep_alive](const server::Exchange& x) {
+            (void)serialise(version, keep_alive, x.response, x.request_id);
+          },
+          served % 2 == 1);
+      if (!keep_alive) break;
     }
   });
   return 0;

@@ -11,14 +11,13 @@
 #include <mutex>
 
 #include "protocol/checksums.h"
-#include "server/actions.h"
+#include "storage/rocksdb/open.h"
 
 namespace wharf::fuzz {
 namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kRequestId = "00000000-0000-4000-8000-000000000000";
 constexpr size_t kMaxQueues = 48;
 constexpr uint64_t kResetEvery = 512;  // inputs between clean-ups of every queue
 constexpr int64_t kRequestMs = 100;    // the fake clock's step per request
@@ -57,34 +56,39 @@ Harness::Harness() {
   if (!mkdtemp(base.data())) fail("mkdtemp failed", base);
   dir_ = base;
   storage::EngineOptions options;
-  options.data_dir = dir_;
   options.region = settings_.region;
   options.account_id = settings_.account_id;
   options.now_ms = [this] { return now_ms_; };
   options.dedup_window_ms = int64_t(settings_.dedup_window_seconds) * 1000;
+  storage::RocksOptions rocks;
+  rocks.data_dir = dir_;
   std::string error;
-  engine_ = storage::open_rocksdb_engine(options, error);
-  if (!engine_) fail("cannot open the engine", error);
+  auto account = std::make_unique<server::Account>();
+  account->id = settings_.account_id;
+  account->region = settings_.region;
+  account->engine = storage::open_rocksdb_engine(options, rocks, error);
+  if (!account->engine) fail("cannot open the engine", error);
   listener_ = std::make_unique<Listener>(*this);
-  engine_->set_listener(listener_.get());
+  account->engine->set_listener(listener_.get());
+  accounts_.add(std::move(account));
 }
 
 Harness::~Harness() {
-  engine_.reset();
+  accounts_.close();
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
 }
 
 void Harness::advance_ms(int64_t ms) {
   now_ms_ += ms;
-  engine_->run_due_work();
+  engine().run_due_work();
 }
 
 void Harness::begin_input() {
   ++inputs_;
-  auto names = engine_->list_queues("");
+  auto names = engine().list_queues("");
   if (names.size() > kMaxQueues || inputs_ % kResetEvery == 0) {
-    for (const auto& name : names) (void)engine_->delete_queue(name);
+    for (const auto& name : names) (void)engine().delete_queue(name);
     receipts_.clear();
     tasks_.clear();
     // Past the 60 s during which a deleted name cannot be created again.
@@ -119,34 +123,104 @@ void Harness::remember_task(const std::string& handle) {
 
 namespace {
 
-void substitute(nlohmann::json& node, const std::vector<std::string>& receipts, const std::vector<std::string>& tasks,
-                int depth) {
-  if (node.is_string()) {
-    const auto& s = node.get_ref<const std::string&>();
-    if (s.size() < 3 || s.size() > 5 || s[0] != '$') return;
-    const std::vector<std::string>* list = s.compare(1, 2, "RH") == 0   ? &receipts
-                                           : s.compare(1, 2, "TH") == 0 ? &tasks
-                                                                        : nullptr;
-    if (!list) return;
-    size_t n = 0;
-    for (size_t i = 3; i < s.size(); ++i) {
-      if (s[i] < '0' || s[i] > '9') return;
-      n = n * 10 + size_t(s[i] - '0');
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// A handle as a form value: base64's '+', '/' and '=' percent-encoded.
+std::string form_encoded(const std::string& handle) {
+  std::string out;
+  for (char c : handle) {
+    if (c == '+') {
+      out += "%2B";
+    } else if (c == '/') {
+      out += "%2F";
+    } else if (c == '=') {
+      out += "%3D";
+    } else {
+      out += c;
     }
-    if (n < list->size()) node = (*list)[n];
-    return;
   }
-  // Placeholders sit at the top or in batch entries: no need to go deep (and
-  // no recursion on attacker-controlled depth in the harness itself).
-  if (depth >= 3) return;
-  if (node.is_object() || node.is_array()) {
-    for (auto& child : node) substitute(child, receipts, tasks, depth + 1);
-  }
+  return out;
 }
 
 }  // namespace
 
-void Harness::substitute_placeholders(nlohmann::json& params) const { substitute(params, receipts_, tasks_, 0); }
+void Harness::substitute_placeholders(std::string& text) const {
+  if (text.find("RH") == std::string::npos && text.find("TH") == std::string::npos) return;
+  std::string out;
+  size_t copied = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const bool json_string = text[i] == '"';
+    const bool form_value = text[i] == '=';
+    if (!json_string && !form_value) continue;
+    const size_t start = i + 1;
+    const size_t prefix = text.compare(start, 1, "$") == 0 ? 1 : text.compare(start, 3, "%24") == 0 ? 3 : 0;
+    if (prefix == 0) continue;
+    const size_t kind = start + prefix;
+    const std::vector<std::string>* list = text.compare(kind, 2, "RH") == 0   ? &receipts_
+                                           : text.compare(kind, 2, "TH") == 0 ? &tasks_
+                                                                              : nullptr;
+    if (!list) continue;
+    size_t end = kind + 2;
+    size_t n = 0;
+    while (end < text.size() && end < kind + 4 && is_digit(text[end])) n = n * 10 + size_t(text[end++] - '0');
+    const bool closed = end == text.size() ? form_value : text[end] == (json_string ? '"' : '&');
+    if (!closed || n >= list->size()) continue;
+    out.append(text, copied, start - copied);
+    out += form_value ? form_encoded((*list)[n]) : (*list)[n];
+    copied = end;
+    i = end - 1;
+  }
+  if (copied == 0) return;
+  out.append(text, copied);
+  text = std::move(out);
+}
+
+namespace {
+
+// The text of each <name>...</name> in `xml`.
+std::vector<std::string> xml_elements(const std::string& xml, const std::string& name) {
+  std::vector<std::string> out;
+  const std::string open = "<" + name + ">";
+  const std::string close = "</" + name + ">";
+  for (size_t at = xml.find(open); at != std::string::npos; at = xml.find(open, at)) {
+    at += open.size();
+    const size_t end = xml.find(close, at);
+    if (end == std::string::npos) break;
+    out.push_back(xml.substr(at, end - at));
+  }
+  return out;
+}
+
+}  // namespace
+
+void Harness::remember_handles(const server::Exchange& x) {
+  const auto& response = x.response;
+  if (response.status != 200) return;
+  if (response.content_type == "text/xml") {
+    for (auto& handle : xml_elements(response.body, "ReceiptHandle")) remember_receipt(handle);
+    for (auto& handle : xml_elements(response.body, "TaskHandle")) remember_task(handle);
+    return;
+  }
+  if (response.content_type != "application/x-amz-json-1.0") return;
+  const json r = json::parse(response.body, nullptr, false);
+  if (!r.is_object()) return;
+  if (r.contains("Messages") && r["Messages"].is_array()) {
+    for (const auto& m : r["Messages"]) {
+      if (m.is_object() && m.contains("ReceiptHandle") && m["ReceiptHandle"].is_string()) {
+        remember_receipt(m["ReceiptHandle"].get<std::string>());
+      }
+    }
+  }
+  if (r.contains("TaskHandle") && r["TaskHandle"].is_string()) remember_task(r["TaskHandle"].get<std::string>());
+  // The JSON protocol's answer is the action's result: seeds for fuzz_xml_encoder.
+  auto target = x.request.find("X-Amz-Target");
+  if (!dump_results_dir.empty() && target != x.request.end()) {
+    std::string_view action(target->value().data(), target->value().size());
+    if (action.starts_with("AmazonSQS.")) action.remove_prefix(10);
+    const std::string text = std::string(action) + "\n" + response.body;
+    std::ofstream(dump_results_dir + "/" + protocol::sha256_hex(text).substr(0, 40), std::ios::binary) << text;
+  }
+}
 
 // --- Session ---------------------------------------------------------------
 
@@ -201,17 +275,30 @@ void run_input(const std::function<void()>& work) {
   worker->run(work);
 }
 
-struct Session::Pending {
-  protocol::Protocol protocol = protocol::Protocol::Json;
-  std::string action;
-  nlohmann::json params;
-  std::function<void(const protocol::EncodedResponse&)> on_response;
+// One request of an input: the exchange the endpoint answers.
+struct Session::Pending final : server::Exchange {
+  Pending(Session& s, OnResponse on) : session(s), on_response(std::move(on)) {}
+  void answered() override { session.answer(*this); }
+  std::string describe() const { return std::string(request.target()) + "\n" + request.body(); }
+
+  Session& session;
+  OnResponse on_response;
   int answers = 0;
 };
 
-Session::Session(Harness& harness) : harness_(harness), long_polls_(io_, kMaxLongPolls) {
+Session::Session(Harness& harness)
+    : harness_(harness),
+      long_polls_(io_, kMaxLongPolls),
+      endpoint_(server::Services{harness.settings(), harness.accounts(), long_polls_},
+                std::make_shared<server::EndpointState>()) {
   harness_.current = this;
   harness_.current_long_polls = &long_polls_;
+  Harness* h = &harness_;
+  endpoint_.on_internal_error = [h](const std::string& what) {
+    const std::string finding = "exception escaped the request path: " + what;
+    if (!h->allow_exceptions) fail(finding);
+    h->note_exception(finding);
+  };
 }
 
 Session::~Session() {
@@ -227,8 +314,7 @@ Session::~Session() {
   harness_.current_long_polls = nullptr;
   for (const auto& p : pending_) {
     if (p->answers != 1) {
-      fail("request answered " + std::to_string(p->answers) + " times (expected exactly once): " + p->action,
-           p->params.dump(-1, ' ', false, json::error_handler_t::replace));
+      fail("request answered " + std::to_string(p->answers) + " times (expected exactly once)", p->describe());
     }
   }
 }
@@ -251,92 +337,56 @@ void Session::advance_ms(int64_t ms) {
   poll();
 }
 
-void Session::answer(Pending& p, const protocol::EncodedResponse& response) {
+void Session::answer(Pending& p) {
+  if (++p.answers > 1) fail("answered twice", p.describe());
   ++answered_;
+  const auto& response = p.response;
   if (harness_.strict) {
     // 500 only: 503 (too many long polls) is a deliberate answer.
-    if (response.status == 500) fail("InternalError answer to " + p.action, response.body);
-    if (p.protocol == protocol::Protocol::Json) {
+    if (response.status == 500) fail("InternalError answer", p.describe() + "\n->\n" + response.body);
+    if (response.content_type == "application/x-amz-json-1.0") {
       auto doc = json::parse(response.body, nullptr, false);
-      if (doc.is_discarded() || !doc.is_object()) fail("JSON answer does not parse: " + p.action, response.body);
-    } else {
+      if (doc.is_discarded() || !doc.is_object()) fail("JSON answer does not parse", response.body);
+    } else if (response.content_type == "text/xml") {
       size_t at = 0;
       if (!xml_chars_ok(response.body, &at)) {
-        fail("XML answer to " + p.action + " has a character XML 1.0 forbids at byte " + std::to_string(at),
-             response.body);
+        fail("XML answer has a character XML 1.0 forbids at byte " + std::to_string(at), response.body);
       }
     }
   }
-  if (p.on_response) p.on_response(response);
+  harness_.remember_handles(p);
+  if (p.on_response) p.on_response(p);
 }
 
-void Session::request(const protocol::HttpRequestView& view, std::string_view host,
-                      std::function<void(const protocol::EncodedResponse&)> on_response, bool tls) {
-  auto p = std::make_shared<Pending>();
-  p->on_response = std::move(on_response);
-  pending_.push_back(p);
-  serve(p, view, host, tls);
-  advance_ms(kRequestMs);
-}
-
-void Session::serve(const std::shared_ptr<Pending>& p, const protocol::HttpRequestView& view, std::string_view host,
-                    bool tls) {
-  try {
-    p->protocol = protocol::detect_protocol(view);
-    auto decoded = protocol::decode_request(view);
-    if (!decoded) {
-      ++p->answers;
-      answer(*p, protocol::encode_error(p->protocol, decoded.error(), kRequestId));
-    } else {
-      p->protocol = decoded->protocol;
-      p->action = decoded->action;
-      p->params = std::move(decoded->params);
-      harness_.substitute_placeholders(p->params);
-      const server::Call call{p->params, harness_.engine(), long_polls_, harness_.settings(), std::string(host), tls,
-                              "",        p->protocol};
-      Harness* h = &harness_;
-      server::run_action(p->action, call, [this, h, p](Result<server::Answer> result) {
-        if (++p->answers > 1) {
-          fail("reply called twice for " + p->action, p->params.dump(-1, ' ', false, json::error_handler_t::replace));
-        }
-        if (result) {
-          // ReceiveMessage over the JSON protocol answers text: read it back.
-          const json r = result->json_text.empty() ? result->tree : json::parse(result->json_text);
-          if (r.is_object() && r.contains("Messages") && r["Messages"].is_array()) {
-            for (const auto& m : r["Messages"]) {
-              if (m.is_object() && m.contains("ReceiptHandle") && m["ReceiptHandle"].is_string()) {
-                h->remember_receipt(m["ReceiptHandle"].get<std::string>());
-              }
-            }
-          }
-          if (r.is_object() && r.contains("TaskHandle") && r["TaskHandle"].is_string()) {
-            h->remember_task(r["TaskHandle"].get<std::string>());
-          }
-          if (!h->dump_results_dir.empty()) {
-            const std::string text = p->action + "\n" + r.dump(-1, ' ', false, json::error_handler_t::replace);
-            std::ofstream(h->dump_results_dir + "/" + protocol::sha256_hex(text).substr(0, 40), std::ios::binary)
-                << text;
-          }
-        }
-        const auto encoded = !result ? protocol::encode_error(p->protocol, result.error(), kRequestId)
-                             : result->json_text.empty()
-                                 ? protocol::encode_result(p->protocol, p->action, result->tree, kRequestId)
-                                 : protocol::encode_json_text(result->json_text);
-        answer(*p, encoded);
-      });
-    }
-  } catch (const std::exception& e) {
-    // http_server.cpp turns this into InternalError; DESIGN.md calls it a bug.
-    const std::string what = std::string("exception escaped the request path (") +
-                             (p->action.empty() ? "decode" : p->action) + "): " + e.what();
-    if (!harness_.allow_exceptions) fail(what, std::string(view.target) + "\n" + std::string(view.body));
-    harness_.note_exception(what);
-    if (p->answers == 0) {
-      ++p->answers;
-      answer(*p,
-             protocol::encode_error(p->protocol, make_error(ErrorCode::InternalError, "Internal error."), kRequestId));
-    }
+void Session::request(const protocol::HttpRequestView& view, std::string_view host, OnResponse on_response, bool tls) {
+  namespace http = boost::beast::http;
+  server::HttpRequest r;
+  r.version(11);
+  r.method_string(boost::beast::string_view(view.method.data(), view.method.size()));
+  r.target(boost::beast::string_view(view.target.data(), view.target.size()));
+  if (!host.empty()) r.set(http::field::host, boost::beast::string_view(host.data(), host.size()));
+  if (!view.content_type.empty()) {
+    r.set(http::field::content_type, boost::beast::string_view(view.content_type.data(), view.content_type.size()));
   }
+  if (!view.amz_target.empty()) {
+    r.set("X-Amz-Target", boost::beast::string_view(view.amz_target.data(), view.amz_target.size()));
+  }
+  r.body() = std::string(view.body);
+  r.prepare_payload();
+  request(std::move(r), std::move(on_response), tls);
+}
+
+void Session::request(server::HttpRequest r, OnResponse on_response, bool tls) {
+  harness_.substitute_placeholders(r.body());
+  std::string target(r.target());
+  harness_.substitute_placeholders(target);
+  r.target(target);
+  auto p = std::make_shared<Pending>(*this, std::move(on_response));
+  p->request = std::move(r);
+  p->tls = tls;
+  pending_.push_back(p);
+  endpoint_.serve(*p);
+  advance_ms(kRequestMs);
 }
 
 }  // namespace wharf::fuzz

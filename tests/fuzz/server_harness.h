@@ -1,6 +1,8 @@
 // The server's request path without a socket, for the request-level fuzz
-// targets: decode_request -> run_action against a real RocksDB engine ->
-// encode_result / encode_error, as server/http_server.cpp does it.
+// targets: each request goes through server::SqsEndpoint, the same pipeline
+// the server's connections call (decode, route, run the action against a
+// real RocksDB engine, encode, count), with authentication off so that
+// requests reach the decoder.
 //
 // One engine per process (a temp dir, removed at exit), kept across inputs;
 // queues are deleted every few hundred inputs so memory stays bounded. Time
@@ -8,8 +10,9 @@
 // dedup windows and move tasks run without sleeping.
 //
 // Checks beyond the sanitizers (each aborts, so libFuzzer keeps the input):
-//  - no exception escapes decoding, a handler or encoding (DESIGN.md: invalid
-//    input is a typed SqsError; exceptions are bugs), unless
+//  - no exception is thrown by decoding, a handler or encoding (DESIGN.md:
+//    invalid input is a typed SqsError; exceptions are bugs; the endpoint
+//    answers them with InternalError and reports them), unless
 //    WHARF_FUZZ_ALLOW_EXCEPTIONS=1;
 //  - every request is answered exactly once (long polls included);
 //  - with WHARF_FUZZ_STRICT=1 also: no InternalError (500); JSON answers parse;
@@ -30,8 +33,10 @@
 #include <vector>
 
 #include "protocol/codec.h"
+#include "server/accounts.h"
 #include "server/long_polls.h"
 #include "server/settings.h"
+#include "server/sqs_endpoint.h"
 #include "storage/engine.h"
 #include "tests/fuzz/fuzz_support.h"
 
@@ -54,10 +59,15 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // One HTTP request as the server sees it after Beast parsed it;
-  // `on_response` (if any) gets the encoded answer, perhaps later (long polls).
+  using OnResponse = std::function<void(const server::Exchange&)>;
+
+  // One HTTP request as the server sees it after Beast parsed it (Host
+  // `host` unless empty); `on_response` (if any) gets the answered exchange,
+  // perhaps later (long polls). Placeholders ("$RH<n>", "$TH") in its body
+  // and query string become live handles first.
   void request(const protocol::HttpRequestView& view, std::string_view host = "localhost:9324",
-               std::function<void(const protocol::EncodedResponse&)> on_response = {}, bool tls = false);
+               OnResponse on_response = {}, bool tls = false);
+  void request(server::HttpRequest request, OnResponse on_response = {}, bool tls = false);
 
   // Moves the fake clock and runs the engine's due work.
   void advance_ms(int64_t ms);
@@ -66,14 +76,13 @@ class Session {
 
  private:
   struct Pending;
-  void serve(const std::shared_ptr<Pending>& pending, const protocol::HttpRequestView& view, std::string_view host,
-             bool tls);
-  void answer(Pending& pending, const protocol::EncodedResponse& response);
+  void answer(Pending& pending);
   void poll();
 
   Harness& harness_;
   boost::asio::io_context io_;
   server::LongPolls long_polls_;
+  server::SqsEndpoint endpoint_;
   std::deque<std::shared_ptr<Pending>> pending_;
   size_t answered_ = 0;
 };
@@ -83,7 +92,8 @@ class Harness {
   // The process-wide engine (created on first use).
   static Harness& instance();
 
-  storage::Engine& engine() { return *engine_; }
+  storage::Engine& engine() { return *accounts_.own().engine; }
+  server::Accounts& accounts() { return accounts_; }
   const server::Settings& settings() const { return settings_; }
   int64_t now_ms() const { return now_ms_; }
   void advance_ms(int64_t ms);
@@ -94,17 +104,21 @@ class Harness {
   // Receipt handles of recent receives, newest first, and task handles.
   void remember_receipt(const std::string& handle);
   void remember_task(const std::string& handle);
-  // "$RH" / "$RH<n>" -> the n-th newest receipt handle; "$TH" -> task handle.
-  void substitute_placeholders(nlohmann::json& params) const;
+  // Reads the handles an answer carries (JSON or XML).
+  void remember_handles(const server::Exchange& answered);
+  // "$RH" / "$RH<n>" -> the n-th newest receipt handle; "$TH" -> task handle;
+  // whole JSON strings ("$RH1") or form values (=$RH1 or =%24RH1, the handle
+  // percent-encoded).
+  void substitute_placeholders(std::string& text) const;
 
   // The Session currently running, whose long polls the engine wakes.
   Session* current = nullptr;
   server::LongPolls* current_long_polls = nullptr;
 
   bool strict = false;
-  // WHARF_FUZZ_ALLOW_EXCEPTIONS=1: an escaped exception is answered with
-  // InternalError as http_server.cpp does (logged once per kind), not a
-  // finding; for fuzzing past a known bug.
+  // WHARF_FUZZ_ALLOW_EXCEPTIONS=1: an exception is answered with
+  // InternalError as the server does (logged once per kind), not a finding;
+  // for fuzzing past a known bug.
   bool allow_exceptions = false;
   void note_exception(const std::string& what);
   // WHARF_FUZZ_STACK_KB=n: run_input runs each input on a thread with an
@@ -120,7 +134,7 @@ class Harness {
   server::Settings settings_;
   std::string dir_;
   int64_t now_ms_ = 1'767'225'600'000;  // 2026-01-01
-  std::unique_ptr<storage::Engine> engine_;
+  server::Accounts accounts_;           // one account, its engine on the fake clock
   std::unique_ptr<storage::EngineListener> listener_;
   std::vector<std::string> receipts_;
   std::vector<std::string> tasks_;

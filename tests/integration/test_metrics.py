@@ -126,7 +126,7 @@ class MetricsTest(unittest.TestCase):
             ("wharf_start_time_seconds", "gauge"),
             ("wharf_open_connections", "gauge"),
             ("wharf_long_polls_waiting", "gauge"),
-            ("wharf_rocksdb_size_bytes", "gauge"),
+            ("wharf_storage_size_bytes", "gauge"),
             ("wharf_requests_total", "counter"),
             ("wharf_request_duration_seconds", "histogram"),
             ("wharf_queue_messages", "gauge"),
@@ -143,7 +143,7 @@ class MetricsTest(unittest.TestCase):
         self.assertGreater(start, time.time() - 3600)
         self.assertGreaterEqual(m.value("wharf_open_connections"), 1)  # this scrape's own
         self.assertEqual(m.value("wharf_long_polls_waiting"), 0)
-        self.assertGreaterEqual(m.value("wharf_rocksdb_size_bytes", account=ACCOUNT), 0)
+        self.assertGreaterEqual(m.value("wharf_storage_size_bytes", account=ACCOUNT), 0)
         self.assertNotIn("/metrics", m.text)  # not counted as an SQS request or action
         # Every counter and gauge value is a finite non-negative number.
         for (name, labels), v in m.samples.items():
@@ -301,7 +301,7 @@ class MetricsWithAuthTest(unittest.TestCase):
             self.assertEqual(m.get("wharf_queue_messages_sent_total", account=account, queue="shared-name"), sent)
             self.assertEqual(m.get("wharf_queue_messages", account=account, queue="shared-name", state="visible"),
                              sent)
-            self.assertGreaterEqual(m.value("wharf_rocksdb_size_bytes", account=account), 0)
+            self.assertGreaterEqual(m.value("wharf_storage_size_bytes", account=account), 0)
 
 
 class ShutdownTest(unittest.TestCase):

@@ -1,0 +1,266 @@
+#include "server/sqs_endpoint.h"
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/status.hpp>
+
+#include "common/ids.h"
+#include "protocol/json_writer.h"
+#include "server/access_control.h"
+#include "server/authentication.h"
+#include "server/log.h"
+#include "server/wal_syncer.h"
+
+namespace wharf::server {
+namespace {
+
+namespace http = boost::beast::http;
+
+std::string_view text_of(boost::beast::string_view s) { return std::string_view(s.data(), s.size()); }
+
+std::string_view header(const HttpRequest& request, http::field field) {
+  auto it = request.find(field);
+  return it == request.end() ? std::string_view() : text_of(it->value());
+}
+
+void append_header(std::string& head, std::string_view name, std::string_view value) {
+  head.append(name).append(": ").append(value).append("\r\n");
+}
+
+protocol::EncodedResponse plain_text(int status, std::string body) {
+  protocol::EncodedResponse answer;
+  answer.status = status;
+  answer.content_type = "text/plain";
+  answer.body = std::move(body);
+  return answer;
+}
+
+}  // namespace
+
+protocol::HttpRequestView view_of(const HttpRequest& request) {
+  protocol::HttpRequestView v;
+  v.method = text_of(request.method_string());
+  v.target = text_of(request.target());
+  v.content_type = header(request, http::field::content_type);
+  auto at = request.find("X-Amz-Target");
+  if (at != request.end()) v.amz_target = text_of(at->value());
+  v.body = request.body();
+  return v;
+}
+
+protocol::EncodedResponse request_too_large(const HttpRequest& head, std::string_view request_id) {
+  return protocol::encode_error(
+      protocol::detect_protocol(view_of(head)),
+      make_error(ErrorCode::RequestTooLarge, "The request body is larger than the server accepts."), request_id);
+}
+
+std::string response_head(unsigned version, bool keep_alive, const protocol::EncodedResponse& response,
+                          std::string_view request_id) {
+  std::string head;
+  head.reserve(192);
+  head.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(std::to_string(response.status)).append(" ");
+  head.append(text_of(http::obsolete_reason(static_cast<http::status>(response.status)))).append("\r\n");
+  append_header(head, "Server", "wharf");
+  append_header(head, "Content-Type", response.content_type);
+  if (!request_id.empty()) append_header(head, "x-amzn-RequestId", request_id);
+  for (const auto& [name, value] : response.headers) append_header(head, name, value);
+  if (version == 10 && keep_alive) append_header(head, "Connection", "keep-alive");
+  if (version != 10 && !keep_alive) append_header(head, "Connection", "close");
+  append_header(head, "Content-Length", std::to_string(response.body.size()));
+  head.append("\r\n");
+  return head;
+}
+
+SqsEndpoint::SqsEndpoint(Services services, std::shared_ptr<EndpointState> state)
+    : services_(services), state_(std::move(state)) {}
+
+void SqsEndpoint::serve(Exchange& x) const {
+  x.started_ = std::chrono::steady_clock::now();
+  x.params_ = nlohmann::json();
+  x.action_.assign(kUnknownActionLabel);  // until the request names one
+  x.facts_ = nullptr;
+  x.syncer_ = nullptr;
+  x.request_id = random_uuid();
+  if (answer_operational(x)) return;
+  // Exceptions mean bugs; one must not take the server down with it.
+  try {
+    if (answer_console(x)) return;
+    serve_sqs(x);
+  } catch (const std::exception& e) {
+    log::error("internal error", log::Fields().add("request_id", x.request_id).add("exception", e.what()));
+    if (on_internal_error) on_internal_error(e.what());
+    const auto proto = protocol::detect_protocol(view_of(x.request));
+    x.facts_ = nullptr;
+    x.action_.assign(kUnknownActionLabel);
+    answer_counted(
+        x, protocol::encode_error(proto, make_error(ErrorCode::InternalError, "Internal error."), x.request_id));
+  }
+}
+
+// GET /health, /ready and /metrics: for load balancers, orchestrators and
+// Prometheus. Never signed (also with --auth), never counted as SQS
+// requests; no SQS request uses these paths. True when it answered.
+bool SqsEndpoint::answer_operational(Exchange& x) const {
+  if (x.request.method() != http::verb::get) return false;
+  const std::string_view target = text_of(x.request.target());
+  std::string_view path = target.substr(0, target.find('?'));
+  if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  if (path == "/health") {
+    if (path != target && target != "/health/") return false;  // as before: no query string
+    x.response = plain_text(200, "ok\n");
+  } else if (path == "/ready") {
+    // Storage is open and declared queues applied before the server
+    // listens; it stops being ready when the shutdown begins.
+    const bool stopping = state_->stopping.load();
+    x.response = plain_text(stopping ? 503 : 200, stopping ? "stopping\n" : "ready\n");
+  } else if (path == "/metrics") {
+    x.response =
+        plain_text(200, render_metrics(MetricsSources{services_.settings, services_.accounts, services_.long_polls,
+                                                      state_->requests, state_->open_connections.load()}));
+    x.response.content_type = std::string(kMetricsContentType);
+  } else {
+    return false;
+  }
+  x.answered();
+  return true;
+}
+
+// The web console (server/console.h): its files unsigned; its API (peek,
+// delete a peeked message) signed and routed like the SQS action it
+// stands for, answered in the JSON protocol. Not counted as SQS requests.
+// True when it answered.
+bool SqsEndpoint::answer_console(Exchange& x) const {
+  const std::string_view target = text_of(x.request.target());
+  const std::string_view path = target.substr(0, target.find('?'));
+  if (!is_console_path(path)) return false;
+  const ConsoleCall* api = find_console_call(path);
+  if (!api || !services_.settings.console || x.request.method() != http::verb::post) {
+    x.response = console_file_response(text_of(x.request.method_string()), path, services_.settings);
+  } else {
+    x.response = console_api_response(x, *api);
+  }
+  x.answered();
+  return true;
+}
+
+protocol::EncodedResponse SqsEndpoint::console_api_response(Exchange& x, const ConsoleCall& api) const {
+  auto error = [&](const SqsError& e) { return protocol::encode_error(protocol::Protocol::Json, e, x.request_id); };
+  auto caller = authenticate(x.request);
+  if (!caller) return error(caller.error());
+  x.params_ = nlohmann::json::parse(x.request.body(), nullptr, false);
+  if (!x.params_.is_object()) return error(make_error(ErrorCode::MalformedInput, "The body must be a JSON object."));
+  auto account = route_request(services_.accounts, api.routed_as, x.params_, caller.value(),
+                               !services_.settings.credentials.empty());
+  if (!account) return error(account.error());
+  const Call call{x.params_,
+                  *account.value()->engine,
+                  services_.long_polls,
+                  services_.settings,
+                  std::string(header(x.request, http::field::host)),
+                  x.tls,
+                  account.value()->id};
+  auto result = api.run(call);
+  if (!result) return error(result.error());
+  protocol::EncodedResponse ok;
+  ok.content_type = "application/x-amz-json-1.0";
+  ok.body = protocol::to_json_text(result.value());
+  return ok;
+}
+
+// With credentials configured, every SQS request must carry a valid SigV4
+// signature (header or presigned query string). Answers the account the
+// request acts as.
+Result<std::string> SqsEndpoint::authenticate(const HttpRequest& request) const {
+  const Settings& settings = services_.settings;
+  if (settings.credentials.empty()) return settings.account_id;
+  protocol::SignedRequest signed_request;
+  signed_request.method = text_of(request.method_string());
+  signed_request.target = text_of(request.target());
+  for (const auto& field : request) {
+    signed_request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  signed_request.body = request.body();
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto credential = verify_signature(signed_request, settings.credentials, now);
+  if (!credential) return credential.error();
+  const std::string& account = credential.value()->account_id;
+  return account.empty() ? settings.account_id : account;
+}
+
+void SqsEndpoint::serve_sqs(Exchange& x) const {
+  const auto view = view_of(x.request);
+  auto caller = authenticate(x.request);
+  if (!caller) {
+    return answer_counted(x, protocol::encode_error(protocol::detect_protocol(view), caller.error(), x.request_id));
+  }
+  auto decoded = protocol::decode_request(view);
+  if (!decoded) {
+    return answer_counted(x, protocol::encode_error(protocol::detect_protocol(view), decoded.error(), x.request_id));
+  }
+  x.params_ = std::move(decoded->params);
+  x.protocol_ = decoded->protocol;
+  x.action_ = std::move(decoded->action);
+  x.facts_ = find_action_facts(x.action_);
+  auto account =
+      route_request(services_.accounts, x.action_, x.params_, caller.value(), !services_.settings.credentials.empty());
+  if (!account) return answer_counted(x, protocol::encode_error(x.protocol_, account.error(), x.request_id));
+  x.syncer_ = account.value()->syncer.get();
+  if (!x.facts_) return settle(x, unknown_action(x.action_));
+  Call call{x.params_,
+            *account.value()->engine,
+            services_.long_polls,
+            services_.settings,
+            std::string(header(x.request, http::field::host)),
+            x.tls,
+            account.value()->id,
+            x.protocol_};
+  // Two pointers: std::function keeps them without allocating.
+  run_action(*x.facts_, call, [this, &x](Result<Answer> result) { settle(x, std::move(result)); });
+}
+
+// --durability=fsync: acknowledge only what is on disk.
+void SqsEndpoint::settle(Exchange& x, Result<Answer> result) const {
+  if (!x.syncer_) return finish_sqs(x, std::move(result));
+  x.syncer_->after_sync([this, &x, result = std::move(result)](Status synced) mutable {
+    if (!synced) return finish_sqs(x, synced.error());
+    finish_sqs(x, std::move(result));
+  });
+}
+
+void SqsEndpoint::finish_sqs(Exchange& x, Result<Answer> r) const {
+  answer_counted(x, !r                     ? protocol::encode_error(x.protocol_, r.error(), x.request_id)
+                    : r->json_text.empty() ? protocol::encode_result(x.protocol_, x.action_, r->tree, x.request_id)
+                                           : protocol::encode_json_text(std::move(r->json_text)));
+}
+
+// Counts the request under its action (see RequestMetrics) by its answer,
+// writes its access log line when asked to, and hands the answer over.
+void SqsEndpoint::answer_counted(Exchange& x, protocol::EncodedResponse response) const {
+  x.response = std::move(response);
+  const auto took = std::chrono::steady_clock::now() - x.started_;
+  state_->requests.record(x.facts_, static_cast<unsigned>(x.response.status), took);
+  if (services_.settings.access_log) log_access(x, took);
+  x.answered();
+}
+
+void SqsEndpoint::log_access(const Exchange& x, std::chrono::steady_clock::duration took) const {
+  log::Fields fields;
+  fields.add("action", x.action_);
+  if (x.params_.is_object()) {
+    // The queue's name: QueueName, or the last part of QueueUrl.
+    auto name = x.params_.find("QueueName");
+    if (name == x.params_.end()) name = x.params_.find("QueueUrl");
+    if (name != x.params_.end() && name->is_string()) {
+      const auto& text = name->get_ref<const std::string&>();
+      fields.add("queue", std::string_view(text).substr(text.rfind('/') + 1));
+    }
+  }
+  fields.add("status", x.response.status);
+  if (!x.response.error_code.empty()) fields.add("error", x.response.error_code);
+  fields.add("ms", std::chrono::duration<double, std::milli>(took).count());
+  fields.add("request_id", x.request_id);
+  if (!x.client.is_unspecified()) fields.add("client", x.client.to_string());
+  log::info("request", fields);
+}
+
+}  // namespace wharf::server

@@ -1,0 +1,331 @@
+// The request pipeline (server/sqs_endpoint.h) driven directly: HTTP-shaped
+// requests in, the answers the server would write out, over real engines in
+// a temp dir (opened by Accounts, as the server opens them).
+#include <boost/asio/io_context.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <ctime>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/action_facts.h"
+#include "protocol/checksums.h"
+#include "protocol/sigv4.h"
+#include "server/accounts.h"
+#include "server/long_polls.h"
+#include "server/sqs_endpoint.h"
+#include "tests/unit/test_support.h"
+
+namespace {
+
+using namespace wharf;
+using namespace wharf::server;
+using nlohmann::json;
+namespace http = boost::beast::http;
+
+// One request; records its answers.
+class TestExchange final : public Exchange {
+ public:
+  int answers = 0;
+  std::string header(std::string_view name) const {
+    for (const auto& [n, v] : response.headers) {
+      if (n == name) return v;
+    }
+    return "";
+  }
+
+ protected:
+  void answered() override { ++answers; }
+};
+
+// A server without sockets: accounts, long polls and the endpoint.
+struct Server {
+  testing::TempDir dir;
+  Settings settings;
+  boost::asio::io_context io;
+  std::unique_ptr<LongPolls> long_polls;
+  Accounts accounts;
+  std::shared_ptr<EndpointState> state = std::make_shared<EndpointState>();
+  std::unique_ptr<SqsEndpoint> endpoint;
+  std::vector<std::unique_ptr<TestExchange>> exchanges;  // kept until the end: a long poll may answer late
+
+  explicit Server(Credentials credentials = {}) {
+    settings.data_dir = dir.path().string();
+    settings.credentials = std::move(credentials);
+    long_polls = std::make_unique<LongPolls>(io, 100);
+    std::string error;
+    if (!accounts.open(io, settings, *long_polls, error)) throw std::runtime_error(error);
+    endpoint = std::make_unique<SqsEndpoint>(Services{settings, accounts, *long_polls}, state);
+    accounts.start();  // the timers, and long polls woken by sends
+  }
+  ~Server() {
+    accounts.stop();
+    long_polls->shutdown();
+    io.restart();
+    io.poll();
+    accounts.close();
+  }
+
+  // Serves `request`; the exchange holds the answer (a long poll's later).
+  TestExchange* serve(HttpRequest request) {
+    exchanges.push_back(std::make_unique<TestExchange>());
+    TestExchange* x = exchanges.back().get();
+    x->request = std::move(request);
+    endpoint->serve(*x);
+    return x;
+  }
+};
+
+HttpRequest json_request(std::string_view action, const json& body) {
+  HttpRequest r{http::verb::post, "/", 11};
+  r.set(http::field::host, "localhost:9324");
+  r.set(http::field::content_type, "application/x-amz-json-1.0");
+  r.set("X-Amz-Target", "AmazonSQS." + std::string(action));
+  r.body() = body.dump();
+  r.prepare_payload();
+  return r;
+}
+
+HttpRequest query_request(std::string form) {
+  HttpRequest r{http::verb::post, "/", 11};
+  r.set(http::field::host, "localhost:9324");
+  r.set(http::field::content_type, "application/x-www-form-urlencoded; charset=utf-8");
+  r.body() = std::move(form);
+  r.prepare_payload();
+  return r;
+}
+
+HttpRequest get(std::string_view target) {
+  HttpRequest r{http::verb::get, target, 11};
+  r.set(http::field::host, "localhost:9324");
+  return r;
+}
+
+json body_of(const TestExchange& x) { return json::parse(x.response.body); }
+
+bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
+
+std::string xml_element(const std::string& xml, const std::string& name) {
+  const auto start = xml.find("<" + name + ">");
+  if (start == std::string::npos) return "";
+  const auto from = start + name.size() + 2;
+  return xml.substr(from, xml.find("</" + name + ">", from) - from);
+}
+
+constexpr const char* kQueueUrl = "http://localhost:9324/000000000000/q1";
+
+// Signs `r` (SigV4, header form) with `secret` as access key AKID.
+void sign(HttpRequest& r, const std::string& secret) {
+  const std::time_t now = std::time(nullptr);
+  char stamp[17];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", std::gmtime(&now));
+  r.set("X-Amz-Date", stamp);
+  const std::string placeholder(64, '0');
+  r.set(http::field::authorization, "AWS4-HMAC-SHA256 Credential=AKID/" + std::string(stamp, 8) +
+                                        "/us-east-1/sqs/aws4_request, SignedHeaders=content-type;host;x-amz-date, "
+                                        "Signature=" +
+                                        placeholder);
+  protocol::SignedRequest signed_request;
+  signed_request.method = "POST";
+  signed_request.target = "/";
+  for (const auto& field : r) signed_request.headers.emplace_back(field.name_string(), field.value());
+  signed_request.body = r.body();
+  auto auth = protocol::parse_sigv4(signed_request);
+  REQUIRE(auth.ok());
+  std::string header(r[http::field::authorization]);
+  header.replace(header.size() - 64, 64, protocol::expected_signature(signed_request, auth.value(), secret));
+  r.set(http::field::authorization, header);
+}
+
+}  // namespace
+
+TEST_CASE("JSON protocol: CreateQueue, SendMessage, ReceiveMessage through the pipeline", "[endpoint]") {
+  Server server;
+  auto created = server.serve(json_request("CreateQueue", {{"QueueName", "q1"}}));
+  REQUIRE(created->answers == 1);
+  CHECK(created->response.status == 200);
+  CHECK(created->response.content_type == "application/x-amz-json-1.0");
+  CHECK(body_of(*created) == json{{"QueueUrl", kQueueUrl}});
+  CHECK(created->request_id.size() == 36);
+
+  auto sent = server.serve(json_request("SendMessage", {{"QueueUrl", kQueueUrl}, {"MessageBody", "hello"}}));
+  REQUIRE(sent->answers == 1);
+  CHECK(sent->response.status == 200);
+  CHECK(body_of(*sent)["MD5OfMessageBody"] == protocol::md5_hex("hello"));
+  CHECK(body_of(*sent)["MessageId"].get<std::string>().size() == 36);
+  CHECK(sent->request_id != created->request_id);
+
+  auto received = server.serve(json_request("ReceiveMessage", {{"QueueUrl", kQueueUrl}}));
+  REQUIRE(received->answers == 1);
+  const json messages = body_of(*received)["Messages"];
+  REQUIRE(messages.size() == 1);
+  CHECK(messages[0]["Body"] == "hello");
+  CHECK(messages[0]["MD5OfBody"] == "5d41402abc4b2a76b9719d911017c592");
+  CHECK(messages[0]["MessageId"] == body_of(*sent)["MessageId"]);
+}
+
+TEST_CASE("Query protocol: the same actions answered in XML", "[endpoint]") {
+  Server server;
+  auto created = server.serve(query_request("Action=CreateQueue&QueueName=q1"));
+  CHECK(created->response.status == 200);
+  CHECK(created->response.content_type == "text/xml");
+  CHECK(xml_element(created->response.body, "QueueUrl") == kQueueUrl);
+  CHECK(xml_element(created->response.body, "RequestId") == created->request_id);
+
+  // SendMessage POSTed to the queue's own path: the path is its QueueUrl.
+  HttpRequest send = query_request("Action=SendMessage&MessageBody=hi%20there");
+  send.target("/000000000000/q1");
+  auto sent = server.serve(std::move(send));
+  CHECK(sent->response.status == 200);
+  CHECK(xml_element(sent->response.body, "MD5OfMessageBody") == protocol::md5_hex("hi there"));
+
+  auto received = server.serve(query_request("Action=ReceiveMessage&QueueUrl=" + std::string(kQueueUrl)));
+  const std::string& xml = received->response.body;
+  CHECK(contains(xml, "<ReceiveMessageResult><Message>"));
+  CHECK(xml_element(xml, "Body") == "hi there");
+  const std::string handle = xml_element(xml, "ReceiptHandle");
+  REQUIRE_FALSE(handle.empty());
+
+  // An action without an output shape: no Result element.
+  auto deleted = server.serve(
+      query_request("Action=DeleteMessage&QueueUrl=" + std::string(kQueueUrl) + "&ReceiptHandle=" + handle));
+  CHECK(deleted->response.status == 200);
+  CHECK(contains(deleted->response.body, "<DeleteMessageResponse"));
+  CHECK_FALSE(contains(deleted->response.body, "DeleteMessageResult"));
+  auto empty = server.serve(query_request("Action=ReceiveMessage&QueueUrl=" + std::string(kQueueUrl)));
+  CHECK(contains(empty->response.body, "<ReceiveMessageResult></ReceiveMessageResult>"));
+}
+
+TEST_CASE("An unknown action answers InvalidAction and counts as unknown", "[endpoint]") {
+  Server server;
+  auto x = server.serve(json_request("FlyToTheMoon", json::object()));
+  CHECK(x->response.status == 400);
+  CHECK(body_of(*x)["__type"] == "com.amazon.coral.service#UnknownOperationException");
+  CHECK(x->header("x-amzn-query-error") == "InvalidAction;Sender");
+  CHECK(x->response.error_code == "InvalidAction");
+
+  auto metrics = server.serve(get("/metrics"));
+  CHECK(contains(metrics->response.body, "wharf_requests_total{action=\"unknown\",outcome=\"client_error\"} 1\n"));
+  CHECK_FALSE(contains(metrics->response.body, "FlyToTheMoon"));
+}
+
+TEST_CASE("The queue a request names is resolved before its other parameters", "[endpoint]") {
+  Server server;
+  server.serve(json_request("CreateQueue", {{"QueueName", "q1"}}));
+  // No QueueUrl (and no MessageBody): the QueueUrl is missing first.
+  auto missing = server.serve(json_request("SendMessage", json::object()));
+  CHECK(missing->response.error_code == "MissingParameter");
+  CHECK(contains(body_of(*missing)["message"].get<std::string>(), "QueueUrl"));
+  // Another account's URL: no such queue, before MessageBody is looked at.
+  auto other = server.serve(json_request("SendMessage", {{"QueueUrl", "http://localhost:9324/111111111111/q1"}}));
+  CHECK(other->response.error_code == "QueueDoesNotExist");
+  // The right queue, no body: now MessageBody.
+  auto no_body = server.serve(json_request("SendMessage", {{"QueueUrl", kQueueUrl}}));
+  CHECK(no_body->response.error_code == "MissingParameter");
+  CHECK(contains(body_of(*no_body)["message"].get<std::string>(), "MessageBody"));
+}
+
+TEST_CASE("Requests are counted in the metrics by action and outcome", "[endpoint]") {
+  Server server;
+  server.serve(json_request("CreateQueue", {{"QueueName", "q1"}}));
+  server.serve(json_request("SendMessage", {{"QueueUrl", kQueueUrl}, {"MessageBody", "a"}}));
+  server.serve(json_request("SendMessage", {{"QueueUrl", kQueueUrl}, {"MessageBody", "b"}}));
+  server.serve(json_request("GetQueueUrl", {{"QueueName", "nope"}}));
+  auto metrics = server.serve(get("/metrics"));
+  CHECK(metrics->response.status == 200);
+  CHECK(metrics->response.content_type == "text/plain; version=0.0.4; charset=utf-8");
+  const std::string& text = metrics->response.body;
+  CHECK(contains(text, "wharf_requests_total{action=\"SendMessage\",outcome=\"success\"} 2\n"));
+  CHECK(contains(text, "wharf_requests_total{action=\"CreateQueue\",outcome=\"success\"} 1\n"));
+  CHECK(contains(text, "wharf_requests_total{action=\"GetQueueUrl\",outcome=\"client_error\"} 1\n"));
+  CHECK(contains(text, "wharf_request_duration_seconds_count{action=\"SendMessage\"} 2\n"));
+  CHECK(contains(text, "wharf_queue_messages{account=\"000000000000\",queue=\"q1\",state=\"visible\"} 2\n"));
+  CHECK(contains(text, "wharf_storage_size_bytes{account=\"000000000000\"} "));
+  // /metrics itself is not an SQS request.
+  CHECK_FALSE(contains(text, "action=\"unknown\""));
+}
+
+TEST_CASE("With credentials, requests need a valid signature", "[endpoint]") {
+  Server server(Credentials{{"AKID", Credential{"right-secret", ""}}});
+  auto unsigned_request = server.serve(json_request("ListQueues", json::object()));
+  CHECK(unsigned_request->response.status == 403);
+  CHECK(unsigned_request->response.error_code == "MissingAuthenticationToken");
+
+  HttpRequest bad = json_request("ListQueues", json::object());
+  sign(bad, "wrong-secret");
+  auto refused = server.serve(std::move(bad));
+  CHECK(refused->response.status == 403);
+  CHECK(refused->response.error_code == "SignatureDoesNotMatch");
+
+  HttpRequest good = json_request("CreateQueue", {{"QueueName", "q1"}});
+  sign(good, "right-secret");
+  auto created = server.serve(std::move(good));
+  CHECK(created->response.status == 200);
+  CHECK(body_of(*created) == json{{"QueueUrl", kQueueUrl}});
+
+  // /health stays unsigned.
+  auto health = server.serve(get("/health"));
+  CHECK(health->response.status == 200);
+  CHECK(health->response.body == "ok\n");
+}
+
+TEST_CASE("A long poll answers later, when a message arrives", "[endpoint]") {
+  Server server;
+  server.serve(json_request("CreateQueue", {{"QueueName", "q1"}}));
+  auto waiting = server.serve(json_request("ReceiveMessage", {{"QueueUrl", kQueueUrl}, {"WaitTimeSeconds", 5}}));
+  server.io.poll();
+  CHECK(waiting->answers == 0);
+  server.serve(json_request("SendMessage", {{"QueueUrl", kQueueUrl}, {"MessageBody", "late"}}));
+  for (int i = 0; i < 200 && waiting->answers == 0; ++i) {
+    server.io.restart();
+    server.io.run_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(waiting->answers == 1);
+  CHECK(body_of(*waiting)["Messages"][0]["Body"] == "late");
+}
+
+TEST_CASE("The console API goes through the same pipeline", "[endpoint]") {
+  Server server;
+  server.serve(json_request("CreateQueue", {{"QueueName", "q1"}}));
+  server.serve(json_request("SendMessage", {{"QueueUrl", kQueueUrl}, {"MessageBody", "peek me"}}));
+  HttpRequest peek{http::verb::post, "/console/api/peek", 11};
+  peek.body() = json{{"QueueUrl", kQueueUrl}}.dump();
+  peek.prepare_payload();
+  auto peeked = server.serve(std::move(peek));
+  CHECK(peeked->response.status == 200);
+  CHECK(body_of(*peeked)["Messages"][0]["Body"] == "peek me");
+  auto page = server.serve(get("/console/"));
+  CHECK(page->response.status == 200);
+  CHECK(contains(page->response.body, "<html"));
+}
+
+TEST_CASE("Answer heads as they go on the wire", "[endpoint]") {
+  protocol::EncodedResponse answer;
+  answer.content_type = "text/plain";
+  answer.body = "ok\n";
+  answer.headers.emplace_back("x-extra", "1");
+  CHECK(response_head(11, true, answer, "rid") ==
+        "HTTP/1.1 200 OK\r\nServer: wharf\r\nContent-Type: text/plain\r\nx-amzn-RequestId: rid\r\nx-extra: 1\r\n"
+        "Content-Length: 3\r\n\r\n");
+  answer.status = 404;
+  CHECK(response_head(10, true, answer, "") ==
+        "HTTP/1.0 404 Not Found\r\nServer: wharf\r\nContent-Type: text/plain\r\nx-extra: 1\r\n"
+        "Connection: keep-alive\r\nContent-Length: 3\r\n\r\n");
+  CHECK(contains(response_head(11, false, answer, ""), "Connection: close\r\n"));
+}
+
+TEST_CASE("Action facts agree with the wire names", "[facts]") {
+  CHECK(find_action_facts("SendMessage")->action == SqsAction::SendMessage);
+  CHECK(find_action_facts("Nope") == nullptr);
+  CHECK(policy_may_grant("*"));
+  CHECK(policy_may_grant("SendMessageBatch"));
+  CHECK_FALSE(policy_may_grant("DeleteQueue"));
+  CHECK_FALSE(policy_may_grant("AddPermission"));
+  CHECK(facts_of(SqsAction::GetQueueUrl).auto_create == AutoCreate::ByQueueName);
+  CHECK(facts_of(SqsAction::DeleteQueue).auto_create == AutoCreate::Never);
+  CHECK_FALSE(facts_of(SqsAction::PurgeQueue).xml_result_element);
+}
