@@ -1,8 +1,8 @@
-// The accounts this server holds queues for: the server's own (--account-id,
-// in --data-dir) and each other account that a credential names (in
-// --data-dir/accounts/<id>). Each account is a separate engine with its own
-// RocksDB, timer and group-commit syncer, so two teams' queues, ARNs and
-// dead-letter relations never meet.
+// The accounts this server holds queues for: the server's own (--account-id)
+// and each other account that a credential names. Each account is a
+// separate engine with its own data (where it lives under --data-dir is the
+// storage backend's choice: storage/rocksdb/open.h), timer and group-commit
+// syncer, so two teams' queues, ARNs and dead-letter relations never meet.
 #pragma once
 
 #include <boost/asio/io_context.hpp>

@@ -1,9 +1,7 @@
 #include "server/console.h"
 
-#include <charconv>
-#include "server/queue_urls.h"
-
 #include "server/params.h"
+#include "server/queue_urls.h"
 
 #ifndef WHARF_VERSION
 #define WHARF_VERSION "unknown"
@@ -31,7 +29,7 @@ void add_file_headers(protocol::EncodedResponse& out) {
                            "connect-src 'self'; frame-ancestors 'none'");
 }
 
-// MessageAttributes / system attributes are stored as JSON text in the wire shape.
+// MessageAttributes are stored as JSON text in the wire shape.
 nlohmann::json parse_stored(const std::string& text) {
   if (text.empty()) return nlohmann::json::object();
   auto parsed = nlohmann::json::parse(text, nullptr, false);
@@ -103,9 +101,9 @@ Result<nlohmann::json> console_peek(const Call& call) {
     nlohmann::json attributes = {{"SentTimestamp", std::to_string(m.sent_ms)},
                                  {"ApproximateReceiveCount", std::to_string(m.receive_count)}};
     if (m.first_receive_ms != 0) attributes["ApproximateFirstReceiveTimestamp"] = std::to_string(m.first_receive_ms);
-    const auto system = parse_stored(m.system_attributes);
-    for (auto it = system.begin(); it != system.end(); ++it) {
-      attributes[it.key()] = it.value().is_object() ? it.value().value("StringValue", "") : it.value().dump();
+    for (const auto& field : storage::kSystemAttributeFields) {
+      const std::string& value = m.system_attributes.*field.member;
+      if (!value.empty()) attributes[field.name] = value;
     }
     if (!m.group_id.empty()) attributes["MessageGroupId"] = m.group_id;
     if (!m.sequence_number.empty()) attributes["SequenceNumber"] = m.sequence_number;
@@ -115,7 +113,7 @@ Result<nlohmann::json> console_peek(const Call& call) {
                               {"Attributes", std::move(attributes)},
                               {"MessageAttributes", parse_stored(m.message_attributes)}};
     if (m.visible_at_ms != 0) message["VisibleAtTimestamp"] = std::to_string(m.visible_at_ms);
-    message["Position"] = std::to_string(m.position);
+    message["Position"] = m.position;
     messages.push_back(std::move(message));
   }
   return nlohmann::json{{"Messages", std::move(messages)}};
@@ -127,15 +125,9 @@ Result<nlohmann::json> console_delete(const Call& call) {
   Params p(call.params);
   auto id = p.required_string("MessageId");
   if (!id) return id.error();
-  auto position_text = p.required_string("Position");
-  if (!position_text) return position_text.error();
-  uint64_t position = 0;
-  const std::string& text = position_text.value();
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), position);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    return make_error(ErrorCode::InvalidParameterValue, "Position must be the number a peek gave.");
-  }
-  if (auto deleted = call.engine.delete_peeked_message(name.value(), position, id.value()); !deleted) {
+  auto position = p.required_string("Position");  // the engine's token, as the peek gave it
+  if (!position) return position.error();
+  if (auto deleted = call.engine.delete_peeked_message(name.value(), position.value(), id.value()); !deleted) {
     return deleted.error();
   }
   return nlohmann::json::object();

@@ -67,14 +67,9 @@ protocol::ReceivedMessageView view_of(const std::string& sender_id, const Select
   put("SentTimestamp", std::to_string(m.sent_ms));
   put("ApproximateReceiveCount", std::to_string(m.receive_count));
   put("ApproximateFirstReceiveTimestamp", std::to_string(m.first_receive_ms));
-  static constexpr const char* kStored[] = {"AWSTraceHeader", "DeadLetterQueueSourceArn", "MessageGroupId",
-                                            "MessageDeduplicationId"};
-  if (!m.system_attributes.empty() && std::any_of(std::begin(kStored), std::end(kStored),
-                                                  [&](const char* name) { return selection.wants_system(name); })) {
-    auto sys = json::parse(m.system_attributes, nullptr, false);
-    for (const char* name : kStored) {
-      if (sys.is_object() && sys.contains(name)) put(name, sys[name].value("StringValue", ""));
-    }
+  for (const auto& field : storage::kSystemAttributeFields) {
+    const std::string& value = m.system_attributes.*field.member;
+    if (!value.empty()) put(field.name, value);
   }
   if (!m.sequence_number.empty()) put("SequenceNumber", m.sequence_number);
   std::sort(out.attributes.begin(), out.attributes.end(),

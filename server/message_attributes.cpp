@@ -198,7 +198,7 @@ Result<PreparedSend> prepare_send(const json& params) {
   }
   if (!system->attributes.empty()) {
     out.checksums["MD5OfMessageSystemAttributes"] = protocol::md5_of_attributes(system->attributes);
-    out.message.system_attributes = system->attributes.dump();
+    out.message.aws_trace_header = system->attributes.at("AWSTraceHeader").at("StringValue").get<std::string>();
   }
   out.message.body = std::move(body.value());
   out.message.delay_seconds = delay.value();

@@ -1,7 +1,6 @@
 // The queue engine's contract: SQS-level operations on queues and messages.
-// The server talks only to `Engine`; `open_rocksdb_engine` gives the embedded
-// RocksDB backend (in-memory indices over durable state). A distributed
-// backend would implement the same interface.
+// The server talks only to `Engine`. Each backend implements it in a folder
+// of its own under storage/, with its own options and its own factory.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +13,7 @@
 
 #include "common/sqs_error.h"
 #include "storage/queue_attributes.h"
+#include "storage/system_attributes.h"
 
 namespace wharf::storage {
 
@@ -28,7 +28,7 @@ struct QueueInfo {
 struct NewMessage {
   std::string body;
   std::string message_attributes;  // JSON text in the wire shape; "" if none
-  std::string system_attributes;   // JSON text; "" if none
+  std::string aws_trace_header;    // the AWSTraceHeader system attribute; "" if none
   std::string body_md5;            // MD5 of the body, 32 lowercase hex digits; "" to leave it unstored
   size_t attributes_size = 0;      // bytes counted against MaximumMessageSize
   std::optional<int> delay_seconds;
@@ -64,7 +64,7 @@ struct ReceivedMessage {
   std::string receipt_handle;
   std::string body;
   std::string message_attributes;
-  std::string system_attributes;
+  SystemAttributes system_attributes;
   std::string body_md5;  // as sent (32 hex digits); "" if it was not stored
   int64_t sent_ms = 0;
   int64_t first_receive_ms = 0;
@@ -77,11 +77,11 @@ struct PeekedMessage {
   std::string message_id;
   std::string body;
   std::string message_attributes;
-  std::string system_attributes;
+  SystemAttributes system_attributes;
   std::string group_id;         // MessageGroupId; "" for none
   std::string sequence_number;  // FIFO only
   std::string state;            // "visible", "in_flight" or "delayed"
-  uint64_t position = 0;        // where it is in the queue, for delete_peeked_message
+  std::string position;         // where it is in the queue, for delete_peeked_message (the backend's own token)
   int64_t sent_ms = 0;
   int64_t first_receive_ms = 0;  // 0 when never received
   int64_t visible_at_ms = 0;     // end of the delay or visibility timeout (0 when visible)
@@ -164,11 +164,12 @@ class Engine {
   // read without changing anything (no visibility, receive count or
   // attempt is touched). For inspection (the web console), not delivery.
   virtual Result<std::vector<PeekedMessage>> peek_messages(const std::string& queue_name, size_t max_messages) = 0;
-  // Deletes the message a peek showed at `position`, whatever its state
-  // (an in-flight FIFO message unlocks its group), checked by its message
-  // id: an administrator's delete, for the console, since a peek gives no
-  // receipt handle. InvalidParameterValue when it is no longer there.
-  virtual Status delete_peeked_message(const std::string& queue_name, uint64_t position,
+  // Deletes the message a peek showed at `position` (the token that peek
+  // gave), whatever its state (an in-flight FIFO message unlocks its group),
+  // checked by its message id: an administrator's delete, for the console,
+  // since a peek gives no receipt handle. InvalidParameterValue when it is
+  // no longer there, or `position` is no token a peek gives.
+  virtual Status delete_peeked_message(const std::string& queue_name, const std::string& position,
                                        const std::string& message_id) = 0;
 
   // Message move tasks, from a dead-letter queue to `destination` or else
@@ -199,27 +200,13 @@ class Engine {
   virtual std::optional<int64_t> run_due_work() = 0;
 };
 
+// What every backend is told. Each backend has its own options beside
+// these (where its data lives, how it writes), in its folder.
 struct EngineOptions {
-  std::string data_dir;
   std::string region = "us-east-1";  // for queue ARNs
   std::string account_id = "000000000000";
-  bool sync_writes = false;           // fsync inside each write (the server prefers WAL writes + sync_log)
   std::function<int64_t()> now_ms;    // defaults to the system clock
   int64_t dedup_window_ms = 300'000;  // FIFO deduplication and receive-attempt window
-  // Free space kept on the data dir's disk: below send_reserve_bytes new
-  // messages are refused (ServiceUnavailable) while receives and deletes go
-  // on; below write_floor_bytes every write is. RocksDB is never run into a
-  // full disk (it cannot recover from that without a restart): its memtables
-  // are sized to write_floor_bytes, so a flush always fits.
-  int64_t send_reserve_bytes = 256ll << 20;
-  int64_t write_floor_bytes = 64ll << 20;
-  // Tests only: called before each RocksDB write (outside the engine lock);
-  // returning true fails that write as an I/O error would.
-  std::function<bool()> write_fault;
 };
-
-// Opens (or creates) the data dir. Fails with a message when it cannot be
-// opened: never a silent fresh start over unreadable data.
-std::unique_ptr<Engine> open_rocksdb_engine(const EngineOptions& options, std::string& error);
 
 }  // namespace wharf::storage

@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "storage/rocksdb/records.h"
+#include "storage/big_endian.h"
 
 namespace wharf::storage {
 namespace {

@@ -44,16 +44,6 @@ bool is_md5_hex(std::string_view s) {
 
 }  // namespace
 
-void put_u64(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
-}
-
-uint64_t get_u64(std::string_view bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(bytes[i]);
-  return v;
-}
-
 std::string message_key(uint64_t queue_id, uint64_t seq) {
   std::string key;
   key.reserve(16);

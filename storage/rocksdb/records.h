@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "storage/big_endian.h"
+
 namespace wharf::storage {
 
 // 8-byte big-endian queue id + 8-byte big-endian sequence number.
@@ -24,7 +26,7 @@ struct MessageContent {
   std::string message_id;
   std::string body;
   std::string message_attributes;  // JSON text, the wire shape; "" if none
-  std::string system_attributes;   // JSON text (AWSTraceHeader); "" if none
+  std::string system_attributes;   // encode_system_attributes text (storage/system_attributes.h); "" if none
   std::string body_md5;            // 32 lowercase hex digits, stored as 16 bytes; "" if unknown
 };
 std::string encode_content(const MessageContent& content);
@@ -41,8 +43,5 @@ struct MessageState {
 };
 std::string encode_state(const MessageState& state);
 std::optional<MessageState> decode_state(std::string_view bytes);
-
-void put_u64(std::string& out, uint64_t v);
-uint64_t get_u64(std::string_view bytes);
 
 }  // namespace wharf::storage

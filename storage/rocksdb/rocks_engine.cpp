@@ -3,9 +3,6 @@
 
 #include <nlohmann/json.hpp>
 #include <openssl/rand.h>
-#include <rocksdb/compaction_filter.h>
-#include <rocksdb/options.h>
-#include <rocksdb/sst_file_manager.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,8 +18,6 @@ namespace {
 
 constexpr int64_t kQueueTombstoneMs = 60'000;
 constexpr int64_t kPurgeIntervalMs = 60'000;
-
-const char* const kColumnFamilies[] = {"default", "queues", "message_content", "message_state", "move_tasks", "dedup"};
 
 nlohmann::json queue_record(uint64_t id, const QueueInfo& info) {
   return {{"id", id},
@@ -46,35 +41,12 @@ void apply_attributes(AttributeMap& attributes, const AttributeMap& changes) {
 
 }  // namespace
 
-// --- Engine's single-entry forms ------------------------------------------
-
-Result<SentMessage> Engine::send_message(const std::string& queue_name, NewMessage message) {
-  std::vector<NewMessage> one;
-  one.push_back(std::move(message));
-  auto results = send_messages(queue_name, std::move(one));
-  if (!results) return results.error();
-  return std::move(results->front());
-}
-
-Status Engine::delete_message(const std::string& queue_name, const std::string& receipt_handle) {
-  auto results = delete_messages(queue_name, {receipt_handle});
-  if (!results) return results.error();
-  return results->front();
-}
-
-Status Engine::change_visibility(const std::string& queue_name, const std::string& receipt_handle,
-                                 int visibility_timeout) {
-  auto results = change_visibilities(queue_name, {VisibilityChange{receipt_handle, visibility_timeout}});
-  if (!results) return results.error();
-  return results->front();
-}
-
 // --- lifecycle -------------------------------------------------------------
 
 RocksEngine::RocksEngine(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
-                         const EngineOptions& options)
-    : db_(std::move(db)), handles_(std::move(handles)), options_(options) {
-  write_options_.sync = options.sync_writes;
+                         const EngineOptions& options, const RocksOptions& rocks)
+    : db_(std::move(db)), handles_(std::move(handles)), options_(options), rocks_(rocks) {
+  write_options_.sync = rocks.sync_writes;
   meta_cf_ = handles_[0];
   queues_cf_ = handles_[1];
   content_cf_ = handles_[2];
@@ -190,12 +162,10 @@ void RocksEngine::set_listener(EngineListener* listener) {
   listener_ = listener;
 }
 
-namespace {
 int64_t wall_clock_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-}  // namespace
 
 int64_t RocksEngine::now() const { return options_.now_ms ? options_.now_ms() : wall_clock_ms(); }
 
@@ -213,11 +183,11 @@ Status RocksEngine::check_free_space(WriteKind kind) {
   const auto now = std::chrono::steady_clock::now();
   if (now - free_checked_ >= std::chrono::milliseconds(100)) {
     std::error_code ec;
-    const auto space = std::filesystem::space(options_.data_dir, ec);
+    const auto space = std::filesystem::space(rocks_.data_dir, ec);
     free_bytes_ = ec ? INT64_MAX : static_cast<int64_t>(space.available);
     free_checked_ = now;
   }
-  const int64_t needed = kind == WriteKind::Grows ? options_.send_reserve_bytes : options_.write_floor_bytes;
+  const int64_t needed = kind == WriteKind::Grows ? rocks_.send_reserve_bytes : rocks_.write_floor_bytes;
   if (free_bytes_ >= needed) return Ok{};
   return make_error(ErrorCode::ServiceUnavailable,
                     "The data directory's disk is nearly full (" + std::to_string(free_bytes_ >> 20) + " MiB free; " +
@@ -238,7 +208,7 @@ Status RocksEngine::write_released(std::unique_lock<std::mutex>& lock, rocksdb::
 }
 
 Status RocksEngine::commit(rocksdb::WriteBatch& batch) {
-  if (options_.write_fault && options_.write_fault()) {
+  if (rocks_.write_fault && rocks_.write_fault()) {
     return make_error(ErrorCode::InternalError, "Storage write failed: injected fault");
   }
   auto s = db_->Write(write_options_, &batch);
@@ -513,89 +483,6 @@ std::optional<int64_t> RocksEngine::run_due_work() {
     if (!q.messages.empty()) consider(q.messages.begin()->second.sent_ms + q.retention_ms());
   }
   return next;
-}
-
-// --- opening ---------------------------------------------------------------
-
-namespace {
-
-// Drops deduplication records whose window has passed when RocksDB writes
-// them out (flush, compaction, recovery): expiry deletes nothing itself.
-// Dropping a record can only uncover older versions of its key, which
-// expired earlier, and loading skips expired records.
-class DedupExpiryFilter : public rocksdb::CompactionFilter {
- public:
-  explicit DedupExpiryFilter(int64_t now) : now_(now) {}
-  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*, bool*) const override {
-    return value.size() >= 8 && static_cast<int64_t>(get_u64(std::string_view(value.data(), 8))) <= now_;
-  }
-  const char* Name() const override { return "wharf.DedupExpiry"; }
-
- private:
-  int64_t now_;
-};
-
-class DedupExpiryFilterFactory : public rocksdb::CompactionFilterFactory {
- public:
-  explicit DedupExpiryFilterFactory(std::function<int64_t()> now) : now_(std::move(now)) {}
-  std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(
-      const rocksdb::CompactionFilter::Context&) override {
-    return std::make_unique<DedupExpiryFilter>(now_());
-  }
-  bool ShouldFilterTableFileCreation(rocksdb::TableFileCreationReason reason) const override {
-    return reason == rocksdb::TableFileCreationReason::kFlush ||
-           reason == rocksdb::TableFileCreationReason::kCompaction ||
-           reason == rocksdb::TableFileCreationReason::kRecovery;
-  }
-  const char* Name() const override { return "wharf.DedupExpiryFactory"; }
-
- private:
-  std::function<int64_t()> now_;
-};
-
-}  // namespace
-
-std::unique_ptr<Engine> open_rocksdb_engine(const EngineOptions& options, std::string& error) {
-  rocksdb::DBOptions db_options;
-  db_options.create_if_missing = true;
-  db_options.create_missing_column_families = true;
-  db_options.keep_log_file_num = 4;
-  // All memtables together stay within the free-space floor
-  // (EngineOptions::write_floor_bytes), so a flush always has room.
-  db_options.db_write_buffer_size = static_cast<size_t>(std::max<int64_t>(options.write_floor_bytes, 4ll << 20));
-  // Tracks SST sizes: after a no-space error RocksDB holds back compactions
-  // that would not fit and resumes by itself once space is freed.
-  db_options.sst_file_manager.reset(rocksdb::NewSstFileManager(rocksdb::Env::Default()));
-  std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const char* name : kColumnFamilies) {
-    rocksdb::ColumnFamilyOptions family;
-    // Messages' memtables are kept small (8 MB, not RocksDB's 64): a
-    // receive or delete inserts near the head of a queue while sends append
-    // at its tail, so most inserts search the skiplist from the top, and a
-    // smaller one costs fewer comparisons and cache misses (receive+delete
-    // about 20% faster; sends unchanged: bench/README.md).
-    if (std::string_view(name) == "message_content" || std::string_view(name) == "message_state") {
-      family.write_buffer_size = 8 << 20;
-    }
-    if (std::string_view(name) == "dedup") {
-      family.compaction_filter_factory = std::make_shared<DedupExpiryFilterFactory>(
-          [clock = options.now_ms] { return clock ? clock() : wall_clock_ms(); });
-    }
-    families.emplace_back(name, family);
-  }
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  auto s = rocksdb::DB::Open(db_options, options.data_dir, families, &handles, &raw);
-  if (!s.ok()) {
-    error = "cannot open RocksDB data dir " + options.data_dir + ": " + s.ToString();
-    return nullptr;
-  }
-  auto engine = std::make_unique<RocksEngine>(std::unique_ptr<rocksdb::DB>(raw), std::move(handles), options);
-  if (!engine->load(error)) {
-    error = "cannot load data dir " + options.data_dir + ": " + error;
-    return nullptr;
-  }
-  return engine;
 }
 
 }  // namespace wharf::storage

@@ -28,11 +28,15 @@
 
 #include "common/ids.h"
 #include "storage/engine.h"
+#include "storage/rocksdb/open.h"
 #include "storage/rocksdb/records.h"
 
 namespace wharf::storage {
 
 using TimeSeq = std::pair<int64_t, uint64_t>;
+
+// Milliseconds since the epoch, when EngineOptions::now_ms gives no clock.
+int64_t wall_clock_ms();
 
 struct Group;
 
@@ -143,7 +147,7 @@ struct MoveTaskRecord {
 class RocksEngine final : public Engine {
  public:
   RocksEngine(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
-              const EngineOptions& options);
+              const EngineOptions& options, const RocksOptions& rocks);
   ~RocksEngine() override;
 
   bool load(std::string& error);
@@ -170,7 +174,7 @@ class RocksEngine final : public Engine {
                                                         std::optional<int> visibility_timeout,
                                                         const std::string& attempt_id) override;
   Result<std::vector<PeekedMessage>> peek_messages(const std::string& queue_name, size_t max_messages) override;
-  Status delete_peeked_message(const std::string& queue_name, uint64_t position,
+  Status delete_peeked_message(const std::string& queue_name, const std::string& position,
                                const std::string& message_id) override;
 
   Result<std::string> start_move_task(const std::string& source_name, std::optional<std::string> destination,
@@ -250,6 +254,7 @@ class RocksEngine final : public Engine {
   int64_t free_bytes_ = INT64_MAX;
   std::chrono::steady_clock::time_point free_checked_{};
   EngineOptions options_;
+  RocksOptions rocks_;
   EngineListener* listener_ = nullptr;
   std::string secret_;
   uint64_t next_queue_id_ = 1;

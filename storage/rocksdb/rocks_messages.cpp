@@ -2,63 +2,22 @@
 // deduplication), receiving (fair turns between groups on standard queues,
 // ordered and locked groups on FIFO queues, redrive to dead-letter queues),
 // deleting, and changing visibility.
-#include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "common/ids.h"
 #include "storage/message_text.h"
 #include "storage/receipt_handle.h"
 #include "storage/rocksdb/rocks_engine.h"
+#include "storage/system_attributes.h"
 
 namespace wharf::storage {
 namespace {
 
 constexpr size_t kMaxInFlight = 120000;
 constexpr uint64_t kSeqReservation = 1 << 16;
-
-// Sets (or, with an empty value, removes) String system attributes: one parse
-// of the stored JSON text and one dump. The common case, no stored text and
-// printable ASCII values (as group and deduplication ids are), is written
-// directly, as nlohmann's dump() would write it: keys in order, `"` and `\`
-// escaped (when `changes` are in name order; otherwise the library does it).
-std::string with_system_attributes(const std::string& system_attributes,
-                                   std::initializer_list<std::pair<const char*, const std::string&>> changes) {
-  const bool plain = system_attributes.empty() &&
-                     std::is_sorted(changes.begin(), changes.end(),
-                                    [](const auto& a, const auto& b) {
-                                      return std::string_view(a.first) < std::string_view(b.first);
-                                    }) &&
-                     std::all_of(changes.begin(), changes.end(), [](const auto& c) {
-                       return !c.second.empty() && std::all_of(c.second.begin(), c.second.end(),
-                                                               [](char ch) { return ch >= 0x20 && ch <= 0x7e; });
-                     });
-  if (plain) {
-    std::string out = "{";
-    for (const auto& [name, value] : changes) {
-      if (out.size() > 1) out += ',';
-      out.append("\"").append(name).append("\":{\"DataType\":\"String\",\"StringValue\":\"");
-      for (char ch : value) {
-        if (ch == '"' || ch == '\\') out += '\\';
-        out += ch;
-      }
-      out.append("\"}");
-    }
-    return out + "}";
-  }
-  auto doc =
-      system_attributes.empty() ? nlohmann::json::object() : nlohmann::json::parse(system_attributes, nullptr, false);
-  if (!doc.is_object()) doc = nlohmann::json::object();
-  for (const auto& [name, value] : changes) {
-    if (value.empty()) {
-      doc.erase(name);
-    } else {
-      doc[name] = {{"DataType", "String"}, {"StringValue", value}};
-    }
-  }
-  return doc.empty() ? std::string() : doc.dump();
-}
 
 // The content-based MessageDeduplicationId: hex SHA-256 of the body.
 std::string sha256_hex_of(std::string_view body) {
@@ -255,7 +214,7 @@ ReceivedMessage RocksEngine::received(uint64_t queue_id, bool fifo, uint64_t seq
   r.message_id = std::move(content.message_id);
   r.body = std::move(content.body);
   r.message_attributes = std::move(content.message_attributes);
-  r.system_attributes = std::move(content.system_attributes);
+  r.system_attributes = decode_system_attributes(content.system_attributes);
   r.body_md5 = std::move(content.body_md5);
   r.sent_ms = content.sent_ms;
   r.first_receive_ms = live.first_receive_ms;
@@ -360,15 +319,11 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
     content.body = std::move(message.body);
     content.body_md5 = std::move(message.body_md5);
     content.message_attributes = std::move(message.message_attributes);
-    content.system_attributes = message.system_attributes;
-    if (q.fifo) {
-      content.system_attributes = with_system_attributes(
-          content.system_attributes,
-          {{"MessageDeduplicationId", message.deduplication_id}, {"MessageGroupId", message.group_id}});
-    } else if (!message.group_id.empty()) {
-      content.system_attributes =
-          with_system_attributes(content.system_attributes, {{"MessageGroupId", message.group_id}});
-    }
+    SystemAttributes system;
+    system.aws_trace_header = std::move(message.aws_trace_header);
+    if (q.fifo) system.message_deduplication_id = std::move(message.deduplication_id);
+    system.message_group_id = message.group_id;
+    content.system_attributes = encode_system_attributes(system);
     MessageState state;
     state.sent_ms = now;
     state.visible_at_ms = now + int64_t(message.delay_seconds.value_or(default_delay)) * 1000;
@@ -501,7 +456,7 @@ Result<std::vector<PeekedMessage>> RocksEngine::peek_messages(const std::string&
     m.message_id = std::move(content->message_id);
     m.body = std::move(content->body);
     m.message_attributes = std::move(content->message_attributes);
-    m.system_attributes = std::move(content->system_attributes);
+    m.system_attributes = decode_system_attributes(content->system_attributes);
     if (live.group) m.group_id = live.group->id;
     if (q.fifo) m.sequence_number = sequence_number(seq);
     // A deadline already passed counts as visible, as the next receive would see it.
@@ -511,14 +466,21 @@ Result<std::vector<PeekedMessage>> RocksEngine::peek_messages(const std::string&
     m.sent_ms = content->sent_ms;
     m.first_receive_ms = live.first_receive_ms;
     m.receive_count = live.receive_count;
-    m.position = seq;
+    m.position = std::to_string(seq);
     out.push_back(std::move(m));
   }
   return out;
 }
 
-Status RocksEngine::delete_peeked_message(const std::string& queue_name, uint64_t position,
+// A peek's position is the message's sequence number, in decimal.
+Status RocksEngine::delete_peeked_message(const std::string& queue_name, const std::string& position_token,
                                           const std::string& message_id) {
+  uint64_t position = 0;
+  const char* const end = position_token.data() + position_token.size();
+  const auto [parsed_end, ec] = std::from_chars(position_token.data(), end, position);
+  if (ec != std::errc() || parsed_end != end) {
+    return make_error(ErrorCode::InvalidParameterValue, "Position must be the number a peek gave.");
+  }
   std::lock_guard lock(mu_);
   auto found = find(queue_name);
   if (!found) return found.error();
@@ -589,9 +551,8 @@ Result<std::vector<ReceivedMessage>> RocksEngine::receive_messages(const std::st
     }
     if (dlq && live.receive_count >= static_cast<uint32_t>(policy->max_receive_count)) {
       if (auto content = read_content(q, seq)) {
-        const std::string source_arn = arn(queue_name);
-        content->system_attributes =
-            with_system_attributes(content->system_attributes, {{"DeadLetterQueueSourceArn", source_arn}});
+        SystemAttributes system = decode_system_attributes(content->system_attributes);
+        system.dead_letter_queue_source_arn = arn(queue_name);
         MessageState moved = state_of(live);
         moved.visible_at_ms = now;
         // Standard queues keep the enqueue time (retention counts from the
@@ -599,9 +560,9 @@ Result<std::vector<ReceivedMessage>> RocksEngine::receive_messages(const std::st
         // the deduplication id with the message id.
         if (q.fifo) {
           moved.sent_ms = content->sent_ms = now;
-          content->system_attributes =
-              with_system_attributes(content->system_attributes, {{"MessageDeduplicationId", content->message_id}});
+          system.message_deduplication_id = content->message_id;
         }
+        content->system_attributes = encode_system_attributes(system);
         batch.Delete(content_cf_, key);
         batch.Delete(state_cf_, key);
         dead_letters.push_back(DeadLetter{stage_message(*dlq, batch, *content, moved), moved});

@@ -11,6 +11,7 @@
 #include "common/ids.h"
 #include "storage/arn.h"
 #include "storage/rocksdb/rocks_engine.h"
+#include "storage/system_attributes.h"
 
 namespace wharf::storage {
 namespace {
@@ -30,21 +31,6 @@ nlohmann::json task_json(const MoveTaskRecord& r) {
           {"to_move", t.to_move},
           {"failure_reason", t.failure_reason},
           {"started_ms", t.started_ms}};
-}
-
-std::string source_arn_of(const std::string& system_attributes) {
-  if (system_attributes.empty()) return "";
-  auto doc = nlohmann::json::parse(system_attributes, nullptr, false);
-  if (!doc.is_object() || !doc.contains("DeadLetterQueueSourceArn")) return "";
-  return doc["DeadLetterQueueSourceArn"].value("StringValue", "");
-}
-
-std::string without_dead_letter_source(const std::string& system_attributes) {
-  if (system_attributes.empty()) return "";
-  auto doc = nlohmann::json::parse(system_attributes, nullptr, false);
-  if (!doc.is_object()) return "";
-  doc.erase("DeadLetterQueueSourceArn");
-  return doc.empty() ? std::string() : doc.dump();
 }
 
 SqsError not_found(const std::string& what) { return make_error(ErrorCode::ResourceNotFoundException, what); }
@@ -220,8 +206,9 @@ void RocksEngine::step_move_task(MoveTaskRecord& task, int64_t now) {
     }
     auto content = read_content(source, it->first);
     if (!content) continue;
+    SystemAttributes system = decode_system_attributes(content->system_attributes);
     const std::string destination_arn =
-        task.task.destination_arn.empty() ? source_arn_of(content->system_attributes) : task.task.destination_arn;
+        task.task.destination_arn.empty() ? system.dead_letter_queue_source_arn : task.task.destination_arn;
     auto destination_name = queue_name_from_arn(destination_arn, options_.region, options_.account_id);
     auto destination = destination_name ? queues_.find(*destination_name) : queues_.end();
     if (destination == queues_.end()) {
@@ -231,7 +218,8 @@ void RocksEngine::step_move_task(MoveTaskRecord& task, int64_t now) {
     }
     // AWS: "All redriven messages are considered new messages and are
     // assigned a new messageID and enqueueTime."
-    content->system_attributes = without_dead_letter_source(content->system_attributes);
+    system.dead_letter_queue_source_arn.clear();
+    content->system_attributes = encode_system_attributes(system);
     content->message_id = random_uuid();
     content->sent_ms = now;
     MessageState state;

@@ -95,6 +95,22 @@ class ConsoleTest(unittest.TestCase):
         self.assertEqual(attributes["ApproximateNumberOfMessages"], "1")
         self.assertEqual(attributes["ApproximateNumberOfMessagesNotVisible"], "1")
 
+    def test_peek_shows_system_attributes(self):
+        url = self.sqs.create_queue(QueueName=unique_name("sys") + ".fifo",
+                                    Attributes={"FifoQueue": "true"})["QueueUrl"]
+        self.sqs.send_message(QueueUrl=url, MessageBody="traced", MessageGroupId="g-1",
+                              MessageDeduplicationId="d\"1\\",
+                              MessageSystemAttributes={"AWSTraceHeader": {"DataType": "String",
+                                                                          "StringValue": "Root=1-caf\u00e9"}})
+        status, answer = peek(self.server, url)
+        self.assertEqual(status, 200, answer)
+        attributes = answer["Messages"][0]["Attributes"]
+        self.assertEqual(attributes["MessageGroupId"], "g-1")
+        self.assertEqual(attributes["MessageDeduplicationId"], "d\"1\\")
+        self.assertEqual(attributes["AWSTraceHeader"], "Root=1-caf\u00e9")
+        self.assertNotIn("DeadLetterQueueSourceArn", attributes)
+        self.assertIn("SequenceNumber", attributes)
+
     def test_peek_errors_in_the_json_shape(self):
         url = self.sqs.create_queue(QueueName=unique_name("peek"))["QueueUrl"]
         status, answer = peek(self.server, url, 101)
@@ -125,6 +141,12 @@ class ConsoleTest(unittest.TestCase):
                                   {"Content-Type": "application/json"})
             return status, json.loads(raw)
 
+        # Position is the engine's opaque token, given and taken back as a string.
+        self.assertTrue(all(isinstance(m["Position"], str) and m["Position"] for m in answer["Messages"]))
+        for token in ("", "not-a-position", "-1", "1 "):
+            status, answer = delete({**by_body["drop"], "Position": token})
+            self.assertEqual(status, 400, token)
+            self.assertIn("InvalidParameterValue", answer["__type"])
         self.assertEqual(delete(by_body["drop"]), (200, {}))
         self.assertEqual(delete(by_body["keep"])[0], 200)  # in flight: deleted all the same
         status, answer = delete(by_body["drop"])  # already gone

@@ -24,6 +24,7 @@
 #include "storage/engine.h"
 #include "storage/queue_attributes.h"
 #include "storage/queue_tags.h"
+#include "storage/rocksdb/open.h"
 
 using namespace wharf;
 using namespace wharf::storage;
@@ -60,10 +61,11 @@ struct Fixture {
   void reopen() {
     engine.reset();  // closes the database first
     EngineOptions options;
-    options.data_dir = (dir.path() / "data").string();
     options.now_ms = [this] { return now; };
+    RocksOptions rocks;
+    rocks.data_dir = (dir.path() / "data").string();
     std::string error;
-    engine = open_rocksdb_engine(options, error);
+    engine = open_rocksdb_engine(options, rocks, error);
     INFO(error);
     REQUIRE(engine);
   }
@@ -94,11 +96,11 @@ struct Fixture {
   }
 
   std::string send(const std::string& queue, const std::string& body, const std::string& message_attributes = "",
-                   const std::string& system_attributes = "") {
+                   const std::string& aws_trace_header = "") {
     NewMessage m;
     m.body = body;
     m.message_attributes = message_attributes;
-    m.system_attributes = system_attributes;
+    m.aws_trace_header = aws_trace_header;
     auto r = engine->send_message(queue, std::move(m));
     INFO(outcome(r));
     REQUIRE(r.ok());
@@ -530,7 +532,7 @@ TEST_CASE("a receive past maxReceiveCount moves the message to the dead-letter q
   f.create("dlq");
   f.create("src", {{"RedrivePolicy", redrive_to("dlq", 2)}});  // VisibilityTimeout 30
   const std::string attributes = R"({"color":{"DataType":"String","StringValue":"red"}})";
-  const std::string system = R"({"AWSTraceHeader":{"DataType":"String","StringValue":"Root=1-abc"}})";
+  const std::string system = "Root=1-abc";
   const std::string id = f.send("src", "to be dead-lettered", attributes, system);
 
   const ReceivedMessage first = f.receive_one("src");
@@ -561,10 +563,9 @@ TEST_CASE("a receive past maxReceiveCount moves the message to the dead-letter q
     CHECK(m.body == "to be dead-lettered");
     CHECK(m.message_attributes == attributes);
     CHECK(m.sent_ms == kStart);  // the original send time
-    const json sys = parse_json(m.system_attributes);
-    CHECK(sys["DeadLetterQueueSourceArn"] == json{{"DataType", "String"}, {"StringValue", arn_of("src")}});
-    CHECK(sys["DeadLetterQueueSourceArn"]["StringValue"] == "arn:aws:sqs:us-east-1:000000000000:src");
-    CHECK(sys["AWSTraceHeader"] == json{{"DataType", "String"}, {"StringValue", "Root=1-abc"}});
+    CHECK(m.system_attributes.dead_letter_queue_source_arn == arn_of("src"));
+    CHECK(m.system_attributes.dead_letter_queue_source_arn == "arn:aws:sqs:us-east-1:000000000000:src");
+    CHECK(m.system_attributes.aws_trace_header == "Root=1-abc");
   };
 
   SECTION("the dead letter keeps the message") { check_dead_letter(f.receive_one("dlq")); }
@@ -611,7 +612,7 @@ TEST_CASE("with its dead-letter queue deleted, a message past maxReceiveCount is
   CHECK(third.message_id == id);
   CHECK(third.body == "keep me");
   CHECK(third.receive_count == 3);
-  CHECK(parse_json(third.system_attributes).count("DeadLetterQueueSourceArn") == 0);
+  CHECK(third.system_attributes.dead_letter_queue_source_arn.empty());
   CHECK_COUNTS(f, "src", 0, 1, 0);
 
   // Nothing lost across a reopen either.
@@ -826,7 +827,7 @@ TEST_CASE("a move task returns messages to their source at the given rate", "[mo
   Fixture f;
   f.create("dlq");
   f.create("src", {{"RedrivePolicy", redrive_to("dlq", 1)}});
-  const std::string trace = R"({"AWSTraceHeader":{"DataType":"String","StringValue":"Root=1-xyz"}})";
+  const std::string trace = "Root=1-xyz";
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i) {
     ids.push_back(f.send("src", "m" + std::to_string(i), R"({"n":{"DataType":"Number","StringValue":"1"}})", trace));
@@ -887,9 +888,8 @@ TEST_CASE("a move task returns messages to their source at the given rate", "[mo
     CAPTURE(id);
     CHECK(m.body.rfind("m", 0) == 0);
     CHECK(m.message_attributes == R"({"n":{"DataType":"Number","StringValue":"1"}})");
-    const json sys = parse_json(m.system_attributes);
-    CHECK(sys.count("DeadLetterQueueSourceArn") == 0);
-    CHECK(sys["AWSTraceHeader"]["StringValue"] == "Root=1-xyz");
+    CHECK(m.system_attributes.dead_letter_queue_source_arn.empty());
+    CHECK(m.system_attributes.aws_trace_header == "Root=1-xyz");
     CHECK(m.sent_ms > kStart);  // a new enqueue time: the move's
   }
   CHECK(code_of(f->cancel_move_task(handle)) == "ResourceNotFoundException");
@@ -937,7 +937,7 @@ TEST_CASE("a move task with a destination moves there", "[move-tasks]") {
   check_moved(moved, ids, 4);
   for (const auto& [id, m] : moved) {
     CHECK(m.body.rfind("m", 0) == 0);
-    CHECK(parse_json(m.system_attributes).count("DeadLetterQueueSourceArn") == 0);
+    CHECK(m.system_attributes.dead_letter_queue_source_arn.empty());
   }
 }
 

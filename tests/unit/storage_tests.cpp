@@ -30,6 +30,7 @@
 #include "storage/message_text.h"
 #include "storage/queue_attributes.h"
 #include "storage/receipt_handle.h"
+#include "storage/rocksdb/open.h"
 #include "storage/rocksdb/records.h"
 
 using namespace wharf;
@@ -46,18 +47,19 @@ struct Fixture {
   TempDir dir;
   int64_t now = kStart;
   std::unique_ptr<Engine> engine;
-  std::function<bool()> write_fault;  // see EngineOptions::write_fault
+  std::function<bool()> write_fault;  // see RocksOptions::write_fault
 
   Fixture() { reopen(); }
 
   void reopen() {
     engine.reset();  // closes the database first
     EngineOptions options;
-    options.data_dir = (dir.path() / "data").string();
     options.now_ms = [this] { return now; };
-    options.write_fault = [this] { return write_fault && write_fault(); };
+    RocksOptions rocks;
+    rocks.data_dir = (dir.path() / "data").string();
+    rocks.write_fault = [this] { return write_fault && write_fault(); };
     std::string error;
-    engine = open_rocksdb_engine(options, error);
+    engine = open_rocksdb_engine(options, rocks, error);
     INFO(error);
     REQUIRE(engine);
   }
@@ -341,7 +343,7 @@ TEST_CASE("send, receive and delete", "[messages]") {
   NewMessage m;
   m.body = "hello";
   m.message_attributes = R"({"color":{"DataType":"String","StringValue":"red"}})";
-  m.system_attributes = R"({"AWSTraceHeader":{"DataType":"String","StringValue":"Root=1-a"}})";
+  m.aws_trace_header = "Root=1-a";
   auto sent = f->send_message("q", m);
   REQUIRE(sent.ok());
   CHECK(sent->message_id.size() == 36);
@@ -353,7 +355,8 @@ TEST_CASE("send, receive and delete", "[messages]") {
   CHECK(got[0].message_id == sent->message_id);
   CHECK(got[0].body == "hello");
   CHECK(got[0].message_attributes == m.message_attributes);
-  CHECK(got[0].system_attributes == m.system_attributes);
+  CHECK(got[0].system_attributes.aws_trace_header == "Root=1-a");
+  CHECK(got[0].system_attributes.message_group_id.empty());
   CHECK(got[0].sent_ms == kStart);
   CHECK(got[0].first_receive_ms == kStart + 2000);
   CHECK(got[0].receive_count == 1);
@@ -921,10 +924,10 @@ TEST_CASE("a data dir that cannot be opened gives nullptr and an error", "[durab
   }
   for (const fs::path& bad : {file, file / "sub"}) {
     CAPTURE(bad.string());
-    EngineOptions options;
-    options.data_dir = bad.string();
+    RocksOptions rocks;
+    rocks.data_dir = bad.string();
     std::string error;
-    auto engine = open_rocksdb_engine(options, error);
+    auto engine = open_rocksdb_engine(EngineOptions{}, rocks, error);
     CHECK(engine == nullptr);
     CHECK_FALSE(error.empty());
   }
@@ -934,19 +937,20 @@ TEST_CASE("sync_writes mode works and persists", "[durability]") {
   TempDir dir;
   int64_t now = kStart;
   EngineOptions options;
-  options.data_dir = (dir.path() / "data").string();
-  options.sync_writes = true;
   options.now_ms = [&now] { return now; };
+  RocksOptions rocks;
+  rocks.data_dir = (dir.path() / "data").string();
+  rocks.sync_writes = true;
   std::string error;
   {
-    auto engine = open_rocksdb_engine(options, error);
+    auto engine = open_rocksdb_engine(options, rocks, error);
     REQUIRE(engine);
     REQUIRE(engine->create_queue("q", {}, {}).ok());
     NewMessage m;
     m.body = "synced";
     REQUIRE(engine->send_message("q", m).ok());
   }
-  auto engine = open_rocksdb_engine(options, error);
+  auto engine = open_rocksdb_engine(options, rocks, error);
   INFO(error);
   REQUIRE(engine);
   auto got = engine->receive_messages("q", 10, std::nullopt);
@@ -1341,7 +1345,7 @@ TEST_CASE("concurrent duplicate FIFO sends: one message per deduplication id", "
   for (int i = 0; i < kIds; ++i) CHECK(stored["m" + std::to_string(i)] == ids[0][i]);
 }
 
-// ---- failed writes (EngineOptions::write_fault) -------------------------------
+// ---- failed writes (RocksOptions::write_fault) --------------------------------
 
 TEST_CASE("a send whose write fails is not kept, and its deduplication id is free again", "[faults]") {
   Fixture f;

@@ -1,0 +1,22 @@
+// Unsigned 64-bit integers as 8 big-endian bytes: byte strings that sort as
+// the numbers do (record keys), and fixed-width fields (receipt handles).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace wharf::storage {
+
+inline void put_u64(std::string& out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
+}
+
+// Reads the first 8 bytes of `bytes` (the caller checks there are 8).
+inline uint64_t get_u64(std::string_view bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(bytes[i]);
+  return v;
+}
+
+}  // namespace wharf::storage

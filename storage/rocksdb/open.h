@@ -1,0 +1,41 @@
+// Opening the embedded RocksDB backend: the options only it has, and where
+// each account's data lives under the server's data dir.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "storage/engine.h"
+
+namespace wharf::storage {
+
+struct RocksOptions {
+  std::string data_dir;
+  bool sync_writes = false;  // fsync inside each write (the server prefers WAL writes + sync_log)
+  // Free space kept on the data dir's disk: below send_reserve_bytes new
+  // messages are refused (ServiceUnavailable) while receives and deletes go
+  // on; below write_floor_bytes every write is. RocksDB is never run into a
+  // full disk (it cannot recover from that without a restart): its memtables
+  // are sized to write_floor_bytes, so a flush always fits.
+  int64_t send_reserve_bytes = 256ll << 20;
+  int64_t write_floor_bytes = 64ll << 20;
+  // Tests only: called before each RocksDB write (outside the engine lock);
+  // returning true fails that write as an I/O error would.
+  std::function<bool()> write_fault;
+};
+
+// Opens (or creates) rocks.data_dir. Fails with a message when it cannot be
+// opened: never a silent fresh start over unreadable data.
+std::unique_ptr<Engine> open_rocksdb_engine(const EngineOptions& options, const RocksOptions& rocks,
+                                            std::string& error);
+
+// The engine of one account (options.account_id) of a server whose data dir
+// is rocks.data_dir: the server's own account keeps its data in that dir
+// itself, every other account in <data dir>/accounts/<account id>, created
+// when missing.
+std::unique_ptr<Engine> open_rocksdb_account_engine(const EngineOptions& options, RocksOptions rocks, bool own_account,
+                                                    std::string& error);
+
+}  // namespace wharf::storage
