@@ -11,14 +11,11 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string_view>
-
-#include "storage/arn.h"
-#include "storage/queue_attributes.h"
-#include "storage/queue_tags.h"
+#include <type_traits>
+#include <vector>
 
 #ifndef WHARF_VERSION
 #define WHARF_VERSION "unknown"
@@ -81,26 +78,47 @@ Reason check_public_url(std::string& v) {
   return std::nullopt;
 }
 
-const std::vector<Option>& options() {
-  static const std::vector<Option> kOptions = {
-      {"port", "p", Kind::Number, 0, 65535, "TCP port (0 picks a free one)",
-       [](StartupConfig& c, const json& v) -> Reason {
-         c.settings.port = v.get<uint16_t>();
-         return std::nullopt;
-       },
-       [](const StartupConfig& c) -> json { return c.settings.port; }},
-      {"bind", "b", Kind::Text, 0, 0, "address to listen on",
-       [](StartupConfig& c, const json& v) -> Reason {
-         c.settings.bind = v.get<std::string>();
-         return std::nullopt;
-       },
-       [](const StartupConfig& c) -> json { return c.settings.bind; }},
-      {"data_dir", "d", Kind::Text, 0, 0, "RocksDB data directory",
-       [](StartupConfig& c, const json& v) -> Reason {
-         c.settings.data_dir = v.get<std::string>();
-         return std::nullopt;
-       },
-       [](const StartupConfig& c) -> json { return c.settings.data_dir; }},
+// The field a setting is kept in: a member of Settings or of StartupConfig.
+template <class T>
+T& field_of(StartupConfig& c, T Settings::*member) {
+  return c.settings.*member;
+}
+template <class T>
+T& field_of(StartupConfig& c, T StartupConfig::*member) {
+  return c.*member;
+}
+template <class T>
+const T& field_of(const StartupConfig& c, T Settings::*member) {
+  return c.settings.*member;
+}
+template <class T>
+const T& field_of(const StartupConfig& c, T StartupConfig::*member) {
+  return c.*member;
+}
+
+// A setting with no rule of its own beyond its kind and range: kept as given.
+template <auto member>
+Option plain(const char* key, const char* short_name, Kind kind, int64_t min, int64_t max, const char* help) {
+  return {key,
+          short_name,
+          kind,
+          min,
+          max,
+          help,
+          [](StartupConfig& c, const json& v) -> Reason {
+            auto& field = field_of(c, member);
+            field = v.get<std::remove_reference_t<decltype(field)>>();
+            return std::nullopt;
+          },
+          [](const StartupConfig& c) -> json { return field_of(c, member); }};
+}
+
+// Where it listens and keeps its data, and what its queue URLs and ARNs say.
+std::vector<Option> address_options() {
+  return {
+      plain<&Settings::port>("port", "p", Kind::Number, 0, 65535, "TCP port (0 picks a free one)"),
+      plain<&Settings::bind>("bind", "b", Kind::Text, 0, 0, "address to listen on"),
+      plain<&Settings::data_dir>("data_dir", "d", Kind::Text, 0, 0, "RocksDB data directory"),
       {"account_id", "", Kind::Text, 0, 0, "account id in queue URLs and ARNs (12 digits)",
        [](StartupConfig& c, const json& v) -> Reason {
          auto text = v.get<std::string>();
@@ -126,6 +144,12 @@ const std::vector<Option>& options() {
          return std::nullopt;
        },
        [](const StartupConfig& c) -> json { return c.settings.public_url; }},
+  };
+}
+
+// How acknowledged changes are kept, and who may call it over what.
+std::vector<Option> durability_and_security_options() {
+  return {
       {"durability", "", Kind::Text, 0, 0,
        "wal: each acknowledged change is in the write-ahead log (survives a crash of the process); "
        "fsync: and fsynced before the answer, with group commit (survives power loss)",
@@ -136,80 +160,42 @@ const std::vector<Option>& options() {
          return std::nullopt;
        },
        [](const StartupConfig& c) -> json { return c.settings.fsync ? "fsync" : "wal"; }},
-      {"auth", "", Kind::Switch, 0, 0,
-       "verify SigV4 signatures; the credentials come from the environment variable WHARF_CREDENTIALS "
-       "or the credentials file",
-       [](StartupConfig& c, const json& v) -> Reason {
-         c.auth = v.get<bool>();
-         return std::nullopt;
-       },
-       [](const StartupConfig& c) -> json { return c.auth; }},
-      {"credentials_file", "", Kind::Text, 0, 0, "file of credentials, one per line (implies auth)",
-       [](StartupConfig& c, const json& v) -> Reason {
-         c.credentials_file = v.get<std::string>();
-         return std::nullopt;
-       },
-       [](const StartupConfig& c) -> json { return c.credentials_file; }},
-      {"tls_port", "", Kind::Number, 0, 65535, "TLS port, with tls_cert (0 picks one)",
-       [](StartupConfig& c, const json& v) -> Reason {
-         c.settings.tls_port = v.get<uint16_t>();
-         return std::nullopt;
-       },
-       [](const StartupConfig& c) -> json { return c.settings.tls_port; }},
-      {"tls_cert", "", Kind::Text, 0, 0, "PEM certificate chain: serve HTTPS on tls_port too",
-       [](StartupConfig& c, const json& v) -> Reason {
-         c.settings.tls_cert = v.get<std::string>();
-         return std::nullopt;
-       },
-       [](const StartupConfig& c) -> json { return c.settings.tls_cert; }},
-      {"tls_key", "", Kind::Text, 0, 0, "PEM private key of tls_cert",
-       [](StartupConfig& c, const json& v) -> Reason {
-         c.settings.tls_key = v.get<std::string>();
-         return std::nullopt;
-       },
-       [](const StartupConfig& c) -> json { return c.settings.tls_key; }},
-      {"threads", "", Kind::Number, 0, 1024, "worker threads (0: one per core)",
-       [](StartupConfig& c, const json& v) -> Reason {
-         c.settings.threads = v.get<unsigned>();
-         return std::nullopt;
-       },
-       [](const StartupConfig& c) -> json { return c.settings.threads; }},
-      {"max_connections", "", Kind::Number, 1, 10'000'000,
-       "open connections at most; past it new ones get HTTP 503 and are closed",
-       [](StartupConfig& c, const json& v) -> Reason {
-         c.settings.max_connections = v.get<unsigned>();
-         return std::nullopt;
-       },
-       [](const StartupConfig& c) -> json { return c.settings.max_connections; }},
-      {"max_long_polls", "", Kind::Number, 0, 10'000'000,
-       "waiting long polls at most; past it a long poll gets ServiceUnavailable",
-       [](StartupConfig& c, const json& v) -> Reason {
-         c.settings.max_long_polls = v.get<unsigned>();
-         return std::nullopt;
-       },
-       [](const StartupConfig& c) -> json { return c.settings.max_long_polls; }},
-      {"idle_timeout", "", Kind::Number, 1, 86400,
-       "seconds a connection may take to send a complete request (slow clients are closed)",
-       [](StartupConfig& c, const json& v) -> Reason {
-         c.settings.idle_timeout_seconds = v.get<unsigned>();
-         return std::nullopt;
-       },
-       [](const StartupConfig& c) -> json { return c.settings.idle_timeout_seconds; }},
-      {"dedup_window_seconds", "", Kind::Number, 1, 300,
-       "FIFO deduplication and ReceiveRequestAttemptId window (AWS: 300; lower it only for tests)",
-       [](StartupConfig& c, const json& v) -> Reason {
-         c.settings.dedup_window_seconds = v.get<int>();
-         return std::nullopt;
-       },
-       [](const StartupConfig& c) -> json { return c.settings.dedup_window_seconds; }},
-      {"min_free_disk_mb", "", Kind::Number, 8, 1'000'000,
-       "free space kept on the data dir's disk: below it new messages get ServiceUnavailable (receives and "
-       "deletes go on until a quarter of it)",
-       [](StartupConfig& c, const json& v) -> Reason {
-         c.settings.min_free_disk_mb = v.get<unsigned>();
-         return std::nullopt;
-       },
-       [](const StartupConfig& c) -> json { return c.settings.min_free_disk_mb; }},
+      plain<&StartupConfig::auth>(
+          "auth", "", Kind::Switch, 0, 0,
+          "verify SigV4 signatures; the credentials come from the environment variable WHARF_CREDENTIALS "
+          "or the credentials file"),
+      plain<&StartupConfig::credentials_file>("credentials_file", "", Kind::Text, 0, 0,
+                                              "file of credentials, one per line (implies auth)"),
+      plain<&Settings::tls_port>("tls_port", "", Kind::Number, 0, 65535, "TLS port, with tls_cert (0 picks one)"),
+      plain<&Settings::tls_cert>("tls_cert", "", Kind::Text, 0, 0,
+                                 "PEM certificate chain: serve HTTPS on tls_port too"),
+      plain<&Settings::tls_key>("tls_key", "", Kind::Text, 0, 0, "PEM private key of tls_cert"),
+  };
+}
+
+// What one process takes on at most, and the FIFO deduplication window.
+std::vector<Option> limit_options() {
+  return {
+      plain<&Settings::threads>("threads", "", Kind::Number, 0, 1024, "worker threads (0: one per core)"),
+      plain<&Settings::max_connections>("max_connections", "", Kind::Number, 1, 10'000'000,
+                                        "open connections at most; past it new ones get HTTP 503 and are closed"),
+      plain<&Settings::max_long_polls>("max_long_polls", "", Kind::Number, 0, 10'000'000,
+                                       "waiting long polls at most; past it a long poll gets ServiceUnavailable"),
+      plain<&Settings::idle_timeout_seconds>(
+          "idle_timeout", "", Kind::Number, 1, 86400,
+          "seconds a connection may take to send a complete request (slow clients are closed)"),
+      plain<&Settings::dedup_window_seconds>(
+          "dedup_window_seconds", "", Kind::Number, 1, 300,
+          "FIFO deduplication and ReceiveRequestAttemptId window (AWS: 300; lower it only for tests)"),
+      plain<&Settings::min_free_disk_mb>(
+          "min_free_disk_mb", "", Kind::Number, 8, 1'000'000,
+          "free space kept on the data dir's disk: below it new messages get ServiceUnavailable (receives and "
+          "deletes go on until a quarter of it)"),
+  };
+}
+
+std::vector<Option> logging_options() {
+  return {
       {"log_level", "", Kind::Text, 0, 0, "least severe log lines written: debug, info, warn, error or off",
        [](StartupConfig& c, const json& v) -> Reason {
          const auto text = v.get<std::string>();
@@ -228,21 +214,19 @@ const std::vector<Option>& options() {
          return std::nullopt;
        },
        [](const StartupConfig& c) -> json { return c.settings.log_json ? "json" : "text"; }},
-      {"access_log", "", Kind::Switch, 0, 0,
-       "log one line per SQS request: action, queue, status, error code and latency (at info level)",
-       [](StartupConfig& c, const json& v) -> Reason {
-         c.settings.access_log = v.get<bool>();
-         return std::nullopt;
-       },
-       [](const StartupConfig& c) -> json { return c.settings.access_log; }},
-      {"auto_create_queues", "", Kind::Switch, 0, 0,
-       "create a standard queue with default attributes on first use of a URL naming a missing one (AWS never "
-       "does; for tests that skip CreateQueue)",
-       [](StartupConfig& c, const json& v) -> Reason {
-         c.settings.auto_create_queues = v.get<bool>();
-         return std::nullopt;
-       },
-       [](const StartupConfig& c) -> json { return c.settings.auto_create_queues; }},
+      plain<&Settings::access_log>(
+          "access_log", "", Kind::Switch, 0, 0,
+          "log one line per SQS request: action, queue, status, error code and latency (at info level)"),
+  };
+}
+
+// Conveniences beyond what AWS does.
+std::vector<Option> feature_options() {
+  return {
+      plain<&Settings::auto_create_queues>(
+          "auto_create_queues", "", Kind::Switch, 0, 0,
+          "create a standard queue with default attributes on first use of a URL naming a missing one (AWS never "
+          "does; for tests that skip CreateQueue)"),
       {"no_console", "", Kind::Switch, 0, 0, "do not serve the web console at /console",
        [](StartupConfig& c, const json& v) -> Reason {
          c.settings.console = !v.get<bool>();
@@ -250,6 +234,18 @@ const std::vector<Option>& options() {
        },
        [](const StartupConfig& c) -> json { return !c.settings.console; }},
   };
+}
+
+// Every setting, in the order --help lists them.
+const std::vector<Option>& options() {
+  static const std::vector<Option> kOptions = [] {
+    std::vector<Option> all;
+    for (auto group :
+         {address_options, durability_and_security_options, limit_options, logging_options, feature_options}) {
+      for (auto& option : group()) all.push_back(option);
+    }
+    return all;
+  }();
   return kOptions;
 }
 
@@ -400,138 +396,6 @@ po::options_description describe_flags(const StartupConfig& defaults) {
   return flags;
 }
 
-// --- declared queues ---------------------------------------------------------
-
-// An attribute value as CreateQueue takes it (a string). The file may also
-// give numbers, true/false, and the policies as JSON documents; a
-// RedrivePolicy may name its dead-letter queue by "deadLetterQueue" instead
-// of "deadLetterTargetArn".
-Reason attribute_text(const std::string& name, json value, const Settings& settings, std::string& text) {
-  if (value.is_string()) {
-    text = value.get<std::string>();
-  } else if (value.is_boolean()) {
-    text = value.get<bool>() ? "true" : "false";
-  } else if (value.is_number_integer()) {
-    text = value.dump();
-  } else if (value.is_object() || value.is_array()) {
-    if (name == "RedrivePolicy" && value.is_object() && value.contains("deadLetterQueue")) {
-      if (!value["deadLetterQueue"].is_string()) return "deadLetterQueue must be a queue name";
-      if (value.contains("deadLetterTargetArn")) return "give deadLetterQueue or deadLetterTargetArn, not both";
-      value["deadLetterTargetArn"] =
-          storage::queue_arn(settings.region, settings.account_id, value["deadLetterQueue"].get<std::string>());
-      value.erase("deadLetterQueue");
-    }
-    text = value.dump();
-  } else {
-    return "must be a string, an integer, true or false, or a JSON document";
-  }
-  return std::nullopt;
-}
-
-Reason tag_text(const json& value, std::string& text) {
-  if (value.is_string()) {
-    text = value.get<std::string>();
-  } else if (value.is_boolean() || value.is_number_integer()) {
-    text = value.dump();
-  } else {
-    return "must be a string, an integer, true or false";
-  }
-  return std::nullopt;
-}
-
-Reason parse_queue(const json& item, const Settings& settings, DeclaredQueue& queue) {
-  if (!item.is_object()) return "must be an object like {\"QueueName\": ..., \"Attributes\": {...}, \"tags\": {...}}";
-  if (!item.contains("QueueName") || !item["QueueName"].is_string() || item["QueueName"].get<std::string>().empty()) {
-    return "needs a QueueName (a string)";
-  }
-  queue.name = item["QueueName"].get<std::string>();
-  if (item.contains("tags") && item.contains("Tags")) return "give tags or Tags, not both";
-  for (const auto& [key, value] : item.items()) {
-    if (key == "QueueName") continue;
-    if (key == "Attributes") {
-      if (!value.is_object()) return "Attributes must be an object";
-      for (const auto& [name, raw] : value.items()) {
-        std::string text;
-        if (auto why = attribute_text(name, raw, settings, text)) return "attribute " + name + ": " + *why;
-        queue.attributes[name] = text;
-      }
-    } else if (key == "tags" || key == "Tags") {
-      if (!value.is_object()) return key + " must be an object";
-      for (const auto& [name, raw] : value.items()) {
-        std::string text;
-        if (auto why = tag_text(raw, text)) return "tag " + name + ": " + *why;
-        queue.tags[name] = text;
-      }
-    } else {
-      return "unknown key \"" + key + "\" (a queue has QueueName, Attributes and tags)";
-    }
-  }
-  return std::nullopt;
-}
-
-// Dead-letter queues before their sources, otherwise in the file's order.
-// Each queue names at most one dead-letter queue, so following those links
-// from each queue gives a chain to place from its far end.
-Reason order_queues(std::vector<DeclaredQueue>& queues, const Settings& settings) {
-  std::map<std::string, size_t> index;
-  for (size_t i = 0; i < queues.size(); ++i) index[queues[i].name] = i;
-  auto target = [&](const DeclaredQueue& q) -> std::optional<size_t> {
-    auto policy = q.attributes.find("RedrivePolicy");
-    if (policy == q.attributes.end()) return std::nullopt;
-    auto doc = json::parse(policy->second, nullptr, false);
-    if (!doc.is_object() || !doc.contains("deadLetterTargetArn") || !doc["deadLetterTargetArn"].is_string()) {
-      return std::nullopt;  // the engine says what is wrong with it
-    }
-    auto name = storage::queue_name_from_arn(doc["deadLetterTargetArn"].get<std::string>(), settings.region,
-                                             settings.account_id);
-    if (!name || *name == q.name || !index.count(*name)) return std::nullopt;
-    return index.at(*name);
-  };
-  enum class State { New, OnChain, Placed };
-  std::vector<State> state(queues.size(), State::New);
-  std::vector<DeclaredQueue> ordered;
-  for (size_t i = 0; i < queues.size(); ++i) {
-    std::vector<size_t> chain;
-    std::optional<size_t> at = i;
-    while (at && state[*at] == State::New) {
-      state[*at] = State::OnChain;
-      chain.push_back(*at);
-      at = target(queues[*at]);
-    }
-    if (at && state[*at] == State::OnChain) {
-      std::string cycle;
-      for (auto it = std::find(chain.begin(), chain.end(), *at); it != chain.end(); ++it) {
-        cycle += queues[*it].name + " -> ";
-      }
-      return "the dead-letter queues form a cycle: " + cycle + queues[*at].name;
-    }
-    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-      state[*it] = State::Placed;
-      ordered.push_back(std::move(queues[*it]));
-    }
-  }
-  queues = std::move(ordered);
-  return std::nullopt;
-}
-
-Reason parse_queues(const json& list, const Settings& settings, std::vector<DeclaredQueue>& queues) {
-  if (!list.is_array()) return "queues: must be a list of queues";
-  for (size_t i = 0; i < list.size(); ++i) {
-    DeclaredQueue queue;
-    if (auto why = parse_queue(list[i], settings, queue)) {
-      std::string where = "queues[" + std::to_string(i) + "]";
-      if (!queue.name.empty()) where += " (" + queue.name + ")";
-      return where + ": " + *why;
-    }
-    for (const auto& other : queues) {
-      if (other.name == queue.name) return "queues: " + queue.name + " is declared twice";
-    }
-    queues.push_back(std::move(queue));
-  }
-  if (auto why = order_queues(queues, settings)) return "queues: " + *why;
-  return std::nullopt;
-}
-
 // Reads the file's settings into `config`; keeps its queues for later, when
 // the region and account id (which ARNs need) are final.
 Reason read_config_file(const std::string& path, StartupConfig& config, json& queues) {
@@ -558,35 +422,6 @@ Reason read_config_file(const std::string& path, StartupConfig& config, json& qu
     if (auto why = store(*o, value, config)) return bad_setting(*o, "config file " + path, *why, value.dump());
   }
   return std::nullopt;
-}
-
-// An existing declared queue: the declared attributes and tags that differ.
-Status update_declared_queue(storage::Engine& engine, const DeclaredQueue& queue, const storage::QueueInfo& have) {
-  auto wanted = storage::validate_queue_attributes(queue.attributes, /*creating=*/true);
-  if (!wanted) return wanted.error();
-  const bool fifo = storage::is_fifo(have.attributes);
-  if (storage::is_fifo(wanted.value()) != fifo) {
-    return make_error(ErrorCode::InvalidAttributeValue,
-                      std::string("The queue exists as a ") + (fifo ? "FIFO" : "standard") +
-                          " queue; FifoQueue cannot change (delete the queue to change its type).");
-  }
-  storage::AttributeMap changes;
-  for (const auto& [name, value] : wanted.value()) {
-    if (name == "FifoQueue") continue;
-    auto stored = have.attributes.find(name);
-    if ((stored == have.attributes.end() ? std::string() : stored->second) != value) changes[name] = value;
-  }
-  if (!changes.empty()) {
-    if (auto st = engine.set_queue_attributes(queue.name, changes); !st) return st;
-  }
-  const bool tags_differ = std::any_of(queue.tags.begin(), queue.tags.end(), [&](const auto& tag) {
-    auto stored = have.tags.find(tag.first);
-    return stored == have.tags.end() || stored->second != tag.second;
-  });
-  if (tags_differ) {
-    return engine.modify_queue(queue.name, [&](storage::QueueInfo& q) { return storage::add_tags(q, queue.tags); });
-  }
-  return Ok{};
 }
 
 }  // namespace
@@ -668,31 +503,12 @@ int load_config(int argc, const char* const* argv, const Environment& environmen
     return 1;
   }
   if (!queues.is_null()) {
-    if (auto why = parse_queues(queues, s, config.queues)) {
+    if (auto why = parse_declared_queues(queues, s, config.queues)) {
       err << "wharf: config file " << path << ": " << *why << "\n";
       return 1;
     }
   }
   return -1;
-}
-
-bool apply_declared_queues(storage::Engine& engine, const std::vector<DeclaredQueue>& queues, std::string& error) {
-  for (const auto& queue : queues) {
-    auto fail = [&](const SqsError& e) {
-      error = "declared queue " + queue.name + ": " + std::string(error_name(e.code)) + ": " + e.message;
-      return false;
-    };
-    auto existing = engine.get_queue(queue.name);
-    if (existing) {
-      if (auto st = update_declared_queue(engine, queue, existing.value()); !st) return fail(st.error());
-      continue;
-    }
-    if (existing.error().code != ErrorCode::QueueDoesNotExist) return fail(existing.error());
-    if (auto created = engine.create_queue(queue.name, queue.attributes, queue.tags); !created) {
-      return fail(created.error());
-    }
-  }
-  return true;
 }
 
 }  // namespace wharf::server

@@ -61,91 +61,100 @@ class Fd {
   int fd_;
 };
 
-// The status code of one GET /health, or an error message.
-int probe(const std::string& host, uint16_t port, std::string& error) {
-  sockaddr_storage address{};
-  socklen_t address_size = 0;
-  std::string numeric = host == "localhost" ? "127.0.0.1" : host;
+// A numeric address (IPv4, IPv6 with or without brackets) or "localhost".
+struct Address {
+  sockaddr_storage storage{};
+  socklen_t size = 0;
+  std::string numeric;  // without brackets
+};
+
+bool parse_address(const std::string& host, uint16_t port, Address& address) {
+  address.numeric = host == "localhost" ? "127.0.0.1" : host;
+  std::string& numeric = address.numeric;
   if (numeric.size() > 2 && numeric.front() == '[' && numeric.back() == ']')
     numeric = numeric.substr(1, numeric.size() - 2);
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&address.storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&address.storage);
   if (::inet_pton(AF_INET, numeric.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(port);
-    address_size = sizeof(sockaddr_in);
-  } else if (::inet_pton(AF_INET6, numeric.c_str(), &v6->sin6_addr) == 1) {
+    address.size = sizeof(sockaddr_in);
+    return true;
+  }
+  if (::inet_pton(AF_INET6, numeric.c_str(), &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(port);
-    address_size = sizeof(sockaddr_in6);
-  } else {
-    error = "--host must be a numeric address or localhost: " + host;
-    return -2;
+    address.size = sizeof(sockaddr_in6);
+    return true;
   }
+  return false;
+}
 
-  const auto deadline = Clock::now() + kTimeout;
-  Fd fd(::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) {
-    error = std::string("socket: ") + std::strerror(errno);
-    return -1;
+// Connects the non-blocking socket fd, waiting until the deadline at most.
+bool connect_until(int fd, const Address& address, Clock::time_point deadline, std::string& error) {
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.size) == 0) return true;
+  if (errno != EINPROGRESS) {
+    error = std::string("connect: ") + std::strerror(errno);
+    return false;
   }
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), address_size) != 0) {
-    if (errno != EINPROGRESS) {
-      error = std::string("connect: ") + std::strerror(errno);
-      return -1;
-    }
-    if (!wait_for(fd.get(), POLLOUT, deadline)) {
-      error = "connect: timed out";
-      return -1;
-    }
-    int so_error = 0;
-    socklen_t size = sizeof so_error;
-    ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &so_error, &size);
-    if (so_error != 0) {
-      error = std::string("connect: ") + std::strerror(so_error);
-      return -1;
-    }
+  if (!wait_for(fd, POLLOUT, deadline)) {
+    error = "connect: timed out";
+    return false;
   }
+  int so_error = 0;
+  socklen_t size = sizeof so_error;
+  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &size);
+  if (so_error != 0) {
+    error = std::string("connect: ") + std::strerror(so_error);
+    return false;
+  }
+  return true;
+}
 
-  const std::string authority = address.ss_family == AF_INET6 ? "[" + numeric + "]" : numeric;
-  const std::string request = "GET /health HTTP/1.1\r\nHost: " + authority + ":" + std::to_string(port) +
-                              "\r\nUser-Agent: wharf-health\r\nConnection: close\r\n\r\n";
+bool send_all(int fd, std::string_view request, Clock::time_point deadline, std::string& error) {
   for (size_t sent = 0; sent < request.size();) {
-    ssize_t n = ::send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n > 0) {
       sent += size_t(n);
     } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (!wait_for(fd.get(), POLLOUT, deadline)) {
+      if (!wait_for(fd, POLLOUT, deadline)) {
         error = "send: timed out";
-        return -1;
+        return false;
       }
     } else {
       error = std::string("send: ") + std::strerror(errno);
-      return -1;
+      return false;
     }
   }
+  return true;
+}
 
-  // Only the status line matters: "HTTP/1.1 200 OK\r\n".
-  std::string answer;
+// Reads until the end of the first line (or 4 KiB, or the end of the stream):
+// only the status line matters, "HTTP/1.1 200 OK\r\n".
+bool read_first_line(int fd, Clock::time_point deadline, std::string& answer, std::string& error) {
   while (answer.find("\r\n") == std::string::npos && answer.size() < 4096) {
     char buffer[1024];
-    ssize_t n = ::recv(fd.get(), buffer, sizeof buffer, 0);
+    ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
     if (n > 0) {
       answer.append(buffer, size_t(n));
     } else if (n == 0) {
       break;
     } else if (errno == EAGAIN || errno == EINTR) {
-      if (!wait_for(fd.get(), POLLIN, deadline)) {
+      if (!wait_for(fd, POLLIN, deadline)) {
         error = "no answer within 2 s";
-        return -1;
+        return false;
       }
     } else {
       error = std::string("recv: ") + std::strerror(errno);
-      return -1;
+      return false;
     }
   }
-  std::string_view line(answer);
-  line = line.substr(0, line.find("\r\n"));
+  return true;
+}
+
+// The status code of an HTTP answer's first line; -1 when it is not one.
+int status_of(std::string_view answer, std::string& error) {
+  std::string_view line = answer.substr(0, answer.find("\r\n"));
   int status = 0;
   if (line.substr(0, 5) != "HTTP/" || line.find(' ') == std::string_view::npos) {
     error = "not an HTTP answer";
@@ -157,6 +166,30 @@ int probe(const std::string& host, uint16_t port, std::string& error) {
     return -1;
   }
   return status;
+}
+
+// The status code of one GET /health; -1 with an error message when there is
+// none, -2 when the host is not an address this command can use.
+int probe(const std::string& host, uint16_t port, std::string& error) {
+  Address address;
+  if (!parse_address(host, port, address)) {
+    error = "--host must be a numeric address or localhost: " + host;
+    return -2;
+  }
+  const auto deadline = Clock::now() + kTimeout;
+  Fd fd(::socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) {
+    error = std::string("socket: ") + std::strerror(errno);
+    return -1;
+  }
+  if (!connect_until(fd.get(), address, deadline, error)) return -1;
+  const std::string authority = address.storage.ss_family == AF_INET6 ? "[" + address.numeric + "]" : address.numeric;
+  const std::string request = "GET /health HTTP/1.1\r\nHost: " + authority + ":" + std::to_string(port) +
+                              "\r\nUser-Agent: wharf-health\r\nConnection: close\r\n\r\n";
+  if (!send_all(fd.get(), request, deadline, error)) return -1;
+  std::string answer;
+  if (!read_first_line(fd.get(), deadline, answer, error)) return -1;
+  return status_of(answer, error);
 }
 
 }  // namespace
