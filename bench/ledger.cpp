@@ -11,14 +11,17 @@ constexpr uint8_t kAcked = 1;
 constexpr uint8_t kFailed = 2;
 constexpr uint8_t kReceivedShift = 2;  // bits 2-3: times received, saturating at 3
 
-void append_hex(std::string& out, uint64_t v) {
+// A body's fields are numbers in hex (std::to_chars' digits, no leading
+// zeros), each followed by '.'.
+void append_field(std::string& out, uint64_t v) {
   char buf[20];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, 16);
   (void)ec;
   out.append(buf, end);
+  out += '.';
 }
 
-bool read_hex(std::string_view& s, uint64_t& v) {
+bool read_field(std::string_view& s, uint64_t& v) {
   const auto dot = s.find('.');
   if (dot == std::string_view::npos || dot == 0) return false;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + dot, v, 16);
@@ -33,16 +36,11 @@ std::string make_body(uint32_t run, const MessageTag& tag, size_t size) {
   std::string body;
   body.reserve(std::max<size_t>(size, 64));
   body.append("wb.");
-  append_hex(body, run);
-  body += '.';
-  append_hex(body, tag.id);
-  body += '.';
-  append_hex(body, static_cast<uint64_t>(tag.sent_us));
-  body += '.';
-  append_hex(body, tag.group);
-  body += '.';
-  append_hex(body, tag.seq);
-  body += '.';
+  append_field(body, run);
+  append_field(body, tag.id);
+  append_field(body, static_cast<uint64_t>(tag.sent_us));
+  append_field(body, tag.group);
+  append_field(body, tag.seq);
   if (body.size() < size) body.append(size - body.size(), 'x');
   return body;
 }
@@ -51,9 +49,10 @@ BodyCheck parse_body(std::string_view body, uint32_t run, size_t expected_size, 
   if (body.substr(0, 3) != "wb.") return BodyCheck::OtherRun;
   std::string_view s = body.substr(3);
   uint64_t r = 0, id = 0, sent = 0, group = 0, seq = 0;
-  if (!read_hex(s, r)) return BodyCheck::Corrupt;
+  if (!read_field(s, r)) return BodyCheck::Corrupt;
   if (r != run) return BodyCheck::OtherRun;
-  if (!read_hex(s, id) || !read_hex(s, sent) || !read_hex(s, group) || !read_hex(s, seq)) return BodyCheck::Corrupt;
+  if (!read_field(s, id) || !read_field(s, sent) || !read_field(s, group) || !read_field(s, seq))
+    return BodyCheck::Corrupt;
   const size_t head = body.size() - s.size();
   if (std::max(head, expected_size) != body.size()) return BodyCheck::Corrupt;
   if (s.find_first_not_of('x') != std::string_view::npos) return BodyCheck::Corrupt;

@@ -7,9 +7,9 @@
 // sequence number: later messages of its group in the same batch may have
 // been stored, so the retry is a later message.
 #include <algorithm>
-#include <cstdio>
 #include <deque>
 
+#include "common/hex.h"
 #include "scenario_run.h"
 
 namespace wharf::bench {
@@ -58,9 +58,8 @@ bool ScenarioRun::next_fifo_batch(FifoLane& lane, unsigned batch, bool prefill) 
       FifoLane::Pending p;
       p.id = ledger_.reserve(lane.slot);
       p.message.group_id = "g" + std::to_string(g.number);
-      char dedup[32];
-      std::snprintf(dedup, sizeof dedup, "d%016llx", static_cast<unsigned long long>(p.id));
-      p.message.dedup_id = dedup;
+      p.message.dedup_id = "d";
+      append_hex_number(p.message.dedup_id, p.id, 16);
       g.pending.push_back(std::move(p));
     }
     FifoLane::Pending& p = g.pending[g.taken++];

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
-#include <cstdio>
 #include <random>
 #include <sstream>
 #include <stdexcept>
 
+#include "common/hex.h"
 #include "scenario_run.h"
 
 namespace wharf::bench {
@@ -346,9 +346,9 @@ void ScenarioRun::setup_queue() {
     queue_name_ = o_.queue;
     r = call_sync(control(bootstrap.get_queue_url(queue_name_)));
   } else {
-    char name[64];
-    std::snprintf(name, sizeof name, "wharf-bench-%s-%08x%s", to_string(o_.scenario), run_id_, fifo_ ? ".fifo" : "");
-    queue_name_ = name;
+    queue_name_ = std::string("wharf-bench-") + to_string(o_.scenario) + "-";
+    append_hex_number(queue_name_, run_id_, 8);
+    if (fifo_) queue_name_ += ".fifo";
     r = call_sync(control(bootstrap.create_queue(queue_name_, fifo_)));
     created_queue_ = r.ok();
   }

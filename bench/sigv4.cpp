@@ -8,18 +8,10 @@
 #include <ctime>
 #include <stdexcept>
 
+#include "common/hex.h"
+
 namespace wharf::bench {
 namespace {
-
-std::string to_hex(const unsigned char* data, size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(size * 2, '0');
-  for (size_t i = 0; i < size; ++i) {
-    out[2 * i] = kDigits[data[i] >> 4];
-    out[2 * i + 1] = kDigits[data[i] & 0xf];
-  }
-  return out;
-}
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -39,7 +31,7 @@ std::string sha256_hex(std::string_view data) {
   if (!EVP_Digest(data.data(), data.size(), out, &size, EVP_sha256(), nullptr)) {
     throw std::runtime_error("SHA-256 failed");
   }
-  return to_hex(out, size);
+  return hex_lower(out, size);
 }
 
 struct SigV4Signer::Crypto {
@@ -92,7 +84,7 @@ std::string SigV4Signer::digest_hex(std::string_view data) {
       !EVP_DigestFinal_ex(crypto_->md_ctx, out, &size)) {
     throw std::runtime_error("SHA-256 failed");
   }
-  return to_hex(out, size);
+  return hex_lower(out, size);
 }
 
 void SigV4Signer::refresh_dates(std::chrono::system_clock::time_point now) {
@@ -152,7 +144,7 @@ SignedHeaders SigV4Signer::sign(std::string_view host, std::string_view path, st
       .append(", SignedHeaders=")
       .append(signed_headers)
       .append(", Signature=")
-      .append(to_hex(reinterpret_cast<const unsigned char*>(signature.data()), signature.size()));
+      .append(hex_lower(signature.data(), signature.size()));
   return out;
 }
 

@@ -4,6 +4,8 @@
 #include <functional>
 #include <optional>
 
+#include "common/hex.h"
+
 namespace wharf::bench {
 
 namespace {
@@ -150,16 +152,9 @@ class JsonScanner {
     if (pos_ + 4 > s_.size()) return false;
     cp = 0;
     for (int i = 0; i < 4; ++i) {
-      const char h = s_[pos_++];
-      cp <<= 4;
-      if (h >= '0' && h <= '9')
-        cp |= uint32_t(h - '0');
-      else if (h >= 'a' && h <= 'f')
-        cp |= uint32_t(h - 'a' + 10);
-      else if (h >= 'A' && h <= 'F')
-        cp |= uint32_t(h - 'A' + 10);
-      else
-        return false;
+      const int digit = hex_digit_value_any_case(s_[pos_++]);
+      if (digit < 0) return false;
+      cp = cp << 4 | uint32_t(digit);
     }
     return true;
   }
@@ -251,12 +246,8 @@ std::string xml_text(std::string_view raw) {
       const bool hex = entity.size() > 1 && (entity[1] == 'x' || entity[1] == 'X');
       for (char c : entity.substr(hex ? 2 : 1)) {
         cp = cp * (hex ? 16 : 10);
-        if (c >= '0' && c <= '9')
-          cp += uint32_t(c - '0');
-        else if (hex && c >= 'a' && c <= 'f')
-          cp += uint32_t(c - 'a' + 10);
-        else if (hex && c >= 'A' && c <= 'F')
-          cp += uint32_t(c - 'A' + 10);
+        const int digit = hex ? hex_digit_value_any_case(c) : (c >= '0' && c <= '9' ? c - '0' : -1);
+        if (digit >= 0) cp += uint32_t(digit);
       }
       append_utf8(out, cp);
     } else {
@@ -297,7 +288,6 @@ std::string number(long long v) { return std::to_string(v); }
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   for (char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
@@ -307,8 +297,7 @@ void append_json_string(std::string& out, std::string_view s) {
       out.append("\\\\");
     else if (c < 0x20) {
       out.append("\\u00");
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
+      append_hex(out, &c, 1);
     } else {
       out += ch;
     }
@@ -317,16 +306,13 @@ void append_json_string(std::string& out, std::string_view s) {
 }
 
 void append_form_value(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   for (char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
     if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
         c == '.' || c == '~') {
       out += ch;
     } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
+      append_percent_escape(out, c);
     }
   }
 }

@@ -38,9 +38,9 @@ inline std::optional<UuidBytes> uuid_bytes(std::string_view text) {
       if (text[at] != '-') return std::nullopt;
       ++at;
     }
-    const int hi = hex_digit_value(text[at]), lo = hex_digit_value(text[at + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out[i] = static_cast<uint8_t>(hi << 4 | lo);
+    const int byte = hex_byte_value(text[at], text[at + 1]);
+    if (byte < 0) return std::nullopt;
+    out[i] = static_cast<uint8_t>(byte);
     at += 2;
   }
   return out;

@@ -35,15 +35,12 @@ std::string trim(std::string_view s) {
 
 // RFC 3986 encoding as SigV4 wants it: unreserved characters stay.
 std::string uri_encode(std::string_view s, bool keep_slash) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
     if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
       out.push_back(static_cast<char>(c));
     } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xF]);
+      append_percent_escape(out, c);
     }
   }
   return out;
