@@ -176,12 +176,12 @@ struct PendingReceive {
       answer.json_text = protocol::received_messages_json(views);
     } else if (!views.empty()) {
       json list = json::array();
-    return answer;
       for (const auto& view : views) list.push_back(protocol::received_message_tree(view));
       answer.tree = json{{"Messages", std::move(list)}};
     } else {
       answer.tree = json::object();
     }
+    return answer;
   }
 };
 
