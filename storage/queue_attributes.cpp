@@ -221,6 +221,17 @@ Result<AttributeMap> validate_queue_attributes(const AttributeMap& requested, bo
   return out;
 }
 
+void apply_attributes(AttributeMap& attributes, const AttributeMap& changes) {
+  const AttributeMap defaults = default_queue_attributes();
+  for (const auto& [key, value] : changes) {
+    if (value.empty() && !defaults.count(key)) {
+      attributes.erase(key);
+    } else {
+      attributes[key] = value;
+    }
+  }
+}
+
 int64_t attribute_int(const AttributeMap& attributes, const std::string& name) {
   auto it = attributes.find(name);
   if (it == attributes.end()) return 0;

@@ -33,6 +33,10 @@ bool is_fifo(const AttributeMap& attributes);
 // create-only attribute FifoQueue.
 Result<AttributeMap> validate_queue_attributes(const AttributeMap& requested, bool creating);
 
+// Applies validated `changes` to `attributes`: each is set, except that an
+// attribute without a default disappears when set to "" (e.g. Policy).
+void apply_attributes(AttributeMap& attributes, const AttributeMap& changes);
+
 // Typed reads of stored attributes (always valid once stored).
 int64_t attribute_int(const AttributeMap& attributes, const std::string& name);
 

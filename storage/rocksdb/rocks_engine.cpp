@@ -12,6 +12,7 @@
 
 #include "storage/arn.h"
 #include "storage/queue_tags.h"
+#include "storage/redrive_rules.h"
 
 namespace wharf::storage {
 namespace {
@@ -25,18 +26,6 @@ nlohmann::json queue_record(uint64_t id, const QueueInfo& info) {
           {"tags", info.tags},
           {"created", info.created_s},
           {"modified", info.modified_s}};
-}
-
-// Attributes without a default disappear when set to "" (e.g. Policy).
-void apply_attributes(AttributeMap& attributes, const AttributeMap& changes) {
-  const AttributeMap defaults = default_queue_attributes();
-  for (const auto& [key, value] : changes) {
-    if (value.empty() && !defaults.count(key)) {
-      attributes.erase(key);
-    } else {
-      attributes[key] = value;
-    }
-  }
 }
 
 }  // namespace
@@ -221,27 +210,13 @@ void RocksEngine::put_queue_record(rocksdb::WriteBatch& batch, const std::string
   batch.Put(queues_cf_, name, queue_record(id, info).dump());
 }
 
-// A RedrivePolicy must name an existing queue of this account that accepts
-// the source (its RedriveAllowPolicy), and not the source itself.
+// The neutral rule (storage/redrive_rules.h), with this engine's queues.
 Status RocksEngine::check_redrive_target(const std::string& source_name, const AttributeMap& attributes) {
-  auto policy_text = attributes.find("RedrivePolicy");
-  if (policy_text == attributes.end() || policy_text->second.empty()) return Ok{};
-  auto policy = redrive_policy(attributes);
-  auto reject = [&](const std::string& reason) {
-    return make_error(ErrorCode::InvalidParameterValue,
-                      "Value " + policy_text->second + " for parameter RedrivePolicy is invalid. Reason: " + reason);
-  };
-  auto target = queue_name_from_arn(policy->dead_letter_target_arn, options_.region, options_.account_id);
-  if (!target || !queues_.count(*target)) return reject("Dead letter target does not exist.");
-  if (*target == source_name) return reject("Dead letter target can not be the source queue itself.");
-  if (is_fifo(queues_.at(*target).info.attributes) != is_fifo(attributes)) {
-    return reject("Dead-letter queue must be same type of queue as the source.");
-  }
-  if (!allows_redrive_from(queues_.at(*target).info.attributes, arn(source_name))) {
-    return reject("Queue " + arn(source_name) + " is not allowed to use " + policy->dead_letter_target_arn +
-                  " as its dead letter queue (RedriveAllowPolicy).");
-  }
-  return Ok{};
+  const RedriveScope scope{options_.region, options_.account_id, [this](const std::string& name) {
+                             auto it = queues_.find(name);
+                             return it == queues_.end() ? nullptr : &it->second.info.attributes;
+                           }};
+  return storage::check_redrive_target(scope, source_name, attributes);
 }
 
 // --- queues ----------------------------------------------------------------

@@ -28,6 +28,7 @@
 
 #include "common/ids.h"
 #include "storage/engine.h"
+#include "storage/message_rules.h"
 #include "storage/rocksdb/open.h"
 #include "storage/rocksdb/records.h"
 
@@ -136,6 +137,46 @@ struct Queue {
   int64_t retention_ms() const { return attribute_int(info.attributes, "MessageRetentionPeriod") * 1000; }
 };
 
+// A send request in progress (rocks_messages.cpp): its answers, and the
+// messages it stages in one WriteBatch.
+struct SendInProgress {
+  struct Staged {
+    uint64_t seq;
+    MessageState state;
+    std::string dedup;  // FIFO: the dedup key it claims
+    std::string message_id;
+  };
+  std::vector<Result<SentMessage>> results;
+  std::vector<Staged> staged;
+  // FIFO: duplicates of sends still being written, by result index.
+  std::vector<std::pair<size_t, std::shared_ptr<const SendOutcome>>> waits;
+  std::shared_ptr<SendOutcome> outcome;  // FIFO: this send's, once published
+  rocksdb::WriteBatch batch;
+};
+
+// A receive request in progress (rocks_messages.cpp): what it was asked, and
+// what it changed in memory and staged in one WriteBatch.
+struct ReceiveInProgress {
+  struct DeadLetter {
+    uint64_t dlq_seq;
+    MessageState state;
+  };
+  struct Pick {
+    uint64_t seq;
+    Live live;
+  };
+  int64_t now = 0;
+  int64_t vt_ms = 0;  // visibility timeout
+  int64_t retention_ms = 0;
+  Queue* dlq = nullptr;       // the dead-letter queue, if the queue has one
+  int max_receive_count = 0;  // its RedrivePolicy's, when it has one
+  rocksdb::WriteBatch batch;
+  std::vector<std::pair<uint64_t, MessageState>> undo;  // state before, in order of change
+  std::vector<uint64_t> picks;
+  std::vector<DeadLetter> dead_letters;
+  std::vector<Pick> taken;  // what the answer needs, taken while the queue cannot change
+};
+
 struct MoveTaskRecord {
   std::string id;
   MoveTask task;            // task_handle and status as stored
@@ -206,7 +247,7 @@ class RocksEngine final : public Engine {
   bool load_messages(std::string& error);
   bool load_dedup(std::string& error);
 
-  // rocks_messages.cpp: the in-memory index
+  // message_index.cpp: the in-memory index
   void index_message(Queue& q, uint64_t seq, const MessageState& state, int64_t now);
   void forget_message(Queue& q, uint64_t seq);
   MessageState state_of(const Live& live) const;
@@ -220,6 +261,24 @@ class RocksEngine final : public Engine {
   uint64_t stage_message(Queue& q, rocksdb::WriteBatch& batch, const MessageContent& content,
                          const MessageState& state);
   std::optional<MessageContent> read_content(const Queue& q, uint64_t seq);
+
+  // rocks_messages.cpp: send, in steps
+  bool answer_duplicate(const Queue& q, SendInProgress& send, const std::string& dedup, int64_t now);
+  void stage_new_message(Queue& q, SendInProgress& send, NewMessage& message, const SendRules& rules, std::string dedup,
+                         int64_t now);
+  Status publish_staged(Queue& q, SendInProgress& send, const std::string& queue_name, int64_t now);
+  Result<std::vector<Result<SentMessage>>> settle_send(std::unique_lock<std::mutex>& lock, SendInProgress& send,
+                                                       const std::string& queue_name, uint64_t queue_id);
+  void unstage_failed_send(const SendInProgress& send, const std::string& queue_name, uint64_t queue_id);
+  // rocks_messages.cpp: receive, in steps
+  void pick_fifo_groups(Queue& q, const std::string& queue_name, ReceiveInProgress& receive, int max_messages);
+  void pick_fair_turns(Queue& q, const std::string& queue_name, ReceiveInProgress& receive, int max_messages);
+  void take_message(Queue& q, const std::string& queue_name, ReceiveInProgress& receive, uint64_t seq);
+  bool dead_letter(Queue& q, const std::string& queue_name, ReceiveInProgress& receive, uint64_t seq,
+                   const std::string& key);
+  Status commit_picks(Queue& q, ReceiveInProgress& receive, const std::string* attempt_id);
+  std::vector<ReceivedMessage> read_received(const std::string& queue_name, uint64_t queue_id, bool fifo,
+                                             const std::vector<ReceiveInProgress::Pick>& taken);
   static SqsError invalid_handle(const std::string& handle);
   void notify_visible(const std::string& queue_name);
   Queue* dead_letter_queue(const Queue& q);

@@ -1,173 +1,25 @@
-// RocksEngine: the in-memory index of messages and groups; sending (with FIFO
-// deduplication), receiving (fair turns between groups on standard queues,
+// RocksEngine's messages: sending (with FIFO deduplication), receiving (fair turns between groups on standard queues,
 // ordered and locked groups on FIFO queues, redrive to dead-letter queues),
-// deleting, and changing visibility.
-#include <openssl/evp.h>
-
+// deleting, and changing visibility. The SQS rules they follow are in
+// storage/message_rules.h and storage/redrive_rules.h; the in-memory index is
+// in message_index.cpp.
 #include <algorithm>
 #include <charconv>
 
 #include "common/ids.h"
-#include "storage/message_text.h"
+#include "storage/message_rules.h"
 #include "storage/receipt_handle.h"
 #include "storage/rocksdb/rocks_engine.h"
+#include "storage/redrive_rules.h"
 #include "storage/system_attributes.h"
 
 namespace wharf::storage {
 namespace {
 
-constexpr size_t kMaxInFlight = 120000;
+// Sequence numbers are reserved on disk this many at a time.
 constexpr uint64_t kSeqReservation = 1 << 16;
 
-// The content-based MessageDeduplicationId: hex SHA-256 of the body.
-std::string sha256_hex_of(std::string_view body) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(body.data(), body.size(), digest, &len, EVP_sha256(), nullptr);
-  return hex_lower(digest, len);
-}
-
-// 20 decimal digits, strictly increasing with the queue's sequence numbers.
-std::string sequence_number(uint64_t seq) {
-  std::string digits = std::to_string(seq);
-  return "1" + std::string(19 - std::min<size_t>(19, digits.size()), '0') + digits;
-}
-
 }  // namespace
-
-// --- the in-memory index ---------------------------------------------------
-
-void RocksEngine::index_message(Queue& q, uint64_t seq, const MessageState& state, int64_t now) {
-  auto [group_it, created] = q.groups.try_emplace(state.group_id);
-  Group& g = group_it->second;
-  if (created) g.id = state.group_id;
-  ++g.count;
-  if (q.fifo) g.pending.insert(seq);
-  Live& live = q.messages[seq];
-  live = Live{state.visible_at_ms, state.first_receive_ms, state.sent_ms, &g, state.receive_count, Where::Visible};
-  if (state.visible_at_ms <= now) {
-    became_visible(q, seq, live);
-  } else if (state.receive_count > 0) {
-    live.where = Where::InFlight;
-    q.in_flight.emplace(state.visible_at_ms, seq);
-    if (q.fifo) {
-      ++g.in_flight;
-      update_ready(q, g);
-    }
-  } else {
-    live.where = Where::Delayed;
-    q.delayed.emplace(state.visible_at_ms, seq);
-  }
-}
-
-MessageState RocksEngine::state_of(const Live& live) const {
-  return MessageState{live.visible_at_ms, live.receive_count, live.first_receive_ms, live.sent_ms, live.group->id};
-}
-
-void RocksEngine::became_visible(Queue& q, uint64_t seq, Live& live) {
-  live.where = Where::Visible;
-  ++q.visible_count;
-  Group& g = *live.group;
-  if (!q.fifo) g.visible.insert(seq);
-  update_ready(q, g);
-}
-
-// Keeps a group's place in q.ready true to its state.
-void RocksEngine::update_ready(Queue& q, Group& g) {
-  bool ready;
-  uint64_t key;
-  if (q.fifo) {
-    ready = g.in_flight == 0 && !g.pending.empty() && q.messages.at(*g.pending.begin()).where == Where::Visible;
-    key = ready ? *g.pending.begin() : 0;
-  } else {
-    ready = !g.visible.empty();
-    key = g.ready_key != 0 ? g.ready_key : ++q.turn;  // a group keeps its turn while it stays ready
-  }
-  if (g.ready_key != 0 && (!ready || key != g.ready_key)) {
-    q.ready.erase({g.ready_key, &g});
-    g.ready_key = 0;
-  }
-  if (ready && g.ready_key == 0) {
-    g.ready_key = key;
-    q.ready.emplace(key, &g);
-  }
-}
-
-void RocksEngine::forget_message(Queue& q, uint64_t seq) {
-  auto m = q.messages.find(seq);
-  if (m == q.messages.end()) return;
-  Live& live = m->second;
-  Group& g = *live.group;
-  switch (live.where) {
-    case Where::Visible:
-      --q.visible_count;
-      g.visible.erase(seq);
-      break;
-    case Where::InFlight:
-      q.in_flight.erase({live.visible_at_ms, seq});
-      if (q.fifo) --g.in_flight;
-      break;
-    case Where::Delayed:
-      q.delayed.erase({live.visible_at_ms, seq});
-      break;
-  }
-  g.pending.erase(seq);
-  q.messages.erase(m);
-  update_ready(q, g);
-  if (--g.count == 0) {
-    if (g.ready_key != 0) q.ready.erase({g.ready_key, &g});
-    q.groups.erase(g.id);
-  }
-}
-
-bool RocksEngine::promote_due(Queue& q, int64_t now) {
-  bool any = false;
-  for (auto* set : {&q.in_flight, &q.delayed}) {
-    while (!set->empty() && set->begin()->first <= now) {
-      const uint64_t seq = set->begin()->second;
-      set->erase(set->begin());
-      Live& live = q.messages.at(seq);
-      if (live.where == Where::InFlight && q.fifo) --live.group->in_flight;
-      became_visible(q, seq, live);
-      any = true;
-    }
-  }
-  return any;
-}
-
-// Messages expire MessageRetentionPeriod after their enqueue time, whatever
-// their state. The index is in send order, so expired ones are at the front
-// (a message redriven to a standard DLQ keeps its older enqueue time and may
-// wait behind younger ones; a receive never returns it).
-void RocksEngine::expire_retention(Queue& q, int64_t now) {
-  const int64_t retention = q.retention_ms();
-  rocksdb::WriteBatch batch;
-  std::vector<uint64_t> expired;
-  for (const auto& [seq, live] : q.messages) {
-    if (live.sent_ms + retention > now) break;
-    const std::string key = message_key(q.id, seq);
-    batch.Delete(content_cf_, key);
-    batch.Delete(state_cf_, key);
-    expired.push_back(seq);
-  }
-  if (expired.empty() || !write(batch)) return;
-  for (uint64_t seq : expired) forget_message(q, seq);
-}
-
-// Ends FIFO dedup entries and receive attempts past their window. Memory
-// only: the dedup column family's compaction filter drops expired records
-// on disk, and loading skips them.
-void RocksEngine::expire_dedup(Queue& q, int64_t now) {
-  for (auto it = q.attempts.begin(); it != q.attempts.end();) {
-    it = it->second.expires_ms <= now ? q.attempts.erase(it) : std::next(it);
-  }
-  while (!q.dedup_expiry.empty() && q.dedup_expiry.front().first <= now) {
-    const auto& [expires, key] = q.dedup_expiry.front();
-    auto entry = q.dedup.find(key);
-    if (entry != q.dedup.end() && entry->second.expires_ms == expires) q.dedup.erase(entry);
-    q.dedup_expiry.pop_front();
-  }
-}
 
 uint64_t RocksEngine::stage_message(Queue& q, rocksdb::WriteBatch& batch, const MessageContent& content,
                                     const MessageState& state) {
@@ -220,11 +72,14 @@ ReceivedMessage RocksEngine::received(uint64_t queue_id, bool fifo, uint64_t seq
   r.first_receive_ms = live.first_receive_ms;
   r.receive_count = live.receive_count;
   r.receipt_handle = encode_receipt_handle(ReceiptHandle{queue_id, seq, live.receive_count}, secret_);
-  if (fifo) r.sequence_number = sequence_number(seq);
+  if (fifo) r.sequence_number = sequence_number_text(seq);
   return r;
 }
 
 // --- send ------------------------------------------------------------------
+// In steps: each message is validated (storage/message_rules.h), answered as
+// a duplicate or staged in the batch; the staged messages are published to
+// the index; the batch is written outside the lock and the send settled.
 
 Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::string& queue_name,
                                                                     std::vector<NewMessage> messages) {
@@ -233,170 +88,143 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
   if (!found) return found.error();
   Queue& q = *found.value();
   const int64_t now = this->now();
-  const AttributeMap& attributes = q.info.attributes;
-  const int64_t max_size = attribute_int(attributes, "MaximumMessageSize");
-  const int default_delay = static_cast<int>(attribute_int(attributes, "DelaySeconds"));
-  const bool content_dedup =
-      attributes.count("ContentBasedDeduplication") && attributes.at("ContentBasedDeduplication") == "true";
-  const bool dedup_per_group =
-      attributes.count("DeduplicationScope") && attributes.at("DeduplicationScope") == "messageGroup";
-
-  std::vector<Result<SentMessage>> results;
-  struct Staged {
-    uint64_t seq;
-    MessageState state;
-    std::string dedup;  // FIFO: the dedup key it claims
-    std::string message_id;
-  };
-  std::vector<Staged> staged;
-  // FIFO: duplicates of sends still being written, by result index.
-  std::vector<std::pair<size_t, std::shared_ptr<const SendOutcome>>> waits;
-  rocksdb::WriteBatch batch;
-  auto fail = [&](ErrorCode code, std::string message) { results.emplace_back(make_error(code, std::move(message))); };
+  const SendRules rules = send_rules_of(q.fifo, q.info.attributes);
+  SendInProgress send;
   for (auto& message : messages) {
-    if (message.body.empty()) {
-      fail(ErrorCode::MissingParameter, "The request must contain the parameter MessageBody.");
-      continue;
-    }
-    if (!is_valid_message_text(message.body)) {
-      fail(ErrorCode::InvalidMessageContents,
-           "Invalid binary character in the message body. Only #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD "
-           "| #x10000 to #x10FFFF are allowed.");
-      continue;
-    }
-    if (static_cast<int64_t>(message.body.size() + message.attributes_size) > max_size) {
-      fail(ErrorCode::InvalidParameterValue,
-           "One or more parameters are invalid. Reason: Message must be shorter than " + std::to_string(max_size) +
-               " bytes.");
+    if (auto valid = validate_new_message(rules, message); !valid) {
+      send.results.emplace_back(valid.error());
       continue;
     }
     std::string dedup;
     if (q.fifo) {
-      if (message.group_id.empty()) {
-        fail(ErrorCode::MissingParameter, "The request must contain the parameter MessageGroupId.");
-        continue;
-      }
-      if (message.delay_seconds) {
-        fail(ErrorCode::InvalidParameterValue,
-             "Value " + std::to_string(*message.delay_seconds) +
-                 " for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid "
-                 "for this queue type.");
-        continue;
-      }
-      if (message.deduplication_id.empty()) {
-        if (!content_dedup) {
-          fail(ErrorCode::InvalidParameterValue,
-               "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided "
-               "explicitly");
-          continue;
-        }
-        message.deduplication_id = sha256_hex_of(message.body);
-      }
-      dedup = (dedup_per_group ? message.group_id + '\n' : std::string()) + message.deduplication_id;
-      // A duplicate within the window (of a send stored earlier, or earlier
-      // in this batch) is accepted but not enqueued again.
-      // One whose write failed is not there: its sender cleans it up.
-      auto earlier = q.dedup.find(dedup);
-      if (earlier != q.dedup.end() && earlier->second.expires_ms > now &&
-          !(earlier->second.outcome && earlier->second.outcome->failed())) {
-        if (earlier->second.outcome) waits.emplace_back(results.size(), earlier->second.outcome);
-        results.emplace_back(SentMessage{uuid_text(earlier->second.message_id), sequence_number(earlier->second.seq)});
-        continue;
-      }
-      auto in_batch = std::find_if(staged.begin(), staged.end(), [&](const Staged& s) { return s.dedup == dedup; });
-      if (in_batch != staged.end()) {
-        results.emplace_back(SentMessage{in_batch->message_id, sequence_number(in_batch->seq)});
-        continue;
-      }
-    } else if (!message.deduplication_id.empty()) {
-      fail(ErrorCode::InvalidParameterValue,
-           "The request include parameter MessageDeduplicationId that is not valid for this queue type.");
-      continue;
+      dedup = deduplication_scope_key(rules, message.group_id, message.deduplication_id);
+      if (answer_duplicate(q, send, dedup, now)) continue;
     }
-    MessageContent content;
-    content.sent_ms = now;
-    content.message_id = random_uuid();
-    content.body = std::move(message.body);
-    content.body_md5 = std::move(message.body_md5);
-    content.message_attributes = std::move(message.message_attributes);
-    SystemAttributes system;
-    system.aws_trace_header = std::move(message.aws_trace_header);
-    if (q.fifo) system.message_deduplication_id = std::move(message.deduplication_id);
-    system.message_group_id = message.group_id;
-    content.system_attributes = encode_system_attributes(system);
-    MessageState state;
-    state.sent_ms = now;
-    state.visible_at_ms = now + int64_t(message.delay_seconds.value_or(default_delay)) * 1000;
-    state.group_id = message.group_id;
-    const uint64_t seq = stage_message(q, batch, content, state);
+    stage_new_message(q, send, message, rules, std::move(dedup), now);
+  }
+  if (!send.staged.empty()) {
+    if (auto published = publish_staged(q, send, queue_name, now); !published) return published.error();
+  }
+  return settle_send(lock, send, queue_name, q.id);
+}
+
+// A duplicate within the window (of a send stored earlier, or earlier in
+// this batch) is accepted but not enqueued again. One whose write failed is
+// not there: its sender cleans it up.
+bool RocksEngine::answer_duplicate(const Queue& q, SendInProgress& send, const std::string& dedup, int64_t now) {
+  auto earlier = q.dedup.find(dedup);
+  if (earlier != q.dedup.end() && earlier->second.expires_ms > now &&
+      !(earlier->second.outcome && earlier->second.outcome->failed())) {
+    if (earlier->second.outcome) send.waits.emplace_back(send.results.size(), earlier->second.outcome);
+    send.results.emplace_back(
+        SentMessage{uuid_text(earlier->second.message_id), sequence_number_text(earlier->second.seq)});
+    return true;
+  }
+  auto in_batch = std::find_if(send.staged.begin(), send.staged.end(),
+                               [&](const SendInProgress::Staged& s) { return s.dedup == dedup; });
+  if (in_batch == send.staged.end()) return false;
+  send.results.emplace_back(SentMessage{in_batch->message_id, sequence_number_text(in_batch->seq)});
+  return true;
+}
+
+// Adds a valid, new message to the send's batch (and its FIFO deduplication
+// record), and answers it.
+void RocksEngine::stage_new_message(Queue& q, SendInProgress& send, NewMessage& message, const SendRules& rules,
+                                    std::string dedup, int64_t now) {
+  MessageContent content;
+  content.sent_ms = now;
+  content.message_id = random_uuid();
+  content.body = std::move(message.body);
+  content.body_md5 = std::move(message.body_md5);
+  content.message_attributes = std::move(message.message_attributes);
+  SystemAttributes system;
+  system.aws_trace_header = std::move(message.aws_trace_header);
+  if (q.fifo) system.message_deduplication_id = std::move(message.deduplication_id);
+  system.message_group_id = message.group_id;
+  content.system_attributes = encode_system_attributes(system);
+  MessageState state;
+  state.sent_ms = now;
+  state.visible_at_ms = now + effective_delay_ms(rules, message);
+  state.group_id = message.group_id;
+  const uint64_t seq = stage_message(q, send.batch, content, state);
+  if (q.fifo) {
+    std::string value;
+    put_u64(value, static_cast<uint64_t>(now + options_.dedup_window_ms));
+    put_u64(value, seq);
+    value += content.message_id;
+    send.batch.Put(dedup_cf_, dedup_key(q.id, dedup), value);
+  }
+  send.results.emplace_back(SentMessage{content.message_id, q.fifo ? sequence_number_text(seq) : std::string()});
+  send.staged.push_back(SendInProgress::Staged{seq, std::move(state), std::move(dedup), content.message_id});
+}
+
+// Indexes the staged messages before the write, which happens after the
+// engine lock is released: a receive that picks one of these messages
+// writes, and reads its content, only after this write (see write_mu_). FIFO
+// deduplication entries are published with an outcome that duplicates wait for.
+Status RocksEngine::publish_staged(Queue& q, SendInProgress& send, const std::string& queue_name, int64_t now) {
+  if (auto room = check_free_space(WriteKind::Grows); !room) return room.error();
+  if (q.fifo) send.outcome = std::make_shared<SendOutcome>();
+  q.sent_total += send.staged.size();
+  bool visible_now = false;
+  for (const auto& s : send.staged) {
+    index_message(q, s.seq, s.state, now);
     if (q.fifo) {
-      std::string value;
-      put_u64(value, static_cast<uint64_t>(now + options_.dedup_window_ms));
-      put_u64(value, seq);
-      value += content.message_id;
-      batch.Put(dedup_cf_, dedup_key(q.id, dedup), value);
+      // A key can be claimed again once its window has passed.
+      const int64_t expires = now + options_.dedup_window_ms;
+      q.dedup[s.dedup] = DedupEntry{uuid_bytes(s.message_id).value(), s.seq, expires, send.outcome};
+      q.dedup_expiry.emplace_back(expires, s.dedup);
     }
-    results.emplace_back(SentMessage{content.message_id, q.fifo ? sequence_number(seq) : std::string()});
-    staged.push_back(Staged{seq, std::move(state), std::move(dedup), content.message_id});
-  }
-  // Indexed before the write, which happens after the engine lock is
-  // released: a receive that picks one of these messages writes, and reads
-  // its content, only after this write (see write_mu_). FIFO deduplication
-  // entries are published with an outcome that duplicates wait for.
-  std::shared_ptr<SendOutcome> outcome;
-  if (!staged.empty()) {
-    if (auto room = check_free_space(WriteKind::Grows); !room) return room.error();
-    if (q.fifo) outcome = std::make_shared<SendOutcome>();
-    q.sent_total += staged.size();
-    bool visible_now = false;
-    for (const auto& s : staged) {
-      index_message(q, s.seq, s.state, now);
-      if (q.fifo) {
-        // A key can be claimed again once its window has passed.
-        const int64_t expires = now + options_.dedup_window_ms;
-        q.dedup[s.dedup] = DedupEntry{uuid_bytes(s.message_id).value(), s.seq, expires, outcome};
-        q.dedup_expiry.emplace_back(expires, s.dedup);
-      }
-      if (s.state.visible_at_ms <= now) {
-        visible_now = true;
-      } else if (listener_) {
-        listener_->deadline_added(s.state.visible_at_ms);
-      }
+    if (s.state.visible_at_ms <= now) {
+      visible_now = true;
+    } else if (listener_) {
+      listener_->deadline_added(s.state.visible_at_ms);
     }
-    if (visible_now) notify_visible(queue_name);
   }
-  const uint64_t queue_id = q.id;
+  if (visible_now) notify_visible(queue_name);
+  return Ok{};
+}
+
+// Writes the batch (releasing `lock`), settles the FIFO outcome, and answers:
+// a failed write takes the staged messages back out; a duplicate of a send
+// still being written answers once that send is settled.
+Result<std::vector<Result<SentMessage>>> RocksEngine::settle_send(std::unique_lock<std::mutex>& lock,
+                                                                  SendInProgress& send, const std::string& queue_name,
+                                                                  uint64_t queue_id) {
   Status written = Ok{};
-  if (staged.empty()) {
+  if (send.staged.empty()) {
     lock.unlock();
   } else {
-    written = write_released(lock, batch);
+    written = write_released(lock, send.batch);
   }
-  if (outcome) outcome->settle(static_cast<bool>(written));
+  if (send.outcome) send.outcome->settle(static_cast<bool>(written));
   if (!written) {
-    // Not stored: take the messages and their deduplication entries back out
-    // of memory (a receive that picked one meanwhile found no content and
-    // answered without it).
-    std::lock_guard again(mu_);
-    auto still = queues_.find(queue_name);
-    if (still != queues_.end() && still->second.id == queue_id) {
-      Queue& sq = still->second;
-      sq.sent_total -= staged.size();
-      for (const auto& s : staged) {
-        forget_message(sq, s.seq);
-        auto d = s.dedup.empty() ? sq.dedup.end() : sq.dedup.find(s.dedup);
-        if (d != sq.dedup.end() && uuid_text(d->second.message_id) == s.message_id) sq.dedup.erase(d);
-      }
-    }
+    unstage_failed_send(send, queue_name, queue_id);
     return written.error();
   }
-  for (const auto& [index, earlier] : waits) {
+  for (const auto& [index, earlier] : send.waits) {
     if (!earlier->wait_stored()) {
-      results[index] =
+      send.results[index] =
           make_error(ErrorCode::InternalError, "The message this one duplicates failed to be stored; send it again.");
     }
   }
-  return results;
+  return std::move(send.results);
+}
+
+// Not stored: takes the messages and their deduplication entries back out of
+// memory (a receive that picked one meanwhile found no content and answered
+// without it).
+void RocksEngine::unstage_failed_send(const SendInProgress& send, const std::string& queue_name, uint64_t queue_id) {
+  std::lock_guard again(mu_);
+  auto still = queues_.find(queue_name);
+  if (still == queues_.end() || still->second.id != queue_id) return;
+  Queue& sq = still->second;
+  sq.sent_total -= send.staged.size();
+  for (const auto& s : send.staged) {
+    forget_message(sq, s.seq);
+    auto d = s.dedup.empty() ? sq.dedup.end() : sq.dedup.find(s.dedup);
+    if (d != sq.dedup.end() && uuid_text(d->second.message_id) == s.message_id) sq.dedup.erase(d);
+  }
 }
 
 // --- receive ---------------------------------------------------------------
@@ -458,7 +286,7 @@ Result<std::vector<PeekedMessage>> RocksEngine::peek_messages(const std::string&
     m.message_attributes = std::move(content->message_attributes);
     m.system_attributes = decode_system_attributes(content->system_attributes);
     if (live.group) m.group_id = live.group->id;
-    if (q.fifo) m.sequence_number = sequence_number(seq);
+    if (q.fifo) m.sequence_number = sequence_number_text(seq);
     // A deadline already passed counts as visible, as the next receive would see it.
     const bool waiting = live.where != Where::Visible && live.visible_at_ms > now;
     m.state = !waiting ? "visible" : live.where == Where::InFlight ? "in_flight" : "delayed";
@@ -500,6 +328,11 @@ Status RocksEngine::delete_peeked_message(const std::string& queue_name, const s
   return Ok{};
 }
 
+// The receive itself.
+// In steps: pick messages (expiring, redriving or taking each) while memory
+// changes with them, commit the picks (undone if there is no room to write),
+// write outside the lock, then read the picked messages' contents.
+
 Result<std::vector<ReceivedMessage>> RocksEngine::receive_messages(const std::string& queue_name, int max_messages,
                                                                    std::optional<int> visibility_timeout,
                                                                    const std::string& attempt_id) {
@@ -518,146 +351,162 @@ Result<std::vector<ReceivedMessage>> RocksEngine::receive_messages(const std::st
     auto again = retry_attempt(q, attempt_id, vt_ms, now, retried);
     if (!again || retried) return again;
   }
-  std::vector<ReceivedMessage> out;
-  if (q.ready.empty()) return out;
-  if (q.in_flight.size() >= kMaxInFlight) {
-    return make_error(ErrorCode::OverLimit, "The maximum number of in flight messages (120000) has been reached.");
-  }
-  const int64_t retention = q.retention_ms();
-  Queue* dlq = dead_letter_queue(q);
-  const auto policy = redrive_policy(q.info.attributes);
+  if (q.ready.empty()) return std::vector<ReceivedMessage>{};
+  if (auto room = check_in_flight_limit(q.in_flight.size()); !room) return room.error();
 
-  // Memory changes as messages are chosen; `undo` restores it if the write
-  // fails. Dead letters are indexed in the DLQ only after the write.
-  rocksdb::WriteBatch batch;
-  std::vector<std::pair<uint64_t, MessageState>> undo;
-  std::vector<uint64_t> picks;
-  struct DeadLetter {
-    uint64_t dlq_seq;
-    MessageState state;
-  };
-  std::vector<DeadLetter> dead_letters;
-
-  // Handles one visible message: expire it, redrive it, or pick it.
-  auto take = [&](uint64_t seq) {
-    Live& live = q.messages.at(seq);
-    const std::string key = message_key(q.id, seq);
-    undo.emplace_back(seq, state_of(live));
-    if (live.sent_ms + retention <= now) {
-      batch.Delete(content_cf_, key);
-      batch.Delete(state_cf_, key);
-      forget_message(q, seq);
-      return;
-    }
-    if (dlq && live.receive_count >= static_cast<uint32_t>(policy->max_receive_count)) {
-      if (auto content = read_content(q, seq)) {
-        SystemAttributes system = decode_system_attributes(content->system_attributes);
-        system.dead_letter_queue_source_arn = arn(queue_name);
-        MessageState moved = state_of(live);
-        moved.visible_at_ms = now;
-        // Standard queues keep the enqueue time (retention counts from the
-        // first send); FIFO queues reset it and, as AWS documents, replace
-        // the deduplication id with the message id.
-        if (q.fifo) {
-          moved.sent_ms = content->sent_ms = now;
-          system.message_deduplication_id = content->message_id;
-        }
-        content->system_attributes = encode_system_attributes(system);
-        batch.Delete(content_cf_, key);
-        batch.Delete(state_cf_, key);
-        dead_letters.push_back(DeadLetter{stage_message(*dlq, batch, *content, moved), moved});
-        forget_message(q, seq);
-        return;
-      }
-    }
-    // Received: in flight until the deadline.
-    --q.visible_count;
-    Group& g = *live.group;
-    g.visible.erase(seq);
-    live.where = Where::InFlight;
-    live.receive_count += 1;
-    if (live.first_receive_ms == 0) live.first_receive_ms = now;
-    live.visible_at_ms = now + vt_ms;
-    q.in_flight.emplace(live.visible_at_ms, seq);
-    if (q.fifo) ++g.in_flight;
-    batch.Put(state_cf_, key, encode_state(state_of(live)));
-    picks.push_back(seq);
-  };
-
+  ReceiveInProgress receive;
+  receive.now = now;
+  receive.vt_ms = vt_ms;
+  receive.retention_ms = q.retention_ms();
+  receive.dlq = dead_letter_queue(q);
+  if (receive.dlq) receive.max_receive_count = redrive_policy(q.info.attributes)->max_receive_count;
   if (q.fifo) {
-    // Oldest group first; within a group its visible messages in order,
-    // then the group is locked while any is in flight.
-    while (static_cast<int>(picks.size()) < max_messages && !q.ready.empty()) {
-      Group& g = *q.ready.begin()->second;
-      q.ready.erase(q.ready.begin());
-      g.ready_key = 0;
-      // Only as many as this receive can take: a group may hold a backlog.
-      const size_t wanted = static_cast<size_t>(max_messages) - picks.size();
-      std::vector<uint64_t> run;
-      for (uint64_t seq : g.pending) {
-        if (run.size() == wanted || q.messages.at(seq).where != Where::Visible) break;
-        run.push_back(seq);
-      }
-      const std::string id = g.id;  // `g` goes away if its last message leaves
-      for (uint64_t seq : run) {
-        if (static_cast<int>(picks.size()) >= max_messages) break;
-        take(seq);
-      }
-      auto still = q.groups.find(id);
-      if (still != q.groups.end()) update_ready(q, still->second);
-    }
+    pick_fifo_groups(q, queue_name, receive, max_messages);
   } else {
-    // Fair turns: one message from each ready group in turn.
-    while (static_cast<int>(picks.size()) < max_messages && !q.ready.empty()) {
-      Group& g = *q.ready.begin()->second;
-      q.ready.erase(q.ready.begin());
-      g.ready_key = 0;
-      const uint64_t seq = *g.visible.begin();
-      const std::string id = g.id;
-      take(seq);
-      auto still = q.groups.find(id);
-      if (still != q.groups.end()) update_ready(q, still->second);
-    }
+    pick_fair_turns(q, queue_name, receive, max_messages);
   }
-  if (batch.Count() == 0) return out;
+  if (receive.batch.Count() == 0) return std::vector<ReceivedMessage>{};
+  if (auto committed = commit_picks(q, receive, track_attempt ? &attempt_id : nullptr); !committed) {
+    return committed.error();
+  }
+  const uint64_t queue_id = q.id;
+  const bool fifo = q.fifo;
+  // A failed write leaves the picks in flight in memory only: they come back
+  // when their visibility timeout ends, as after a crash.
+  if (auto st = write_released(lock, receive.batch); !st) return st.error();
+  return read_received(queue_name, queue_id, fifo, receive.taken);
+}
+
+// FIFO: oldest group first; within a group its visible messages in order,
+// then the group is locked while any is in flight.
+void RocksEngine::pick_fifo_groups(Queue& q, const std::string& queue_name, ReceiveInProgress& receive,
+                                   int max_messages) {
+  while (static_cast<int>(receive.picks.size()) < max_messages && !q.ready.empty()) {
+    Group& g = *q.ready.begin()->second;
+    q.ready.erase(q.ready.begin());
+    g.ready_key = 0;
+    // Only as many as this receive can take: a group may hold a backlog.
+    const size_t wanted = static_cast<size_t>(max_messages) - receive.picks.size();
+    std::vector<uint64_t> run;
+    for (uint64_t seq : g.pending) {
+      if (run.size() == wanted || q.messages.at(seq).where != Where::Visible) break;
+      run.push_back(seq);
+    }
+    const std::string id = g.id;  // `g` goes away if its last message leaves
+    for (uint64_t seq : run) {
+      if (static_cast<int>(receive.picks.size()) >= max_messages) break;
+      take_message(q, queue_name, receive, seq);
+    }
+    auto still = q.groups.find(id);
+    if (still != q.groups.end()) update_ready(q, still->second);
+  }
+}
+
+// Standard: fair turns, one message from each ready group in turn.
+void RocksEngine::pick_fair_turns(Queue& q, const std::string& queue_name, ReceiveInProgress& receive,
+                                  int max_messages) {
+  while (static_cast<int>(receive.picks.size()) < max_messages && !q.ready.empty()) {
+    Group& g = *q.ready.begin()->second;
+    q.ready.erase(q.ready.begin());
+    g.ready_key = 0;
+    const uint64_t seq = *g.visible.begin();
+    const std::string id = g.id;
+    take_message(q, queue_name, receive, seq);
+    auto still = q.groups.find(id);
+    if (still != q.groups.end()) update_ready(q, still->second);
+  }
+}
+
+// Handles one visible message: expire it, redrive it, or pick it. Memory
+// changes at once (`receive.undo` can restore it); dead letters are indexed
+// in the DLQ only after the write.
+void RocksEngine::take_message(Queue& q, const std::string& queue_name, ReceiveInProgress& receive, uint64_t seq) {
+  Live& live = q.messages.at(seq);
+  const std::string key = message_key(q.id, seq);
+  receive.undo.emplace_back(seq, state_of(live));
+  if (live.sent_ms + receive.retention_ms <= receive.now) {
+    receive.batch.Delete(content_cf_, key);
+    receive.batch.Delete(state_cf_, key);
+    forget_message(q, seq);
+    return;
+  }
+  if (receive.dlq && redrives_on_receive(live.receive_count, receive.max_receive_count) &&
+      dead_letter(q, queue_name, receive, seq, key)) {
+    return;
+  }
+  // Received: in flight until the deadline.
+  --q.visible_count;
+  Group& g = *live.group;
+  g.visible.erase(seq);
+  live.where = Where::InFlight;
+  live.receive_count += 1;
+  if (live.first_receive_ms == 0) live.first_receive_ms = receive.now;
+  live.visible_at_ms = receive.now + receive.vt_ms;
+  q.in_flight.emplace(live.visible_at_ms, seq);
+  if (q.fifo) ++g.in_flight;
+  receive.batch.Put(state_cf_, key, encode_state(state_of(live)));
+  receive.picks.push_back(seq);
+}
+
+// Moves a message past maxReceiveCount to the dead-letter queue in the
+// receive's batch; false when its content is gone (it is then taken as usual).
+bool RocksEngine::dead_letter(Queue& q, const std::string& queue_name, ReceiveInProgress& receive, uint64_t seq,
+                              const std::string& key) {
+  auto content = read_content(q, seq);
+  if (!content) return false;
+  const Live& live = q.messages.at(seq);
+  DeadLetteredMessage moved_message = dead_lettered(decode_system_attributes(content->system_attributes), live.sent_ms,
+                                                    q.fifo, arn(queue_name), content->message_id, receive.now);
+  MessageState moved = state_of(live);
+  moved.visible_at_ms = receive.now;
+  moved.sent_ms = content->sent_ms = moved_message.sent_ms;
+  content->system_attributes = encode_system_attributes(moved_message.system_attributes);
+  receive.batch.Delete(content_cf_, key);
+  receive.batch.Delete(state_cf_, key);
+  receive.dead_letters.push_back(
+      ReceiveInProgress::DeadLetter{stage_message(*receive.dlq, receive.batch, *content, moved), moved});
+  forget_message(q, seq);
+  return true;
+}
+
+// Makes the picks final in memory, or undoes them when there is no room to
+// write: indexes the dead letters, records the receive attempt (FIFO, when
+// `attempt_id` is given) and takes what the answer needs while the queue
+// cannot change.
+Status RocksEngine::commit_picks(Queue& q, ReceiveInProgress& receive, const std::string* attempt_id) {
+  const int64_t now = receive.now;
   if (auto room = check_free_space(WriteKind::Other); !room) {
-    for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+    for (auto it = receive.undo.rbegin(); it != receive.undo.rend(); ++it) {
       forget_message(q, it->first);
       index_message(q, it->first, it->second, now);
     }
     return room.error();
   }
-  for (const auto& d : dead_letters) index_message(*dlq, d.dlq_seq, d.state, now);
-  q.dead_lettered_total += dead_letters.size();
-  if (!dead_letters.empty()) notify_visible(dlq->info.name);
+  for (const auto& d : receive.dead_letters) index_message(*receive.dlq, d.dlq_seq, d.state, now);
+  q.dead_lettered_total += receive.dead_letters.size();
+  if (!receive.dead_letters.empty()) notify_visible(receive.dlq->info.name);
 
-  // What the answer needs, taken while the queue cannot change.
-  struct Pick {
-    uint64_t seq;
-    Live live;
-  };
-  std::vector<Pick> taken;
-  taken.reserve(picks.size());
+  receive.taken.reserve(receive.picks.size());
   ReceiveAttempt attempt;
   attempt.expires_ms = now + options_.dedup_window_ms;
-  for (uint64_t seq : picks) {
+  for (uint64_t seq : receive.picks) {
     const Live& live = q.messages.at(seq);
-    taken.push_back(Pick{seq, live});
+    receive.taken.push_back(ReceiveInProgress::Pick{seq, live});
     attempt.messages.emplace_back(seq, live.receive_count);
     attempt.deadlines.push_back(live.visible_at_ms);
   }
-  const uint64_t queue_id = q.id;
-  const bool fifo = q.fifo;
-  q.received_total += picks.size();
-  if (track_attempt && !picks.empty()) q.attempts[attempt_id] = std::move(attempt);
-  if (listener_ && !picks.empty()) listener_->deadline_added(now + vt_ms);
+  q.received_total += receive.picks.size();
+  if (attempt_id && !receive.picks.empty()) q.attempts[*attempt_id] = std::move(attempt);
+  if (listener_ && !receive.picks.empty()) listener_->deadline_added(now + receive.vt_ms);
+  return Ok{};
+}
 
-  // A failed write leaves the picks in flight in memory only: they come back
-  // when their visibility timeout ends, as after a crash.
-  if (auto st = write_released(lock, batch); !st) return st.error();
-
-  // The contents are read after the write, outside the lock: they never
-  // change, and every send this receive could see was written before it.
+// Reads the picked messages' contents after the write, outside the lock:
+// they never change, and every send this receive could see was written
+// before it.
+std::vector<ReceivedMessage> RocksEngine::read_received(const std::string& queue_name, uint64_t queue_id, bool fifo,
+                                                        const std::vector<ReceiveInProgress::Pick>& taken) {
+  std::vector<ReceivedMessage> out;
   std::vector<std::string> keys;
   keys.reserve(taken.size());
   for (const auto& pick : taken) keys.push_back(message_key(queue_id, pick.seq));

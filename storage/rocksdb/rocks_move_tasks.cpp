@@ -10,6 +10,7 @@
 
 #include "common/ids.h"
 #include "storage/arn.h"
+#include "storage/redrive_rules.h"
 #include "storage/rocksdb/rocks_engine.h"
 #include "storage/system_attributes.h"
 
@@ -218,7 +219,7 @@ void RocksEngine::step_move_task(MoveTaskRecord& task, int64_t now) {
     }
     // AWS: "All redriven messages are considered new messages and are
     // assigned a new messageID and enqueueTime."
-    system.dead_letter_queue_source_arn.clear();
+    returned_from_dead_letters(system);
     content->system_attributes = encode_system_attributes(system);
     content->message_id = random_uuid();
     content->sent_ms = now;

@@ -1,0 +1,141 @@
+// RocksEngine's in-memory index of messages and groups: where each message
+// is (visible, in flight, delayed), which groups can deliver, and the
+// time-driven moves between those states. Memory only, except that
+// retention expiry deletes the expired messages' records.
+#include "storage/rocksdb/rocks_engine.h"
+
+namespace wharf::storage {
+
+void RocksEngine::index_message(Queue& q, uint64_t seq, const MessageState& state, int64_t now) {
+  auto [group_it, created] = q.groups.try_emplace(state.group_id);
+  Group& g = group_it->second;
+  if (created) g.id = state.group_id;
+  ++g.count;
+  if (q.fifo) g.pending.insert(seq);
+  Live& live = q.messages[seq];
+  live = Live{state.visible_at_ms, state.first_receive_ms, state.sent_ms, &g, state.receive_count, Where::Visible};
+  if (state.visible_at_ms <= now) {
+    became_visible(q, seq, live);
+  } else if (state.receive_count > 0) {
+    live.where = Where::InFlight;
+    q.in_flight.emplace(state.visible_at_ms, seq);
+    if (q.fifo) {
+      ++g.in_flight;
+      update_ready(q, g);
+    }
+  } else {
+    live.where = Where::Delayed;
+    q.delayed.emplace(state.visible_at_ms, seq);
+  }
+}
+
+MessageState RocksEngine::state_of(const Live& live) const {
+  return MessageState{live.visible_at_ms, live.receive_count, live.first_receive_ms, live.sent_ms, live.group->id};
+}
+
+void RocksEngine::became_visible(Queue& q, uint64_t seq, Live& live) {
+  live.where = Where::Visible;
+  ++q.visible_count;
+  Group& g = *live.group;
+  if (!q.fifo) g.visible.insert(seq);
+  update_ready(q, g);
+}
+
+// Keeps a group's place in q.ready true to its state.
+void RocksEngine::update_ready(Queue& q, Group& g) {
+  bool ready;
+  uint64_t key;
+  if (q.fifo) {
+    ready = g.in_flight == 0 && !g.pending.empty() && q.messages.at(*g.pending.begin()).where == Where::Visible;
+    key = ready ? *g.pending.begin() : 0;
+  } else {
+    ready = !g.visible.empty();
+    key = g.ready_key != 0 ? g.ready_key : ++q.turn;  // a group keeps its turn while it stays ready
+  }
+  if (g.ready_key != 0 && (!ready || key != g.ready_key)) {
+    q.ready.erase({g.ready_key, &g});
+    g.ready_key = 0;
+  }
+  if (ready && g.ready_key == 0) {
+    g.ready_key = key;
+    q.ready.emplace(key, &g);
+  }
+}
+
+void RocksEngine::forget_message(Queue& q, uint64_t seq) {
+  auto m = q.messages.find(seq);
+  if (m == q.messages.end()) return;
+  Live& live = m->second;
+  Group& g = *live.group;
+  switch (live.where) {
+    case Where::Visible:
+      --q.visible_count;
+      g.visible.erase(seq);
+      break;
+    case Where::InFlight:
+      q.in_flight.erase({live.visible_at_ms, seq});
+      if (q.fifo) --g.in_flight;
+      break;
+    case Where::Delayed:
+      q.delayed.erase({live.visible_at_ms, seq});
+      break;
+  }
+  g.pending.erase(seq);
+  q.messages.erase(m);
+  update_ready(q, g);
+  if (--g.count == 0) {
+    if (g.ready_key != 0) q.ready.erase({g.ready_key, &g});
+    q.groups.erase(g.id);
+  }
+}
+
+bool RocksEngine::promote_due(Queue& q, int64_t now) {
+  bool any = false;
+  for (auto* set : {&q.in_flight, &q.delayed}) {
+    while (!set->empty() && set->begin()->first <= now) {
+      const uint64_t seq = set->begin()->second;
+      set->erase(set->begin());
+      Live& live = q.messages.at(seq);
+      if (live.where == Where::InFlight && q.fifo) --live.group->in_flight;
+      became_visible(q, seq, live);
+      any = true;
+    }
+  }
+  return any;
+}
+
+// Messages expire MessageRetentionPeriod after their enqueue time, whatever
+// their state. The index is in send order, so expired ones are at the front
+// (a message redriven to a standard DLQ keeps its older enqueue time and may
+// wait behind younger ones; a receive never returns it).
+void RocksEngine::expire_retention(Queue& q, int64_t now) {
+  const int64_t retention = q.retention_ms();
+  rocksdb::WriteBatch batch;
+  std::vector<uint64_t> expired;
+  for (const auto& [seq, live] : q.messages) {
+    if (live.sent_ms + retention > now) break;
+    const std::string key = message_key(q.id, seq);
+    batch.Delete(content_cf_, key);
+    batch.Delete(state_cf_, key);
+    expired.push_back(seq);
+  }
+  if (expired.empty() || !write(batch)) return;
+  for (uint64_t seq : expired) forget_message(q, seq);
+}
+
+// Ends FIFO dedup entries and receive attempts past their window. Memory
+// only: the dedup column family's compaction filter drops expired records
+// on disk, and loading skips them.
+void RocksEngine::expire_dedup(Queue& q, int64_t now) {
+  for (auto it = q.attempts.begin(); it != q.attempts.end();) {
+    it = it->second.expires_ms <= now ? q.attempts.erase(it) : std::next(it);
+  }
+  while (!q.dedup_expiry.empty() && q.dedup_expiry.front().first <= now) {
+    const auto& [expires, key] = q.dedup_expiry.front();
+    auto entry = q.dedup.find(key);
+    if (entry != q.dedup.end() && entry->second.expires_ms == expires) q.dedup.erase(entry);
+    q.dedup_expiry.pop_front();
+  }
+}
+
+}  // namespace wharf::storage
