@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages Wharf needs, only those missing.
+# Installs the Debian 12 packages Wharf needs, only those missing; says
+# nothing when none is.
 #   scripts/install-deps.sh          build and run
 #   scripts/install-deps.sh --tests  also what the test suite needs
 set -euo pipefail
 
 packages=(g++ cmake make pkg-config libboost1.81-dev libboost-program-options1.81-dev
           librocksdb-dev nlohmann-json3-dev libspdlog-dev libssl-dev libgoogle-perftools-dev catch2)
+why="the C++ compiler, CMake and the libraries Wharf is built with"
 if [[ "${1:-}" == "--tests" ]]; then
+  why+=", and the SDKs, AWS CLI and browser the tests drive"
   # python3-botocore carries the query-era SQS model the query-protocol tests use.
   packages+=(python3-botocore ca-certificates openssl)
   command -v node >/dev/null || packages+=(nodejs)
@@ -21,9 +24,13 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if ((${#missing[@]})); then
-  echo "installing: ${missing[*]}"
-  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+((${#missing[@]})) || exit 0
+
+# apt's own output is the progress: a first install takes one to a few minutes.
+echo "install-deps.sh: installing ${#missing[@]} missing Debian packages ($why):"
+echo "  ${missing[*]}"
+SUDO=""
+[[ $(id -u) -eq 0 ]] || SUDO="sudo"
+$SUDO apt-get update
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+echo "install-deps.sh: installed ${missing[*]}"

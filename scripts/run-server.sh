@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs wharf on port 9324 with its data
-# in ./data. Extra arguments go to wharf (see `build/wharf --help`).
+# Installs what is missing, builds (Release, in build-release/), and runs
+# wharf on port 9324 with its data in ./data, in the foreground: Ctrl-C or
+# SIGTERM stops it gracefully (waiting long polls are answered empty).
+# Extra arguments go to wharf (see `build-release/wharf --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DWHARF_TESTS=OFF >/dev/null
-cmake --build build -j"$(nproc)" --target wharf
-exec build/wharf --port 9324 --data-dir ./data "$@"
+scripts/build.sh build-release -DCMAKE_BUILD_TYPE=Release -DWHARF_TESTS=OFF -- --target wharf
+exec build-release/wharf --port 9324 --data-dir ./data "$@"

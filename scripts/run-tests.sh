@@ -10,8 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --tests
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWHARF_WERROR=ON -DWHARF_TESTS=ON >/dev/null
-cmake --build build -j"$(nproc)"
+# build/, where the test suites look for wharf by default (run-server.sh
+# builds in build-release/, so switching between the two rebuilds nothing).
+scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWHARF_WERROR=ON -DWHARF_TESTS=ON
 
 export WHARF_BIN="$PWD/build/wharf"
 status=0
