@@ -159,11 +159,9 @@ struct PendingReceive {
       return true;
     }
     if (received->empty() && !answer_empty) return false;
-    reply(answer_of(received.value()));
-    return true;
-  }
-
-  Answer answer_of(const std::vector<storage::ReceivedMessage>& messages) const {
+    // Built here rather than in a helper returning the Answer: a Release
+    // (-O3) build of that split freed a stack address in the receive path.
+    const auto& messages = received.value();
     std::vector<std::string> md5s(messages.size());
     std::vector<json> chosen(messages.size());
     std::vector<protocol::ReceivedMessageView> views;
@@ -181,7 +179,8 @@ struct PendingReceive {
     } else {
       answer.tree = json::object();
     }
-    return answer;
+    reply(std::move(answer));
+    return true;
   }
 };
 
