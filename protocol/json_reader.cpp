@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/hex.h"
 #include "common/text.h"
 
 namespace wharf::protocol {
@@ -147,18 +148,11 @@ class Reader {
     return !out.is_discarded();
   }
 
-  static int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  }
-
   bool hex4(uint32_t& out) {
     if (end_ - p_ < 4) return false;
     out = 0;
     for (int i = 0; i < 4; ++i) {
-      const int d = hex_digit(p_[i]);
+      const int d = hex_digit_value_any_case(p_[i]);
       if (d < 0) return false;
       out = out << 4 | static_cast<uint32_t>(d);
     }

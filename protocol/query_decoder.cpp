@@ -5,19 +5,13 @@
 #include <cstdint>
 #include <map>
 
+#include "common/hex.h"
 #include "common/text.h"
 
 namespace wharf::protocol {
 namespace {
 
 using nlohmann::json;
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 std::string url_decode(std::string_view s) {
   std::string out;
@@ -26,8 +20,9 @@ std::string url_decode(std::string_view s) {
     char c = s[i];
     if (c == '+') {
       out.push_back(' ');
-    } else if (c == '%' && i + 2 < s.size() && hex_digit(s[i + 1]) >= 0 && hex_digit(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2])));
+    } else if (c == '%' && i + 2 < s.size() && hex_digit_value_any_case(s[i + 1]) >= 0 &&
+               hex_digit_value_any_case(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_digit_value_any_case(s[i + 1]) * 16 + hex_digit_value_any_case(s[i + 2])));
       i += 2;
     } else {
       out.push_back(c);

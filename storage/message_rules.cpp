@@ -88,8 +88,11 @@ std::string deduplication_scope_key(const SendRules& rules, std::string_view gro
 }
 
 std::string sequence_number_text(uint64_t seq) {
-  std::string digits = std::to_string(seq);
-  return "1" + std::string(19 - std::min<size_t>(19, digits.size()), '0') + digits;
+  // "1", then the number in 19 digits with leading zeros.
+  std::string out(20, '0');
+  out[0] = '1';
+  for (size_t i = 19; seq != 0 && i > 0; --i, seq /= 10) out[i] = static_cast<char>('0' + seq % 10);
+  return out;
 }
 
 Status check_in_flight_limit(size_t in_flight) {

@@ -86,7 +86,7 @@ std::string encode_content(const MessageContent& c) {
   put_bytes(out, c.system_attributes);
   if (with_md5) {
     for (size_t i = 0; i < 32; i += 2) {
-      out.push_back(static_cast<char>(hex_digit_value(c.body_md5[i]) << 4 | hex_digit_value(c.body_md5[i + 1])));
+      out.push_back(static_cast<char>(hex_byte_value(c.body_md5[i], c.body_md5[i + 1])));
     }
   }
   return out;
