@@ -159,8 +159,6 @@ struct PendingReceive {
       return true;
     }
     if (received->empty() && !answer_empty) return false;
-    // Built here rather than in a helper returning the Answer: a Release
-    // (-O3) build of that split freed a stack address in the receive path.
     const auto& messages = received.value();
     std::vector<std::string> md5s(messages.size());
     std::vector<json> chosen(messages.size());
