@@ -11,7 +11,7 @@ why="the C++ compiler, CMake and the libraries Wharf is built with"
 if [[ "${1:-}" == "--tests" ]]; then
   why+=", and the SDKs, AWS CLI and browser the tests drive"
   # python3-botocore carries the query-era SQS model the query-protocol tests use.
-  packages+=(python3-botocore ca-certificates openssl)
+  packages+=(python3-botocore ca-certificates openssl clang-format)
   command -v node >/dev/null || packages+=(nodejs)
   command -v npm >/dev/null || packages+=(npm)
   command -v aws >/dev/null || packages+=(awscli)

@@ -22,6 +22,8 @@ run() {
   if "$@"; then echo "--- passed"; else echo "--- FAILED"; status=1; fi
 }
 run "size limits: files 800 lines, functions 80, outside tests/" scripts/check-sizes.py
+run "format: every C++ file as .clang-format says" \
+  bash -c "git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run --Werror"
 run "unit tests (Catch2)" ctest --test-dir build --output-on-failure
 run "integration: boto3 JSON + query, AWS CLI, HTTP" tests/integration/run.sh
 run "integration: JavaScript SDK v3 + v2" tests/js/run.sh
