@@ -45,10 +45,12 @@ constexpr std::array<Handler, kActionCount> kHandlers = {{
     {SqsAction::ListMessageMoveTasks, list_message_move_tasks},
 }};
 
+// Checked at compile time: the rows' order. (Whether each row has exactly
+// one handler is not: GCC's sanitizer builds cannot compare function
+// pointers in a constant expression. server_tests runs every action.)
 constexpr bool handlers_follow_facts() {
   for (size_t i = 0; i < kHandlers.size(); ++i) {
     if (kHandlers[i].action != kActionFacts[i].action) return false;
-    if ((kHandlers[i].sync == nullptr) == (kHandlers[i].async == nullptr)) return false;
   }
   return true;
 }
