@@ -15,6 +15,7 @@ std::unique_ptr<storage::Engine> open_engine(const Settings& settings, const std
   options.region = settings.region;
   options.account_id = account_id;
   options.dedup_window_ms = int64_t(settings.dedup_window_seconds) * 1000;
+  options.queue_delete_cooldown_ms = int64_t(settings.queue_delete_cooldown_seconds) * 1000;
   storage::RocksOptions rocks;
   rocks.data_dir = settings.data_dir;
   rocks.send_reserve_bytes = int64_t(settings.min_free_disk_mb) << 20;

@@ -187,6 +187,10 @@ std::vector<Option> limit_options() {
       plain<&Settings::dedup_window_seconds>(
           "dedup_window_seconds", "", Kind::Number, 1, 300,
           "FIFO deduplication and ReceiveRequestAttemptId window (AWS: 300; lower it only for tests)"),
+      plain<&Settings::queue_delete_cooldown_seconds>(
+          "queue_delete_cooldown", "", Kind::Number, 0, 3600,
+          "seconds after DeleteQueue before the name can be created again (AWS: 60; 0 turns it off, for test "
+          "suites that recreate queues)"),
       plain<&Settings::min_free_disk_mb>(
           "min_free_disk_mb", "", Kind::Number, 8, 1'000'000,
           "free space kept on the data dir's disk: below it new messages get ServiceUnavailable (receives and "

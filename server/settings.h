@@ -30,6 +30,7 @@ struct Settings {
   Credentials credentials;
   unsigned min_free_disk_mb = 256;  // below it sends are refused; RocksDB never meets a full disk
   int dedup_window_seconds = 300;   // FIFO deduplication window; AWS's is 300, lower only for tests
+  int queue_delete_cooldown_seconds = 60;  // a deleted queue's name is refused this long (AWS: 60; 0: off)
   std::string log_level = "info";   // debug, info, warn, error or off
   bool log_json = false;            // one JSON object per line instead of text
   bool access_log = false;          // a line per SQS request

@@ -207,6 +207,9 @@ struct EngineOptions {
   std::string account_id = "000000000000";
   std::function<int64_t()> now_ms;    // defaults to the system clock
   int64_t dedup_window_ms = 300'000;  // FIFO deduplication and receive-attempt window
+  // How long a deleted queue's name cannot be created again (AWS: 60 s,
+  // QueueDeletedRecently); 0 lets test suites recreate queues at once.
+  int64_t queue_delete_cooldown_ms = 60'000;
 };
 
 }  // namespace wharf::storage

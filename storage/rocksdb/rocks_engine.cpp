@@ -17,7 +17,6 @@
 namespace wharf::storage {
 namespace {
 
-constexpr int64_t kQueueTombstoneMs = 60'000;
 constexpr int64_t kPurgeIntervalMs = 60'000;
 
 nlohmann::json queue_record(uint64_t id, const QueueInfo& info) {
@@ -250,7 +249,7 @@ Result<QueueInfo> RocksEngine::create_queue(const std::string& name, const Attri
     return existing->second.info;
   }
   if (auto deleted = deleted_at_.find(name);
-      deleted != deleted_at_.end() && now - deleted->second < kQueueTombstoneMs) {
+      deleted != deleted_at_.end() && now - deleted->second < options_.queue_delete_cooldown_ms) {
     return make_error(ErrorCode::QueueDeletedRecently,
                       "You must wait 60 seconds after deleting a queue before you can create another with the same "
                       "name.");

@@ -11,6 +11,7 @@ void Fixture::open() {
   EngineOptions options;
   options.now_ms = [this] { return now; };
   options.dedup_window_ms = dedup_window_ms;
+  options.queue_delete_cooldown_ms = queue_delete_cooldown_ms;
   std::string error;
   engine = backend.open(options, dir.path(), error);
   INFO("opening " << backend.name << ": " << error);

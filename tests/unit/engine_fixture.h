@@ -72,7 +72,8 @@ struct Fixture {
   Backend backend;
   TempDir dir;
   int64_t now = kStart;
-  int64_t dedup_window_ms = kWindow;  // takes effect at the next reopen()
+  int64_t dedup_window_ms = kWindow;          // takes effect at the next reopen()
+  int64_t queue_delete_cooldown_ms = 60'000;  // likewise
   std::unique_ptr<storage::Engine> engine;
 
   explicit Fixture(Backend b) : backend(std::move(b)) { open(); }

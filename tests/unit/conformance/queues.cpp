@@ -161,6 +161,25 @@ ENGINE_TEST("a deleted queue's name is reusable only after 60 seconds", "[queues
   CHECK(f.receive("q").empty());
 }
 
+ENGINE_TEST("the name cooldown after DeleteQueue follows queue_delete_cooldown_ms; 0 turns it off", "[queues]") {
+  Fixture f(backend);
+  f.queue_delete_cooldown_ms = 0;
+  f.reopen();
+  f.create("q");
+  f.send("q", "old message");
+  REQUIRE(f->delete_queue("q").ok());
+  f.create("q");  // at once, same clock
+  CHECK_COUNTS(f, "q", 0, 0, 0);
+
+  f.queue_delete_cooldown_ms = 5'000;
+  f.reopen();
+  REQUIRE(f->delete_queue("q").ok());
+  f.advance_ms(4'999);
+  CHECK(code_of(f->create_queue("q", {}, {})) == "QueueDeletedRecently");
+  f.advance_ms(1);
+  f.create("q");
+}
+
 ENGINE_TEST("list_queues filters by prefix, in name order, case-sensitively", "[queues]") {
   Fixture f(backend);
   for (const char* name : {"b", "a2", "a10", "ab", "c", "A1"}) f.create(name);
