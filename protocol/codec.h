@@ -14,11 +14,17 @@ namespace wharf::protocol {
 
 enum class Protocol { Json, Query };
 
+// How an answer is written: the JSON protocol's body; the query protocol's
+// XML; or, for a query request that accepts application/json, the query
+// protocol's documents as JSON ({"ListQueuesResponse": {...}}), as AWS does.
+enum class AnswerFormat { Json, QueryXml, QueryJson };
+
 struct HttpRequestView {
   std::string_view method;        // "POST", "GET"
   std::string_view target;        // path and query string
   std::string_view content_type;  // Content-Type header
   std::string_view amz_target;    // X-Amz-Target header, empty if absent
+  std::string_view accept;        // Accept header, empty if absent
   std::string_view body;
 };
 
@@ -31,6 +37,11 @@ struct DecodedRequest {
 // Which protocol the request claims to speak; decided before decoding so that
 // even a decoding error is answered in the caller's protocol.
 Protocol detect_protocol(const HttpRequestView& request);
+// The protocol and the Accept header: how the request's answers are written.
+AnswerFormat answer_format(const HttpRequestView& request);
+constexpr AnswerFormat answer_format(Protocol protocol) {
+  return protocol == Protocol::Json ? AnswerFormat::Json : AnswerFormat::QueryXml;
+}
 
 // Query requests POSTed (or sent with GET) to a queue's own path
 // "/<account>/<queue>" get that path as QueueUrl when they carry none.
@@ -44,10 +55,22 @@ struct EncodedResponse {
   std::string_view error_code;  // the error's name for logs ("QueueDoesNotExist"); empty on success
 };
 
-EncodedResponse encode_result(Protocol protocol, std::string_view action, const nlohmann::json& result,
+// AWS answers a GET on a queue's URL that names no Action with HTTP 404 and
+// the body <UnknownOperationException/>, whatever the Accept header says.
+bool is_queue_url_without_action(const HttpRequestView& request);
+EncodedResponse unknown_operation_response();
+
+EncodedResponse encode_result(AnswerFormat format, std::string_view action, const nlohmann::json& result,
                               std::string_view request_id);
+inline EncodedResponse encode_result(Protocol protocol, std::string_view action, const nlohmann::json& result,
+                                     std::string_view request_id) {
+  return encode_result(answer_format(protocol), action, result, request_id);
+}
 // A JSON protocol answer whose body the action wrote itself.
 EncodedResponse encode_json_text(std::string body);
-EncodedResponse encode_error(Protocol protocol, const SqsError& error, std::string_view request_id);
+EncodedResponse encode_error(AnswerFormat format, const SqsError& error, std::string_view request_id);
+inline EncodedResponse encode_error(Protocol protocol, const SqsError& error, std::string_view request_id) {
+  return encode_error(answer_format(protocol), error, request_id);
+}
 
 }  // namespace wharf::protocol

@@ -63,9 +63,11 @@ std::string child_value(const RawNode& node, const std::string& key) {
 }
 
 // A list of scalars: "AttributeName.1=..." (or a lone "AttributeName=...").
+// A bare empty value is the query protocol's empty list (botocore sends
+// StringListValues=[] as "...StringListValue=").
 json scalar_list(const RawNode& node) {
   json out = json::array();
-  if (node.has_value) out.push_back(node.value);
+  if (node.has_value && !node.value.empty()) out.push_back(node.value);
   for (const RawNode* c : indexed_children(node)) out.push_back(c->value);
   return out;
 }
@@ -97,6 +99,17 @@ json message_attribute_map(const RawNode& node) {
   return out;
 }
 
+// The JSON protocol's names of the request lists. botocore's query serializer
+// sends an empty list under that name with an empty value ("AttributeNames=",
+// "TagKeys=", "Entries="); AWS reads it as an empty list.
+bool is_empty_list_member(const std::string& name, const RawNode& node) {
+  static const char* const kLists[] = {"AttributeNames", "MessageAttributeNames", "MessageSystemAttributeNames",
+                                       "TagKeys",        "AWSAccountIds",         "Actions",
+                                       "Entries"};
+  return node.value.empty() && node.children.empty() &&
+         std::any_of(std::begin(kLists), std::end(kLists), [&](const char* n) { return name == n; });
+}
+
 bool is_integer_member(const std::string& name) {
   static const char* const kIntegers[] = {"MaxNumberOfMessages", "VisibilityTimeout", "WaitTimeSeconds",
                                           "DelaySeconds",        "MaxResults",        "MaxNumberOfMessagesPerSecond"};
@@ -126,6 +139,8 @@ Result<json> shape_member(std::string_view action, const std::string& key, const
       entries.push_back(std::move(entry.value()));
     }
     out["Entries"] = std::move(entries);
+  } else if (is_empty_list_member(key, c)) {
+    if (!out.contains(key)) out[key] = json::array();  // "AttributeName.1=x" wins
   } else if (is_integer_member(key)) {
     int64_t n = 0;
     const std::string& v = c.value;

@@ -153,14 +153,21 @@ std::string encode_query_response(std::string_view action, const nlohmann::json&
   // Actions whose query model has no output shape have no <ActionResult>;
   // every other one has it, even when empty (SDKs look it up by name).
   const ActionFacts* facts = find_action_facts(action);
+  // An empty one is written <ActionResult/>, as AWS does.
   if (!facts || facts->xml_result_element) {
     out += '<';
     out += action;
     out += "Result>";
+    const size_t empty_size = out.size();
     if (result.is_object()) encode_members(out, facts, result);
-    out += "</";
-    out += action;
-    out += "Result>";
+    if (out.size() == empty_size) {
+      out.back() = '/';
+      out += '>';
+    } else {
+      out += "</";
+      out += action;
+      out += "Result>";
+    }
   }
   out += "<ResponseMetadata>";
   element(out, "RequestId", request_id);

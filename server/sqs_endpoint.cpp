@@ -43,13 +43,14 @@ protocol::HttpRequestView view_of(const HttpRequest& request) {
   v.content_type = header(request, http::field::content_type);
   auto at = request.find("X-Amz-Target");
   if (at != request.end()) v.amz_target = text_of(at->value());
+  v.accept = header(request, http::field::accept);
   v.body = request.body();
   return v;
 }
 
 protocol::EncodedResponse request_too_large(const HttpRequest& head, std::string_view request_id) {
   return protocol::encode_error(
-      protocol::detect_protocol(view_of(head)),
+      protocol::answer_format(view_of(head)),
       make_error(ErrorCode::RequestTooLarge, "The request body is larger than the server accepts."), request_id);
 }
 
@@ -88,11 +89,11 @@ void SqsEndpoint::serve(Exchange& x) const {
   } catch (const std::exception& e) {
     log::error("internal error", log::Fields().add("request_id", x.request_id).add("exception", e.what()));
     if (on_internal_error) on_internal_error(e.what());
-    const auto proto = protocol::detect_protocol(view_of(x.request));
+    const auto format = protocol::answer_format(view_of(x.request));
     x.facts_ = nullptr;
     x.action_.assign(kUnknownActionLabel);
     answer_counted(
-        x, protocol::encode_error(proto, make_error(ErrorCode::InternalError, "Internal error."), x.request_id));
+        x, protocol::encode_error(format, make_error(ErrorCode::InternalError, "Internal error."), x.request_id));
   }
 }
 
@@ -189,21 +190,20 @@ Result<std::string> SqsEndpoint::authenticate(const HttpRequest& request) const 
 
 void SqsEndpoint::serve_sqs(Exchange& x) const {
   const auto view = view_of(x.request);
+  x.format_ = protocol::answer_format(view);
+  // Names no operation: answered before authentication, as it touches nothing.
+  if (protocol::is_queue_url_without_action(view)) return answer_counted(x, protocol::unknown_operation_response());
   auto caller = authenticate(x.request);
-  if (!caller) {
-    return answer_counted(x, protocol::encode_error(protocol::detect_protocol(view), caller.error(), x.request_id));
-  }
+  if (!caller) return answer_counted(x, protocol::encode_error(x.format_, caller.error(), x.request_id));
   auto decoded = protocol::decode_request(view);
-  if (!decoded) {
-    return answer_counted(x, protocol::encode_error(protocol::detect_protocol(view), decoded.error(), x.request_id));
-  }
+  if (!decoded) return answer_counted(x, protocol::encode_error(x.format_, decoded.error(), x.request_id));
   x.params_ = std::move(decoded->params);
   x.protocol_ = decoded->protocol;
   x.action_ = std::move(decoded->action);
   x.facts_ = find_action_facts(x.action_);
   auto account =
       route_request(services_.accounts, x.action_, x.params_, caller.value(), !services_.settings.credentials.empty());
-  if (!account) return answer_counted(x, protocol::encode_error(x.protocol_, account.error(), x.request_id));
+  if (!account) return answer_counted(x, protocol::encode_error(x.format_, account.error(), x.request_id));
   x.syncer_ = account.value()->syncer.get();
   if (!x.facts_) return settle(x, unknown_action(x.action_));
   Call call{x.params_,
@@ -228,8 +228,8 @@ void SqsEndpoint::settle(Exchange& x, Result<Answer> result) const {
 }
 
 void SqsEndpoint::finish_sqs(Exchange& x, Result<Answer> r) const {
-  answer_counted(x, !r                     ? protocol::encode_error(x.protocol_, r.error(), x.request_id)
-                    : r->json_text.empty() ? protocol::encode_result(x.protocol_, x.action_, r->tree, x.request_id)
+  answer_counted(x, !r                     ? protocol::encode_error(x.format_, r.error(), x.request_id)
+                    : r->json_text.empty() ? protocol::encode_result(x.format_, x.action_, r->tree, x.request_id)
                                            : protocol::encode_json_text(std::move(r->json_text)));
 }
 

@@ -79,6 +79,7 @@ class Exchange {
   std::string action_;                  // as the request named it
   const ActionFacts* facts_ = nullptr;  // nullptr: not an SQS action (or not known yet)
   protocol::Protocol protocol_ = protocol::Protocol::Json;
+  protocol::AnswerFormat format_ = protocol::AnswerFormat::Json;  // the protocol, and Accept for query
   WalSyncer* syncer_ = nullptr;
 };
 

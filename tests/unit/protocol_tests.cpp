@@ -68,7 +68,15 @@ struct Request {
   std::string amz_target;
   std::string body;
 
-  HttpRequestView view() const { return HttpRequestView{method, target, content_type, amz_target, body}; }
+  HttpRequestView view() const {
+    HttpRequestView v;  // by member, so that a new header field needs no change here
+    v.method = method;
+    v.target = target;
+    v.content_type = content_type;
+    v.amz_target = amz_target;
+    v.body = body;
+    return v;
+  }
 };
 
 Request json_request(const std::string& action, const std::string& body) {
@@ -1086,4 +1094,128 @@ TEST_CASE("received messages written directly match the JSON text of their tree"
   CHECK(one["Attributes"] == json{{"SentTimestamp", "1700000000001"}});
   CHECK_FALSE(received_message_tree(messages[3]).contains("MessageAttributes"));
   CHECK_FALSE(received_message_tree(messages[0]).contains("Attributes"));
+}
+
+// --- issue 17: addressing and the query protocol ---------------------------
+
+TEST_CASE("query: a bare empty Name= is an empty list", "[query]") {
+  auto tree = decode_query_params(
+      "ReceiveMessage", parse_form("QueueUrl=q&AttributeNames=&MessageAttributeNames=&MessageSystemAttributeNames="));
+  REQUIRE(tree);
+  CHECK(tree.value() == json{{"QueueUrl", "q"},
+                             {"AttributeNames", json::array()},
+                             {"MessageAttributeNames", json::array()},
+                             {"MessageSystemAttributeNames", json::array()}});
+  for (const char* form : {"TagKeys=", "AWSAccountIds=&Actions=", "Entries="}) {
+    CAPTURE(form);
+    auto lists = decode_query_params("UntagQueue", parse_form(form));
+    REQUIRE(lists);
+    for (const auto& [key, value] : lists.value().items()) CHECK(value == json::array());
+  }
+  // a nested empty list (botocore's StringListValues=[])
+  auto attrs =
+      decode_query_params("SendMessage", parse_form("MessageAttribute.1.Name=a&MessageAttribute.1.Value."
+                                                    "DataType=String&MessageAttribute.1.Value.StringListValue="));
+  REQUIRE(attrs);
+  CHECK(attrs.value()["MessageAttributes"]["a"]["StringListValues"] == json::array());
+  // the flattened names still carry items, and win over a stray empty list
+  auto both = decode_query_params("ReceiveMessage", parse_form("AttributeName.1=All&AttributeNames="));
+  REQUIRE(both);
+  CHECK(both.value()["AttributeNames"] == json{"All"});
+}
+
+TEST_CASE("answer_format: query requests that accept application/json", "[codec]") {
+  Request query = query_post("/", "Action=ListQueues");
+  HttpRequestView view = query.view();
+  CHECK(answer_format(view) == AnswerFormat::QueryXml);
+  for (const char* accept :
+       {"application/json", "text/html, Application/JSON;q=0.9", "application/json; charset=utf-8"}) {
+    CAPTURE(accept);
+    view.accept = accept;
+    CHECK(answer_format(view) == AnswerFormat::QueryJson);
+  }
+  for (const char* accept : {"*/*", "text/xml", "application/json;q=0", "application/jsonx"}) {
+    CAPTURE(accept);
+    view.accept = accept;
+    CHECK(answer_format(view) == AnswerFormat::QueryXml);
+  }
+  Request json_protocol = json_request("ListQueues", "{}");
+  HttpRequestView json_view = json_protocol.view();
+  json_view.accept = "application/json";
+  CHECK(answer_format(json_view) == AnswerFormat::Json);
+}
+
+TEST_CASE("query JSON: the query documents as JSON", "[codec]") {
+  auto list = encode_result(AnswerFormat::QueryJson, "ListQueues", json{{"QueueUrls", {"http://h/1/a"}}}, "r-1");
+  CHECK(list.status == 200);
+  CHECK(list.content_type == "application/json");
+  CHECK(json::parse(list.body) == json{{"ListQueuesResponse",
+                                        {{"ListQueuesResult", {{"queueUrls", {"http://h/1/a"}}}},
+                                         {"ResponseMetadata", {{"RequestId", "r-1"}}}}}});
+  auto none = encode_result(AnswerFormat::QueryJson, "ReceiveMessage", json::object(), "r-2");
+  CHECK(json::parse(none.body)["ReceiveMessageResponse"]["ReceiveMessageResult"] == json{{"messages", nullptr}});
+  const json message = {{"MessageId", "m"}, {"Body", "b\"<"}, {"Attributes", {{"SenderId", "1"}}}};
+  auto got = encode_result(AnswerFormat::QueryJson, "ReceiveMessage", json{{"Messages", {message}}}, "r-3");
+  CHECK(json::parse(got.body)["ReceiveMessageResponse"]["ReceiveMessageResult"]["messages"] == json{message});
+  auto batch = encode_result(AnswerFormat::QueryJson, "DeleteMessageBatch",
+                             json{{"Successful", {{{"Id", "a"}}}}, {"Failed", json::array()}}, "r-4");
+  CHECK(json::parse(batch.body)["DeleteMessageBatchResponse"]["DeleteMessageBatchResult"] ==
+        json{{"successful", {{{"Id", "a"}}}}, {"failed", json::array()}});
+  auto url = encode_result(AnswerFormat::QueryJson, "GetQueueUrl", json{{"QueueUrl", "u"}}, "r-5");
+  CHECK(json::parse(url.body)["GetQueueUrlResponse"]["GetQueueUrlResult"] == json{{"QueueUrl", "u"}});
+  // no output shape: no Result member, as in XML
+  auto deleted = encode_result(AnswerFormat::QueryJson, "DeleteQueue", json(), "r-6");
+  CHECK(json::parse(deleted.body) == json{{"DeleteQueueResponse", {{"ResponseMetadata", {{"RequestId", "r-6"}}}}}});
+}
+
+TEST_CASE("query JSON: errors", "[codec]") {
+  auto out = encode_error(AnswerFormat::QueryJson, make_error(ErrorCode::InvalidAttributeName, "bad \xff name"), "r-7");
+  CHECK(out.status == 400);
+  CHECK(out.content_type == "application/json");
+  const json body = json::parse(out.body);
+  CHECK(body["Error"]["Code"] == "InvalidAttributeName");
+  CHECK(body["Error"]["Type"] == "Sender");
+  CHECK(body["Error"]["Message"] == "bad \xef\xbf\xbd name");
+  CHECK(body["RequestId"] == "r-7");
+  CHECK(body.size() == 2);
+  auto internal = encode_error(AnswerFormat::QueryJson, make_error(ErrorCode::InternalError, "boom"), "r-8");
+  CHECK(json::parse(internal.body)["Error"]["Type"] == "Receiver");
+  CHECK(internal.status == 500);
+}
+
+TEST_CASE("XML: an empty Result element is <ActionResult/>", "[xml]") {
+  CHECK(contains(encode_query_response("ReceiveMessage", json::object(), "r"),
+                 "<ReceiveMessageResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\">"
+                 "<ReceiveMessageResult/><ResponseMetadata>"));
+  CHECK(contains(encode_query_response("ListQueues", json(), "r"), "<ListQueuesResult/>"));
+  CHECK(contains(encode_query_response("GetQueueUrl", json{{"QueueUrl", "u"}}, "r"),
+                 "<GetQueueUrlResult><QueueUrl>u</QueueUrl></GetQueueUrlResult>"));
+}
+
+TEST_CASE("query: a queue URL without an Action, and actions refused there", "[codec]") {
+  Request get;
+  get.method = "GET";
+  get.target = "/000000000000/q1";
+  CHECK(is_queue_url_without_action(get.view()));
+  get.target = "/000000000000/q1?Version=2012-11-05";
+  CHECK(is_queue_url_without_action(get.view()));
+  get.target = "/000000000000/q1?Action=GetQueueAttributes";
+  CHECK_FALSE(is_queue_url_without_action(get.view()));
+  get.target = "/";
+  CHECK_FALSE(is_queue_url_without_action(get.view()));
+  CHECK_FALSE(is_queue_url_without_action(query_post("/000000000000/q1", "").view()));
+  auto unknown = unknown_operation_response();
+  CHECK(unknown.status == 404);
+  CHECK(unknown.body == "<UnknownOperationException/>");
+
+  for (const std::string action : {"CreateQueue", "ListQueues"}) {
+    auto refused = decode_request(query_post("/000000000000/q1", "Action=" + action + "&QueueName=x").view());
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == ErrorCode::InvalidAction);
+    CHECK(refused.error().message == "The action " + action + " is not valid for this endpoint.");
+    CHECK(decode_request(query_post("/", "Action=" + action + "&QueueName=x").view()));
+  }
+  auto at_queue = decode_request(query_post("/000000000000/q1", "Action=GetQueueAttributes").view());
+  REQUIRE(at_queue);
+  CHECK(at_queue->params["QueueUrl"] == "/000000000000/q1");
 }
