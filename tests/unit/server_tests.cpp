@@ -197,7 +197,7 @@ TEST_CASE("Query protocol: the same actions answered in XML", "[endpoint]") {
   CHECK(contains(deleted->response.body, "<DeleteMessageResponse"));
   CHECK_FALSE(contains(deleted->response.body, "DeleteMessageResult"));
   auto empty = server.serve(query_request("Action=ReceiveMessage&QueueUrl=" + std::string(kQueueUrl)));
-  CHECK(contains(empty->response.body, "<ReceiveMessageResult></ReceiveMessageResult>"));
+  CHECK(contains(empty->response.body, "<ReceiveMessageResult/>"));
 }
 
 TEST_CASE("An unknown action answers InvalidAction and counts as unknown", "[endpoint]") {
