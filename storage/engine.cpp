@@ -6,7 +6,7 @@ namespace wharf::storage {
 Result<SentMessage> Engine::send_message(const std::string& queue_name, NewMessage message) {
   std::vector<NewMessage> one;
   one.push_back(std::move(message));
-  auto results = send_messages(queue_name, std::move(one));
+  auto results = send_messages(queue_name, std::move(one), SendKind::Single);
   if (!results) return results.error();
   return std::move(results->front());
 }

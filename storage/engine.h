@@ -141,10 +141,18 @@ class Engine {
   // Queues whose RedrivePolicy names this one, sorted by name.
   virtual Result<std::vector<std::string>> dead_letter_source_queues(const std::string& name) = 0;
 
+  // Whether a send is a SendMessageBatch or one SendMessage: a FIFO batch
+  // with an entry lacking its group or deduplication id fails as a whole,
+  // a single send answers it on its own (storage/message_rules.h).
+  enum class SendKind : uint8_t { Batch, Single };
+
   // Batches are one atomic write; the outer Result fails the whole request
   // (e.g. no such queue), the inner ones each entry.
   virtual Result<std::vector<Result<SentMessage>>> send_messages(const std::string& queue_name,
-                                                                 std::vector<NewMessage> messages) = 0;
+                                                                 std::vector<NewMessage> messages,
+                                                                 SendKind kind = SendKind::Batch) = 0;
+  // What a receipt handle may still do (older handles on standard queues,
+  // expired ones on FIFO queues) is storage/receipt_handle.h's rule.
   virtual Result<std::vector<Status>> delete_messages(const std::string& queue_name,
                                                       const std::vector<std::string>& receipt_handles) = 0;
   virtual Result<std::vector<Status>> change_visibilities(const std::string& queue_name,
@@ -153,8 +161,9 @@ class Engine {
   // Up to max_messages visible messages, made invisible for the visibility
   // timeout (the queue's when not given). Empty when none is visible.
   // Messages past their queue's maxReceiveCount go to its dead-letter queue
-  // in the same write instead. FIFO queues deliver each group in order and
-  // lock it while a message is in flight; a retry with the same non-empty
+  // in the same write instead. FIFO queues deliver each group in order, up
+  // to its first message in flight, and serve the groups in turns
+  // (storage/message_rules.h); a retry with the same non-empty
   // attempt id within the dedup window returns the same messages.
   virtual Result<std::vector<ReceivedMessage>> receive_messages(const std::string& queue_name, int max_messages,
                                                                 std::optional<int> visibility_timeout,

@@ -21,7 +21,7 @@ Status check_fifo_message(const SendRules& rules, NewMessage& message) {
   if (message.group_id.empty()) {
     return make_error(ErrorCode::MissingParameter, "The request must contain the parameter MessageGroupId.");
   }
-  if (message.delay_seconds) {
+  if (message.delay_seconds.value_or(0) != 0) {
     return invalid("Value " + std::to_string(*message.delay_seconds) +
                    " for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid "
                    "for this queue type.");
@@ -39,14 +39,31 @@ Status check_fifo_message(const SendRules& rules, NewMessage& message) {
 
 }  // namespace
 
-SendRules send_rules_of(bool fifo, const AttributeMap& attributes) {
+SendRules send_rules_of(bool fifo, const AttributeMap& attributes, bool deduplication_per_group) {
   SendRules rules;
   rules.fifo = fifo;
   rules.max_message_size = attribute_int(attributes, "MaximumMessageSize");
   rules.default_delay_seconds = static_cast<int>(attribute_int(attributes, "DelaySeconds"));
   rules.content_based_deduplication = attribute_is(attributes, "ContentBasedDeduplication", "true");
-  rules.deduplication_per_group = attribute_is(attributes, "DeduplicationScope", "messageGroup");
+  rules.deduplication_per_group = fifo && deduplication_per_group;
   return rules;
+}
+
+bool deduplication_per_group_of(const AttributeMap& created_attributes) {
+  return attribute_is(created_attributes, "DeduplicationScope", "messageGroup");
+}
+
+Status check_fifo_batch(const SendRules& rules, const std::vector<NewMessage>& messages) {
+  if (!rules.fifo) return Ok{};
+  for (const auto& message : messages) {
+    if (message.group_id.empty()) return invalid("The request must contain the parameter MessageGroupId.");
+    if (message.deduplication_id.empty() && !rules.content_based_deduplication) {
+      return invalid(
+          "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided "
+          "explicitly");
+    }
+  }
+  return Ok{};
 }
 
 Status validate_new_message(const SendRules& rules, NewMessage& message) {
@@ -88,10 +105,19 @@ std::string deduplication_scope_key(const SendRules& rules, std::string_view gro
 }
 
 std::string sequence_number_text(uint64_t seq) {
-  // "1", then the number in 19 digits with leading zeros.
+  // 18849496460467696128 + seq * 65536, computed as 10^18 * high + low so
+  // that nothing overflows: high has two digits, low 18.
+  constexpr uint64_t kE18 = 1'000'000'000'000'000'000ull;
+  constexpr uint64_t kBaseHigh = 18, kBaseLow = 849'496'460'467'696'128ull;
+  constexpr uint64_t kStep = 65'536;
+  const uint64_t offset = seq * kStep;
+  const uint64_t low_sum = kBaseLow + offset % kE18;
+  const uint64_t high = kBaseHigh + offset / kE18 + low_sum / kE18;
+  uint64_t low = low_sum % kE18;
   std::string out(20, '0');
-  out[0] = '1';
-  for (size_t i = 19; seq != 0 && i > 0; --i, seq /= 10) out[i] = static_cast<char>('0' + seq % 10);
+  for (size_t i = 20; i > 2; --i, low /= 10) out[i - 1] = static_cast<char>('0' + low % 10);
+  out[1] = static_cast<char>('0' + high % 10);
+  out[0] = static_cast<char>('0' + high / 10);
   return out;
 }
 

@@ -131,4 +131,38 @@ std::optional<ReceiptHandle> decode_receipt_handle(std::string_view text, std::s
   return h;
 }
 
+DeleteVerdict judge_delete(bool fifo, const HandledMessage& message) {
+  if (!message.exists) return DeleteVerdict::AlreadyDeleted;
+  if (fifo && (message.received_since || !message.in_flight)) return DeleteVerdict::Expired;
+  return DeleteVerdict::Delete;
+}
+
+VisibilityVerdict judge_visibility_change(bool fifo, const HandledMessage& message) {
+  if (!message.exists) return VisibilityVerdict::MessageUnavailable;
+  if (!fifo) return VisibilityVerdict::Apply;
+  if (message.received_since) return VisibilityVerdict::MessageUnavailable;
+  return message.in_flight ? VisibilityVerdict::Apply : VisibilityVerdict::NotInFlight;
+}
+
+SqsError invalid_receipt_handle(const std::string& handle) {
+  return make_error(ErrorCode::ReceiptHandleIsInvalid,
+                    "The input receipt handle \"" + handle + "\" is not a valid receipt handle.");
+}
+
+SqsError receipt_handle_expired(const std::string& handle) {
+  return make_error(ErrorCode::InvalidParameterValue,
+                    "Value " + handle + " for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.");
+}
+
+SqsError message_unavailable(const std::string& handle) {
+  return make_error(ErrorCode::InvalidParameterValue,
+                    "Value " + handle +
+                        " for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available "
+                        "for visibility timeout change.");
+}
+
+SqsError message_not_in_flight() {
+  return make_error(ErrorCode::MessageNotInflight, "The message referred to isn't in flight.");
+}
+
 }  // namespace wharf::storage

@@ -19,13 +19,11 @@ void RocksEngine::index_message(Queue& q, uint64_t seq, const MessageState& stat
   } else if (state.receive_count > 0) {
     live.where = Where::InFlight;
     q.in_flight.emplace(state.visible_at_ms, seq);
-    if (q.fifo) {
-      ++g.in_flight;
-      update_ready(q, g);
-    }
+    if (q.fifo) update_ready(q, g);  // when indexed again as the group's first (undo)
   } else {
     live.where = Where::Delayed;
     q.delayed.emplace(state.visible_at_ms, seq);
+    if (q.fifo) update_ready(q, g);
   }
 }
 
@@ -41,25 +39,45 @@ void RocksEngine::became_visible(Queue& q, uint64_t seq, Live& live) {
   update_ready(q, g);
 }
 
-// Keeps a group's place in q.ready true to its state.
+// Keeps a group's place in q.ready true to its state: a group that becomes
+// ready takes the next turn, at the back, and keeps it while it stays ready
+// (storage/message_rules.h: FIFO groups are ready while their first
+// message is visible).
 void RocksEngine::update_ready(Queue& q, Group& g) {
-  bool ready;
-  uint64_t key;
-  if (q.fifo) {
-    ready = g.in_flight == 0 && !g.pending.empty() && q.messages.at(*g.pending.begin()).where == Where::Visible;
-    key = ready ? *g.pending.begin() : 0;
-  } else {
-    ready = !g.visible.empty();
-    key = g.ready_key != 0 ? g.ready_key : ++q.turn;  // a group keeps its turn while it stays ready
-  }
-  if (g.ready_key != 0 && (!ready || key != g.ready_key)) {
-    q.ready.erase({g.ready_key, &g});
+  const bool ready = q.fifo ? !g.pending.empty() && q.messages.at(*g.pending.begin()).where == Where::Visible
+                            : !g.visible.empty();
+  if (!ready) {
+    if (g.ready_key != 0) q.ready.erase({g.ready_key, &g});
     g.ready_key = 0;
+  } else if (g.ready_key == 0) {
+    g.ready_key = ++q.turn;
+    q.ready.emplace(g.ready_key, &g);
   }
-  if (ready && g.ready_key == 0) {
-    g.ready_key = key;
-    q.ready.emplace(key, &g);
+}
+
+bool RocksEngine::set_visibility_deadline(Queue& q, uint64_t seq, Live& live, int64_t deadline, int64_t now) {
+  switch (live.where) {
+    case Where::Visible:
+      if (deadline <= now) return false;  // stays visible
+      --q.visible_count;
+      live.group->visible.erase(seq);
+      break;
+    case Where::InFlight:
+      q.in_flight.erase({live.visible_at_ms, seq});
+      break;
+    case Where::Delayed:
+      q.delayed.erase({live.visible_at_ms, seq});
+      break;
   }
+  live.visible_at_ms = deadline;
+  if (deadline <= now) {
+    became_visible(q, seq, live);
+    return true;
+  }
+  live.where = Where::InFlight;
+  q.in_flight.emplace(deadline, seq);
+  update_ready(q, *live.group);
+  return false;
 }
 
 void RocksEngine::forget_message(Queue& q, uint64_t seq) {
@@ -74,7 +92,6 @@ void RocksEngine::forget_message(Queue& q, uint64_t seq) {
       break;
     case Where::InFlight:
       q.in_flight.erase({live.visible_at_ms, seq});
-      if (q.fifo) --g.in_flight;
       break;
     case Where::Delayed:
       q.delayed.erase({live.visible_at_ms, seq});
@@ -95,9 +112,7 @@ bool RocksEngine::promote_due(Queue& q, int64_t now) {
     while (!set->empty() && set->begin()->first <= now) {
       const uint64_t seq = set->begin()->second;
       set->erase(set->begin());
-      Live& live = q.messages.at(seq);
-      if (live.where == Where::InFlight && q.fifo) --live.group->in_flight;
-      became_visible(q, seq, live);
+      became_visible(q, seq, q.messages.at(seq));
       any = true;
     }
   }

@@ -19,12 +19,16 @@ namespace {
 
 constexpr int64_t kPurgeIntervalMs = 60'000;
 
-nlohmann::json queue_record(uint64_t id, const QueueInfo& info) {
-  return {{"id", id},
-          {"attributes", info.attributes},
-          {"tags", info.tags},
-          {"created", info.created_s},
-          {"modified", info.modified_s}};
+// A FIFO queue's record keeps the DeduplicationScope in effect
+// ("deduplication_scope"); records written before it was kept have none.
+nlohmann::json queue_record(const Queue& q, const QueueInfo& info) {
+  nlohmann::json record = {{"id", q.id},
+                           {"attributes", info.attributes},
+                           {"tags", info.tags},
+                           {"created", info.created_s},
+                           {"modified", info.modified_s}};
+  if (q.fifo) record["deduplication_scope"] = q.dedup_per_group ? "messageGroup" : "queue";
+  return record;
 }
 
 }  // namespace
@@ -83,6 +87,10 @@ bool RocksEngine::load_queues(std::string& error) {
     q.info.created_s = doc.at("created").get<int64_t>();
     q.info.modified_s = doc.at("modified").get<int64_t>();
     q.fifo = is_fifo(q.info.attributes);
+    const auto scope = doc.find("deduplication_scope");
+    q.dedup_per_group = q.fifo && (scope != doc.end() && scope->is_string()
+                                       ? scope->get<std::string>() == "messageGroup"
+                                       : deduplication_per_group_of(q.info.attributes));
     std::string reserved;
     auto st = db_->Get(rocksdb::ReadOptions(), meta_cf_, seq_reservation_key(q.id), &reserved);
     if (st.ok() && reserved.size() == 8) q.next_seq = q.seq_reserved = get_u64(reserved);
@@ -204,9 +212,9 @@ Status RocksEngine::commit(rocksdb::WriteBatch& batch) {
   return Ok{};
 }
 
-void RocksEngine::put_queue_record(rocksdb::WriteBatch& batch, const std::string& name, uint64_t id,
+void RocksEngine::put_queue_record(rocksdb::WriteBatch& batch, const std::string& name, const Queue& q,
                                    const QueueInfo& info) {
-  batch.Put(queues_cf_, name, queue_record(id, info).dump());
+  batch.Put(queues_cf_, name, queue_record(q, info).dump());
 }
 
 // The neutral rule (storage/redrive_rules.h), with this engine's queues.
@@ -258,12 +266,13 @@ Result<QueueInfo> RocksEngine::create_queue(const std::string& name, const Attri
   Queue q;
   q.id = next_queue_id_;
   q.fifo = fifo;
+  q.dedup_per_group = fifo && deduplication_per_group_of(initial);
   q.info.name = name;
   q.info.attributes = std::move(initial);
   q.info.tags = tags;
   q.info.created_s = q.info.modified_s = now / 1000;
   rocksdb::WriteBatch batch;
-  put_queue_record(batch, name, q.id, q.info);
+  put_queue_record(batch, name, q, q.info);
   std::string next;
   put_u64(next, q.id + 1);
   batch.Put(meta_cf_, "next_queue_id", next);
@@ -362,7 +371,7 @@ Status RocksEngine::set_queue_attributes(const std::string& name, const Attribut
   }
   updated.modified_s = now() / 1000;
   rocksdb::WriteBatch batch;
-  put_queue_record(batch, name, q.id, updated);
+  put_queue_record(batch, name, q, updated);
   if (auto st = write(batch); !st) return st;
   q.info = std::move(updated);
   return Ok{};
@@ -376,7 +385,7 @@ Status RocksEngine::modify_queue(const std::string& name, const std::function<St
   QueueInfo updated = q.info;
   if (auto st = change(updated); !st) return st;
   rocksdb::WriteBatch batch;
-  put_queue_record(batch, name, q.id, updated);
+  put_queue_record(batch, name, q, updated);
   if (auto st = write(batch); !st) return st;
   q.info = std::move(updated);
   return Ok{};
@@ -405,10 +414,13 @@ Status RocksEngine::purge_queue(const std::string& name) {
     return make_error(ErrorCode::PurgeQueueInProgress,
                       "Only one PurgeQueue operation on " + name + " is allowed every 60 seconds.");
   }
+  // Messages and, FIFO, the deduplication entries: after a purge a used
+  // MessageDeduplicationId is accepted and delivered again (as on AWS).
   rocksdb::WriteBatch batch;
   const std::string begin = queue_prefix(q.id), end = message_key(q.id, q.next_seq);
   batch.DeleteRange(content_cf_, begin, end);
   batch.DeleteRange(state_cf_, begin, end);
+  if (q.fifo) batch.DeleteRange(dedup_cf_, begin, queue_prefix(q.id + 1));
   if (auto st = write(batch); !st) return st;
   q.messages.clear();
   q.groups.clear();
@@ -417,6 +429,8 @@ Status RocksEngine::purge_queue(const std::string& name) {
   q.in_flight.clear();
   q.delayed.clear();
   q.attempts.clear();
+  q.dedup.clear();
+  q.dedup_expiry.clear();
   q.last_purge_ms = now;
   return Ok{};
 }

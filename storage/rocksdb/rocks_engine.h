@@ -56,15 +56,15 @@ struct Live {
 };
 
 // A message group (MessageGroupId; "" for messages without one). FIFO
-// queues deliver a group in order and lock it while a message is in flight;
-// standard queues take turns between groups (fair queues).
+// queues deliver a group in order, from its first message while that is
+// visible; standard queues take turns between groups (fair queues). The
+// rules are storage/message_rules.h's.
 struct Group {
   std::string id;
   uint64_t count = 0;          // messages of the group
   std::set<uint64_t> visible;  // standard: visible messages, in send order
   std::set<uint64_t> pending;  // FIFO: every message, in send order
-  uint32_t in_flight = 0;      // FIFO: locked while > 0
-  uint64_t ready_key = 0;      // its key in Queue::ready, 0 when not there
+  uint64_t ready_key = 0;      // its turn in Queue::ready, 0 when not there
 };
 
 // Whether a FIFO send's write stored its messages. Its deduplication entries
@@ -106,15 +106,18 @@ struct Queue {
   uint64_t id = 0;
   QueueInfo info;
   bool fifo = false;
+  // FIFO: the DeduplicationScope in effect, the one the queue was created
+  // with (deduplication_per_group_of), kept in its record.
+  bool dedup_per_group = false;
   uint64_t next_seq = 1;
   // Sequence numbers below this are reserved on disk: after a restart
   // numbering resumes here, so a receipt handle is never issued twice.
   uint64_t seq_reserved = 0;
   std::map<uint64_t, Live> messages;  // by send order
   std::unordered_map<std::string, Group> groups;
-  // Groups that can deliver now. Standard: groups with visible messages,
-  // keyed by turn (round robin). FIFO: unlocked groups whose first message
-  // is visible, keyed by that message's sequence number.
+  // Groups that can deliver now, keyed by turn: a group takes the next turn
+  // (the back) when it becomes ready. Standard: groups with visible
+  // messages (round robin). FIFO: groups whose first message is visible.
   std::set<std::pair<uint64_t, Group*>> ready;
   uint64_t turn = 0;
   uint64_t visible_count = 0;
@@ -206,7 +209,8 @@ class RocksEngine final : public Engine {
   Result<std::vector<std::string>> dead_letter_source_queues(const std::string& name) override;
 
   Result<std::vector<Result<SentMessage>>> send_messages(const std::string& queue_name,
-                                                         std::vector<NewMessage> messages) override;
+                                                         std::vector<NewMessage> messages,
+                                                         SendKind kind = SendKind::Batch) override;
   Result<std::vector<Status>> delete_messages(const std::string& queue_name,
                                               const std::vector<std::string>& receipt_handles) override;
   Result<std::vector<Status>> change_visibilities(const std::string& queue_name,
@@ -241,7 +245,7 @@ class RocksEngine final : public Engine {
   Status write_released(std::unique_lock<std::mutex>& lock, rocksdb::WriteBatch& batch);
   Status commit(rocksdb::WriteBatch& batch);  // with write_mu_ held
   Status check_free_space(WriteKind kind);
-  void put_queue_record(rocksdb::WriteBatch& batch, const std::string& name, uint64_t id, const QueueInfo& info);
+  void put_queue_record(rocksdb::WriteBatch& batch, const std::string& name, const Queue& q, const QueueInfo& info);
   Status check_redrive_target(const std::string& source_name, const AttributeMap& attributes);
   bool load_queues(std::string& error);
   bool load_messages(std::string& error);
@@ -252,6 +256,10 @@ class RocksEngine final : public Engine {
   void forget_message(Queue& q, uint64_t seq);
   MessageState state_of(const Live& live) const;
   void became_visible(Queue& q, uint64_t seq, Live& live);
+  // Sets a visible or in-flight message's visibility deadline (in flight
+  // until then, visible when it is not after `now`); true when it became
+  // visible.
+  bool set_visibility_deadline(Queue& q, uint64_t seq, Live& live, int64_t deadline, int64_t now);
   void update_ready(Queue& q, Group& g);
   bool promote_due(Queue& q, int64_t now);
   void expire_retention(Queue& q, int64_t now);
@@ -272,6 +280,7 @@ class RocksEngine final : public Engine {
   void unstage_failed_send(const SendInProgress& send, const std::string& queue_name, uint64_t queue_id);
   // rocks_messages.cpp: receive, in steps
   void pick_fifo_groups(Queue& q, const std::string& queue_name, ReceiveInProgress& receive, int max_messages);
+  void take_fifo_run(Queue& q, const std::string& queue_name, ReceiveInProgress& receive, Group& g, size_t n);
   void pick_fair_turns(Queue& q, const std::string& queue_name, ReceiveInProgress& receive, int max_messages);
   void take_message(Queue& q, const std::string& queue_name, ReceiveInProgress& receive, uint64_t seq);
   bool dead_letter(Queue& q, const std::string& queue_name, ReceiveInProgress& receive, uint64_t seq,
@@ -279,7 +288,6 @@ class RocksEngine final : public Engine {
   Status commit_picks(Queue& q, ReceiveInProgress& receive, const std::string* attempt_id);
   std::vector<ReceivedMessage> read_received(const std::string& queue_name, uint64_t queue_id, bool fifo,
                                              const std::vector<ReceiveInProgress::Pick>& taken);
-  static SqsError invalid_handle(const std::string& handle);
   void notify_visible(const std::string& queue_name);
   Queue* dead_letter_queue(const Queue& q);
   Result<std::vector<ReceivedMessage>> retry_attempt(Queue& q, const std::string& attempt_id, int64_t vt_ms,

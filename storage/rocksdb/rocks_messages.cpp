@@ -1,5 +1,5 @@
 // RocksEngine's messages: sending (with FIFO deduplication), receiving (fair turns between groups on standard queues,
-// ordered and locked groups on FIFO queues, redrive to dead-letter queues),
+// ordered groups in turns on FIFO queues, redrive to dead-letter queues),
 // deleting, and changing visibility. The SQS rules they follow are in
 // storage/message_rules.h and storage/redrive_rules.h; the in-memory index is
 // in message_index.cpp.
@@ -42,11 +42,6 @@ std::optional<MessageContent> RocksEngine::read_content(const Queue& q, uint64_t
   return decode_content(value);
 }
 
-SqsError RocksEngine::invalid_handle(const std::string& handle) {
-  return make_error(ErrorCode::ReceiptHandleIsInvalid,
-                    "The input receipt handle \"" + handle + "\" is not a valid receipt handle.");
-}
-
 void RocksEngine::notify_visible(const std::string& queue_name) {
   if (listener_) listener_->messages_available(queue_name);
 }
@@ -82,13 +77,16 @@ ReceivedMessage RocksEngine::received(uint64_t queue_id, bool fifo, uint64_t seq
 // the index; the batch is written outside the lock and the send settled.
 
 Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::string& queue_name,
-                                                                    std::vector<NewMessage> messages) {
+                                                                    std::vector<NewMessage> messages, SendKind kind) {
   std::unique_lock lock(mu_);
   auto found = find(queue_name);
   if (!found) return found.error();
   Queue& q = *found.value();
   const int64_t now = this->now();
-  const SendRules rules = send_rules_of(q.fifo, q.info.attributes);
+  const SendRules rules = send_rules_of(q.fifo, q.info.attributes, q.dedup_per_group);
+  if (kind == SendKind::Batch) {
+    if (auto whole = check_fifo_batch(rules, messages); !whole) return whole.error();
+  }
   SendInProgress send;
   for (auto& message : messages) {
     if (auto valid = validate_new_message(rules, message); !valid) {
@@ -377,8 +375,9 @@ Result<std::vector<ReceivedMessage>> RocksEngine::receive_messages(const std::st
   return read_received(queue_name, queue_id, fifo, receive.taken);
 }
 
-// FIFO: oldest group first; within a group its visible messages in order,
-// then the group is locked while any is in flight.
+// FIFO: the ready groups in turn; from each, its visible messages in order
+// up to the first that is not (storage/message_rules.h). A group taken from
+// leaves the turns while its first message is in flight.
 void RocksEngine::pick_fifo_groups(Queue& q, const std::string& queue_name, ReceiveInProgress& receive,
                                    int max_messages) {
   while (static_cast<int>(receive.picks.size()) < max_messages && !q.ready.empty()) {
@@ -387,18 +386,33 @@ void RocksEngine::pick_fifo_groups(Queue& q, const std::string& queue_name, Rece
     g.ready_key = 0;
     // Only as many as this receive can take: a group may hold a backlog.
     const size_t wanted = static_cast<size_t>(max_messages) - receive.picks.size();
-    std::vector<uint64_t> run;
-    for (uint64_t seq : g.pending) {
-      if (run.size() == wanted || q.messages.at(seq).where != Where::Visible) break;
-      run.push_back(seq);
-    }
-    const std::string id = g.id;  // `g` goes away if its last message leaves
-    for (uint64_t seq : run) {
-      if (static_cast<int>(receive.picks.size()) >= max_messages) break;
-      take_message(q, queue_name, receive, seq);
-    }
-    auto still = q.groups.find(id);
-    if (still != q.groups.end()) update_ready(q, still->second);
+    const size_t n = fifo_receivable_run(g.pending.begin(), g.pending.end(), wanted,
+                                         [&q](uint64_t seq) { return q.messages.at(seq).where == Where::Visible; });
+    take_fifo_run(q, queue_name, receive, g, n);
+  }
+}
+
+// Takes the first `n` messages of `g`. Taking one may remove it (expired,
+// redriven), and the group with its last message: `g` is not touched after
+// the last take unless it is still there.
+void RocksEngine::take_fifo_run(Queue& q, const std::string& queue_name, ReceiveInProgress& receive, Group& g,
+                                size_t n) {
+  if (n == 0) {  // not reached: a ready group's first message is visible
+    update_ready(q, g);
+    return;
+  }
+  const bool may_vanish = n == g.count;
+  const std::string id = may_vanish ? g.id : std::string();
+  auto next = g.pending.begin();
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t seq = *next;
+    if (i + 1 < n) ++next;  // erasing `seq` leaves the other iterators valid
+    take_message(q, queue_name, receive, seq);
+  }
+  if (!may_vanish) {
+    update_ready(q, g);
+  } else if (auto still = q.groups.find(id); still != q.groups.end()) {
+    update_ready(q, still->second);
   }
 }
 
@@ -443,7 +457,6 @@ void RocksEngine::take_message(Queue& q, const std::string& queue_name, ReceiveI
   if (live.first_receive_ms == 0) live.first_receive_ms = receive.now;
   live.visible_at_ms = receive.now + receive.vt_ms;
   q.in_flight.emplace(live.visible_at_ms, seq);
-  if (q.fifo) ++g.in_flight;
   receive.batch.Put(state_cf_, key, encode_state(state_of(live)));
   receive.picks.push_back(seq);
 }
@@ -497,7 +510,19 @@ Status RocksEngine::commit_picks(Queue& q, ReceiveInProgress& receive, const std
   }
   q.received_total += receive.picks.size();
   if (attempt_id && !receive.picks.empty()) q.attempts[*attempt_id] = std::move(attempt);
-  if (listener_ && !receive.picks.empty()) listener_->deadline_added(now + receive.vt_ms);
+  if (receive.picks.empty()) return Ok{};
+  if (receive.vt_ms > 0) {
+    if (listener_) listener_->deadline_added(now + receive.vt_ms);
+    return Ok{};
+  }
+  // Visibility timeout 0: visible again at once, and their groups (still
+  // ready) go to the back of the turns in the order this receive took them.
+  for (uint64_t seq : receive.picks) {
+    Live& live = q.messages.at(seq);
+    q.in_flight.erase({live.visible_at_ms, seq});
+    became_visible(q, seq, live);
+  }
+  notify_visible(q.info.name);
   return Ok{};
 }
 
@@ -542,6 +567,25 @@ std::vector<ReceivedMessage> RocksEngine::read_received(const std::string& queue
   return out;
 }
 
+// --- delete and visibility: what a handle names ---------------------------
+
+namespace {
+
+// The message a decoded handle names, as storage/receipt_handle.h judges
+// it; one deleted earlier in the same batch (`deleted`) no longer exists.
+HandledMessage handled_message(const Queue& q, const ReceiptHandle& handle, const std::vector<uint64_t>& deleted,
+                               int64_t now) {
+  HandledMessage out;
+  auto m = q.messages.find(handle.seq);
+  if (m == q.messages.end() || std::find(deleted.begin(), deleted.end(), handle.seq) != deleted.end()) return out;
+  out.exists = true;
+  out.received_since = m->second.receive_count != handle.receive_count;
+  out.in_flight = m->second.where == Where::InFlight && m->second.visible_at_ms > now;
+  return out;
+}
+
+}  // namespace
+
 // --- delete ----------------------------------------------------------------
 
 Result<std::vector<Status>> RocksEngine::delete_messages(const std::string& queue_name,
@@ -550,22 +594,23 @@ Result<std::vector<Status>> RocksEngine::delete_messages(const std::string& queu
   auto found = find(queue_name);
   if (!found) return found.error();
   Queue& q = *found.value();
+  const int64_t now = this->now();
   std::vector<Status> results;
   std::vector<uint64_t> deleted;
   rocksdb::WriteBatch batch;
   for (const auto& text : receipt_handles) {
     auto handle = decode_receipt_handle(text, secret_);
     if (!handle || handle->queue_id != q.id) {
-      results.emplace_back(invalid_handle(text));
+      results.emplace_back(invalid_receipt_handle(text));
+      continue;
+    }
+    const DeleteVerdict verdict = judge_delete(q.fifo, handled_message(q, *handle, deleted, now));
+    if (verdict == DeleteVerdict::Expired) {
+      results.emplace_back(receipt_handle_expired(text));
       continue;
     }
     results.emplace_back(Ok{});
-    // Already deleted: success, as on AWS. Received again since this handle
-    // was issued: success without deleting, so that a stale handle does not
-    // undo another consumer's receive.
-    auto m = q.messages.find(handle->seq);
-    if (m == q.messages.end() || m->second.receive_count != handle->receive_count) continue;
-    if (std::find(deleted.begin(), deleted.end(), handle->seq) != deleted.end()) continue;
+    if (verdict == DeleteVerdict::AlreadyDeleted) continue;
     const std::string key = message_key(q.id, handle->seq);
     batch.Delete(content_cf_, key);
     batch.Delete(state_cf_, key);
@@ -597,22 +642,19 @@ Result<std::vector<Status>> RocksEngine::change_visibilities(const std::string& 
   for (const auto& change : changes) {
     auto handle = decode_receipt_handle(change.receipt_handle, secret_);
     if (!handle || handle->queue_id != q.id) {
-      results.emplace_back(invalid_handle(change.receipt_handle));
+      results.emplace_back(invalid_receipt_handle(change.receipt_handle));
       continue;
     }
-    auto m = q.messages.find(handle->seq);
-    if (m == q.messages.end() || m->second.receive_count != handle->receive_count) {
-      results.emplace_back(make_error(ErrorCode::InvalidParameterValue,
-                                      "Value " + change.receipt_handle +
-                                          " for parameter ReceiptHandle is invalid. Reason: Message does not exist or "
-                                          "is not available for visibility timeout change."));
+    const VisibilityVerdict verdict = judge_visibility_change(q.fifo, handled_message(q, *handle, {}, now));
+    if (verdict == VisibilityVerdict::MessageUnavailable) {
+      results.emplace_back(message_unavailable(change.receipt_handle));
       continue;
     }
-    if (m->second.where != Where::InFlight) {
-      results.emplace_back(make_error(ErrorCode::MessageNotInflight, "The message referred to isn't in flight."));
+    if (verdict == VisibilityVerdict::NotInFlight) {
+      results.emplace_back(message_not_in_flight());
       continue;
     }
-    Live next = m->second;
+    Live next = q.messages.at(handle->seq);
     next.visible_at_ms = now + int64_t(change.visibility_timeout) * 1000;
     batch.Put(state_cf_, message_key(q.id, handle->seq), encode_state(state_of(next)));
     deadlines[handle->seq] = next.visible_at_ms;
@@ -622,16 +664,10 @@ Result<std::vector<Status>> RocksEngine::change_visibilities(const std::string& 
   if (auto st = write(batch); !st) return st.error();
   bool visible_now = false;
   for (const auto& [seq, deadline] : deadlines) {
-    Live& live = q.messages.at(seq);
-    q.in_flight.erase({live.visible_at_ms, seq});
-    live.visible_at_ms = deadline;
-    if (deadline <= now) {
-      if (q.fifo) --live.group->in_flight;
-      became_visible(q, seq, live);
+    if (set_visibility_deadline(q, seq, q.messages.at(seq), deadline, now)) {
       visible_now = true;
-    } else {
-      q.in_flight.emplace(deadline, seq);
-      if (listener_) listener_->deadline_added(deadline);
+    } else if (deadline > now && listener_) {
+      listener_->deadline_added(deadline);
     }
   }
   if (visible_now) notify_visible(queue_name);

@@ -4,7 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "storage/arn.h"
 #include "storage/message_rules.h"
@@ -50,19 +52,31 @@ TEST_CASE("send rules are read from the queue's attributes", "[message_rules]") 
   attributes["DelaySeconds"] = "7";
   attributes["ContentBasedDeduplication"] = "true";
   attributes["DeduplicationScope"] = "messageGroup";
-  const SendRules rules = send_rules_of(true, attributes);
+  const SendRules rules = send_rules_of(true, attributes, deduplication_per_group_of(attributes));
   CHECK(rules.fifo);
   CHECK(rules.max_message_size == 1024);
   CHECK(rules.default_delay_seconds == 7);
   CHECK(rules.content_based_deduplication);
   CHECK(rules.deduplication_per_group);
 
-  const SendRules defaults = send_rules_of(false, default_queue_attributes());
+  const SendRules defaults = send_rules_of(false, default_queue_attributes(), false);
   CHECK_FALSE(defaults.fifo);
   CHECK(defaults.max_message_size == 1'048'576);
   CHECK(defaults.default_delay_seconds == 0);
   CHECK_FALSE(defaults.content_based_deduplication);
   CHECK_FALSE(defaults.deduplication_per_group);
+}
+
+TEST_CASE("the deduplication scope in effect is the queue's, not the attribute as set later", "[message_rules]") {
+  AttributeMap attributes = default_queue_attributes(true);
+  CHECK_FALSE(deduplication_per_group_of(attributes));
+  attributes["DeduplicationScope"] = "messageGroup";
+  CHECK(deduplication_per_group_of(attributes));
+  // The scope a queue was created with wins over the attribute now.
+  CHECK_FALSE(send_rules_of(true, attributes, /*deduplication_per_group=*/false).deduplication_per_group);
+  attributes["DeduplicationScope"] = "queue";
+  CHECK(send_rules_of(true, attributes, true).deduplication_per_group);
+  CHECK_FALSE(send_rules_of(false, default_queue_attributes(), true).deduplication_per_group);
 }
 
 TEST_CASE("a message needs a body of valid characters", "[message_rules]") {
@@ -104,10 +118,15 @@ TEST_CASE("FIFO messages need a group id, no delay of their own, and a deduplica
   CHECK(code_of(validate_new_message(fifo_rules(), no_group)) == ErrorCode::MissingParameter);
 
   NewMessage delayed = message("b", "g", "d");
-  delayed.delay_seconds = 0;  // any per-message delay, even 0
+  delayed.delay_seconds = 5;  // any non-zero per-message delay
   const Status refused = validate_new_message(fifo_rules(), delayed);
   CHECK(code_of(refused) == ErrorCode::InvalidParameterValue);
-  CHECK(refused.error().message.rfind("Value 0 for parameter DelaySeconds is invalid.", 0) == 0);
+  CHECK(refused.error().message ==
+        "Value 5 for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for "
+        "this queue type.");
+  NewMessage zero_delay = message("b", "g", "d");
+  zero_delay.delay_seconds = 0;  // accepted, as on AWS
+  CHECK(validate_new_message(fifo_rules(), zero_delay).ok());
 
   NewMessage no_dedup = message("b", "g");
   CHECK(code_of(validate_new_message(fifo_rules(), no_dedup)) == ErrorCode::InvalidParameterValue);
@@ -150,6 +169,48 @@ TEST_CASE("the effective delay is the message's own, else the queue's", "[messag
   CHECK(effective_delay_ms(rules, m) == 900'000);
 }
 
+TEST_CASE("FIFO queues apply the queue's delay, also to a message with DelaySeconds 0", "[message_rules]") {
+  SendRules rules = fifo_rules();
+  rules.default_delay_seconds = 5;
+  NewMessage m = message("b", "g", "d");
+  CHECK(effective_delay_ms(rules, m) == 5000);
+  m.delay_seconds = 0;
+  CHECK(effective_delay_ms(rules, m) == 5000);
+}
+
+TEST_CASE("a FIFO batch with an entry lacking its group or deduplication id fails as a whole", "[message_rules]") {
+  std::vector<NewMessage> fine = {message("a", "g", "d1"), message("b", "h", "d2")};
+  CHECK(check_fifo_batch(fifo_rules(), fine).ok());
+  CHECK(check_fifo_batch(standard_rules(), {message("a"), message("b", "", "d")}).ok());
+
+  const Status no_group = check_fifo_batch(fifo_rules(), {message("a", "g", "d1"), message("b", "", "d2")});
+  CHECK(code_of(no_group) == ErrorCode::InvalidParameterValue);
+  CHECK(no_group.error().message == "The request must contain the parameter MessageGroupId.");
+
+  const Status no_dedup = check_fifo_batch(fifo_rules(), {message("a", "g"), message("b", "g", "d2")});
+  CHECK(code_of(no_dedup) == ErrorCode::InvalidParameterValue);
+  CHECK(no_dedup.error().message ==
+        "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided "
+        "explicitly");
+  CHECK(check_fifo_batch(fifo_rules(/*content_based=*/true), {message("a", "g"), message("b", "g", "d2")}).ok());
+  // Other faults are each entry's own (validate_new_message).
+  CHECK(check_fifo_batch(fifo_rules(), {message("", "g", "d1")}).ok());
+}
+
+TEST_CASE("a FIFO receive takes a group's visible messages from its first, up to one that is not", "[message_rules]") {
+  const std::vector<bool> states = {true, true, false, true};  // m1, m2 visible, m3 in flight, m4 visible
+  auto visible = [](bool v) { return v; };
+  CHECK(fifo_receivable_run(states.begin(), states.end(), 10, visible) == 2);
+  CHECK(fifo_receivable_run(states.begin(), states.end(), 1, visible) == 1);
+  CHECK(fifo_receivable_run(states.begin(), states.end(), 0, visible) == 0);
+  const std::vector<bool> head_in_flight = {false, true, true};
+  CHECK(fifo_receivable_run(head_in_flight.begin(), head_in_flight.end(), 10, visible) == 0);
+  const std::vector<bool> none;
+  CHECK(fifo_receivable_run(none.begin(), none.end(), 10, visible) == 0);
+  const std::set<int> all = {1, 2, 3};
+  CHECK(fifo_receivable_run(all.begin(), all.end(), 10, [](int) { return true; }) == 3);
+}
+
 TEST_CASE("the deduplication scope key is per queue or per message group", "[message_rules]") {
   CHECK(deduplication_scope_key(fifo_rules(), "g", "d") == "d");
   CHECK(deduplication_scope_key(fifo_rules(false, /*per_group=*/true), "g", "d") == "g\nd");
@@ -159,12 +220,17 @@ TEST_CASE("the deduplication scope key is per queue or per message group", "[mes
   CHECK(deduplication_scope_key(fifo_rules(false, true), "", "d") == "\nd");
 }
 
-TEST_CASE("sequence numbers are 20 digits that sort as the numbers do", "[message_rules]") {
-  CHECK(sequence_number_text(0) == "10000000000000000000");
-  CHECK(sequence_number_text(1) == "10000000000000000001");
-  CHECK(sequence_number_text(42) == "10000000000000000042");
-  CHECK(sequence_number_text(9'999'999'999'999'999'999ull) == "19999999999999999999");
-  for (uint64_t seq : {uint64_t{1}, uint64_t{9}, uint64_t{10}, uint64_t{65'535}, uint64_t{65'536}}) {
+TEST_CASE("sequence numbers are 20 digits around 1.88e19 that sort as the numbers do", "[message_rules]") {
+  // 18849496460467696128 + seq * 65536, as AWS's look; not a padded counter.
+  CHECK(sequence_number_text(0) == "18849496460467696128");
+  CHECK(sequence_number_text(1) == "18849496460467761664");
+  CHECK(sequence_number_text(42) == "18849496460470448640");
+  // Carries from the low 18 digits into the leading two, up to 2^48 - 1.
+  CHECK(sequence_number_text(2'303'098'000'000) == "19000432290995696128");
+  CHECK(sequence_number_text((uint64_t{1} << 48) - 1) == "37296240534177182208");
+  CHECK(sequence_number_text(2'303'098'000'000) < sequence_number_text(2'303'099'000'000));
+  for (uint64_t seq : {uint64_t{1}, uint64_t{9}, uint64_t{10}, uint64_t{65'535}, uint64_t{65'536},
+                       uint64_t{2'303'098'900'000}, uint64_t{1} << 40}) {
     CAPTURE(seq);
     CHECK(sequence_number_text(seq).size() == 20);
     CHECK(sequence_number_text(seq) < sequence_number_text(seq + 1));
@@ -262,8 +328,8 @@ TEST_CASE("a redrive target must exist, differ from the source, match its type a
 
   CHECK_THAT(reason_of(check_redrive_target(scope, "src", with_policy(default_queue_attributes(), "nowhere"))),
              Catch::EndsWith("Reason: Dead letter target does not exist."));
-  CHECK_THAT(reason_of(check_redrive_target(scope, "dlq", with_policy(default_queue_attributes(), "dlq"))),
-             Catch::EndsWith("Reason: Dead letter target can not be the source queue itself."));
+  // The queue itself: AWS accepts it.
+  CHECK(check_redrive_target(scope, "dlq", with_policy(default_queue_attributes(), "dlq")).ok());
   CHECK_THAT(reason_of(check_redrive_target(scope, "src", with_policy(default_queue_attributes(), "dlq.fifo"))),
              Catch::EndsWith("Reason: Dead-letter queue must be same type of queue as the source."));
   CHECK_THAT(reason_of(check_redrive_target(scope, "src", with_policy(default_queue_attributes(), "closed"))),

@@ -335,6 +335,45 @@ TEST_CASE("receipt handles carry HMAC-SHA256 of their payload (known answers, ke
   }
 }
 
+TEST_CASE("what a receipt handle may still do: standard queues any handle, FIFO the live one", "[handles]") {
+  const HandledMessage gone{};
+  const HandledMessage live{true, false, true};
+  const HandledMessage expired{true, false, false};
+  const HandledMessage superseded{true, true, true};
+  const HandledMessage superseded_expired{true, true, false};
+
+  // Standard: every handle of a message that exists deletes it and sets its visibility.
+  for (const HandledMessage& m : {live, expired, superseded, superseded_expired}) {
+    CHECK(judge_delete(false, m) == DeleteVerdict::Delete);
+    CHECK(judge_visibility_change(false, m) == VisibilityVerdict::Apply);
+  }
+  CHECK(judge_delete(false, gone) == DeleteVerdict::AlreadyDeleted);
+  CHECK(judge_visibility_change(false, gone) == VisibilityVerdict::MessageUnavailable);
+
+  // FIFO: only the latest receive's handle while in flight.
+  CHECK(judge_delete(true, live) == DeleteVerdict::Delete);
+  CHECK(judge_delete(true, expired) == DeleteVerdict::Expired);
+  CHECK(judge_delete(true, superseded) == DeleteVerdict::Expired);
+  CHECK(judge_delete(true, superseded_expired) == DeleteVerdict::Expired);
+  CHECK(judge_delete(true, gone) == DeleteVerdict::AlreadyDeleted);
+  CHECK(judge_visibility_change(true, live) == VisibilityVerdict::Apply);
+  CHECK(judge_visibility_change(true, expired) == VisibilityVerdict::NotInFlight);
+  CHECK(judge_visibility_change(true, superseded) == VisibilityVerdict::MessageUnavailable);
+  CHECK(judge_visibility_change(true, gone) == VisibilityVerdict::MessageUnavailable);
+
+  // The texts AWS answers.
+  CHECK(receipt_handle_expired("H").code == ErrorCode::InvalidParameterValue);
+  CHECK(receipt_handle_expired("H").message ==
+        "Value H for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.");
+  CHECK(message_unavailable("H").code == ErrorCode::InvalidParameterValue);
+  CHECK(message_unavailable("H").message ==
+        "Value H for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for "
+        "visibility timeout change.");
+  CHECK(invalid_receipt_handle("H").code == ErrorCode::ReceiptHandleIsInvalid);
+  CHECK(invalid_receipt_handle("H").message == "The input receipt handle \"H\" is not a valid receipt handle.");
+  CHECK(message_not_in_flight().code == ErrorCode::MessageNotInflight);
+}
+
 TEST_CASE("message text: the XML character set in UTF-8, wherever the bad byte sits", "[text]") {
   const std::string ascii = "The quick brown fox jumps over the lazy dog 0123456789 ~!@#$%^&*()";
   CHECK(is_valid_message_text(ascii));

@@ -112,7 +112,7 @@ ENGINE_TEST("a handle issued before a reopen never deletes a message sent after 
   const ReceivedMessage second = f.receive_one("q");
   CHECK(second.body == "second");
   CHECK(second.receipt_handle != first.receipt_handle);
-  // The stale handle of the deleted message must not delete "second".
+  // The handle of the deleted message must not delete "second".
   CHECK(f->delete_message("q", first.receipt_handle).ok());
   CHECK_COUNTS(f, "q", 0, 1, 0);
 }

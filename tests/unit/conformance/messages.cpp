@@ -94,10 +94,16 @@ ENGINE_TEST("visibility timeout: invisible until the deadline, then received aga
   CHECK(second.first_receive_ms == kStart);  // the first receive's time, kept
   CHECK(second.receipt_handle != first.receipt_handle);
 
-  SECTION("the stale handle succeeds but does not delete the re-received message") {
+  SECTION("an older handle still deletes the message received again (as on AWS)") {
     CHECK(f->delete_message("q", first.receipt_handle).ok());
-    CHECK_COUNTS(f, "q", 0, 1, 0);
+    CHECK_COUNTS(f, "q", 0, 0, 0);
+    CHECK(f->delete_message("q", second.receipt_handle).ok());
     f.advance_s(30);
+    CHECK(f.receive("q").empty());
+  }
+  SECTION("an older handle changes the visibility of the message received again") {
+    REQUIRE(f->change_visibility("q", first.receipt_handle, 0).ok());
+    CHECK_COUNTS(f, "q", 1, 0, 0);
     CHECK(f.receive_one("q").receive_count == 3);
   }
   SECTION("the current handle deletes; deleting twice succeeds") {
@@ -224,14 +230,32 @@ ENGINE_TEST("change_visibility", "[messages][visibility]") {
     f.advance_s(5);
     CHECK(f.receive_one("q").receive_count == 2);
   }
-  SECTION("after the visibility expired: MessageNotInflight") {
+  SECTION("after the visibility expired: applied, the message invisible again, its receive count kept") {
     f.advance_s(30);
-    CHECK(code_of(f->change_visibility("q", m.receipt_handle, 60)) == "MessageNotInflight");
+    CHECK_COUNTS(f, "q", 1, 0, 0);
+    REQUIRE(f->change_visibility("q", m.receipt_handle, 60).ok());
+    CHECK_COUNTS(f, "q", 0, 1, 0);
+    f.reopen();
+    CHECK_COUNTS(f, "q", 0, 1, 0);
+    f.advance_ms(59'999);
+    CHECK(f.receive("q").empty());
+    f.advance_ms(1);
+    const ReceivedMessage again = f.receive_one("q");
+    CHECK(again.receive_count == 2);
+    // To 0 on a visible message: stays visible.
+    f.advance_s(30);
+    REQUIRE(f->change_visibility("q", m.receipt_handle, 0).ok());
     CHECK_COUNTS(f, "q", 1, 0, 0);
   }
   SECTION("on a deleted message: InvalidParameterValue") {
     REQUIRE(f->delete_message("q", m.receipt_handle).ok());
-    CHECK(code_of(f->change_visibility("q", m.receipt_handle, 60)) == "InvalidParameterValue");
+    const Status refused = f->change_visibility("q", m.receipt_handle, 60);
+    CHECK(code_of(refused) == "InvalidParameterValue");
+    if (!refused.ok()) {
+      CHECK(refused.error().message == "Value " + m.receipt_handle +
+                                           " for parameter ReceiptHandle is invalid. Reason: Message does not exist "
+                                           "or is not available for visibility timeout change.");
+    }
   }
 }
 
@@ -559,18 +583,18 @@ ENGINE_TEST("delete_messages answers per entry for valid, garbage and stale hand
   const auto& r = results.value();
   CHECK(outcome(r[0]) == "ok");
   CHECK(code_of(r[1]) == "ReceiptHandleIsInvalid");
-  CHECK(outcome(r[2]) == "ok");  // stale: success, but m2 is not deleted
+  CHECK(outcome(r[2]) == "ok");  // an older handle: deletes m2 (as on AWS)
   CHECK(code_of(r[3]) == "ReceiptHandleIsInvalid");
   CHECK(outcome(r[4]) == "ok");  // already deleted
   CHECK(outcome(r[5]) == "ok");
   CHECK(outcome(r[6]) == "ok");  // the same handle twice
   CHECK(code_of(r[7]) == "ReceiptHandleIsInvalid");
 
-  CHECK_COUNTS(f, "q", 0, 1, 0);  // m2, by its current receive
+  CHECK_COUNTS(f, "q", 0, 0, 0);
   CHECK_COUNTS(f, "other", 0, 1, 0);
   f.reopen();
-  CHECK_COUNTS(f, "q", 0, 1, 0);
-  REQUIRE(f->delete_message("q", m2_new.receipt_handle).ok());
+  CHECK_COUNTS(f, "q", 0, 0, 0);
+  REQUIRE(f->delete_message("q", m2_new.receipt_handle).ok());  // already deleted
   CHECK_COUNTS(f, "q", 0, 0, 0);
   f.advance_s(1000);
   CHECK(f.receive("q").empty());
@@ -578,20 +602,23 @@ ENGINE_TEST("delete_messages answers per entry for valid, garbage and stale hand
   CHECK(code_of(f->delete_messages("missing", {m0.receipt_handle})) == "QueueDoesNotExist");
 }
 
-ENGINE_TEST("change_visibilities answers per entry for valid, garbage, stale and not-in-flight handles",
+ENGINE_TEST("change_visibilities answers per entry for valid, garbage, older and expired handles",
             "[batches][visibility]") {
   Fixture f(backend);
   f.create("q");
-  for (const char* body : {"m0", "m1", "m2", "m3", "m4"}) f.send("q", body);
+  for (const char* body : {"m0", "m1", "m2", "m3", "gone", "m4"}) f.send("q", body);
   const ReceivedMessage m0 = f.receive_one("q");
   const ReceivedMessage m1 = f.receive_one("q");
   const ReceivedMessage m2_old = f.receive_one("q", 0);  // visible again at once
   REQUIRE(m2_old.body == "m2");
-  const ReceivedMessage m2_new = f.receive_one("q");  // m2 again (send order): m2_old is stale
+  const ReceivedMessage m2_new = f.receive_one("q");  // m2 again (send order): m2_old is older
   REQUIRE(m2_new.message_id == m2_old.message_id);
   const ReceivedMessage m3 = f.receive_one("q");
   REQUIRE(m3.body == "m3");
-  const ReceivedMessage m4 = f.receive_one("q", 0);  // visible again, not re-received: not in flight
+  const ReceivedMessage gone = f.receive_one("q");
+  REQUIRE(gone.body == "gone");
+  REQUIRE(f->delete_message("q", gone.receipt_handle).ok());
+  const ReceivedMessage m4 = f.receive_one("q", 0);  // visible again, not re-received: its timeout expired
   REQUIRE(m4.body == "m4");
   CHECK_COUNTS(f, "q", 1, 4, 0);  // m4 visible; m0, m1, m2, m3 in flight until +30 s
 
@@ -600,35 +627,38 @@ ENGINE_TEST("change_visibilities answers per entry for valid, garbage, stale and
                                               {m2_old.receipt_handle, 100},
                                               {m1.receipt_handle, 0},
                                               {m4.receipt_handle, 100},
-                                              {m3.receipt_handle, 5}});
+                                              {m3.receipt_handle, 5},
+                                              {gone.receipt_handle, 5}});
   INFO(outcome(results));
   REQUIRE(results.ok());
-  REQUIRE(results->size() == 6);
+  REQUIRE(results->size() == 7);
   const auto& r = results.value();
   CHECK(outcome(r[0]) == "ok");
   CHECK(code_of(r[1]) == "ReceiptHandleIsInvalid");
-  CHECK(code_of(r[2]) == "InvalidParameterValue");
+  CHECK(outcome(r[2]) == "ok");  // an older handle applies to the message (as on AWS)
   CHECK(outcome(r[3]) == "ok");
-  CHECK(code_of(r[4]) == "MessageNotInflight");
+  CHECK(outcome(r[4]) == "ok");  // expired: applies, m4 invisible again
   CHECK(outcome(r[5]) == "ok");
+  CHECK(code_of(r[6]) == "InvalidParameterValue");  // deleted
 
-  // m1 and m4 visible now; m0 until +100 s, m2 (its own receive) +30 s, m3 +5 s.
-  CHECK_COUNTS(f, "q", 2, 3, 0);
+  // m1 visible now; m0, m2, m4 until +100 s, m3 +5 s.
+  CHECK_COUNTS(f, "q", 1, 4, 0);
   f.reopen();  // the changes were stored
-  CHECK_COUNTS(f, "q", 2, 3, 0);
+  CHECK_COUNTS(f, "q", 1, 4, 0);
   f.advance_s(5);
-  CHECK_COUNTS(f, "q", 3, 2, 0);
-  f.advance_s(25);
-  CHECK_COUNTS(f, "q", 4, 1, 0);
+  CHECK_COUNTS(f, "q", 2, 3, 0);
   std::set<std::string> bodies;
   for (const auto& m : f.receive("q", 10, 1000)) bodies.insert(m.body);
-  CHECK(bodies == std::set<std::string>{"m1", "m2", "m3", "m4"});
-  f.advance_s(69);
+  CHECK(bodies == std::set<std::string>{"m1", "m3"});
+  f.advance_s(94);
   CHECK(f.receive("q", 10, 1000).empty());
   f.advance_s(1);
-  auto last = f.receive("q", 10);
-  REQUIRE(last.size() == 1);
-  CHECK(last[0].body == "m0");
+  bodies.clear();
+  for (const auto& m : f.receive("q", 10)) {
+    bodies.insert(m.body);
+    CHECK(m.receive_count == (m.body == "m2" ? 3u : 2u));  // m4's change did not count as a receive
+  }
+  CHECK(bodies == std::set<std::string>{"m0", "m2", "m4"});
 
   CHECK(code_of(f->change_visibilities("missing", {{m0.receipt_handle, 1}})) == "QueueDoesNotExist");
 }
