@@ -50,8 +50,14 @@ Result<DecodedRequest> decode_json(const HttpRequestView& request) {
   return out;
 }
 
-// "/000000000000/name" -> itself; "/" or anything else -> empty.
+// "/000000000000/name" or "/queue/REGION/000000000000/name" -> itself; "/" or anything else -> empty.
 std::string queue_path(std::string_view path) {
+  if (path.starts_with("/queue/")) {  // a queue outside the server's default region
+    const auto region_end = path.find('/', 7);
+    if (region_end != std::string_view::npos && region_end > 7 && !queue_path(path.substr(region_end)).empty()) {
+      return std::string(path);
+    }
+  }
   if (path.size() < 2 || path[0] != '/') return "";
   auto slash = path.find('/', 1);
   if (slash == std::string_view::npos || slash == 1 || slash + 1 >= path.size()) return "";

@@ -96,7 +96,53 @@ std::string_view query_of(std::string_view target) {
   return q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
 }
 
+// Field `index` of a credential "AKID/DAY/REGION/SERVICE/aws4_request",
+// whose slashes may be percent-encoded (a presigned query string's).
+std::string_view credential_field(std::string_view credential, int index) {
+  int field = 0;
+  size_t start = 0;
+  for (size_t i = 0; i < credential.size();) {
+    size_t separator = 0;
+    if (credential[i] == '/') {
+      separator = 1;
+    } else if (credential[i] == '%' && i + 2 < credential.size() && credential[i + 1] == '2' &&
+               (credential[i + 2] == 'F' || credential[i + 2] == 'f')) {
+      separator = 3;
+    }
+    if (separator == 0) {
+      ++i;
+      continue;
+    }
+    if (field == index) return credential.substr(start, i - start);
+    ++field;
+    i += separator;
+    start = i;
+  }
+  return field == index ? credential.substr(start) : std::string_view();
+}
+
+// The value of `name=` in a list of `name=value` items ended by `ends`.
+std::string_view item_value(std::string_view text, std::string_view name, std::string_view ends) {
+  for (size_t at = text.find(name); at != std::string_view::npos; at = text.find(name, at + 1)) {
+    const bool starts_item = at == 0 || text[at - 1] == ' ' || text[at - 1] == ',' || text[at - 1] == '&';
+    if (!starts_item || at + name.size() >= text.size() || text[at + name.size()] != '=') continue;
+    std::string_view value = text.substr(at + name.size() + 1);
+    return value.substr(0, value.find_first_of(ends));
+  }
+  return {};
+}
+
 }  // namespace
+
+std::string_view credential_scope_region(std::string_view authorization, std::string_view target) {
+  std::string_view credential;
+  if (!authorization.empty()) {
+    credential = item_value(authorization, "Credential", ", ");
+  } else {
+    credential = item_value(query_of(target), "X-Amz-Credential", "&");
+  }
+  return credential.empty() ? std::string_view() : credential_field(credential, 2);
+}
 
 int64_t parse_amz_date(std::string_view d) {
   if (d.size() != 16 || d[8] != 'T' || d[15] != 'Z') return -1;

@@ -39,6 +39,12 @@ Result<SigV4Auth> parse_sigv4(const SignedRequest& request);
 // The hex signature the request should carry for `secret`.
 std::string expected_signature(const SignedRequest& request, const SigV4Auth& auth, std::string_view secret);
 
+// The region of the credential scope a request's signature names (its
+// Authorization header's Credential, else its query string's
+// X-Amz-Credential), without checking the signature; empty when it names
+// none. Cheap: no allocation, a view into its arguments.
+std::string_view credential_scope_region(std::string_view authorization, std::string_view target);
+
 // Seconds since the epoch of an X-Amz-Date value, or -1 if malformed.
 int64_t parse_amz_date(std::string_view amz_date);
 

@@ -58,7 +58,7 @@ Result<json> add_permission(const Call& call) {
   if (!accounts) return accounts.error();
   auto actions = p.string_list("Actions");
   if (!actions) return actions.error();
-  const std::string arn = storage::queue_arn(call.settings.region, owner_account(call), name);
+  const std::string arn = storage::queue_arn(request_region(call), owner_account(call), name);
   const storage::Permission permission{label.value(), accounts.value(), actions.value()};
   auto st = call.engine.modify_queue(
       name, [&](storage::QueueInfo& q) { return storage::add_permission(q, arn, permission); });

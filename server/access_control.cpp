@@ -21,13 +21,13 @@ SqsError no_such_queue() { return make_error(ErrorCode::QueueDoesNotExist, "The 
 }  // namespace
 
 Result<Account*> route_request(Accounts& accounts, std::string_view action, const nlohmann::json& params,
-                               const std::string& caller_account, bool enforce) {
-  std::string owner = caller_account;
+                               const Caller& caller, bool enforce) {
+  std::string owner = caller.account_id;
   std::string queue;
   if (auto url = string_param(params, "QueueUrl")) {
     auto parts = split_queue_url(*url);
     // Handlers answer malformed URLs; only a well-formed one picks an account.
-    if (parts && accounts.find(parts->account_id)) {
+    if (parts && !parts->account_id.empty() && accounts.find(parts->account_id)) {
       owner = parts->account_id;
       queue = parts->name;
     }
@@ -37,9 +37,11 @@ Result<Account*> route_request(Accounts& accounts, std::string_view action, cons
       queue = string_param(params, "QueueName").value_or("");
     }
   }
-  Account* account = accounts.find(owner);
+  auto in_region = accounts.find(owner, caller.region);
+  if (!in_region) return in_region.error();
+  Account* account = in_region.value();
   if (!account) return no_such_queue();
-  if (!enforce || owner == caller_account) return account;
+  if (!enforce || owner == caller.account_id) return account;
 
   // Another account's queue: its Policy decides.
   auto denied = [&] {
@@ -52,7 +54,7 @@ Result<Account*> route_request(Accounts& accounts, std::string_view action, cons
   auto policy = info->attributes.find("Policy");
   if (policy == info->attributes.end()) return denied();
   const std::string arn = storage::queue_arn(account->region, owner, queue);
-  if (storage::evaluate_policy(policy->second, caller_account, std::string(action), arn) !=
+  if (storage::evaluate_policy(policy->second, caller.account_id, std::string(action), arn) !=
       storage::PolicyDecision::Allow) {
     return denied();
   }

@@ -14,10 +14,11 @@
 
 namespace wharf::server {
 
-// `caller_account`: the signer's account (the server's own without auth).
-// `enforce`: authentication is on, so another account's queue needs its
-// Policy's permission.
+// `caller`: the signer's account (the server's own without auth) and
+// region; the account is found in the caller's region. `enforce`:
+// authentication is on, so another account's queue needs its Policy's
+// permission.
 Result<Account*> route_request(Accounts& accounts, std::string_view action, const nlohmann::json& params,
-                               const std::string& caller_account, bool enforce);
+                               const Caller& caller, bool enforce);
 
 }  // namespace wharf::server

@@ -1,18 +1,20 @@
 #include "server/accounts.h"
 
+#include <mutex>
 #include <set>
 
+#include "server/log.h"
 #include "storage/rocksdb/open.h"
 
 namespace wharf::server {
 namespace {
 
 // The one place the server picks its storage backend; the backend knows
-// where each account's data lives.
-std::unique_ptr<storage::Engine> open_engine(const Settings& settings, const std::string& account_id, bool own_account,
-                                             std::string& error) {
+// where each account's data in each region lives.
+std::unique_ptr<storage::Engine> open_engine(const Settings& settings, const std::string& account_id,
+                                             const std::string& region, std::string& error) {
   storage::EngineOptions options;
-  options.region = settings.region;
+  options.region = region;
   options.account_id = account_id;
   options.dedup_window_ms = int64_t(settings.dedup_window_seconds) * 1000;
   options.queue_delete_cooldown_ms = int64_t(settings.queue_delete_cooldown_seconds) * 1000;
@@ -20,50 +22,139 @@ std::unique_ptr<storage::Engine> open_engine(const Settings& settings, const std
   rocks.data_dir = settings.data_dir;
   rocks.send_reserve_bytes = int64_t(settings.min_free_disk_mb) << 20;
   rocks.write_floor_bytes = rocks.send_reserve_bytes / 4;
-  return storage::open_rocksdb_account_engine(options, std::move(rocks), own_account, error);
+  return storage::open_rocksdb_account_engine(options, std::move(rocks), account_id == settings.account_id,
+                                              region == settings.region, error);
 }
 
 }  // namespace
 
+std::unique_ptr<Account> Accounts::open_account(const std::string& id, const std::string& region, std::string& error) {
+  auto account = std::make_unique<Account>();
+  account->id = id;
+  account->region = region;
+  account->engine = open_engine(*settings_, id, region, error);
+  if (!account->engine) return nullptr;
+  account->scheduler = std::make_unique<Scheduler>(*io_, *account->engine, *long_polls_, id, region);
+  if (settings_->fsync) account->syncer = std::make_unique<WalSyncer>(*account->engine);
+  return account;
+}
+
 bool Accounts::open(boost::asio::io_context& io, const Settings& settings, LongPolls& long_polls, std::string& error) {
+  io_ = &io;
+  settings_ = &settings;
+  long_polls_ = &long_polls;
   own_id_ = settings.account_id;
+  default_region_ = settings.region;
   std::set<std::string> ids = {own_id_};
   for (const auto& [key, credential] : settings.credentials) {
     if (!credential.account_id.empty()) ids.insert(credential.account_id);
   }
   for (const auto& id : ids) {
-    auto account = std::make_unique<Account>();
-    account->id = id;
-    account->region = settings.region;
-    account->engine = open_engine(settings, id, id == own_id_, error);
-    if (!account->engine) return false;
-    account->scheduler = std::make_unique<Scheduler>(io, *account->engine, long_polls, id);
-    if (settings.fsync) account->syncer = std::make_unique<WalSyncer>(*account->engine);
-    accounts_[id] = std::move(account);
+    Tenant& tenant = tenants_[id];
+    tenant.home = open_account(id, default_region_, error);
+    if (!tenant.home) return false;
+    for (const auto& region : storage::rocksdb_regions_on_disk(settings.data_dir, id)) {
+      if (region == default_region_ || !is_region_name(region)) {
+        log::warn("region data left unopened", log::Fields().add("account", id).add("region", region));
+        continue;
+      }
+      auto account = open_account(id, region, error);
+      if (!account) return false;
+      tenant.others.push_back(std::move(account));
+    }
   }
   return true;
 }
 
-void Accounts::start() {
-  for (auto& [id, account] : accounts_) account->scheduler->start();
+void Accounts::add(std::unique_ptr<Account> account) {
+  if (tenants_.empty()) {
+    own_id_ = account->id;
+    default_region_ = account->region;
+  }
+  const std::string id = account->id;
+  tenants_[id].home = std::move(account);
 }
 
-void Accounts::stop() {
-  for (auto& [id, account] : accounts_) account->scheduler->stop();
-}
-
-void Accounts::close() {
-  for (auto& [id, account] : accounts_) {
-    if (account->syncer) account->syncer->stop();
-    account->scheduler.reset();
-    account->syncer.reset();
-    account->engine.reset();
+void Accounts::for_each(const std::function<void(Account&)>& visit) {
+  for (auto& [id, tenant] : tenants_) visit(*tenant.home);
+  std::shared_lock lock(regions_mu_);
+  for (auto& [id, tenant] : tenants_) {
+    for (auto& account : tenant.others) visit(*account);
   }
 }
 
-Account* Accounts::find(const std::string& id) {
-  auto it = accounts_.find(id);
-  return it == accounts_.end() ? nullptr : it->second.get();
+void Accounts::start() {
+  std::unique_lock lock(regions_mu_);
+  started_ = true;
+  for (auto& [id, tenant] : tenants_) {
+    tenant.home->scheduler->start();
+    for (auto& account : tenant.others) account->scheduler->start();
+  }
+}
+
+void Accounts::stop() {
+  std::unique_lock lock(regions_mu_);
+  started_ = false;
+  for (auto& [id, tenant] : tenants_) {
+    if (tenant.home->scheduler) tenant.home->scheduler->stop();
+    for (auto& account : tenant.others) account->scheduler->stop();
+  }
+}
+
+void Accounts::close() {
+  std::unique_lock lock(regions_mu_);
+  auto close_one = [](Account& account) {
+    if (account.syncer) account.syncer->stop();
+    account.scheduler.reset();
+    account.syncer.reset();
+    account.engine.reset();
+  };
+  for (auto& [id, tenant] : tenants_) {
+    close_one(*tenant.home);
+    for (auto& account : tenant.others) close_one(*account);
+  }
+}
+
+Account* Accounts::find(std::string_view id) {
+  auto it = tenants_.find(id);
+  return it == tenants_.end() ? nullptr : it->second.home.get();
+}
+
+Result<Account*> Accounts::find(std::string_view id, std::string_view region) {
+  auto it = tenants_.find(id);
+  if (it == tenants_.end()) return static_cast<Account*>(nullptr);
+  Tenant& tenant = it->second;
+  if (region == default_region_) return tenant.home.get();
+  {
+    std::shared_lock lock(regions_mu_);
+    for (auto& account : tenant.others) {
+      if (account->region == region) return account.get();
+    }
+  }
+  std::unique_lock lock(regions_mu_);
+  return open_region(tenant, region);
+}
+
+Result<Account*> Accounts::open_region(Tenant& tenant, std::string_view region) {
+  for (auto& account : tenant.others) {  // opened meanwhile by another request
+    if (account->region == region) return account.get();
+  }
+  const std::string& id = tenant.home->id;
+  if (!settings_ || !io_ || tenant.others.size() >= kMaxRegionsPerAccount) {
+    log::warn("region refused: too many regions", log::Fields().add("account", id).add("region", region));
+    return make_error(ErrorCode::SignatureDoesNotMatch,
+                      "Credential should be scoped to a valid region, not '" + std::string(region) + "'.");
+  }
+  std::string error;
+  auto account = open_account(id, std::string(region), error);
+  if (!account) {
+    log::error("cannot open region", log::Fields().add("account", id).add("region", region).add("error", error));
+    return make_error(ErrorCode::ServiceUnavailable, "The region's storage cannot be opened.");
+  }
+  if (started_) account->scheduler->start();
+  log::info("region opened", log::Fields().add("account", id).add("region", region));
+  tenant.others.push_back(std::move(account));
+  return tenant.others.back().get();
 }
 
 }  // namespace wharf::server

@@ -32,10 +32,18 @@ struct Call {
   // The queue the request's QueueUrl names, resolved by run_action before
   // the handler runs, for actions whose facts say they name one.
   std::string queue_name = {};
+  // The region the request is signed for (its SigV4 credential scope; the
+  // server's --region when unsigned), which `engine` holds queues of. Points
+  // at the account's own copy (empty: settings.region).
+  std::string_view region = {};
 };
 
 inline const std::string& owner_account(const Call& call) {
   return call.account_id.empty() ? call.settings.account_id : call.account_id;
+}
+
+inline std::string_view request_region(const Call& call) {
+  return call.region.empty() ? std::string_view(call.settings.region) : call.region;
 }
 
 // An action's answer: a result tree in the JSON protocol's shape, which the

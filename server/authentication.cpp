@@ -4,8 +4,40 @@
 
 namespace wharf::server {
 
-Result<const Credential*> verify_signature(const protocol::SignedRequest& request, const Credentials& credentials,
-                                           int64_t now_s) {
+namespace {
+
+// AWS's answer to a credential scoped to a region it does not serve.
+SqsError invalid_region(std::string_view region) {
+  return make_error(ErrorCode::SignatureDoesNotMatch,
+                    "Credential should be scoped to a valid region, not '" + std::string(region) + "'.");
+}
+
+}  // namespace
+
+bool is_region_name(std::string_view region) {
+  if (region.empty() || region.size() > 32 || region[0] < 'a' || region[0] > 'z') return false;
+  for (char c : region) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+Result<Caller> signed_caller(const Signer& signer, const std::string& server_account,
+                             const std::string& server_region) {
+  if (signer.region != server_region && !is_region_name(signer.region)) return invalid_region(signer.region);
+  const std::string& account = signer.credential->account_id;
+  return Caller{account.empty() ? server_account : account, signer.region};
+}
+
+Result<Caller> unverified_caller(std::string_view authorization, std::string_view target,
+                                 const std::string& server_account, const std::string& server_region) {
+  const std::string_view region = protocol::credential_scope_region(authorization, target);
+  if (region.empty()) return Caller{server_account, server_region};
+  if (region != server_region && !is_region_name(region)) return invalid_region(region);
+  return Caller{server_account, std::string(region)};
+}
+
+Result<Signer> verify_signature(const protocol::SignedRequest& request, const Credentials& credentials, int64_t now_s) {
   auto auth = protocol::parse_sigv4(request);
   if (!auth) return auth.error();
   auto secret = credentials.find(auth->access_key);
@@ -40,7 +72,7 @@ Result<const Credential*> verify_signature(const protocol::SignedRequest& reques
                       "The request signature we calculated does not match the signature you provided. Check your AWS "
                       "Secret Access Key and signing method. Consult the service documentation for details.");
   }
-  return &secret->second;
+  return Signer{&secret->second, std::move(auth->region)};
 }
 
 Result<Credentials> parse_credentials(const std::string& text) {

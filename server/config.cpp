@@ -127,7 +127,8 @@ std::vector<Option> address_options() {
          return std::nullopt;
        },
        [](const StartupConfig& c) -> json { return c.settings.account_id; }},
-      {"region", "", Kind::Text, 0, 0, "region in queue ARNs",
+      {"region", "", Kind::Text, 0, 0,
+       "the default region: of unsigned requests, and whose queues keep /ACCOUNT/NAME URLs",
        [](StartupConfig& c, const json& v) -> Reason {
          auto text = v.get<std::string>();
          if (auto why = check_region(text)) return why;

@@ -14,7 +14,7 @@ using nlohmann::json;
 Result<std::string> queue_from_arn(const Call& call, const char* parameter) {
   auto arn = Params(call.params).required_string(parameter);
   if (!arn) return arn.error();
-  auto name = storage::queue_name_from_arn(arn.value(), call.settings.region, owner_account(call));
+  auto name = storage::queue_name_from_arn(arn.value(), request_region(call), owner_account(call));
   if (!name) {
     return make_error(ErrorCode::ResourceNotFoundException, std::string("The resource that you specified for the ") +
                                                                 parameter + " parameter doesn't exist.");

@@ -12,13 +12,17 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace wharf::server {
 
-// Long polls wait on an account's queue: "ACCOUNT/NAME".
-inline std::string long_poll_key(const std::string& account_id, const std::string& queue) {
-  return account_id + "/" + queue;
+// Long polls wait on a queue of an account in a region: "REGION/ACCOUNT/NAME".
+inline std::string long_poll_key(std::string_view account_id, std::string_view region, std::string_view queue) {
+  std::string key;
+  key.reserve(region.size() + account_id.size() + queue.size() + 2);
+  key.append(region).append("/").append(account_id).append("/").append(queue);
+  return key;
 }
 
 class LongPolls {

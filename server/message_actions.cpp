@@ -213,7 +213,7 @@ void receive_message(const Call& call, Reply reply) {
     return;
   }
   const bool waiting = call.long_polls.wait(
-      long_poll_key(owner_account(call), receive->queue),
+      long_poll_key(owner_account(call), request_region(call), receive->queue),
       std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds),
       [receive] { return receive->try_once(/*answer_empty=*/false); },
       [receive] {

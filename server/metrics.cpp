@@ -75,19 +75,10 @@ void sample(std::string& out, std::string_view name, const Labels& labels, const
 
 struct QueueRow {
   std::string account;
+  std::string region;
   std::string queue;
   storage::QueueCounts counts;
 };
-
-// The server's own account and each one a credential names (as Accounts
-// opens them).
-std::vector<std::string> account_ids(const Settings& settings) {
-  std::set<std::string> ids = {settings.account_id};
-  for (const auto& [key, credential] : settings.credentials) {
-    if (!credential.account_id.empty()) ids.insert(credential.account_id);
-  }
-  return {ids.begin(), ids.end()};
-}
 
 }  // namespace
 
@@ -149,25 +140,30 @@ void RequestMetrics::render(std::string& out) const {
 
 namespace {
 
-// What a scrape reports of each account: its storage size and its queues.
+// What a scrape reports of each account in each region: its storage size
+// and its queues.
+struct StorageSize {
+  std::string account;
+  std::string region;
+  uint64_t bytes = 0;
+};
 struct Inventory {
-  std::vector<std::pair<std::string, uint64_t>> sizes;  // by account
+  std::vector<StorageSize> sizes;
   std::vector<QueueRow> rows;
 };
 
 Inventory take_inventory(const MetricsSources& sources) {
   Inventory inventory;
-  for (const auto& id : account_ids(sources.settings)) {
-    Account* account = sources.accounts.find(id);
-    if (!account || !account->engine) continue;
-    storage::Engine& engine = *account->engine;
-    inventory.sizes.emplace_back(id, engine.storage_bytes());
+  sources.accounts.for_each([&](Account& account) {
+    if (!account.engine) return;
+    storage::Engine& engine = *account.engine;
+    inventory.sizes.push_back(StorageSize{account.id, account.region, engine.storage_bytes()});
     for (auto& name : engine.list_queues("")) {
       auto counts = engine.queue_counts(name);
       if (!counts) continue;  // deleted meanwhile
-      inventory.rows.push_back(QueueRow{id, std::move(name), counts.value()});
+      inventory.rows.push_back(QueueRow{account.id, account.region, std::move(name), counts.value()});
     }
-  }
+  });
   return inventory;
 }
 
@@ -190,7 +186,8 @@ void render_queue_gauges(std::string& out, const std::vector<QueueRow>& rows) {
     const std::pair<std::string_view, uint64_t> states[] = {
         {"visible", r.counts.visible}, {"in_flight", r.counts.in_flight}, {"delayed", r.counts.delayed}};
     for (const auto& [state, value] : states) {
-      sample(out, "wharf_queue_messages", {{"account", r.account}, {"queue", r.queue}, {"state", state}},
+      sample(out, "wharf_queue_messages",
+             {{"account", r.account}, {"region", r.region}, {"queue", r.queue}, {"state", state}},
              std::to_string(value));
     }
   }
@@ -203,7 +200,8 @@ void render_queue_gauges(std::string& out, const std::vector<QueueRow>& rows) {
          "counts from its first send.");
   for (const auto& r : rows) {
     const int64_t age_ms = r.counts.oldest_sent_ms == 0 ? 0 : std::max<int64_t>(0, now_ms - r.counts.oldest_sent_ms);
-    sample(out, "wharf_queue_oldest_message_age_seconds", {{"account", r.account}, {"queue", r.queue}},
+    sample(out, "wharf_queue_oldest_message_age_seconds",
+           {{"account", r.account}, {"region", r.region}, {"queue", r.queue}},
            number(static_cast<double>(age_ms) / 1000.0));
   }
 }
@@ -233,7 +231,8 @@ void render_queue_counters(std::string& out, const std::vector<QueueRow>& rows) 
   for (const auto& c : counters) {
     family(out, c.name, "counter", c.help);
     for (const auto& r : rows) {
-      sample(out, c.name, {{"account", r.account}, {"queue", r.queue}}, std::to_string(r.counts.*c.field));
+      sample(out, c.name, {{"account", r.account}, {"region", r.region}, {"queue", r.queue}},
+             std::to_string(r.counts.*c.field));
     }
   }
 }
@@ -249,8 +248,9 @@ std::string render_metrics(const MetricsSources& sources) {
   family(out, "wharf_storage_size_bytes", "gauge",
          "Approximate size of an account's stored queues and messages (the RocksDB backend: SST files and "
          "memtables, the WAL not counted).");
-  for (const auto& [id, bytes] : inventory.sizes) {
-    sample(out, "wharf_storage_size_bytes", {{"account", id}}, std::to_string(bytes));
+  for (const auto& size : inventory.sizes) {
+    sample(out, "wharf_storage_size_bytes", {{"account", size.account}, {"region", size.region}},
+           std::to_string(size.bytes));
   }
   render_queue_gauges(out, inventory.rows);
   render_queue_counters(out, inventory.rows);

@@ -103,7 +103,7 @@ Result<json> get_queue_attributes(const Call& call) {
   if (!counts) return counts.error();
 
   std::map<std::string, std::string> all = queue->attributes;
-  all["QueueArn"] = storage::queue_arn(call.settings.region, owner_account(call), queue->name);
+  all["QueueArn"] = storage::queue_arn(request_region(call), owner_account(call), queue->name);
   all["ApproximateNumberOfMessages"] = std::to_string(counts->visible);
   all["ApproximateNumberOfMessagesNotVisible"] = std::to_string(counts->in_flight);
   all["ApproximateNumberOfMessagesDelayed"] = std::to_string(counts->delayed);

@@ -14,19 +14,26 @@
 
 namespace wharf::server {
 
-// The URL of the caller's account's queue `name`.
+// The URL of the caller's account's queue `name` in the request's region:
+// /ACCOUNT/NAME in the server's default region (the URLs from before
+// regions), /queue/REGION/ACCOUNT/NAME in any other.
 std::string queue_url(const Call& call, const std::string& name);
 
-// A queue URL's (or path's) /ACCOUNT/NAME, whatever host it names.
+// What a QueueUrl names, whatever host it names: a queue URL's (or path's)
+// /ACCOUNT/NAME or /queue/REGION/ACCOUNT/NAME, or a bare queue name.
 struct QueueUrlParts {
-  std::string account_id;
+  std::string region;      // empty: the URL names none (the default region's form), or a bare name
+  std::string account_id;  // empty: a bare name (the caller's account and region)
   std::string name;
 };
 std::optional<QueueUrlParts> split_queue_url(std::string_view url);
 
-// The queue named by the request's QueueUrl (matched by account and name,
-// whatever host it names): MissingParameter without one, QueueDoesNotExist
-// when it names another account or is no queue URL.
+// The queue named by the request's QueueUrl (matched by region, account and
+// name, whatever host it names; a bare name is the caller's account's queue
+// in the request's region): MissingParameter without one,
+// QueueDoesNotExist when it names another account, another region than the
+// request is signed for (as AWS answers a queue URL of another region), or
+// is no queue URL.
 Result<std::string> queue_name_from_url(const Call& call);
 
 // One page of queue URLs for `names` (sorted), from the request's

@@ -18,11 +18,12 @@ int64_t system_now_ms() {
 }  // namespace
 
 Scheduler::Scheduler(boost::asio::io_context& io, storage::Engine& engine, LongPolls& long_polls,
-                     std::string account_id)
+                     std::string account_id, std::string region)
     : strand_(boost::asio::make_strand(io)),
       engine_(engine),
       long_polls_(long_polls),
       account_id_(std::move(account_id)),
+      region_(std::move(region)),
       timer_(strand_) {}
 
 void Scheduler::start() {
@@ -37,7 +38,7 @@ void Scheduler::stop() {
 }
 
 void Scheduler::messages_available(const std::string& queue_name) {
-  long_polls_.notify(long_poll_key(account_id_, queue_name));
+  long_polls_.notify(long_poll_key(account_id_, region_, queue_name));
 }
 
 void Scheduler::deadline_added(int64_t when_ms) {

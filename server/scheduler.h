@@ -18,8 +18,10 @@ namespace wharf::server {
 
 class Scheduler final : public storage::EngineListener {
  public:
-  // `account_id` qualifies the queue names it passes to the long polls.
-  Scheduler(boost::asio::io_context& io, storage::Engine& engine, LongPolls& long_polls, std::string account_id);
+  // The engine of `account_id` in `region`: they qualify the queue names it
+  // passes to the long polls.
+  Scheduler(boost::asio::io_context& io, storage::Engine& engine, LongPolls& long_polls, std::string account_id,
+            std::string region);
   void start();
   void stop();
 
@@ -34,6 +36,7 @@ class Scheduler final : public storage::EngineListener {
   storage::Engine& engine_;
   LongPolls& long_polls_;
   const std::string account_id_;
+  const std::string region_;
   boost::asio::steady_timer timer_;
   std::atomic<int64_t> armed_for_ms_{0};
   std::atomic<bool> stopped_{false};

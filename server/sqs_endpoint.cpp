@@ -147,6 +147,7 @@ protocol::EncodedResponse SqsEndpoint::console_api_response(Exchange& x, const C
   auto error = [&](const SqsError& e) { return protocol::encode_error(protocol::Protocol::Json, e, x.request_id); };
   auto caller = authenticate(x.request);
   if (!caller) return error(caller.error());
+  caller->region = services_.settings.region;  // the console shows the default region
   x.params_ = nlohmann::json::parse(x.request.body(), nullptr, false);
   if (!x.params_.is_object()) return error(make_error(ErrorCode::MalformedInput, "The body must be a JSON object."));
   auto account = route_request(services_.accounts, api.routed_as, x.params_, caller.value(),
@@ -169,10 +170,13 @@ protocol::EncodedResponse SqsEndpoint::console_api_response(Exchange& x, const C
 
 // With credentials configured, every SQS request must carry a valid SigV4
 // signature (header or presigned query string). Answers the account the
-// request acts as.
-Result<std::string> SqsEndpoint::authenticate(const HttpRequest& request) const {
+// request acts as, and in which region.
+Result<Caller> SqsEndpoint::authenticate(const HttpRequest& request) const {
   const Settings& settings = services_.settings;
-  if (settings.credentials.empty()) return settings.account_id;
+  if (settings.credentials.empty()) {
+    return unverified_caller(header(request, http::field::authorization), text_of(request.target()),
+                             settings.account_id, settings.region);
+  }
   protocol::SignedRequest signed_request;
   signed_request.method = text_of(request.method_string());
   signed_request.target = text_of(request.target());
@@ -182,10 +186,9 @@ Result<std::string> SqsEndpoint::authenticate(const HttpRequest& request) const 
   signed_request.body = request.body();
   const auto now =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  auto credential = verify_signature(signed_request, settings.credentials, now);
-  if (!credential) return credential.error();
-  const std::string& account = credential.value()->account_id;
-  return account.empty() ? settings.account_id : account;
+  auto signer = verify_signature(signed_request, settings.credentials, now);
+  if (!signer) return signer.error();
+  return signed_caller(signer.value(), settings.account_id, settings.region);
 }
 
 void SqsEndpoint::serve_sqs(Exchange& x) const {
@@ -214,6 +217,7 @@ void SqsEndpoint::serve_sqs(Exchange& x) const {
             x.tls,
             account.value()->id,
             x.protocol_};
+  call.region = account.value()->region;
   // Two pointers: std::function keeps them without allocating.
   run_action(*x.facts_, call, [this, &x](Result<Answer> result) { settle(x, std::move(result)); });
 }

@@ -105,7 +105,7 @@ class SqsEndpoint {
   void finish_sqs(Exchange& x, Result<Answer> result) const;
   void answer_counted(Exchange& x, protocol::EncodedResponse response) const;
   void log_access(const Exchange& x, std::chrono::steady_clock::duration took) const;
-  Result<std::string> authenticate(const HttpRequest& request) const;
+  Result<Caller> authenticate(const HttpRequest& request) const;
 
   Services services_;
   std::shared_ptr<EndpointState> state_;

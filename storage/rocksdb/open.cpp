@@ -1,6 +1,6 @@
 // Opening the RocksDB backend: its column families and their options, the
 // compaction filter that drops expired deduplication records, and where
-// each account's data dir is.
+// each account's data dir in each region is.
 #include "storage/rocksdb/open.h"
 
 #include <rocksdb/compaction_filter.h>
@@ -99,9 +99,14 @@ std::unique_ptr<Engine> open_rocksdb_engine(const EngineOptions& options, const 
 }
 
 std::unique_ptr<Engine> open_rocksdb_account_engine(const EngineOptions& options, RocksOptions rocks, bool own_account,
-                                                    std::string& error) {
-  if (!own_account) {
-    rocks.data_dir = (std::filesystem::path(rocks.data_dir) / "accounts" / options.account_id).string();
+                                                    bool default_region, std::string& error) {
+  const std::filesystem::path root(rocks.data_dir);
+  if (!default_region) {
+    rocks.data_dir = (root / "regions" / options.region / options.account_id).string();
+  } else if (!own_account) {
+    rocks.data_dir = (root / "accounts" / options.account_id).string();
+  }
+  if (!default_region || !own_account) {
     std::error_code ec;
     std::filesystem::create_directories(rocks.data_dir, ec);
     if (ec) {
@@ -110,6 +115,19 @@ std::unique_ptr<Engine> open_rocksdb_account_engine(const EngineOptions& options
     }
   }
   return open_rocksdb_engine(options, rocks, error);
+}
+
+std::vector<std::string> rocksdb_regions_on_disk(const std::string& data_dir, const std::string& account_id) {
+  std::vector<std::string> regions;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(data_dir) / "regions", ec)) {
+    std::error_code is_dir_ec;
+    if (std::filesystem::is_directory(entry.path() / account_id, is_dir_ec)) {
+      regions.push_back(entry.path().filename().string());
+    }
+  }
+  std::sort(regions.begin(), regions.end());
+  return regions;
 }
 
 }  // namespace wharf::storage

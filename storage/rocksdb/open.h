@@ -1,11 +1,12 @@
 // Opening the embedded RocksDB backend: the options only it has, and where
-// each account's data lives under the server's data dir.
+// each account's data in each region lives under the server's data dir.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "storage/engine.h"
 
@@ -31,11 +32,18 @@ struct RocksOptions {
 std::unique_ptr<Engine> open_rocksdb_engine(const EngineOptions& options, const RocksOptions& rocks,
                                             std::string& error);
 
-// The engine of one account (options.account_id) of a server whose data dir
-// is rocks.data_dir: the server's own account keeps its data in that dir
-// itself, every other account in <data dir>/accounts/<account id>, created
-// when missing.
+// The engine of one account (options.account_id) in one region
+// (options.region) of a server whose data dir is rocks.data_dir. The
+// server's default region keeps the layout from before regions existed, so
+// data written then belongs to it: the server's own account in the data dir
+// itself, every other account in <data dir>/accounts/<account id>. Every
+// other region keeps each account in <data dir>/regions/<region>/<account
+// id>. Directories are created when missing.
 std::unique_ptr<Engine> open_rocksdb_account_engine(const EngineOptions& options, RocksOptions rocks, bool own_account,
-                                                    std::string& error);
+                                                    bool default_region, std::string& error);
+
+// The regions other than the default one that hold data of `account_id`
+// under `data_dir` (as open_rocksdb_account_engine lays them out), sorted.
+std::vector<std::string> rocksdb_regions_on_disk(const std::string& data_dir, const std::string& account_id);
 
 }  // namespace wharf::storage

@@ -30,7 +30,7 @@ class Listener final : public storage::EngineListener {
   // Called with the engine's lock held: LongPolls::notify only posts.
   void messages_available(const std::string& queue_name) override {
     if (h_.current_long_polls)
-      h_.current_long_polls->notify(server::long_poll_key(h_.settings().account_id, queue_name));
+      h_.current_long_polls->notify(server::long_poll_key(h_.settings().account_id, h_.settings().region, queue_name));
   }
   void deadline_added(int64_t) override {}  // the harness runs due work after every request
 

@@ -64,15 +64,16 @@ class RawQuery:
     INT_FIELDS = {"MaxNumberOfMessagesPerSecond", "ApproximateNumberOfMessagesMoved",
                   "ApproximateNumberOfMessagesToMove", "StartedTimestamp"}
 
-    def __init__(self, server):
+    def __init__(self, server, region=REGION):
         self.server = server
+        self.region = region
 
     def call(self, action, params):
         form = urllib.parse.urlencode(dict({"Action": action, "Version": "2012-11-05"}, **params)).encode()
         host = self.server.host
         req = AWSRequest(method="POST", url=f"http://{host}/", data=form,
                          headers={"Content-Type": FORM_CT})
-        SigV4Auth(Credentials(DUMMY_KEY, DUMMY_SECRET), "sqs", REGION).add_auth(req)
+        SigV4Auth(Credentials(DUMMY_KEY, DUMMY_SECRET), "sqs", self.region).add_auth(req)
         conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=15)
         try:
             conn.request("POST", "/", body=form, headers=dict(req.headers.items()))

@@ -263,9 +263,9 @@ if threading.current_thread() is threading.main_thread():
 
 # --- clients -------------------------------------------------------------
 
-def _client_config():
+def _client_config(region=REGION):
     return botocore.config.Config(
-        region_name=REGION,
+        region_name=region,
         retries={"total_max_attempts": 1, "mode": "standard"},
         connect_timeout=5,
         read_timeout=30,          # > the longest long poll used in tests
@@ -296,12 +296,13 @@ def start_with_credentials(credentials, extra_args=("--auth",)):
     return server
 
 
-def make_json_client(endpoint):
-    """boto3 SQS client speaking AWS JSON 1.0 (current botocore's model)."""
-    session = boto3.session.Session(botocore_session=_botocore_session(), region_name=REGION)
-    client = session.client("sqs", endpoint_url=endpoint, region_name=REGION,
+def make_json_client(endpoint, region=REGION):
+    """boto3 SQS client speaking AWS JSON 1.0 (current botocore's model),
+    signing for `region`."""
+    session = boto3.session.Session(botocore_session=_botocore_session(), region_name=region)
+    client = session.client("sqs", endpoint_url=endpoint, region_name=region,
                             aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_SECRET,
-                            config=_client_config())
+                            config=_client_config(region))
     assert client.meta.service_model.protocol == "json", client.meta.service_model.protocol
     return client
 
@@ -323,7 +324,7 @@ def query_model_dir():
         return _query_model_dir
 
 
-def make_query_client(endpoint, post_to_queue_url=True):
+def make_query_client(endpoint, post_to_queue_url=True, region=REGION):
     """boto3 SQS client speaking the query protocol (form body, XML answers),
     built from Debian's query-era model.
 
@@ -331,10 +332,10 @@ def make_query_client(endpoint, post_to_queue_url=True):
     queue's path on the endpoint (as older SDKs, e.g. AWS SDK for Java v1 and
     boto 2, do); otherwise they go to "/" with QueueUrl in the form."""
     session = boto3.session.Session(
-        botocore_session=_botocore_session(query_model_dir()), region_name=REGION)
-    client = session.client("sqs", endpoint_url=endpoint, region_name=REGION,
+        botocore_session=_botocore_session(query_model_dir()), region_name=region)
+    client = session.client("sqs", endpoint_url=endpoint, region_name=region,
                             aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_SECRET,
-                            config=_client_config())
+                            config=_client_config(region))
     if client.meta.service_model.protocol != "query":
         raise RuntimeError("query client does not speak the query protocol: "
                            + client.meta.service_model.protocol)

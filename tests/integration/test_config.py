@@ -104,8 +104,8 @@ class Wharf:
     def endpoint(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def client(self):
-        return harness.make_json_client(self.endpoint)
+    def client(self, region=harness.REGION):
+        return harness.make_json_client(self.endpoint, region)
 
     def __enter__(self):
         return self.start()
@@ -156,7 +156,7 @@ class PrecedenceTest(ConfigTestCase):
             self.assertNotEqual(server.port, 9)
             self.assertIn(f"data dir {data_dir},", server.first_line)
             self.assertIn("durability fsync", server.first_line)
-            client = server.client()
+            client = server.client("eu-west-3")  # the default region's queues keep /ACCOUNT/NAME URLs
             url = client.create_queue(QueueName="precedence")["QueueUrl"]
             self.assertEqual(url, "http://file.example:1234/222222222222/precedence")
             self.assertEqual(self.arn_of(client, url), "arn:aws:sqs:eu-west-3:222222222222:precedence")
@@ -164,12 +164,12 @@ class PrecedenceTest(ConfigTestCase):
         # Without the flag, the environment; without either, the file.
         with Wharf(["--config", config], env) as server:
             self.assertIn("durability wal", server.first_line)
-            client = server.client()
+            client = server.client("eu-west-2")
             self.assertEqual(self.arn_of(client, client.get_queue_url(QueueName="precedence")["QueueUrl"]),
                              "arn:aws:sqs:eu-west-2:222222222222:precedence")
         with Wharf(["--config", config] + local()) as server:
             self.assertIn("durability fsync", server.first_line)
-            client = server.client()
+            client = server.client("eu-west-1")
             url = client.create_queue(QueueName="from-file")["QueueUrl"]
             self.assertEqual(url, "http://file.example:1234/111111111111/from-file")
             self.assertEqual(self.arn_of(client, url), "arn:aws:sqs:eu-west-1:111111111111:from-file")

@@ -87,7 +87,7 @@ class Metrics:
         return [(dict(labels), v) for (n, labels), v in self.samples.items() if n == name]
 
     def queue(self, name, queue, **labels):
-        return self.get(name, 0.0, account=ACCOUNT, queue=queue, **labels)
+        return self.get(name, 0.0, account=ACCOUNT, region=REGION, queue=queue, **labels)
 
     def requests(self, action, outcome="success"):
         return self.get("wharf_requests_total", 0.0, action=action, outcome=outcome)
@@ -143,7 +143,7 @@ class MetricsTest(unittest.TestCase):
         self.assertGreater(start, time.time() - 3600)
         self.assertGreaterEqual(m.value("wharf_open_connections"), 1)  # this scrape's own
         self.assertEqual(m.value("wharf_long_polls_waiting"), 0)
-        self.assertGreaterEqual(m.value("wharf_storage_size_bytes", account=ACCOUNT), 0)
+        self.assertGreaterEqual(m.value("wharf_storage_size_bytes", account=ACCOUNT, region=REGION), 0)
         self.assertNotIn("/metrics", m.text)  # not counted as an SQS request or action
         # Every counter and gauge value is a finite non-negative number.
         for (name, labels), v in m.samples.items():
@@ -230,17 +230,17 @@ class MetricsTest(unittest.TestCase):
         name = unique_name("age")
         url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
         self.assertEqual(scrape(self.server).value("wharf_queue_oldest_message_age_seconds",
-                                                   account=ACCOUNT, queue=name), 0)
+                                                   account=ACCOUNT, region=REGION, queue=name), 0)
         self.sqs.send_message(QueueUrl=url, MessageBody="old")
         time.sleep(1.1)
         self.sqs.send_message(QueueUrl=url, MessageBody="young")
-        age = scrape(self.server).value("wharf_queue_oldest_message_age_seconds", account=ACCOUNT, queue=name)
+        age = scrape(self.server).value("wharf_queue_oldest_message_age_seconds", account=ACCOUNT, region=REGION, queue=name)
         self.assertGreaterEqual(age, 1.0)
         self.assertLess(age, 60)
         for message in harness.receive_all(self.sqs, url, 2):
             self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         self.assertEqual(scrape(self.server).value("wharf_queue_oldest_message_age_seconds",
-                                                   account=ACCOUNT, queue=name), 0)
+                                                   account=ACCOUNT, region=REGION, queue=name), 0)
 
     def test_waiting_long_polls_gauge(self):
         url = self.sqs.create_queue(QueueName=unique_name("poll"))["QueueUrl"]
@@ -298,10 +298,10 @@ class MetricsWithAuthTest(unittest.TestCase):
         other.send_message(QueueUrl=url, MessageBody="other 2")
         m = scrape(self.server)
         for account, sent in ((ACCOUNT, 1), (self.OTHER_ACCOUNT, 2)):
-            self.assertEqual(m.get("wharf_queue_messages_sent_total", account=account, queue="shared-name"), sent)
-            self.assertEqual(m.get("wharf_queue_messages", account=account, queue="shared-name", state="visible"),
+            self.assertEqual(m.get("wharf_queue_messages_sent_total", account=account, region=REGION, queue="shared-name"), sent)
+            self.assertEqual(m.get("wharf_queue_messages", account=account, region=REGION, queue="shared-name", state="visible"),
                              sent)
-            self.assertGreaterEqual(m.value("wharf_storage_size_bytes", account=account), 0)
+            self.assertGreaterEqual(m.value("wharf_storage_size_bytes", account=account, region=REGION), 0)
 
 
 class ShutdownTest(unittest.TestCase):

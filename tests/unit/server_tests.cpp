@@ -17,6 +17,7 @@
 #include "protocol/sigv4.h"
 #include "server/accounts.h"
 #include "server/long_polls.h"
+#include "server/queue_urls.h"
 #include "server/sqs_endpoint.h"
 #include "tests/unit/test_support.h"
 
@@ -255,8 +256,9 @@ TEST_CASE("Requests are counted in the metrics by action and outcome", "[endpoin
   CHECK(contains(text, "wharf_requests_total{action=\"CreateQueue\",outcome=\"success\"} 1\n"));
   CHECK(contains(text, "wharf_requests_total{action=\"GetQueueUrl\",outcome=\"client_error\"} 1\n"));
   CHECK(contains(text, "wharf_request_duration_seconds_count{action=\"SendMessage\"} 2\n"));
-  CHECK(contains(text, "wharf_queue_messages{account=\"000000000000\",queue=\"q1\",state=\"visible\"} 2\n"));
-  CHECK(contains(text, "wharf_storage_size_bytes{account=\"000000000000\"} "));
+  CHECK(contains(
+      text, "wharf_queue_messages{account=\"000000000000\",region=\"us-east-1\",queue=\"q1\",state=\"visible\"} 2\n"));
+  CHECK(contains(text, "wharf_storage_size_bytes{account=\"000000000000\",region=\"us-east-1\"} "));
   // /metrics itself is not an SQS request.
   CHECK_FALSE(contains(text, "action=\"unknown\""));
 }
@@ -340,4 +342,103 @@ TEST_CASE("Action facts agree with the wire names", "[facts]") {
   CHECK(facts_of(SqsAction::GetQueueUrl).auto_create == AutoCreate::ByQueueName);
   CHECK(facts_of(SqsAction::DeleteQueue).auto_create == AutoCreate::Never);
   CHECK_FALSE(facts_of(SqsAction::PurgeQueue).xml_result_element);
+}
+
+// --- Regions (H4) -----------------------------------------------------------
+
+TEST_CASE("Queue URLs name their region outside the default one; bare names too", "[regions]") {
+  auto home = split_queue_url("http://localhost:9324/000000000000/orders");
+  REQUIRE(home);
+  CHECK(home->region.empty());
+  CHECK(home->account_id == "000000000000");
+  CHECK(home->name == "orders");
+  auto eu = split_queue_url("https://sqs.example/queue/eu-west-1/111111111111/orders.fifo?x=1");
+  REQUIRE(eu);
+  CHECK(eu->region == "eu-west-1");
+  CHECK(eu->account_id == "111111111111");
+  CHECK(eu->name == "orders.fifo");
+  auto path = split_queue_url("/queue/us-west-2/000000000000/q/");
+  REQUIRE(path);
+  CHECK(path->region == "us-west-2");
+  auto bare = split_queue_url("orders");
+  REQUIRE(bare);
+  CHECK(bare->account_id.empty());
+  CHECK(bare->name == "orders");
+  for (const char* not_a_queue :
+       {"", "http://localhost:9324/", "http://localhost:9324", "/a/b/c", "/queue/eu-west-1/000000000000",
+        "/x/eu-west-1/000000000000/q", "//q", "/queue/eu-west-1/000000000000/q/extra", "/queue//000000000000/q"}) {
+    INFO(not_a_queue);
+    CHECK_FALSE(split_queue_url(not_a_queue));
+  }
+}
+
+TEST_CASE("A request's region is its signature's scope; unsigned ones get --region", "[regions]") {
+  using protocol::credential_scope_region;
+  const std::string header =
+      "AWS4-HMAC-SHA256 Credential=AKID/20240101/eu-west-1/sqs/aws4_request, SignedHeaders=host, Signature=ab";
+  CHECK(credential_scope_region(header, "/") == "eu-west-1");
+  CHECK(credential_scope_region("",
+                                "/?Action=ListQueues&X-Amz-Credential=AKID%2F20240101%2Fap-south-2%2Fsqs%2F"
+                                "aws4_request&X-Amz-Signature=ab") == "ap-south-2");
+  CHECK(credential_scope_region("", "/?Action=ListQueues").empty());
+  CHECK(credential_scope_region("AWS4-HMAC-SHA256 Signature=ab", "/").empty());
+  CHECK(is_region_name("us-gov-west-1"));
+  CHECK(is_region_name("local"));
+  CHECK_FALSE(is_region_name("EU-WEST-1"));
+  CHECK_FALSE(is_region_name("../x"));
+  CHECK_FALSE(is_region_name(""));
+  CHECK_FALSE(is_region_name(std::string(33, 'a')));
+
+  auto unsigned_caller = unverified_caller("", "/", "000000000000", "us-east-1");
+  REQUIRE(unsigned_caller);
+  CHECK(unsigned_caller->region == "us-east-1");
+  auto eu = unverified_caller(header, "/", "000000000000", "us-east-1");
+  REQUIRE(eu);
+  CHECK(eu->region == "eu-west-1");
+  auto bad = unverified_caller(
+      "AWS4-HMAC-SHA256 Credential=AKID/20240101/Bad_Region/sqs/aws4_request, SignedHeaders=host, Signature=ab", "/",
+      "000000000000", "us-east-1");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == ErrorCode::SignatureDoesNotMatch);
+  CHECK(bad.error().message == "Credential should be scoped to a valid region, not 'Bad_Region'.");
+}
+
+TEST_CASE("Each region of an account is its own set of queues, opened on first use", "[regions]") {
+  Server server;
+  auto in_region = [](HttpRequest r, const std::string& region) {
+    r.set(http::field::authorization,
+          "AWS4-HMAC-SHA256 Credential=x/20240101/" + region + "/sqs/aws4_request, SignedHeaders=host, Signature=ab");
+    return r;
+  };
+  auto eu = server.serve(in_region(json_request("CreateQueue", {{"QueueName", "q"}}), "eu-west-1"));
+  REQUIRE(eu->response.status == 200);
+  CHECK(body_of(*eu)["QueueUrl"] == "http://localhost:9324/queue/eu-west-1/000000000000/q");
+  auto home = server.serve(json_request("CreateQueue", {{"QueueName", "q"}}));
+  CHECK(body_of(*home)["QueueUrl"] == "http://localhost:9324/000000000000/q");
+
+  auto send =
+      server.serve(in_region(json_request("SendMessage", {{"QueueUrl", "q"}, {"MessageBody", "eu"}}), "eu-west-1"));
+  REQUIRE(send->response.status == 200);
+  auto arn = server.serve(
+      in_region(json_request("GetQueueAttributes",
+                             {{"QueueUrl", "q"}, {"AttributeNames", {"QueueArn", "ApproximateNumberOfMessages"}}}),
+                "eu-west-1"));
+  CHECK(body_of(*arn)["Attributes"]["QueueArn"] == "arn:aws:sqs:eu-west-1:000000000000:q");
+  CHECK(body_of(*arn)["Attributes"]["ApproximateNumberOfMessages"] == "1");
+  auto home_count = server.serve(json_request(
+      "GetQueueAttributes", {{"QueueUrl", "/000000000000/q"}, {"AttributeNames", {"ApproximateNumberOfMessages"}}}));
+  CHECK(body_of(*home_count)["Attributes"]["ApproximateNumberOfMessages"] == "0");
+
+  // a URL of another region than the request's names no queue
+  auto crossed = server.serve(
+      json_request("GetQueueAttributes", {{"QueueUrl", "http://localhost:9324/queue/eu-west-1/000000000000/q"}}));
+  CHECK(crossed->response.status == 400);
+  CHECK(contains(crossed->header("x-amzn-query-error"), "AWS.SimpleQueueService.NonExistentQueue"));
+  auto listed = server.serve(in_region(json_request("ListQueues", json::object()), "us-west-2"));
+  CHECK_FALSE(body_of(*listed).contains("QueueUrls"));
+  // the query protocol's request to a queue's URL names that queue
+  auto by_path = server.serve(in_region(
+      get("/queue/eu-west-1/000000000000/q?Action=GetQueueAttributes&AttributeName.1=QueueArn"), "eu-west-1"));
+  CHECK(by_path->response.status == 200);
+  CHECK(contains(by_path->response.body, "arn:aws:sqs:eu-west-1:000000000000:q"));
 }
