@@ -366,3 +366,50 @@ TEST_CASE("FIFO dedup records on disk: kept within the window, dropped after it"
     }
   }
 }
+
+// The queue record keeps the DeduplicationScope in effect (the created one);
+// a record written before it did takes it from its attributes.
+TEST_CASE("FIFO queue records keep the created deduplication scope; older records read the attribute",
+          "[fifo][dedup][records]") {
+  RocksFixture f;
+  f.create("q.fifo", fifo({{"DeduplicationScope", "queue"}}));
+  REQUIRE(f->set_queue_attributes("q.fifo", {{"DeduplicationScope", "messageGroup"}}).ok());
+  const SentMessage first = f.send_to_group("q.fifo", "g-one", "g", "d1");
+  f.reopen();
+  CHECK(f.send_to_group("q.fifo", "h-one", "h", "d1").message_id == first.message_id);  // still queue-wide
+
+  // Rewrite the record as an older Wharf wrote it: no "deduplication_scope".
+  f.engine.reset();
+  {
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const char* name : {"default", "queues", "message_content", "message_state", "move_tasks", "dedup"}) {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), f.data_dir().string(), families, &handles, &raw).ok());
+    std::string value;
+    REQUIRE(raw->Get(rocksdb::ReadOptions(), handles[1], "q.fifo", &value).ok());
+    auto record = nlohmann::json::parse(value);
+    CHECK(record.at("deduplication_scope") == "queue");
+    record.erase("deduplication_scope");
+    REQUIRE(raw->Put(rocksdb::WriteOptions(), handles[1], "q.fifo", record.dump()).ok());
+    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+    delete raw;
+  }
+  f.reopen();
+  // The attribute now says messageGroup: that is the scope an older record gets.
+  CHECK(f.send_to_group("q.fifo", "h-two", "h", "d1").message_id != first.message_id);
+}
+
+TEST_CASE("PurgeQueue removes a FIFO queue's dedup records from disk", "[fifo][dedup][purge]") {
+  RocksFixture f;
+  f.create("q.fifo", fifo());
+  f.create("other.fifo", fifo());
+  f.send_to_group("q.fifo", "first", "g", "d1");
+  f.send_to_group("q.fifo", "second", "g", "d2");
+  f.send_to_group("other.fifo", "kept", "g", "d1");
+  CHECK(f.dedup_records_on_disk() == 3);
+  REQUIRE(f->purge_queue("q.fifo").ok());
+  CHECK(f.dedup_records_on_disk() == 1);  // the other queue's stays
+}
