@@ -174,8 +174,8 @@ class Engine {
   // attempt is touched). For inspection (the web console), not delivery.
   virtual Result<std::vector<PeekedMessage>> peek_messages(const std::string& queue_name, size_t max_messages) = 0;
   // Deletes the message a peek showed at `position` (the token that peek
-  // gave), whatever its state (an in-flight FIFO message unlocks its group),
-  // checked by its message id: an administrator's delete, for the console,
+  // gave), whatever its state (deleting an in-flight FIFO message lets the
+  // rest of its group be received), checked by its message id: an administrator's delete, for the console,
   // since a peek gives no receipt handle. InvalidParameterValue when it is
   // no longer there, or `position` is no token a peek gives.
   virtual Status delete_peeked_message(const std::string& queue_name, const std::string& position,
