@@ -98,4 +98,9 @@ const ErrorWireInfo& wire_info(ErrorCode code) {
   return kErrorRows[index].wire;
 }
 
+std::string_view query_error_message(const SqsError& error) {
+  if (error.code == ErrorCode::QueueDoesNotExist) return "The specified queue does not exist for this wsdl version.";
+  return error.message;
+}
+
 }  // namespace wharf::protocol

@@ -16,4 +16,9 @@ struct ErrorWireInfo {
 
 const ErrorWireInfo& wire_info(ErrorCode code);
 
+// The message the query protocol shows for `error`. The error is made once,
+// in the JSON protocol's words; AWS's query endpoint words a missing queue
+// its own way ("... does not exist for this wsdl version.").
+std::string_view query_error_message(const SqsError& error);
+
 }  // namespace wharf::protocol

@@ -184,7 +184,7 @@ std::string encode_query_error(const SqsError& error, std::string_view request_i
   out += "\"><Error>";
   element(out, "Type", info.sender_fault ? "Sender" : "Receiver");
   element(out, "Code", info.query_code);
-  element(out, "Message", error.message);
+  element(out, "Message", query_error_message(error));
   out += "<Detail/></Error>";
   element(out, "RequestId", request_id);
   out += "</ErrorResponse>";

@@ -12,10 +12,10 @@ using nlohmann::json;
 Result<json> tag_queue(const Call& call) {
   const std::string& name = call.queue_name;
   Params p(call.params);
-  if (!p.has("Tags")) return make_error(ErrorCode::MissingParameter, "The request must contain the parameter Tags.");
   auto tags = p.string_map("Tags");
   if (!tags) return tags.error();
-  if (tags->empty()) return make_error(ErrorCode::InvalidParameterValue, "The request must contain at least one tag.");
+  // No Tags and an empty map read the same, in both protocols.
+  if (tags->empty()) return make_error(ErrorCode::MissingParameter, "The request must contain the parameter Tags.");
   auto st = call.engine.modify_queue(name, [&](storage::QueueInfo& q) { return storage::add_tags(q, tags.value()); });
   if (!st) return st.error();
   return json::object();
@@ -24,10 +24,12 @@ Result<json> tag_queue(const Call& call) {
 Result<json> untag_queue(const Call& call) {
   const std::string& name = call.queue_name;
   Params p(call.params);
-  if (!p.has("TagKeys"))
-    return make_error(ErrorCode::MissingParameter, "The request must contain the parameter TagKeys.");
   auto keys = p.string_list("TagKeys");
   if (!keys) return keys.error();
+  // No TagKeys and an empty list read the same.
+  if (keys->empty()) {
+    return make_error(ErrorCode::InvalidParameterValue, "Tag keys must be between 1 and 128 characters in length.");
+  }
   auto st = call.engine.modify_queue(name, [&](storage::QueueInfo& q) {
     storage::remove_tags(q, keys.value());
     return Status(Ok{});
@@ -49,15 +51,16 @@ Result<json> add_permission(const Call& call) {
   Params p(call.params);
   auto label = p.required_string("Label");
   if (!label) return label.error();
-  for (const char* list : {"AWSAccountIds", "Actions"}) {
-    if (!p.has(list))
-      return make_error(ErrorCode::MissingParameter,
-                        std::string("The request must contain the parameter ") + list + ".");
+  if (!p.has("AWSAccountIds")) {
+    return make_error(ErrorCode::MissingParameter, "The request must contain the parameter AWSAccountIds.");
   }
   auto accounts = p.string_list("AWSAccountIds");
   if (!accounts) return accounts.error();
   auto actions = p.string_list("Actions");
   if (!actions) return actions.error();
+  // No Actions and an empty list read the same.
+  if (actions->empty())
+    return make_error(ErrorCode::MissingParameter, "The request must contain the parameter Actions.");
   const std::string arn = storage::queue_arn(request_region(call), owner_account(call), name);
   const storage::Permission permission{label.value(), accounts.value(), actions.value()};
   auto st = call.engine.modify_queue(

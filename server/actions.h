@@ -36,6 +36,9 @@ struct Call {
   // server's --region when unsigned), which `engine` holds queues of. Points
   // at the account's own copy (empty: settings.region).
   std::string_view region = {};
+  // The request's X-Amzn-Trace-Id header (empty: none): SendMessage stores
+  // it as the AWSTraceHeader system attribute. Points into the request.
+  std::string_view trace_header = {};
 };
 
 inline const std::string& owner_account(const Call& call) {

@@ -15,6 +15,9 @@ namespace {
 using nlohmann::json;
 
 constexpr size_t kMaxEntries = 10;
+// A SendMessageBatch's entries together, whatever the queue's
+// MaximumMessageSize (which bounds each entry on its own).
+constexpr size_t kMaxBatchBytes = 1048576;
 
 bool valid_entry_id(const std::string& id) {
   if (id.empty() || id.size() > 80) return false;
@@ -77,6 +80,29 @@ json status_results(const std::vector<std::string>& ids, const std::vector<Statu
   return batch_result(std::move(successful), std::move(failed));
 }
 
+// An entry over the queue's MaximumMessageSize fails on its own (in AWS's
+// words for a batch entry); the others go on.
+void fail_oversized(size_t max_message, std::vector<std::string>& ids, std::vector<PreparedSend>& prepared,
+                    json& failed) {
+  size_t kept = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (prepared[i].message.body.size() + prepared[i].message.attributes_size > max_message) {
+      failed.push_back(failure(ids[i], make_error(ErrorCode::InvalidParameterValue,
+                                                  "One or more parameters cannot be validated. Reason: Message must "
+                                                  "be shorter than " +
+                                                      std::to_string(max_message) + " bytes.")));
+      continue;
+    }
+    if (kept != i) {
+      ids[kept] = std::move(ids[i]);
+      prepared[kept] = std::move(prepared[i]);
+    }
+    ++kept;
+  }
+  ids.resize(kept);
+  prepared.erase(prepared.begin() + static_cast<std::ptrdiff_t>(kept), prepared.end());
+}
+
 }  // namespace
 
 Result<json> send_message_batch(const Call& call) {
@@ -92,7 +118,7 @@ Result<json> send_message_batch(const Call& call) {
   size_t total = 0;
   for (const auto& entry : *entries.value()) {
     const std::string id = entry["Id"].get<std::string>();
-    auto one = prepare_send(entry);
+    auto one = prepare_send(entry, call.trace_header);
     if (!one) {
       failed.push_back(failure(id, one.error()));
       continue;
@@ -101,11 +127,12 @@ Result<json> send_message_batch(const Call& call) {
     ids.push_back(id);
     prepared.push_back(std::move(one.value()));
   }
-  if (total > static_cast<size_t>(max_size.value())) {
+  if (total > kMaxBatchBytes) {
     return make_error(ErrorCode::BatchRequestTooLong, "Batch requests cannot be longer than " +
-                                                          std::to_string(max_size.value()) + " bytes. You have sent " +
+                                                          std::to_string(kMaxBatchBytes) + " bytes. You have sent " +
                                                           std::to_string(total) + " bytes.");
   }
+  fail_oversized(static_cast<size_t>(max_size.value()), ids, prepared, failed);
   std::vector<storage::NewMessage> messages;
   for (auto& p : prepared) messages.push_back(std::move(p.message));
   auto sent = call.engine.send_messages(name, std::move(messages));

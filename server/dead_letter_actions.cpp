@@ -11,10 +11,10 @@ namespace {
 
 using nlohmann::json;
 
-Result<std::string> queue_from_arn(const Call& call, const char* parameter) {
-  auto arn = Params(call.params).required_string(parameter);
-  if (!arn) return arn.error();
-  auto name = storage::queue_name_from_arn(arn.value(), request_region(call), owner_account(call));
+// The name of the caller's queue that `arn` names; ResourceNotFoundException
+// for `parameter` when it names none.
+Result<std::string> queue_named_by(const Call& call, const std::string& arn, const char* parameter) {
+  auto name = storage::queue_name_from_arn(arn, request_region(call), owner_account(call));
   if (!name) {
     return make_error(ErrorCode::ResourceNotFoundException, std::string("The resource that you specified for the ") +
                                                                 parameter + " parameter doesn't exist.");
@@ -22,17 +22,31 @@ Result<std::string> queue_from_arn(const Call& call, const char* parameter) {
   return *name;
 }
 
+Result<std::string> queue_from_arn(const Call& call, const char* parameter) {
+  auto arn = Params(call.params).required_string(parameter);
+  if (!arn) return arn.error();
+  return queue_named_by(call, arn.value(), parameter);
+}
+
 // Task handles are, as on AWS, base64 of {"taskId": ..., "sourceArn": ...}.
 std::string task_handle(const std::string& task_id, const std::string& source_arn) {
   return protocol::base64_encode(json{{"taskId", task_id}, {"sourceArn", source_arn}}.dump());
 }
 
-std::optional<std::string> task_id_of(const std::string& handle) {
+struct TaskHandle {
+  std::string task_id;
+  std::string source_arn;
+};
+
+std::optional<TaskHandle> parse_task_handle(const std::string& handle) {
   auto text = protocol::base64_decode(handle);
   if (!text) return std::nullopt;
   auto doc = json::parse(*text, nullptr, false);
-  if (!doc.is_object() || !doc.contains("taskId") || !doc["taskId"].is_string()) return std::nullopt;
-  return doc["taskId"].get<std::string>();
+  if (!doc.is_object()) return std::nullopt;
+  for (const char* member : {"taskId", "sourceArn"}) {
+    if (!doc.contains(member) || !doc[member].is_string()) return std::nullopt;
+  }
+  return TaskHandle{doc["taskId"].get<std::string>(), doc["sourceArn"].get<std::string>()};
 }
 
 }  // namespace
@@ -68,9 +82,16 @@ Result<json> start_message_move_task(const Call& call) {
 Result<json> cancel_message_move_task(const Call& call) {
   auto handle = Params(call.params).required_string("TaskHandle");
   if (!handle) return handle.error();
-  auto task_id = task_id_of(handle.value());
-  if (!task_id) return make_error(ErrorCode::InvalidParameterValue, "Value for parameter TaskHandle is invalid.");
-  auto moved = call.engine.cancel_move_task(*task_id);
+  auto parsed = parse_task_handle(handle.value());
+  if (!parsed) return make_error(ErrorCode::InvalidParameterValue, "Value for parameter TaskHandle is invalid.");
+  // A well-formed handle whose source queue is gone: AWS names the SourceArn.
+  auto source = queue_named_by(call, parsed->source_arn, "SourceArn");
+  if (!source) return source.error();
+  if (!call.engine.get_queue(source.value())) {
+    return make_error(ErrorCode::ResourceNotFoundException,
+                      "The resource that you specified for the SourceArn parameter doesn't exist.");
+  }
+  auto moved = call.engine.cancel_move_task(parsed->task_id);
   if (!moved) return moved.error();
   return json{{"ApproximateNumberOfMessagesMoved", moved.value()}};
 }

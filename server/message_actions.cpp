@@ -106,7 +106,7 @@ Result<ReceiveParams> read_receive_params(const Call& call) {
   if (!max) return max.error();
   auto visibility = p.optional_int("VisibilityTimeout", 0, 43200);
   if (!visibility) return visibility.error();
-  auto wait = p.optional_int("WaitTimeSeconds", 0, 20);
+  auto wait = optional_int_within(call.params, "WaitTimeSeconds", 0, 20, "Must be >= 0 and <= 20, if provided.");
   if (!wait) return wait.error();
   auto legacy_names = p.string_list("AttributeNames");
   if (!legacy_names) return legacy_names.error();
@@ -186,7 +186,7 @@ struct PendingReceive {
 
 Result<json> send_message(const Call& call) {
   const std::string& name = call.queue_name;
-  auto prepared = prepare_send(call.params);
+  auto prepared = prepare_send(call.params, call.trace_header);
   if (!prepared) return prepared.error();
   auto sent = call.engine.send_message(name, std::move(prepared->message));
   if (!sent) return sent.error();

@@ -1,8 +1,13 @@
 #include "server/message_attributes.h"
 
 #include <algorithm>
+#include <limits>
 #include <cctype>
+#include <iterator>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "protocol/checksums.h"
 #include "server/params.h"
@@ -25,14 +30,55 @@ bool starts_with_ci(const std::string& s, const std::string& prefix) {
   return true;
 }
 
+// The code point of the UTF-8 sequence at s[i], advancing i past it;
+// nullopt when the bytes there are no well-formed UTF-8.
+std::optional<char32_t> next_code_point(std::string_view s, size_t& i) {
+  const auto lead = static_cast<unsigned char>(s[i]);
+  const size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : (lead >> 3) == 0x1E ? 4 : 0;
+  if (length == 0 || i + length > s.size()) return std::nullopt;
+  char32_t c = length == 1 ? lead : lead & (0x7F >> length);
+  for (size_t k = 1; k < length; ++k) {
+    const auto next = static_cast<unsigned char>(s[i + k]);
+    if ((next & 0xC0) != 0x80) return std::nullopt;
+    c = (c << 6) | (next & 0x3F);
+  }
+  constexpr char32_t kShortest[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (c < kShortest[length] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return std::nullopt;
+  i += length;
+  return c;
+}
+
+// Letters and digits of the scripts in common use past ASCII, which AWS takes
+// in attribute names ("attr.1\u00f8\u00df\u00e4"); symbols and punctuation
+// such as U+00A7 (section sign), U+00D7 or U+00BF stay out.
+bool is_letter_past_ascii(char32_t c) {
+  static constexpr std::pair<char32_t, char32_t> kRanges[] = {
+      {0xAA, 0xAA},     {0xB5, 0xB5},     {0xBA, 0xBA},     {0xC0, 0xD6},       {0xD8, 0xF6},     {0xF8, 0x2C1},
+      {0x370, 0x373},   {0x376, 0x377},   {0x37B, 0x37D},   {0x386, 0x386},     {0x388, 0x3F5},   {0x3F7, 0x481},
+      {0x48A, 0x52F},   {0x531, 0x556},   {0x561, 0x587},   {0x5D0, 0x5EA},     {0x620, 0x64A},   {0x660, 0x669},
+      {0x671, 0x6D3},   {0x904, 0x939},   {0x966, 0x96F},   {0xE01, 0xE30},     {0x10A0, 0x10FF}, {0x1E00, 0x1FBC},
+      {0x3041, 0x3096}, {0x30A1, 0x30FA}, {0x3400, 0x4DBF}, {0x4E00, 0x9FFF},   {0xAC00, 0xD7A3}, {0xF900, 0xFAFF},
+      {0xFF10, 0xFF19}, {0xFF21, 0xFF3A}, {0xFF41, 0xFF5A}, {0x20000, 0x2FA1F},
+  };
+  return std::any_of(std::begin(kRanges), std::end(kRanges),
+                     [c](const auto& range) { return c >= range.first && c <= range.second; });
+}
+
+// 1-256 characters: letters and digits (ASCII or of other scripts), '_',
+// '-', '.'; no leading, trailing or doubled '.'; no "AWS." or "Amazon."
+// prefix in any letter case.
 bool valid_name(const std::string& name) {
-  if (name.empty() || name.size() > 256) return false;
+  if (name.empty()) return false;
   if (name.front() == '.' || name.back() == '.' || name.find("..") != std::string::npos) return false;
   if (starts_with_ci(name, "AWS.") || starts_with_ci(name, "Amazon.")) return false;
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) return false;
+  size_t characters = 0;
+  for (size_t i = 0; i < name.size(); ++characters) {
+    auto c = next_code_point(name, i);
+    if (!c) return false;
+    const bool ascii_ok = *c < 0x80 && (std::isalnum(static_cast<int>(*c)) || *c == '_' || *c == '-' || *c == '.');
+    if (!ascii_ok && !is_letter_past_ascii(*c)) return false;
   }
-  return true;
+  return characters <= 256;
 }
 
 // A decimal number as AWS accepts for Number: optional sign, digits, optional
@@ -88,7 +134,7 @@ Result<size_t> validate_value(const std::string& name, const json& value, json& 
   }
   normalised = json{{"DataType", data_type}};
   if (type == BaseType::Invalid) {
-    return invalid("The type of message attribute '" + name +
+    return invalid("The type of message (user) attribute '" + name +
                    "' is invalid. You must use only the following "
                    "supported type prefixes: Binary, Number, String.");
   }
@@ -99,7 +145,7 @@ Result<size_t> validate_value(const std::string& name, const json& value, json& 
     auto raw = protocol::base64_decode(value.at("BinaryValue").get<std::string>());
     if (!raw) return invalid("The message attribute '" + name + "' has an invalid base64 BinaryValue.");
     if (raw->empty())
-      return invalid("The message attribute '" + name + "' must contain a non-empty value of type 'Binary'.");
+      return invalid("Message (user) attribute '" + name + "' must contain a non-empty value of type 'Binary'.");
     normalised["BinaryValue"] = value.at("BinaryValue");
     return name.size() + data_type.size() + raw->size();
   }
@@ -109,7 +155,8 @@ Result<size_t> validate_value(const std::string& name, const json& value, json& 
   }
   const std::string s = value.at("StringValue").get<std::string>();
   if (s.empty()) {
-    return invalid("The message attribute '" + name + "' must contain a non-empty value of type '" + type_name + "'.");
+    return invalid("Message (user) attribute '" + name + "' must contain a non-empty value of type '" + type_name +
+                   "'.");
   }
   // The characters a message body may hold (what XML 1.0 can carry).
   if (!storage::is_valid_message_text(s)) {
@@ -172,11 +219,23 @@ Status validate_fifo_token(const std::string& name, const std::string& value) {
                  " can only include alphanumeric and punctuation characters. 1 to 128 in length.");
 }
 
-Result<PreparedSend> prepare_send(const json& params) {
+Result<std::optional<int>> optional_int_within(const json& params, const char* name, int min, int max,
+                                               const std::string& reason) {
+  Params p(params);
+  auto value = p.optional_int(name, std::numeric_limits<int>::min(), std::numeric_limits<int>::max());
+  if (!value || !value.value()) return value;
+  const int n = *value.value();
+  if (n < min || n > max) {
+    return invalid("Value " + std::to_string(n) + " for parameter " + name + " is invalid. Reason: " + reason);
+  }
+  return value;
+}
+
+Result<PreparedSend> prepare_send(const json& params, std::string_view trace_header) {
   Params p(params);
   auto body = p.required_string("MessageBody");
   if (!body) return body.error();
-  auto delay = p.optional_int("DelaySeconds", 0, 900);
+  auto delay = optional_int_within(params, "DelaySeconds", 0, 900, "DelaySeconds must be >= 0 and <= 900.");
   if (!delay) return delay.error();
   auto attributes = validate_message_attributes(p.object("MessageAttributes"));
   if (!attributes) return attributes.error();
@@ -199,6 +258,8 @@ Result<PreparedSend> prepare_send(const json& params) {
   if (!system->attributes.empty()) {
     out.checksums["MD5OfMessageSystemAttributes"] = protocol::md5_of_attributes(system->attributes);
     out.message.aws_trace_header = system->attributes.at("AWSTraceHeader").at("StringValue").get<std::string>();
+  } else if (!trace_header.empty()) {
+    out.message.aws_trace_header = trace_header;
   }
   out.message.body = std::move(body.value());
   out.message.delay_seconds = delay.value();

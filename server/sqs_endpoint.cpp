@@ -218,6 +218,7 @@ void SqsEndpoint::serve_sqs(Exchange& x) const {
             account.value()->id,
             x.protocol_};
   call.region = account.value()->region;
+  call.trace_header = text_of(x.request["X-Amzn-Trace-Id"]);
   // Two pointers: std::function keeps them without allocating.
   run_action(*x.facts_, call, [this, &x](Result<Answer> result) { settle(x, std::move(result)); });
 }

@@ -4,6 +4,7 @@
 
 #include "common/text.h"
 
+#include <cctype>
 #include <charconv>
 #include <cstdint>
 #include <optional>
@@ -31,6 +32,15 @@ constexpr IntRange kIntAttributes[] = {
 nlohmann::json parse_policy_document(const std::string& text) {
   if (json_nests_too_deep(text)) return nlohmann::json(nlohmann::json::value_t::discarded);
   return nlohmann::json::parse(text, nullptr, false);
+}
+
+// "true" or "false" in any letter case, as AWS reads FifoQueue and
+// ContentBasedDeduplication ("True" is true), in lower case.
+std::optional<std::string> parse_bool(std::string_view text) {
+  std::string lower(text);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower != "true" && lower != "false") return std::nullopt;
+  return lower;
 }
 
 std::optional<int64_t> parse_int(std::string_view text) {
@@ -156,9 +166,22 @@ bool is_fifo(const AttributeMap& attributes) {
 }
 
 Status check_queue_type_rules(bool fifo, const AttributeMap& changes, const AttributeMap& result) {
-  for (const char* name : {"ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"}) {
+  if (auto type = changes.find("FifoQueue"); type != changes.end()) {
+    // A standard queue knows no FifoQueue, not even "false"; a FIFO queue
+    // takes "true" again as a no-op but cannot become standard.
+    if (!fifo) return make_error(ErrorCode::InvalidAttributeName, "Unknown Attribute FifoQueue.");
+    if (type->second != "true") {
+      return make_error(ErrorCode::InvalidAttributeValue,
+                        "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.");
+    }
+  }
+  if (!fifo && changes.count("ContentBasedDeduplication")) {
+    return make_error(ErrorCode::InvalidAttributeName, "Unknown Attribute ContentBasedDeduplication.");
+  }
+  for (const char* name : {"DeduplicationScope", "FifoThroughputLimit"}) {
     if (changes.count(name) && !fifo) {
-      return make_error(ErrorCode::InvalidAttributeName, std::string("Unknown Attribute ") + name + ".");
+      return make_error(ErrorCode::InvalidAttributeName,
+                        std::string("You can specify the ") + name + " only when FifoQueue is set to true.");
     }
   }
   if (fifo) {
@@ -175,7 +198,7 @@ Status check_queue_type_rules(bool fifo, const AttributeMap& changes, const Attr
   return Ok{};
 }
 
-Result<AttributeMap> validate_queue_attributes(const AttributeMap& requested, bool creating) {
+Result<AttributeMap> validate_queue_attributes(const AttributeMap& requested, bool /*creating*/) {
   AttributeMap out;
   for (const auto& [name, value] : requested) {
     bool known = false;
@@ -198,11 +221,10 @@ Result<AttributeMap> validate_queue_attributes(const AttributeMap& requested, bo
         if (doc.is_discarded() || !doc.is_object()) return invalid_value(name);
       }
       out[name] = value;
-    } else if (name == "FifoQueue" && !creating) {
-      return make_error(ErrorCode::InvalidAttributeName, "Unknown Attribute FifoQueue.");
     } else if (name == "FifoQueue" || name == "ContentBasedDeduplication") {
-      if (value != "true" && value != "false") return invalid_value(name);
-      out[name] = value;
+      auto flag = parse_bool(value);
+      if (!flag) return invalid_value(name);
+      out[name] = *flag;
     } else if (name == "DeduplicationScope") {
       if (value != "messageGroup" && value != "queue") return invalid_value(name);
       out[name] = value;
@@ -228,6 +250,16 @@ void apply_attributes(AttributeMap& attributes, const AttributeMap& changes) {
       attributes.erase(key);
     } else {
       attributes[key] = value;
+    }
+  }
+  // A KMS key replaces SQS-managed encryption (with AWS's default data key
+  // reuse period); no key ends KMS encryption, reuse period included.
+  if (auto key = changes.find("KmsMasterKeyId"); key != changes.end()) {
+    if (key->second.empty()) {
+      attributes.erase("KmsDataKeyReusePeriodSeconds");
+    } else {
+      attributes["SqsManagedSseEnabled"] = "false";
+      attributes.emplace("KmsDataKeyReusePeriodSeconds", "300");
     }
   }
 }

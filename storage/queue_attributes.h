@@ -21,20 +21,25 @@ bool is_valid_queue_name(std::string_view name, bool fifo = false);
 AttributeMap default_queue_attributes(bool fifo = false);
 
 // The rules that depend on the queue's type, checked on the attributes a
-// request changes and on the result: FIFO-only attributes on a standard
-// queue are unknown; perMessageGroupId throughput needs messageGroup
-// deduplication scope.
+// request changes and on the result: FifoQueue and ContentBasedDeduplication
+// on a standard queue are unknown, DeduplicationScope and FifoThroughputLimit
+// need a FIFO queue; a FIFO queue stays one (FifoQueue=true is a no-op);
+// perMessageGroupId throughput needs messageGroup deduplication scope.
 Status check_queue_type_rules(bool fifo, const AttributeMap& changes, const AttributeMap& result);
 
 bool is_fifo(const AttributeMap& attributes);
 
 // Checks names and values against AWS's rules (InvalidAttributeName,
-// InvalidAttributeValue) and returns them normalised. `creating` allows the
-// create-only attribute FifoQueue.
+// InvalidAttributeValue) and returns them normalised (FifoQueue and
+// ContentBasedDeduplication in any letter case become "true" / "false").
+// `creating` is unused: FifoQueue is judged by check_queue_type_rules, the
+// same on create and on set.
 Result<AttributeMap> validate_queue_attributes(const AttributeMap& requested, bool creating);
 
 // Applies validated `changes` to `attributes`: each is set, except that an
-// attribute without a default disappears when set to "" (e.g. Policy).
+// attribute without a default disappears when set to "" (e.g. Policy). A
+// KmsMasterKeyId turns SqsManagedSseEnabled to false; "" also removes
+// KmsDataKeyReusePeriodSeconds.
 void apply_attributes(AttributeMap& attributes, const AttributeMap& changes);
 
 // Typed reads of stored attributes (always valid once stored).

@@ -63,9 +63,7 @@ Status add_tags(QueueInfo& queue, const TagMap& tags) {
   if (auto st = validate_tags(tags); !st) return st;
   TagMap merged = queue.tags;
   for (const auto& [key, value] : tags) merged[key] = value;
-  if (merged.size() > kMaxTags) {
-    return invalid("Too many tags added for queue " + queue.name + ". A queue can have at most 50 tags.");
-  }
+  if (merged.size() > kMaxTags) return invalid("Too many tags added for queue " + queue.name + ".");
   queue.tags = std::move(merged);
   return Ok{};
 }
@@ -81,9 +79,12 @@ Status add_permission(QueueInfo& queue, const std::string& queue_arn, const Perm
                    "characters, hyphens, or underscores. 1 to 80 in length.");
   }
   if (p.account_ids.empty()) return invalid("Value [] for parameter AWSAccountIds is invalid.");
-  if (p.actions.empty()) return invalid("Value [] for parameter Actions is invalid.");
+  if (p.actions.empty())
+    return make_error(ErrorCode::MissingParameter, "The request must contain the parameter Actions.");
   if (p.actions.size() > kMaxActionsPerStatement) {
-    return make_error(ErrorCode::OverLimit, "An Amazon SQS policy can have a maximum of 7 actions per statement.");
+    return make_error(ErrorCode::OverLimit, std::to_string(p.actions.size()) +
+                                                " Actions were found, maximum allowed is " +
+                                                std::to_string(kMaxActionsPerStatement) + ".");
   }
   for (const auto& id : p.account_ids) {
     if (id.size() != 12 || id.find_first_not_of("0123456789") != std::string::npos) {
@@ -107,7 +108,7 @@ Status add_permission(QueueInfo& queue, const std::string& queue_arn, const Perm
   }
   if (!policy.is_object()) {
     policy = {
-        {"Version", "2012-10-17"}, {"Id", queue_arn + "/SQSDefaultPolicy"}, {"Statement", nlohmann::json::array()}};
+        {"Version", "2008-10-17"}, {"Id", queue_arn + "/SQSDefaultPolicy"}, {"Statement", nlohmann::json::array()}};
   }
   policy["Statement"] = statements_of(policy);
   for (const auto& statement : policy["Statement"]) {
@@ -127,9 +128,7 @@ Status add_permission(QueueInfo& queue, const std::string& queue_arn, const Perm
 }
 
 Status remove_permission(QueueInfo& queue, const std::string& label) {
-  auto not_found = invalid("Value " + label +
-                           " for parameter Label is invalid. Reason: can't find label on existing "
-                           "policy.");
+  auto not_found = invalid("Value " + label + " for parameter Label is invalid. Reason: can't find label.");
   auto current = queue.attributes.find("Policy");
   if (current == queue.attributes.end() || current->second.empty() || json_nests_too_deep(current->second)) {
     return not_found;

@@ -15,7 +15,7 @@ Status check_redrive_target(const RedriveScope& scope, const std::string& source
   auto target = queue_name_from_arn(policy->dead_letter_target_arn, scope.region, scope.account_id);
   const AttributeMap* target_attributes = target ? scope.find_queue(*target) : nullptr;
   if (!target_attributes) return reject("Dead letter target does not exist.");
-  if (*target == source_name) return reject("Dead letter target can not be the source queue itself.");
+  // A queue may name itself as its dead-letter target: AWS accepts it.
   if (is_fifo(*target_attributes) != is_fifo(attributes)) {
     return reject("Dead-letter queue must be same type of queue as the source.");
   }

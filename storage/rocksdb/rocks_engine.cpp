@@ -325,13 +325,13 @@ Status RocksEngine::delete_queue(const std::string& name) {
   for (auto* task : running) {
     MoveTaskRecord failed = *task;
     failed.task.status = "FAILED";
-    failed.task.failure_reason = "The source queue was deleted.";
+    failed.task.failure_reason = "AWS.SimpleQueueService.NonExistentQueue";
     put_task_record(batch, failed);
   }
   if (auto st = write(batch); !st) return st;
   for (auto* task : running) {
     task->task.status = "FAILED";
-    task->task.failure_reason = "The source queue was deleted.";
+    task->task.failure_reason = "AWS.SimpleQueueService.NonExistentQueue";
   }
   deleted_at_[name] = now();
   queues_.erase(name);

@@ -36,6 +36,9 @@ nlohmann::json task_json(const MoveTaskRecord& r) {
 
 SqsError not_found(const std::string& what) { return make_error(ErrorCode::ResourceNotFoundException, what); }
 
+// A failed task's FailureReason: as on AWS, the error code, not a sentence.
+constexpr const char* kQueueMissing = "AWS.SimpleQueueService.NonExistentQueue";
+
 }  // namespace
 
 bool RocksEngine::load_move_tasks(std::string& error) {
@@ -176,7 +179,7 @@ std::optional<int64_t> RocksEngine::step_move_tasks(int64_t now) {
 
 void RocksEngine::step_move_task(MoveTaskRecord& task, int64_t now) {
   auto source_it = queues_.find(task.source_name);
-  if (source_it == queues_.end()) return finish_task(task, "FAILED", "The source queue was deleted.");
+  if (source_it == queues_.end()) return finish_task(task, "FAILED", kQueueMissing);
   Queue& source = source_it->second;
   promote_due(source, now);
 
@@ -213,8 +216,7 @@ void RocksEngine::step_move_task(MoveTaskRecord& task, int64_t now) {
     auto destination_name = queue_name_from_arn(destination_arn, options_.region, options_.account_id);
     auto destination = destination_name ? queues_.find(*destination_name) : queues_.end();
     if (destination == queues_.end()) {
-      failure = destination_arn.empty() ? "A message has no source queue to return to."
-                                        : "The destination queue " + destination_arn + " does not exist.";
+      failure = kQueueMissing;  // no destination, or the message's source queue is gone
       break;
     }
     // AWS: "All redriven messages are considered new messages and are

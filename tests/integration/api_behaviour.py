@@ -359,21 +359,18 @@ class ApiBehaviour(SqsTestBase):
         self.assertEqual(r.get("Failed", []), [])
 
     def test_send_batch_request_too_long(self):
-        # bodies (and attributes) summed over the batch are bounded by the
-        # queue's MaximumMessageSize: 2 x 600 bytes on a 1,024-byte queue
+        # bodies (and attributes) summed over the batch are bounded by
+        # 1,048,576 bytes, whatever the queue's MaximumMessageSize (AWS)
         _, url = self.new_queue({"MaximumMessageSize": "1024"})
-        self.assertSqsError("AWS.SimpleQueueService.BatchRequestTooLong", self.client.send_message_batch,
-                            exc="BatchRequestTooLong", QueueUrl=url, Entries=[
-                                {"Id": "a", "MessageBody": "a" * 600}, {"Id": "b", "MessageBody": "b" * 600}])
         attr = {"ab": {"DataType": "String", "StringValue": "x" * 20}}
         self.assertSqsError("AWS.SimpleQueueService.BatchRequestTooLong", self.client.send_message_batch,
                             exc="BatchRequestTooLong", QueueUrl=url, Entries=[
-                                {"Id": "a", "MessageBody": "a" * 500, "MessageAttributes": attr},
-                                {"Id": "b", "MessageBody": "b" * 500, "MessageAttributes": attr}])
+                                {"Id": f"e{i}", "MessageBody": "a" * 220_000, "MessageAttributes": attr}
+                                for i in range(5)])
         self.assertEqual(self.counts(url), ("0", "0", "0"), "a rejected batch sends nothing")
         r = self.client.send_message_batch(QueueUrl=url, Entries=[
-            {"Id": "a", "MessageBody": "a" * 500}, {"Id": "b", "MessageBody": "b" * 500}])
-        self.assertEqual(len(r["Successful"]), 2, "1,000 bytes in all fit a 1,024-byte queue")
+            {"Id": "a", "MessageBody": "a" * 600}, {"Id": "b", "MessageBody": "b" * 600}])
+        self.assertEqual(len(r["Successful"]), 2, "2 x 600 bytes on a 1,024-byte queue: each fits")
 
     # =====================================================================
     # Dead-letter queues

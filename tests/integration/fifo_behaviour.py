@@ -209,9 +209,12 @@ class FifoBehaviour:
     def test_set_queue_attributes_fifo_queue_is_create_only(self):
         _, furl = self.new_fifo()
         _, surl = self.new_standard()
-        for url, value in ((furl, "true"), (furl, "false"), (surl, "true")):
+        # AWS: "true" again on a FIFO queue is a no-op; "false" cannot change
+        # its type; a standard queue knows no FifoQueue
+        self.client.set_queue_attributes(QueueUrl=furl, Attributes={"FifoQueue": "true"})
+        for url, value, code in ((furl, "false", "InvalidAttributeValue"), (surl, "true", "InvalidAttributeName")):
             with self.subTest(url=url, value=value):
-                self.assertSqsError("InvalidAttributeName", self.client.set_queue_attributes,
+                self.assertSqsError(code, self.client.set_queue_attributes,
                                     QueueUrl=url, Attributes={"FifoQueue": value})
         self.assertEqual(self.attrs(furl, ["FifoQueue"]), {"FifoQueue": "true"})
         self.assertNotIn("FifoQueue", self.attrs(surl))

@@ -298,8 +298,9 @@ export function defineFifoSuite(label, makeApi) {
         () => expectError(api, 'CreateQueue', { QueueName: fifoWithoutAttr }, ERR.InvalidParameterValue),
         () => expectError(api, 'GetQueueUrl', { QueueName: noFifoSuffix }, ERR.QueueDoesNotExist),
         () => expectError(api, 'GetQueueUrl', { QueueName: fifoWithoutAttr }, ERR.QueueDoesNotExist),
-        // FifoQueue is a CreateQueue-only attribute ("Unknown Attribute FifoQueue.")
-        () => expectError(api, 'SetQueueAttributes', { QueueUrl: fifo.url, Attributes: { FifoQueue: 'true' } }, ERR.InvalidAttributeName),
+        // FifoQueue=true again is a no-op on a FIFO queue; a standard queue
+        // knows no FifoQueue ("Unknown Attribute FifoQueue.")
+        () => api.call('SetQueueAttributes', { QueueUrl: fifo.url, Attributes: { FifoQueue: 'true' } }),
         () => expectError(api, 'SetQueueAttributes', { QueueUrl: std.url, Attributes: { FifoQueue: 'true' } }, ERR.InvalidAttributeName),
         // FIFO-only attributes on a standard queue
         ...['ContentBasedDeduplication:true', 'DeduplicationScope:queue', 'FifoThroughputLimit:perQueue'].flatMap((kv) => {

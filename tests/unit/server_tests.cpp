@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <map>
 #include <ctime>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -17,6 +18,7 @@
 #include "protocol/sigv4.h"
 #include "server/accounts.h"
 #include "server/long_polls.h"
+#include "server/message_attributes.h"
 #include "server/queue_urls.h"
 #include "server/sqs_endpoint.h"
 #include "tests/unit/test_support.h"
@@ -342,6 +344,81 @@ TEST_CASE("Action facts agree with the wire names", "[facts]") {
   CHECK(facts_of(SqsAction::GetQueueUrl).auto_create == AutoCreate::ByQueueName);
   CHECK(facts_of(SqsAction::DeleteQueue).auto_create == AutoCreate::Never);
   CHECK_FALSE(facts_of(SqsAction::PurgeQueue).xml_result_element);
+}
+
+TEST_CASE("X-Amzn-Trace-Id becomes the AWSTraceHeader system attribute", "[endpoint]") {
+  Server server;
+  server.serve(json_request("CreateQueue", {{"QueueName", "q1"}}));
+  const std::string trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
+  HttpRequest traced = json_request("SendMessage", {{"QueueUrl", kQueueUrl}, {"MessageBody", "traced"}});
+  traced.set("X-Amzn-Trace-Id", trace);
+  auto sent = server.serve(std::move(traced));
+  CHECK(sent->response.status == 200);
+  CHECK_FALSE(body_of(*sent).contains("MD5OfMessageSystemAttributes"));  // the SDK sent no system attribute
+  // The message's own AWSTraceHeader wins over the header.
+  HttpRequest both = json_request(
+      "SendMessage",
+      {{"QueueUrl", kQueueUrl},
+       {"MessageBody", "explicit"},
+       {"MessageSystemAttributes", {{"AWSTraceHeader", {{"DataType", "String"}, {"StringValue", "Root=own"}}}}}});
+  both.set("X-Amzn-Trace-Id", trace);
+  server.serve(std::move(both));
+  auto received = server.serve(json_request(
+      "ReceiveMessage",
+      {{"QueueUrl", kQueueUrl}, {"MaxNumberOfMessages", 10}, {"MessageSystemAttributeNames", {"AWSTraceHeader"}}}));
+  const json answer = body_of(*received);
+  std::map<std::string, std::string> trace_of;
+  for (const auto& m : answer["Messages"]) {
+    trace_of[m["Body"]] = m["Attributes"]["AWSTraceHeader"];
+  }
+  CHECK(trace_of == std::map<std::string, std::string>{{"traced", trace}, {"explicit", "Root=own"}});
+}
+
+TEST_CASE("A missing queue is worded per protocol", "[endpoint]") {
+  Server server;
+  auto json_answer = server.serve(json_request("GetQueueUrl", {{"QueueName", "nope"}}));
+  CHECK(body_of(*json_answer)["message"] == "The specified queue does not exist.");
+  auto query_answer = server.serve(query_request("Action=GetQueueUrl&QueueName=nope"));
+  CHECK(xml_element(query_answer->response.body, "Message") ==
+        "The specified queue does not exist for this wsdl version.");
+  CHECK(xml_element(query_answer->response.body, "Code") == "AWS.SimpleQueueService.NonExistentQueue");
+}
+
+TEST_CASE("Message attribute names and values as AWS checks them", "[attributes]") {
+  auto check = [](const std::string& name, const json& value) {
+    const json attributes = {{name, value}};
+    return validate_message_attributes(&attributes);
+  };
+  const json text = {{"DataType", "String"}, {"StringValue", "v"}};
+  CHECK(check("attr.1\u00f8\u00df\u00e4", text).ok());
+  CHECK(check("\u540d\u524d-\u0438\u043c\u044f_\u03b1", text).ok());
+  CHECK(check(std::string(256, 'n'), text).ok());
+  CHECK_FALSE(check("bad\xc3", text).ok());  // not UTF-8
+  for (const std::string bad : {"a!b", "a\"b", "a\u00a7b", "a(b", "a?b", ".lead", "trail.", "a..b", "AWS.x", "aws.x",
+                                "Amazon.x", "AMAZON.x", "a\u00d7b", "a b"}) {
+    CAPTURE(bad);
+    CHECK(check(bad, text).error().message == "Message (user) attribute name '" + bad + "' is invalid.");
+  }
+  CHECK_FALSE(check(std::string(257, 'n'), text).ok());
+  std::string long_letters;
+  for (int i = 0; i < 257; ++i) long_letters += "\u00e4";
+  CHECK_FALSE(check(long_letters, text).ok());      // 257 characters
+  CHECK(check(long_letters.substr(2), text).ok());  // 256 characters, 512 bytes
+  CHECK(check("e", {{"DataType", "String"}, {"StringValue", ""}}).error().message ==
+        "Message (user) attribute 'e' must contain a non-empty value of type 'String'.");
+  CHECK(check("t", {{"DataType", "Strin"}, {"StringValue", "v"}}).error().message ==
+        "The type of message (user) attribute 't' is invalid. You must use only the following supported type "
+        "prefixes: Binary, Number, String.");
+}
+
+TEST_CASE("Range errors of integer parameters in AWS's words", "[params]") {
+  const json params = {{"WaitTimeSeconds", 21}, {"DelaySeconds", -1}, {"Fine", 5}};
+  CHECK(optional_int_within(params, "WaitTimeSeconds", 0, 20, "Must be >= 0 and <= 20, if provided.").error().message ==
+        "Value 21 for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.");
+  CHECK(optional_int_within(params, "DelaySeconds", 0, 900, "DelaySeconds must be >= 0 and <= 900.").error().message ==
+        "Value -1 for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900.");
+  CHECK(*optional_int_within(params, "Fine", 0, 10, "").value() == 5);
+  CHECK_FALSE(optional_int_within(params, "Absent", 0, 10, "").value().has_value());
 }
 
 // --- Regions (H4) -----------------------------------------------------------

@@ -40,6 +40,24 @@ ENGINE_TEST("attribute names are checked", "[queues]") {
   CHECK(code_of(check_queue_type_rules(false, {{"DeduplicationScope", "queue"}}, {})) == "InvalidAttributeName");
   CHECK(code_of(check_queue_type_rules(false, {{"FifoThroughputLimit", "perQueue"}}, {})) == "InvalidAttributeName");
   CHECK(check_queue_type_rules(true, {{"ContentBasedDeduplication", "true"}}, {}).ok());
+  // AWS's words: FifoQueue on a standard queue (even "false") is unknown; a
+  // FIFO queue takes "true" again but cannot become standard.
+  CHECK(check_queue_type_rules(false, {{"FifoQueue", "false"}}, {}).error().message == "Unknown Attribute FifoQueue.");
+  CHECK(check_queue_type_rules(false, {{"DeduplicationScope", "queue"}}, {}).error().message ==
+        "You can specify the DeduplicationScope only when FifoQueue is set to true.");
+  CHECK(check_queue_type_rules(false, {{"FifoThroughputLimit", "perQueue"}}, {}).error().message ==
+        "You can specify the FifoThroughputLimit only when FifoQueue is set to true.");
+  CHECK(check_queue_type_rules(true, {{"FifoQueue", "true"}}, {}).ok());
+  CHECK(check_queue_type_rules(true, {{"FifoQueue", "false"}}, {}).error().message ==
+        "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.");
+  // A KMS key replaces SQS-managed encryption; "" ends KMS encryption.
+  AttributeMap encrypted = default_queue_attributes();
+  apply_attributes(encrypted, {{"KmsMasterKeyId", "alias/aws/sqs"}});
+  CHECK(encrypted.at("SqsManagedSseEnabled") == "false");
+  CHECK(encrypted.at("KmsDataKeyReusePeriodSeconds") == "300");
+  apply_attributes(encrypted, {{"KmsMasterKeyId", ""}});
+  CHECK(encrypted.count("KmsMasterKeyId") == 0);
+  CHECK(encrypted.count("KmsDataKeyReusePeriodSeconds") == 0);
   // perMessageGroupId throughput needs messageGroup scope.
   CHECK(code_of(check_queue_type_rules(true, {{"FifoThroughputLimit", "perMessageGroupId"}},
                                        {{"FifoThroughputLimit", "perMessageGroupId"},
@@ -54,9 +72,13 @@ ENGINE_TEST("attribute names are checked", "[queues]") {
   CHECK(code_of(validate_queue_attributes({{"QueueArn", "arn:aws:sqs:us-east-1:000000000000:q"}}, false)) ==
         "InvalidAttributeName");
   CHECK(code_of(validate_queue_attributes({{"ApproximateNumberOfMessages", "0"}}, false)) == "InvalidAttributeName");
-  // FifoQueue only at creation.
-  CHECK(validate_queue_attributes({{"FifoQueue", "false"}}, true).ok());
-  CHECK(code_of(validate_queue_attributes({{"FifoQueue", "false"}}, false)) == "InvalidAttributeName");
+  // FifoQueue and ContentBasedDeduplication in any letter case; whether
+  // FifoQueue fits the queue is check_queue_type_rules' question.
+  CHECK(validate_queue_attributes({{"FifoQueue", "True"}}, true).value().at("FifoQueue") == "true");
+  CHECK(validate_queue_attributes({{"ContentBasedDeduplication", "FALSE"}}, false)
+            .value()
+            .at("ContentBasedDeduplication") == "false");
+  CHECK(validate_queue_attributes({{"FifoQueue", "false"}}, false).ok());
   // Other value checks.
   CHECK(validate_queue_attributes({{"SqsManagedSseEnabled", "false"}}, true).ok());
   CHECK(code_of(validate_queue_attributes({{"SqsManagedSseEnabled", "maybe"}}, true)) == "InvalidAttributeValue");

@@ -66,6 +66,7 @@ ENGINE_TEST("tag limits: 50 per queue, keys 1-128, values 0-256, no aws: prefix"
   CHECK(f.tags("q").size() == 50);
   // A 51st key, added alone, is over the limit; overwriting one is not.
   CHECK(code_of(add({{"one-more", "v"}})) == "InvalidParameterValue");
+  CHECK(add({{"one-more", "v"}}).error().message == "Too many tags added for queue q.");
   CHECK(f.tags("q").size() == 50);
   CHECK(add({{"a0", "changed"}}).ok());
   CHECK(f.tags("q").at("a0") == "changed");
@@ -132,7 +133,7 @@ ENGINE_TEST("add_permission builds the queue's Policy document", "[permissions]"
   INFO(outcome(st));
   REQUIRE(st.ok());
   json policy = policy_of(f, "q");
-  CHECK(policy["Version"] == "2012-10-17");
+  CHECK(policy["Version"] == "2008-10-17");
   REQUIRE(policy["Statement"].is_array());
   REQUIRE(policy["Statement"].size() == 1);
   const json& s1 = policy["Statement"][0];
@@ -186,6 +187,8 @@ ENGINE_TEST("add_permission errors leave the Policy unchanged", "[permissions]")
                        {"111122223333"},
                        {"SendMessage", "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility",
                         "GetQueueAttributes", "GetQueueUrl", "PurgeQueue", "SendMessageBatch"}})) == "OverLimit");
+  CHECK(grant(f, "q", {"eight", {"111122223333"}, std::vector<std::string>(8, "SendMessage")}).error().message ==
+        "8 Actions were found, maximum allowed is 7.");
   for (const char* bad_id : {"12345", "abcdefghijkl", "1234567890123", "11112222333x", ""}) {
     CAPTURE(bad_id);
     CHECK(code_of(grant(f, "q", {"bad-account", {bad_id}, {"SendMessage"}})) == "InvalidParameterValue");
@@ -201,7 +204,7 @@ ENGINE_TEST("add_permission errors leave the Policy unchanged", "[permissions]")
     CHECK(code_of(grant(f, "q", {bad_label, {"111122223333"}, {"SendMessage"}})) == "InvalidParameterValue");
   }
   CHECK(code_of(grant(f, "q", {"no-accounts", {}, {"SendMessage"}})) == "InvalidParameterValue");
-  CHECK(code_of(grant(f, "q", {"no-actions", {"111122223333"}, {}})) == "InvalidParameterValue");
+  CHECK(code_of(grant(f, "q", {"no-actions", {"111122223333"}, {}})) == "MissingParameter");
   CHECK(f.attributes("q").at("Policy") == before);
   CHECK(code_of(grant(f, "missing", {"x", {"111122223333"}, {"SendMessage"}})) == "QueueDoesNotExist");
 }
