@@ -76,7 +76,7 @@ std::string encode_query_json_error(const SqsError& error, std::string_view requ
   std::string out = "{\"Error\":{\"Code\":";
   append_json_string(info.query_code, out);
   out += ",\"Message\":";
-  append_json_string(error.message, out);
+  append_json_string(query_error_message(error), out);
   out += ",\"Type\":";
   append_json_string(info.sender_fault ? "Sender" : "Receiver", out);
   out += "},\"RequestId\":";
