@@ -99,8 +99,9 @@ class FifoCliTest(unittest.TestCase):
              "--message-group-id", "g"),
             ("InvalidParameterValue", "send-message", "--queue-url", url, "--message-body", "x",
              "--message-group-id", "g", "--message-deduplication-id", "d", "--delay-seconds", "5"),
-            ("InvalidAttributeName", "set-queue-attributes", "--queue-url", url,
-             "--attributes", "FifoQueue=true"),
+            # FifoQueue=true again is a no-op (AWS); a FIFO queue cannot become standard
+            ("InvalidAttributeValue", "set-queue-attributes", "--queue-url", url,
+             "--attributes", "FifoQueue=false"),
             ("InvalidParameterValue", "set-queue-attributes", "--queue-url", url, "--attributes",
              json.dumps({"RedrivePolicy": json.dumps({"deadLetterTargetArn": std_arn, "maxReceiveCount": "2"})})),
             ("InvalidParameterValue", "send-message", "--queue-url", std, "--message-body", "x",
