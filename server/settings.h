@@ -28,14 +28,14 @@ struct Settings {
   // SigV4 verification: on when there are credentials (access key -> secret
   // and account).
   Credentials credentials;
-  unsigned min_free_disk_mb = 256;  // below it sends are refused; RocksDB never meets a full disk
-  int dedup_window_seconds = 300;   // FIFO deduplication window; AWS's is 300, lower only for tests
+  unsigned min_free_disk_mb = 256;         // below it sends are refused; RocksDB never meets a full disk
+  int dedup_window_seconds = 300;          // FIFO deduplication window; AWS's is 300, lower only for tests
   int queue_delete_cooldown_seconds = 60;  // a deleted queue's name is refused this long (AWS: 60; 0: off)
-  std::string log_level = "info";   // debug, info, warn, error or off
-  bool log_json = false;            // one JSON object per line instead of text
-  bool access_log = false;          // a line per SQS request
-  bool auto_create_queues = false;  // a missing queue named by a URL is created on first use
-  bool console = true;              // the web console at /console
+  std::string log_level = "info";          // debug, info, warn, error or off
+  bool log_json = false;                   // one JSON object per line instead of text
+  bool access_log = false;                 // a line per SQS request
+  bool auto_create_queues = false;         // a missing queue named by a URL is created on first use
+  bool console = true;                     // the web console at /console
 };
 
 }  // namespace wharf::server
