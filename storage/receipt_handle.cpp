@@ -150,8 +150,9 @@ SqsError invalid_receipt_handle(const std::string& handle) {
 }
 
 SqsError receipt_handle_expired(const std::string& handle) {
-  return make_error(ErrorCode::InvalidParameterValue,
-                    "Value " + handle + " for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.");
+  return make_error(
+      ErrorCode::InvalidParameterValue,
+      "Value " + handle + " for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.");
 }
 
 SqsError message_unavailable(const std::string& handle) {

@@ -44,8 +44,8 @@ void RocksEngine::became_visible(Queue& q, uint64_t seq, Live& live) {
 // (storage/message_rules.h: FIFO groups are ready while their first
 // message is visible).
 void RocksEngine::update_ready(Queue& q, Group& g) {
-  const bool ready = q.fifo ? !g.pending.empty() && q.messages.at(*g.pending.begin()).where == Where::Visible
-                            : !g.visible.empty();
+  const bool ready =
+      q.fifo ? !g.pending.empty() && q.messages.at(*g.pending.begin()).where == Where::Visible : !g.visible.empty();
   if (!ready) {
     if (g.ready_key != 0) q.ready.erase({g.ready_key, &g});
     g.ready_key = 0;

@@ -88,9 +88,9 @@ bool RocksEngine::load_queues(std::string& error) {
     q.info.modified_s = doc.at("modified").get<int64_t>();
     q.fifo = is_fifo(q.info.attributes);
     const auto scope = doc.find("deduplication_scope");
-    q.dedup_per_group = q.fifo && (scope != doc.end() && scope->is_string()
-                                       ? scope->get<std::string>() == "messageGroup"
-                                       : deduplication_per_group_of(q.info.attributes));
+    q.dedup_per_group =
+        q.fifo && (scope != doc.end() && scope->is_string() ? scope->get<std::string>() == "messageGroup"
+                                                            : deduplication_per_group_of(q.info.attributes));
     std::string reserved;
     auto st = db_->Get(rocksdb::ReadOptions(), meta_cf_, seq_reservation_key(q.id), &reserved);
     if (st.ok() && reserved.size() == 8) q.next_seq = q.seq_reserved = get_u64(reserved);
