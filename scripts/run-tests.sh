@@ -19,7 +19,8 @@ status=0
 run() {
   echo "=== $1"
   shift
-  if "$@"; then echo "--- passed"; else echo "--- FAILED"; status=1; fi
+  local started=$SECONDS
+  if "$@"; then echo "--- passed in $((SECONDS - started)) s"; else echo "--- FAILED after $((SECONDS - started)) s"; status=1; fi
 }
 run "size limits: files 800 lines, functions 80, outside tests/" scripts/check-sizes.py
 run "format: every C++ file as .clang-format says" \
@@ -36,4 +37,5 @@ run "fuzzing: 6 libFuzzer targets, regressions + 60 s each, ASan+UBSan" tests/fu
 run "sanitizers: unit, Python and JavaScript suites against an ASan+UBSan build" \
   env -u WHARF_BIN tests/sanitize.sh
 if ((status)); then echo "SOME TESTS FAILED"; else echo "ALL TESTS PASSED"; fi
+echo "(all of it, with installing and building, in $SECONDS s)"
 exit $status
