@@ -55,10 +55,11 @@ void RocksEngine::update_ready(Queue& q, Group& g) {
   }
 }
 
-bool RocksEngine::set_visibility_deadline(Queue& q, uint64_t seq, Live& live, int64_t deadline, int64_t now) {
+// Takes a message out of the set its state keeps it in (the caller puts it
+// in its next one, or forgets it).
+void RocksEngine::unlist(Queue& q, uint64_t seq, const Live& live) {
   switch (live.where) {
     case Where::Visible:
-      if (deadline <= now) return false;  // stays visible
       --q.visible_count;
       live.group->visible.erase(seq);
       break;
@@ -69,6 +70,11 @@ bool RocksEngine::set_visibility_deadline(Queue& q, uint64_t seq, Live& live, in
       q.delayed.erase({live.visible_at_ms, seq});
       break;
   }
+}
+
+bool RocksEngine::set_visibility_deadline(Queue& q, uint64_t seq, Live& live, int64_t deadline, int64_t now) {
+  if (live.where == Where::Visible && deadline <= now) return false;  // stays visible
+  unlist(q, seq, live);
   live.visible_at_ms = deadline;
   if (deadline <= now) {
     became_visible(q, seq, live);
@@ -85,18 +91,7 @@ void RocksEngine::forget_message(Queue& q, uint64_t seq) {
   if (m == q.messages.end()) return;
   Live& live = m->second;
   Group& g = *live.group;
-  switch (live.where) {
-    case Where::Visible:
-      --q.visible_count;
-      g.visible.erase(seq);
-      break;
-    case Where::InFlight:
-      q.in_flight.erase({live.visible_at_ms, seq});
-      break;
-    case Where::Delayed:
-      q.delayed.erase({live.visible_at_ms, seq});
-      break;
-  }
+  unlist(q, seq, live);
   g.pending.erase(seq);
   q.messages.erase(m);
   update_ready(q, g);

@@ -254,6 +254,7 @@ class RocksEngine final : public Engine {
   // message_index.cpp: the in-memory index
   void index_message(Queue& q, uint64_t seq, const MessageState& state, int64_t now);
   void forget_message(Queue& q, uint64_t seq);
+  void unlist(Queue& q, uint64_t seq, const Live& live);
   MessageState state_of(const Live& live) const;
   void became_visible(Queue& q, uint64_t seq, Live& live);
   // Sets a visible or in-flight message's visibility deadline (in flight
