@@ -9,9 +9,12 @@ packages=(g++ cmake make pkg-config libboost1.81-dev libboost-program-options1.8
           librocksdb-dev nlohmann-json3-dev libspdlog-dev libssl-dev libgoogle-perftools-dev catch2)
 why="the C++ compiler, CMake and the libraries Wharf is built with"
 if [[ "${1:-}" == "--tests" ]]; then
-  why+=", and the SDKs, AWS CLI and browser the tests drive"
+  why+=", and the SDKs, AWS CLI, browser and PostgreSQL the tests drive"
   # python3-botocore carries the query-era SQS model the query-protocol tests use.
   packages+=(python3-botocore ca-certificates openssl clang-format)
+  # the PostgreSQL backend's tests start their own PostgreSQL 15
+  # (tests/pg/cluster.sh) and build against libpq.
+  packages+=(postgresql-15 libpq-dev)
   command -v node >/dev/null || packages+=(nodejs)
   command -v npm >/dev/null || packages+=(npm)
   command -v aws >/dev/null || packages+=(awscli)
