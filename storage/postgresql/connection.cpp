@@ -1,0 +1,323 @@
+#include "storage/postgresql/connection.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <charconv>
+
+namespace wharf::storage::postgresql {
+namespace {
+
+namespace asio = boost::asio;
+
+// libpq's messages end with a newline.
+std::string trimmed(const char* text) {
+  std::string s = text ? text : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::string sqlstate_of(const PGresult* result) {
+  const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  return state ? state : "";
+}
+
+}  // namespace
+
+// --- QueryResult -------------------------------------------------------------
+
+QueryResult QueryResult::success(PGresult* result) {
+  QueryResult r;
+  r.result_.reset(result);
+  return r;
+}
+
+QueryResult QueryResult::failure(PgError error) {
+  QueryResult r;
+  r.error_ = std::move(error);
+  return r;
+}
+
+int QueryResult::rows() const { return result_ ? PQntuples(result_.get()) : 0; }
+
+int QueryResult::columns() const { return result_ ? PQnfields(result_.get()) : 0; }
+
+bool QueryResult::is_null(int row, int column) const { return PQgetisnull(result_.get(), row, column) == 1; }
+
+std::string_view QueryResult::text(int row, int column) const {
+  return std::string_view(PQgetvalue(result_.get(), row, column),
+                          static_cast<size_t>(PQgetlength(result_.get(), row, column)));
+}
+
+int QueryResult::column(const char* name) const { return result_ ? PQfnumber(result_.get(), name) : -1; }
+
+uint64_t QueryResult::affected_rows() const {
+  if (!result_) return 0;
+  const std::string_view text = PQcmdTuples(result_.get());
+  uint64_t n = 0;
+  std::from_chars(text.data(), text.data() + text.size(), n);
+  return n;
+}
+
+// --- Connection: life ------------------------------------------------------
+
+std::shared_ptr<Connection> Connection::create(asio::io_context& io) {
+  return std::shared_ptr<Connection>(new Connection(io));
+}
+
+Connection::Connection(asio::io_context& io) : io_(io), socket_(io), connect_timer_(io) {}
+
+Connection::~Connection() {
+  release_socket();
+  if (conn_) PQfinish(conn_);
+}
+
+template <class Handler>
+void Connection::post(Handler handler) {
+  asio::post(io_, std::move(handler));
+}
+
+// libpq owns the socket and closes it in PQfinish: Asio only watches it.
+// Releasing cancels the waits; their handlers see a newer generation.
+void Connection::release_socket() {
+  ++socket_generation_;
+  read_armed_ = false;
+  write_armed_ = false;
+  if (socket_.is_open()) socket_.release();
+}
+
+PgError Connection::connection_error(std::string prefix) const {
+  return PgError{"", prefix + (conn_ ? trimmed(PQerrorMessage(conn_)) : std::string("no connection")), true};
+}
+
+void Connection::fail(std::string message) {
+  if (phase_ == Phase::Closed) return;
+  const PgError error = connection_error(std::move(message));
+  ConnectHandler connect_done = std::move(connect_handler_);
+  QueryHandler query_done = std::move(query_handler_);
+  connect_handler_ = nullptr;
+  query_handler_ = nullptr;
+  phase_ = Phase::Closed;
+  connect_timer_.cancel();
+  release_socket();
+  if (conn_) PQfinish(conn_);
+  conn_ = nullptr;
+  if (connect_done) post([done = std::move(connect_done), error] { done(error); });
+  if (query_done) post([done = std::move(query_done), error] { done(QueryResult::failure(error)); });
+}
+
+void Connection::close() {
+  if (phase_ == Phase::New) {
+    phase_ = Phase::Closed;
+    return;
+  }
+  fail("closed: ");
+}
+
+void Connection::wait(Wait what, std::function<void()> then) {
+  bool& armed = what == Wait::Read ? read_armed_ : write_armed_;
+  armed = true;
+  const auto type =
+      what == Wait::Read ? asio::posix::descriptor_base::wait_read : asio::posix::descriptor_base::wait_write;
+  socket_.async_wait(type, [self = shared_from_this(), what, generation = socket_generation_,
+                            then = std::move(then)](const boost::system::error_code& ec) {
+    if (generation != self->socket_generation_) return;  // released meanwhile: a stale wait
+    (what == Wait::Read ? self->read_armed_ : self->write_armed_) = false;
+    if (ec) {
+      if (ec != asio::error::operation_aborted) self->fail("waiting on the socket: " + ec.message() + "; ");
+      return;
+    }
+    then();
+  });
+}
+
+// --- Connecting --------------------------------------------------------------
+
+void Connection::async_connect(const std::string& conninfo, std::chrono::milliseconds timeout, ConnectHandler done) {
+  if (phase_ != Phase::New) {
+    post([done = std::move(done)] { done(PgError{"", "async_connect: this connection was already used", false}); });
+    return;
+  }
+  connect_handler_ = std::move(done);
+  phase_ = Phase::Connecting;
+  conn_ = PQconnectStart(conninfo.c_str());
+  if (!conn_ || PQstatus(conn_) == CONNECTION_BAD) return fail("cannot connect: ");
+  PQsetNoticeReceiver(conn_, &Connection::receive_notice, this);  // conn_ never outlives this
+  connect_timer_.expires_after(timeout);
+  connect_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->phase_ != Phase::Connecting) return;
+    self->fail("timed out connecting; ");
+  });
+  // libpq: start as if PQconnectPoll had answered "writing".
+  poll_connect(PGRES_POLLING_WRITING);
+}
+
+void Connection::poll_connect(PostgresPollingStatusType status) {
+  switch (status) {
+    case PGRES_POLLING_OK:
+      return finish_connect();
+    case PGRES_POLLING_READING:
+    case PGRES_POLLING_WRITING:
+      if (!follow_socket()) return fail("cannot connect: ");
+      return wait(status == PGRES_POLLING_READING ? Wait::Read : Wait::Write, [this] {
+        if (phase_ == Phase::Connecting) poll_connect(PQconnectPoll(conn_));
+      });
+    case PGRES_POLLING_FAILED:
+    default:
+      return fail("cannot connect: ");
+  }
+}
+
+// While it tries hosts and addresses, libpq may close its socket and open
+// another, perhaps with the same number: watch the current one afresh at
+// each step (connecting is rare; steady traffic never comes here).
+bool Connection::follow_socket() {
+  const int fd = PQsocket(conn_);
+  if (fd < 0) return false;
+  release_socket();
+  boost::system::error_code ec;
+  socket_.assign(fd, ec);
+  return !ec;
+}
+
+void Connection::finish_connect() {
+  connect_timer_.cancel();
+  if (!follow_socket()) return fail("cannot watch the connection's socket: ");
+  if (PQsetnonblocking(conn_, 1) != 0) return fail("cannot make the connection nonblocking: ");
+  phase_ = Phase::Idle;
+  ConnectHandler done = std::move(connect_handler_);
+  connect_handler_ = nullptr;
+  arm_read();
+  post([done = std::move(done)] { done(std::nullopt); });
+}
+
+// --- Statements ----------------------------------------------------------------
+
+void Connection::async_query(const std::string& sql, const std::vector<PgParam>& params, QueryHandler done) {
+  if (phase_ != Phase::Idle) {
+    const bool lost = !connected();
+    post([done = std::move(done), lost] {
+      done(QueryResult::failure(
+          PgError{"", lost ? "the connection is closed" : "a statement is already running on this connection", lost}));
+    });
+    return;
+  }
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  query_handler_ = std::move(done);
+  if (!PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
+                         0)) {
+    if (PQstatus(conn_) == CONNECTION_BAD) return fail("cannot send the statement: ");
+    // Refused before anything was sent (e.g. too many parameters): the
+    // connection is still good.
+    QueryHandler refused = std::move(query_handler_);
+    query_handler_ = nullptr;
+    const PgError error{"", "cannot send the statement: " + trimmed(PQerrorMessage(conn_)), false};
+    post([done = std::move(refused), error] { done(QueryResult::failure(error)); });
+    return;
+  }
+  phase_ = Phase::Sending;
+  first_result_.reset();
+  flush();
+}
+
+// Sends what libpq still holds; a big statement waits for the socket to
+// take more. Reading goes on meanwhile (arm_read), as libpq asks.
+void Connection::flush() {
+  const int pending = PQflush(conn_);
+  if (pending < 0) return fail("cannot send the statement: ");
+  if (pending == 1) {
+    if (!write_armed_) {
+      wait(Wait::Write, [this] {
+        if (phase_ == Phase::Sending) flush();
+      });
+    }
+    return;
+  }
+  phase_ = Phase::Receiving;
+  collect_results();  // the answer may already be in libpq's buffer
+}
+
+// The socket is watched for reading whenever the connection is up: results,
+// notifications between statements, and the server closing the connection
+// all arrive this way.
+void Connection::arm_read() {
+  if (read_armed_ || !connected()) return;
+  wait(Wait::Read, [this] { on_readable(); });
+}
+
+void Connection::on_readable() {
+  if (!connected()) return;
+  if (!PQconsumeInput(conn_)) return fail("connection lost: ");
+  drain_notifications();
+  if (phase_ == Phase::Sending) flush();  // libpq: after reading, try sending again
+  if (phase_ == Phase::Receiving) collect_results();
+  arm_read();
+}
+
+void Connection::collect_results() {
+  while (phase_ == Phase::Receiving && !PQisBusy(conn_)) {
+    PGresult* result = PQgetResult(conn_);
+    if (!result) {
+      finish_query();
+      return;
+    }
+    if (first_result_) {  // one statement, one result: later ones are not expected
+      PQclear(result);
+      continue;
+    }
+    const ExecStatusType status = PQresultStatus(result);
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+      first_result_ = QueryResult::success(result);
+      continue;
+    }
+    PgError error{sqlstate_of(result), trimmed(PQresultErrorMessage(result)), PQstatus(conn_) == CONNECTION_BAD};
+    if (error.message.empty()) error.message = std::string("unexpected result: ") + PQresStatus(status);
+    PQclear(result);
+    first_result_ = QueryResult::failure(std::move(error));
+  }
+  if (phase_ == Phase::Receiving && PQstatus(conn_) == CONNECTION_BAD) fail("connection lost: ");
+}
+
+// The statement is complete: hand its result over (after this handler, so
+// that the next statement starts from a settled connection).
+void Connection::finish_query() {
+  QueryResult result = first_result_ ? std::move(*first_result_)
+                                     : QueryResult::failure(PgError{"", "the statement gave no result", false});
+  first_result_.reset();
+  QueryHandler done = std::move(query_handler_);
+  query_handler_ = nullptr;
+  const bool lost = PQstatus(conn_) == CONNECTION_BAD;
+  if (lost && result.ok()) result = QueryResult::failure(connection_error("connection lost: "));
+  if (lost && !result.error().connection_lost) {
+    result = QueryResult::failure(PgError{result.error().sqlstate, result.error().message, true});
+  }
+  phase_ = Phase::Idle;
+  if (lost) {
+    phase_ = Phase::Closed;
+    release_socket();
+    PQfinish(conn_);
+    conn_ = nullptr;
+  }
+  post([done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
+}
+
+void Connection::receive_notice(void* self, const PGresult* notice) {
+  auto* connection = static_cast<Connection*>(self);
+  if (!connection->notice_handler_) return;
+  connection->post(
+      [handler = connection->notice_handler_, text = trimmed(PQresultErrorMessage(notice))] { handler(text); });
+}
+
+void Connection::drain_notifications() {
+  while (PGnotify* notification = PQnotifies(conn_)) {
+    if (notification_handler_) {
+      post([handler = notification_handler_, channel = std::string(notification->relname),
+            payload = std::string(notification->extra ? notification->extra : "")] { handler(channel, payload); });
+    }
+    PQfreemem(notification);
+  }
+}
+
+}  // namespace wharf::storage::postgresql

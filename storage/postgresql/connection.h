@@ -1,0 +1,154 @@
+// One PostgreSQL connection driven by an Asio io_context: libpq's
+// asynchronous API with the connection's socket in the event loop, so no
+// thread ever waits on the database. Connecting (PQconnectStart /
+// PQconnectPoll), sending a statement (PQsendQueryParams, PQflush) and
+// reading its result (PQconsumeInput, PQisBusy, PQgetResult) each wait for
+// the socket to become readable or writable, and the answer goes to a
+// completion handler.
+//
+// Not thread-safe: use a Connection from the one thread that runs its
+// io_context (or before any thread runs it). One thread also matters to the
+// waits: Asio watches sockets edge-triggered, and a wait is always re-armed
+// by the handler that saw the socket ready, before the loop polls again, so
+// no readiness is missed. The server runs one io_context per thread, and
+// each connection stays on one. Handlers are always called
+// from that io_context, never inline from the call that started the
+// operation. One statement at a time (the pool gives each transaction a
+// connection of its own; pipelining comes later: docs/design/postgresql.md).
+//
+// Host names in the connection string are resolved by libpq itself, which
+// blocks while it does; give addresses (or hostaddr=) where that matters.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace wharf::storage::postgresql {
+
+// Why a statement or the connection failed.
+struct PgError {
+  std::string sqlstate;          // the server's five-character code; "" when it never answered
+  std::string message;           // the server's or libpq's words
+  bool connection_lost = false;  // the connection is unusable now: make another
+};
+
+// What one statement answered: its rows (as text), or why it failed.
+class QueryResult {
+ public:
+  static QueryResult success(PGresult* result);
+  static QueryResult failure(PgError error);
+
+  bool ok() const { return !error_; }
+  const PgError& error() const { return *error_; }
+
+  int rows() const;
+  int columns() const;
+  bool is_null(int row, int column) const;
+  // A value in text form, valid while this QueryResult lives.
+  std::string_view text(int row, int column) const;
+  // The column's index by name; -1 when there is none.
+  int column(const char* name) const;
+  // Rows an INSERT, UPDATE or DELETE touched (0 for other statements).
+  uint64_t affected_rows() const;
+
+ private:
+  struct Clear {
+    void operator()(PGresult* result) const { PQclear(result); }
+  };
+  std::unique_ptr<PGresult, Clear> result_;
+  std::optional<PgError> error_;
+};
+
+// A statement parameter in text form; std::nullopt is SQL NULL.
+using PgParam = std::optional<std::string>;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  using ConnectHandler = std::function<void(std::optional<PgError>)>;  // no error: connected
+  using QueryHandler = std::function<void(QueryResult)>;
+  using NotificationHandler = std::function<void(std::string channel, std::string payload)>;
+  using NoticeHandler = std::function<void(std::string message)>;
+
+  static std::shared_ptr<Connection> create(boost::asio::io_context& io);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Connects to `conninfo` (a postgresql:// URL or key=value words; libpq's
+  // forms, several hosts allowed), giving up after `timeout` (libpq's own
+  // connect_timeout does not apply to this way of connecting).
+  void async_connect(const std::string& conninfo, std::chrono::milliseconds timeout, ConnectHandler done);
+
+  // Runs one statement with text parameters ($1, $2, ...) and answers its
+  // result. A statement started while another is running is refused (the
+  // handler gets an error) and the running one goes on.
+  void async_query(const std::string& sql, const std::vector<PgParam>& params, QueryHandler done);
+
+  // LISTEN's notifications, as they arrive (also between statements).
+  void on_notification(NotificationHandler handler) { notification_handler_ = std::move(handler); }
+  // The server's notices and warnings (and the reason it gives when it ends
+  // the connection), for the log; dropped when no handler is set (libpq's
+  // default would print them to stderr).
+  void on_notice(NoticeHandler handler) { notice_handler_ = std::move(handler); }
+
+  // Ends the connection; a running operation's handler gets connection_lost.
+  void close();
+
+  bool connected() const { return phase_ == Phase::Idle || phase_ == Phase::Sending || phase_ == Phase::Receiving; }
+  bool busy() const { return phase_ == Phase::Sending || phase_ == Phase::Receiving; }
+
+ private:
+  enum class Phase { New, Connecting, Idle, Sending, Receiving, Closed };
+  enum class Wait { Read, Write };
+
+  explicit Connection(boost::asio::io_context& io);
+
+  // Connecting.
+  void poll_connect(PostgresPollingStatusType status);
+  bool follow_socket();  // watch the socket libpq uses now (it changes while trying hosts)
+  void finish_connect();
+
+  // A statement.
+  void flush();
+  void arm_read();
+  void on_readable();
+  void collect_results();
+  void finish_query();
+  void drain_notifications();
+  static void receive_notice(void* self, const PGresult* notice);
+
+  void wait(Wait what, std::function<void()> then);
+  void fail(std::string message);  // the connection broke (or was closed): tell whoever waits
+  PgError connection_error(std::string prefix) const;
+  void release_socket();
+  template <class Handler>
+  void post(Handler handler);
+
+  boost::asio::io_context& io_;
+  boost::asio::posix::stream_descriptor socket_;
+  boost::asio::steady_timer connect_timer_;
+  PGconn* conn_ = nullptr;
+  Phase phase_ = Phase::New;
+  uint64_t socket_generation_ = 0;  // grows when the socket is released: older waits are stale
+  bool read_armed_ = false;
+  bool write_armed_ = false;
+  ConnectHandler connect_handler_;
+  QueryHandler query_handler_;
+  NotificationHandler notification_handler_;
+  NoticeHandler notice_handler_;
+  std::optional<QueryResult> first_result_;  // the statement's result, until libpq says it is complete
+};
+
+}  // namespace wharf::storage::postgresql
