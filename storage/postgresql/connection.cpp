@@ -95,8 +95,13 @@ void Connection::fail(std::string message) {
   const PgError error = connection_error(std::move(message));
   ConnectHandler connect_done = std::move(connect_handler_);
   QueryHandler query_done = std::move(query_handler_);
+  PipelineHandler pipeline_done = std::move(pipeline_handler_);
+  const size_t pipeline_size = pipeline_size_;
   connect_handler_ = nullptr;
   query_handler_ = nullptr;
+  pipeline_handler_ = nullptr;
+  pipeline_size_ = 0;
+  pipeline_results_.clear();
   phase_ = Phase::Closed;
   connect_timer_.cancel();
   release_socket();
@@ -104,6 +109,13 @@ void Connection::fail(std::string message) {
   conn_ = nullptr;
   if (connect_done) post([done = std::move(connect_done), error] { done(error); });
   if (query_done) post([done = std::move(query_done), error] { done(QueryResult::failure(error)); });
+  if (pipeline_done) {
+    post([done = std::move(pipeline_done), error, pipeline_size] {
+      std::vector<QueryResult> results;
+      for (size_t i = 0; i < pipeline_size; ++i) results.push_back(QueryResult::failure(error));
+      done(std::move(results));
+    });
+  }
 }
 
 void Connection::close() {
@@ -222,6 +234,42 @@ void Connection::async_query(const std::string& sql, const std::vector<PgParam>&
   flush();
 }
 
+void Connection::async_pipeline(std::vector<Statement> statements, PipelineHandler done) {
+  if (phase_ != Phase::Idle || statements.empty()) {
+    const bool lost = !connected();
+    const size_t n = statements.size();
+    post([done = std::move(done), lost, n] {
+      std::vector<QueryResult> refused;
+      for (size_t i = 0; i < n; ++i) {
+        refused.push_back(QueryResult::failure(PgError{
+            "", lost ? "the connection is closed" : "a statement is already running on this connection", lost}));
+      }
+      done(std::move(refused));
+    });
+    return;
+  }
+  if (!PQenterPipelineMode(conn_)) return fail("cannot enter pipeline mode: ");
+  pipeline_handler_ = std::move(done);
+  pipeline_size_ = statements.size();
+  pipeline_results_.clear();
+  pipeline_results_.reserve(statements.size());
+  for (const auto& statement : statements) {
+    std::vector<const char*> values;
+    values.reserve(statement.params.size());
+    for (const auto& p : statement.params) values.push_back(p ? p->c_str() : nullptr);
+    // A statement libpq refuses here leaves a pipeline half queued: this
+    // connection is not worth saving.
+    if (!PQsendQueryParams(conn_, statement.sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                           nullptr, nullptr, 0)) {
+      return fail("cannot queue a pipelined statement: ");
+    }
+  }
+  if (!PQpipelineSync(conn_)) return fail("cannot end the pipeline: ");
+  phase_ = Phase::Sending;
+  first_result_.reset();
+  flush();
+}
+
 // Sends what libpq still holds; a big statement waits for the socket to
 // take more. Reading goes on meanwhile (arm_read), as libpq asks.
 void Connection::flush() {
@@ -256,28 +304,62 @@ void Connection::on_readable() {
   arm_read();
 }
 
+// Reads what libpq has: one statement's results end with a null result;
+// a pipeline's end with its sync point.
 void Connection::collect_results() {
   while (phase_ == Phase::Receiving && !PQisBusy(conn_)) {
     PGresult* result = PQgetResult(conn_);
-    if (!result) {
+    if (!result && !pipeline_handler_) {
       finish_query();
       return;
     }
-    if (first_result_) {  // one statement, one result: later ones are not expected
+    if (!result) {  // one statement of the pipeline is complete
+      pipeline_results_.push_back(first_result_
+                                      ? std::move(*first_result_)
+                                      : QueryResult::failure(PgError{"", "the statement gave no result", false}));
+      first_result_.reset();
+      continue;
+    }
+    if (PQresultStatus(result) == PGRES_PIPELINE_SYNC) {
       PQclear(result);
-      continue;
+      finish_pipeline();
+      return;
     }
-    const ExecStatusType status = PQresultStatus(result);
-    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
-      first_result_ = QueryResult::success(result);
-      continue;
-    }
-    PgError error{sqlstate_of(result), trimmed(PQresultErrorMessage(result)), PQstatus(conn_) == CONNECTION_BAD};
-    if (error.message.empty()) error.message = std::string("unexpected result: ") + PQresStatus(status);
-    PQclear(result);
-    first_result_ = QueryResult::failure(std::move(error));
+    take_result(result);
   }
   if (phase_ == Phase::Receiving && PQstatus(conn_) == CONNECTION_BAD) fail("connection lost: ");
+}
+
+// The first result of a statement is its answer (a statement gives one).
+void Connection::take_result(PGresult* result) {
+  if (first_result_) {
+    PQclear(result);
+    return;
+  }
+  const ExecStatusType status = PQresultStatus(result);
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+    first_result_ = QueryResult::success(result);
+    return;
+  }
+  PgError error{sqlstate_of(result), trimmed(PQresultErrorMessage(result)), PQstatus(conn_) == CONNECTION_BAD};
+  if (status == PGRES_PIPELINE_ABORTED) error.message = "not run: an earlier statement of the pipeline failed";
+  if (error.message.empty()) error.message = std::string("unexpected result: ") + PQresStatus(status);
+  PQclear(result);
+  first_result_ = QueryResult::failure(std::move(error));
+}
+
+void Connection::finish_pipeline() {
+  if (!PQexitPipelineMode(conn_)) return fail("cannot leave pipeline mode: ");
+  std::vector<QueryResult> results = std::move(pipeline_results_);
+  pipeline_results_.clear();
+  while (results.size() < pipeline_size_) {
+    results.push_back(QueryResult::failure(PgError{"", "the statement gave no result", false}));
+  }
+  PipelineHandler done = std::move(pipeline_handler_);
+  pipeline_handler_ = nullptr;
+  pipeline_size_ = 0;
+  phase_ = Phase::Idle;
+  post([done = std::move(done), results = std::move(results)]() mutable { done(std::move(results)); });
 }
 
 // The statement is complete: hand its result over (after this handler, so

@@ -74,12 +74,19 @@ class QueryResult {
 // A statement parameter in text form; std::nullopt is SQL NULL.
 using PgParam = std::optional<std::string>;
 
+// One statement of a pipeline.
+struct Statement {
+  std::string sql;
+  std::vector<PgParam> params;
+};
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using ConnectHandler = std::function<void(std::optional<PgError>)>;  // no error: connected
   using QueryHandler = std::function<void(QueryResult)>;
   using NotificationHandler = std::function<void(std::string channel, std::string payload)>;
   using NoticeHandler = std::function<void(std::string message)>;
+  using PipelineHandler = std::function<void(std::vector<QueryResult>)>;
 
   static std::shared_ptr<Connection> create(boost::asio::io_context& io);
   ~Connection();
@@ -95,6 +102,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // result. A statement started while another is running is refused (the
   // handler gets an error) and the running one goes on.
   void async_query(const std::string& sql, const std::vector<PgParam>& params, QueryHandler done);
+
+  // Sends several statements at once (libpq's pipeline mode: one round
+  // trip) and answers one result per statement, in order. Once one fails,
+  // the server skips the rest of the pipeline: their results are failures
+  // saying so. Without BEGIN, the statements form one implicit transaction
+  // that commits at the pipeline's end, or not at all. With BEGIN and no
+  // COMMIT reached (a statement failed), the transaction is left failed,
+  // as after any error in a transaction: the caller sends ROLLBACK.
+  // Refused like async_query while a statement runs; an empty pipeline
+  // answers an empty list.
+  void async_pipeline(std::vector<Statement> statements, PipelineHandler done);
 
   // LISTEN's notifications, as they arrive (also between statements).
   void on_notification(NotificationHandler handler) { notification_handler_ = std::move(handler); }
@@ -126,6 +144,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_readable();
   void collect_results();
   void finish_query();
+  void take_result(PGresult* result);
+  void finish_pipeline();
   void drain_notifications();
   static void receive_notice(void* self, const PGresult* notice);
 
@@ -149,6 +169,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   NotificationHandler notification_handler_;
   NoticeHandler notice_handler_;
   std::optional<QueryResult> first_result_;  // the statement's result, until libpq says it is complete
+  // A pipeline in progress: its handler, its size, the results so far.
+  PipelineHandler pipeline_handler_;
+  size_t pipeline_size_ = 0;
+  std::vector<QueryResult> pipeline_results_;
 };
 
 }  // namespace wharf::storage::postgresql

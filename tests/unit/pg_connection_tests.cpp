@@ -266,3 +266,100 @@ TEST_CASE("the server's notices go to the notice handler", "[postgresql][connect
   REQUIRE(run_until(io, [&] { return !notices.empty(); }));
   CHECK(notices.front().find("heard 42") != std::string::npos);
 }
+
+namespace {
+
+std::vector<QueryResult> pipeline(boost::asio::io_context& io, Connection& connection,
+                                  std::vector<wharf::storage::postgresql::Statement> statements) {
+  std::optional<std::vector<QueryResult>> results;
+  connection.async_pipeline(std::move(statements), [&](std::vector<QueryResult> r) { results = std::move(r); });
+  CHECK(!results);  // never answered inline
+  REQUIRE(run_until(io, [&] { return results.has_value(); }));
+  return std::move(*results);
+}
+
+}  // namespace
+
+TEST_CASE("a pipeline sends several statements at once and answers each", "[postgresql][connection][pipeline]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  boost::asio::io_context io;
+  auto c = connect(io, wharf::testing::test_postgres().url);
+  REQUIRE(query(io, *c, "CREATE TEMP TABLE p (id int PRIMARY KEY, body text)").ok());
+
+  SECTION("a transaction in one round trip") {
+    auto results = pipeline(io, *c,
+                            {{"BEGIN", {}},
+                             {"INSERT INTO p SELECT g, $1 FROM generate_series(1, $2::int) AS g", {"x", "3"}},
+                             {"SELECT count(*), min(body) FROM p", {}},
+                             {"COMMIT", {}}});
+    REQUIRE(results.size() == 4);
+    for (const auto& r : results) CHECK(describe(r) == "ok");
+    CHECK(results[1].affected_rows() == 3);
+    CHECK(results[2].text(0, 0) == "3");
+    CHECK(results[2].text(0, 1) == "x");
+    CHECK(query(io, *c, "SELECT count(*) FROM p").text(0, 0) == "3");
+  }
+  SECTION("a failed statement skips the rest, and its transaction is rolled back") {
+    REQUIRE(query(io, *c, "INSERT INTO p VALUES (1, 'old')").ok());
+    auto results = pipeline(io, *c,
+                            {{"BEGIN", {}},
+                             {"INSERT INTO p VALUES (2, 'new')", {}},
+                             {"INSERT INTO p VALUES ($1::int, 'duplicate')", {"1"}},
+                             {"SELECT 'not run'", {}},
+                             {"COMMIT", {}}});
+    REQUIRE(results.size() == 5);
+    CHECK(results[0].ok());
+    CHECK(results[1].ok());
+    REQUIRE_FALSE(results[2].ok());
+    CHECK(results[2].error().sqlstate == "23505");
+    CHECK_FALSE(results[3].ok());
+    CHECK_FALSE(results[4].ok());
+    CHECK(c->connected());
+    // The transaction is left failed, as after an error outside a pipeline:
+    // the caller ends it.
+    CHECK(query(io, *c, "ROLLBACK").ok());
+    CHECK(query(io, *c, "SELECT string_agg(body, ',' ORDER BY id) FROM p").text(0, 0) == "old");
+  }
+  SECTION("without BEGIN, the pipeline is one implicit transaction: all or nothing") {
+    auto results = pipeline(io, *c,
+                            {{"INSERT INTO p VALUES (10, 'a')", {}},
+                             {"INSERT INTO p VALUES (10, 'again')", {}},
+                             {"INSERT INTO p VALUES (11, 'skipped')", {}}});
+    REQUIRE(results.size() == 3);
+    CHECK(results[0].ok());
+    CHECK(results[1].error().sqlstate == "23505");
+    CHECK_FALSE(results[2].ok());
+    CHECK(query(io, *c, "SELECT count(*) FROM p").text(0, 0) == "0");
+  }
+  SECTION("a big pipeline") {
+    std::vector<wharf::storage::postgresql::Statement> many;
+    const std::string body(64 << 10, 'b');
+    for (int i = 0; i < 100; ++i) many.push_back({"INSERT INTO p VALUES ($1::int, $2)", {std::to_string(i), body}});
+    auto results = pipeline(io, *c, std::move(many));
+    REQUIRE(results.size() == 100);
+    for (const auto& r : results) CHECK(r.ok());
+    CHECK(query(io, *c, "SELECT count(*), sum(length(body)) FROM p").text(0, 1) == std::to_string(100 * body.size()));
+  }
+  // Afterwards the connection runs single statements as before.
+  CHECK(query(io, *c, "SELECT 'after'").text(0, 0) == "after");
+}
+
+TEST_CASE("a pipeline on a connection the server ends fails as a whole", "[postgresql][connection][pipeline]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  boost::asio::io_context io;
+  auto c = connect(io, wharf::testing::test_postgres().url);
+  auto killer = connect(io, wharf::testing::test_postgres().url);
+  const std::string backend(query(io, *c, "SELECT pg_backend_pid()").text(0, 0));
+  std::optional<std::vector<QueryResult>> results;
+  c->async_pipeline({{"BEGIN", {}}, {"SELECT pg_sleep(30)", {}}, {"COMMIT", {}}},
+                    [&](std::vector<QueryResult> r) { results = std::move(r); });
+  REQUIRE(query(io, *killer, "SELECT pg_terminate_backend($1::int)", {backend}).ok());
+  REQUIRE(run_until(io, [&] { return results.has_value(); }));
+  REQUIRE(results->size() == 3);
+  // What the server answered before it ended the connection may be
+  // success (BEGIN); the statement it was running, and the rest, are lost.
+  CHECK_FALSE((*results)[1].ok());
+  CHECK_FALSE((*results)[2].ok());
+  CHECK((*results)[2].error().connection_lost);
+  CHECK_FALSE(c->connected());
+}
