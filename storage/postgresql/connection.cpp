@@ -102,6 +102,8 @@ void Connection::fail(std::string message) {
   pipeline_handler_ = nullptr;
   pipeline_size_ = 0;
   pipeline_results_.clear();
+  pipeline_steps_.clear();
+  failed_prepare_.reset();
   phase_ = Phase::Closed;
   connect_timer_.cancel();
   release_socket();
@@ -234,6 +236,15 @@ void Connection::async_query(const std::string& sql, const std::vector<PgParam>&
   flush();
 }
 
+void Connection::async_query(Statement statement, QueryHandler done) {
+  std::vector<Statement> one;
+  one.push_back(std::move(statement));
+  async_pipeline(std::move(one), [done = std::move(done)](std::vector<QueryResult> results) {
+    done(results.empty() ? QueryResult::failure(PgError{"", "the statement gave no result", false})
+                         : std::move(results.front()));
+  });
+}
+
 void Connection::async_pipeline(std::vector<Statement> statements, PipelineHandler done) {
   if (phase_ != Phase::Idle || statements.empty()) {
     const bool lost = !connected();
@@ -253,21 +264,38 @@ void Connection::async_pipeline(std::vector<Statement> statements, PipelineHandl
   pipeline_size_ = statements.size();
   pipeline_results_.clear();
   pipeline_results_.reserve(statements.size());
+  pipeline_steps_.clear();
+  failed_prepare_.reset();
+  std::unordered_set<std::string> preparing;
   for (const auto& statement : statements) {
-    std::vector<const char*> values;
-    values.reserve(statement.params.size());
-    for (const auto& p : statement.params) values.push_back(p ? p->c_str() : nullptr);
-    // A statement libpq refuses here leaves a pipeline half queued: this
+    // A request libpq refuses here leaves a pipeline half queued: this
     // connection is not worth saving.
-    if (!PQsendQueryParams(conn_, statement.sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                           nullptr, nullptr, 0)) {
-      return fail("cannot queue a pipelined statement: ");
-    }
+    if (!queue_statement(statement, preparing)) return fail("cannot queue a pipelined statement: ");
   }
   if (!PQpipelineSync(conn_)) return fail("cannot end the pipeline: ");
   phase_ = Phase::Sending;
   first_result_.reset();
   flush();
+}
+
+// Queues one statement of a pipeline: a named one not yet prepared on this
+// connection is prepared first (once per pipeline).
+bool Connection::queue_statement(const Statement& statement, std::unordered_set<std::string>& preparing) {
+  const int n = static_cast<int>(statement.params.size());
+  if (!statement.name.empty() && !prepared_.count(statement.name) && preparing.insert(statement.name).second) {
+    if (!PQsendPrepare(conn_, statement.name.c_str(), statement.sql.c_str(), n, nullptr)) return false;
+    pipeline_steps_.push_back(statement.name);
+  }
+  std::vector<const char*> values;
+  values.reserve(statement.params.size());
+  for (const auto& p : statement.params) values.push_back(p ? p->c_str() : nullptr);
+  const bool sent =
+      statement.name.empty()
+          ? PQsendQueryParams(conn_, statement.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0)
+          : PQsendQueryPrepared(conn_, statement.name.c_str(), n, values.data(), nullptr, nullptr, 0);
+  if (!sent) return false;
+  pipeline_steps_.emplace_back();
+  return true;
 }
 
 // Sends what libpq still holds; a big statement waits for the socket to
@@ -313,11 +341,8 @@ void Connection::collect_results() {
       finish_query();
       return;
     }
-    if (!result) {  // one statement of the pipeline is complete
-      pipeline_results_.push_back(first_result_
-                                      ? std::move(*first_result_)
-                                      : QueryResult::failure(PgError{"", "the statement gave no result", false}));
-      first_result_.reset();
+    if (!result) {  // one request of the pipeline is complete
+      step_done();
       continue;
     }
     if (PQresultStatus(result) == PGRES_PIPELINE_SYNC) {
@@ -346,6 +371,32 @@ void Connection::take_result(PGresult* result) {
   if (error.message.empty()) error.message = std::string("unexpected result: ") + PQresStatus(status);
   PQclear(result);
   first_result_ = QueryResult::failure(std::move(error));
+}
+
+// A request of the pipeline has all its results: a prepare is remembered
+// (or its error kept for its statement), a statement's result is its answer.
+void Connection::step_done() {
+  std::optional<QueryResult> result = std::move(first_result_);
+  first_result_.reset();
+  std::string prepared_name;
+  if (!pipeline_steps_.empty()) {
+    prepared_name = std::move(pipeline_steps_.front());
+    pipeline_steps_.pop_front();
+  }
+  if (!prepared_name.empty()) {
+    if (result && result->ok()) {
+      prepared_.insert(prepared_name);
+    } else if (result) {
+      failed_prepare_ = result->error();
+    }
+    return;
+  }
+  if (!result) result = QueryResult::failure(PgError{"", "the statement gave no result", false});
+  if (!result->ok() && failed_prepare_) {  // not run because its prepare failed: that is the reason
+    result = QueryResult::failure(*failed_prepare_);
+    failed_prepare_.reset();
+  }
+  pipeline_results_.push_back(std::move(*result));
 }
 
 void Connection::finish_pipeline() {

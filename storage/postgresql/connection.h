@@ -28,11 +28,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 namespace wharf::storage::postgresql {
@@ -74,10 +76,14 @@ class QueryResult {
 // A statement parameter in text form; std::nullopt is SQL NULL.
 using PgParam = std::optional<std::string>;
 
-// One statement of a pipeline.
+// One statement of a pipeline. With a name, the connection prepares it
+// the first time (in the same round trip) and then only executes it by
+// that name: the server parses and plans it once per connection. A name
+// stands for one SQL text for the connection's whole life.
 struct Statement {
   std::string sql;
   std::vector<PgParam> params;
+  std::string name = {};  // "" : parsed each time
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -102,6 +108,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // result. A statement started while another is running is refused (the
   // handler gets an error) and the running one goes on.
   void async_query(const std::string& sql, const std::vector<PgParam>& params, QueryHandler done);
+  // The same for a Statement, named (prepared once) or not: a pipeline of one.
+  void async_query(Statement statement, QueryHandler done);
 
   // Sends several statements at once (libpq's pipeline mode: one round
   // trip) and answers one result per statement, in order. Once one fails,
@@ -146,6 +154,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void finish_query();
   void take_result(PGresult* result);
   void finish_pipeline();
+  bool queue_statement(const Statement& statement, std::unordered_set<std::string>& preparing);
+  void step_done();
   void drain_notifications();
   static void receive_notice(void* self, const PGresult* notice);
 
@@ -169,10 +179,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   NotificationHandler notification_handler_;
   NoticeHandler notice_handler_;
   std::optional<QueryResult> first_result_;  // the statement's result, until libpq says it is complete
-  // A pipeline in progress: its handler, its size, the results so far.
+  // A pipeline in progress: its handler, its size, the results so far, and
+  // what each request sent answers (a prepare, named, or a statement).
   PipelineHandler pipeline_handler_;
   size_t pipeline_size_ = 0;
   std::vector<QueryResult> pipeline_results_;
+  std::deque<std::string> pipeline_steps_;    // a statement's name to prepare, or "" for a statement
+  std::optional<PgError> failed_prepare_;     // answers the statement it was for
+  std::unordered_set<std::string> prepared_;  // names prepared on this connection
 };
 
 }  // namespace wharf::storage::postgresql

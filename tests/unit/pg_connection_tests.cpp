@@ -363,3 +363,59 @@ TEST_CASE("a pipeline on a connection the server ends fails as a whole", "[postg
   CHECK((*results)[2].error().connection_lost);
   CHECK_FALSE(c->connected());
 }
+
+TEST_CASE("named statements are prepared once per connection", "[postgresql][connection][pipeline]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  boost::asio::io_context io;
+  auto c = connect(io, wharf::testing::test_postgres().url);
+  using wharf::storage::postgresql::Statement;
+  auto prepared_count = [&](const std::string& name) {
+    return std::string(query(io, *c, "SELECT count(*) FROM pg_prepared_statements WHERE name = $1", {name}).text(0, 0));
+  };
+  const Statement add{"SELECT $1::int + $2::int", {"1", "2"}, "wharf_add"};
+
+  std::optional<QueryResult> single;
+  c->async_query(add, [&](QueryResult r) { single = std::move(r); });
+  REQUIRE(run_until(io, [&] { return single.has_value(); }));
+  REQUIRE(single->ok());
+  CHECK(single->text(0, 0) == "3");
+  CHECK(prepared_count("wharf_add") == "1");
+
+  // Used twice in one pipeline, and again after: prepared no more.
+  auto results = pipeline(io, *c,
+                          {{add.sql, {"10", "20"}, add.name},
+                           {"SELECT 'unnamed'", {}},
+                           {add.sql, {"100", "200"}, add.name},
+                           {"SELECT $1::text", {"new"}, "wharf_echo"}});
+  REQUIRE(results.size() == 4);
+  for (const auto& r : results) REQUIRE(describe(r) == "ok");
+  CHECK(results[0].text(0, 0) == "30");
+  CHECK(results[1].text(0, 0) == "unnamed");
+  CHECK(results[2].text(0, 0) == "300");
+  CHECK(results[3].text(0, 0) == "new");
+  CHECK(prepared_count("wharf_add") == "1");
+  CHECK(prepared_count("wharf_echo") == "1");
+
+  SECTION("a statement that does not parse fails with the server's reason, and is not remembered") {
+    auto bad = pipeline(io, *c, {{"SELEC 1", {}, "wharf_bad"}, {"SELECT 'after'", {}}});
+    REQUIRE(bad.size() == 2);
+    REQUIRE_FALSE(bad[0].ok());
+    CHECK(bad[0].error().sqlstate == "42601");
+    CHECK_FALSE(bad[1].ok());
+    CHECK(prepared_count("wharf_bad") == "0");
+    auto again = pipeline(io, *c, {{"SELEC 1", {}, "wharf_bad"}});
+    REQUIRE(again.size() == 1);
+    CHECK(again[0].error().sqlstate == "42601");
+  }
+  SECTION("a prepared statement survives a rolled-back transaction") {
+    auto rolled = pipeline(io, *c, {{"BEGIN", {}}, {"SELECT $1::int", {"7"}, "wharf_in_tx"}, {"SELECT 1/0", {}}});
+    REQUIRE(rolled.size() == 3);
+    CHECK(rolled[1].ok());
+    CHECK(rolled[2].error().sqlstate == "22012");
+    REQUIRE(query(io, *c, "ROLLBACK").ok());
+    auto reused = pipeline(io, *c, {{"SELECT $1::int", {"8"}, "wharf_in_tx"}});
+    INFO(describe(reused[0]));
+    REQUIRE(reused[0].ok());
+    CHECK(reused[0].text(0, 0) == "8");
+  }
+}
