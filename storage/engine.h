@@ -115,6 +115,19 @@ struct EngineListener {
   virtual void deadline_added(int64_t when_ms) = 0;
 };
 
+// An operation's completion: called exactly once with its result, either
+// before the `async_` call returns (RocksDB: always) or later on one of the
+// backend's own threads (PostgreSQL), never with an engine lock held.
+template <typename R>
+using Done = std::function<void(R)>;
+
+// The contract is asynchronous, so that no thread waits on a database: each
+// operation is `async_<name>(arguments..., done)`. A backend copies whatever
+// of the arguments it needs after it returns (the caller's references are
+// not used afterwards; `modify_queue`'s `change` too may run later, on
+// another thread). The synchronous forms below wait for `done`: they are for
+// tests, start-up and tools, never for a server's I/O thread. With a backend
+// that completes inline they cost a mutex and no allocation.
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -122,24 +135,30 @@ class Engine {
   virtual void set_listener(EngineListener* listener) = 0;
 
   // Creates, or returns the existing queue when the given attributes match.
-  virtual Result<QueueInfo> create_queue(const std::string& name, const AttributeMap& attributes,
-                                         const TagMap& tags) = 0;
-  virtual Result<QueueInfo> get_queue(const std::string& name) = 0;
+  virtual void async_create_queue(const std::string& name, const AttributeMap& attributes, const TagMap& tags,
+                                  Done<Result<QueueInfo>> done) = 0;
+  virtual void async_get_queue(const std::string& name, Done<Result<QueueInfo>> done) = 0;
   // One attribute as a number (without copying the queue's record), for the
   // hot paths that need one.
-  virtual Result<int64_t> queue_int_attribute(const std::string& name, const std::string& attribute) = 0;
-  virtual std::vector<std::string> list_queues(std::string_view prefix) = 0;
-  virtual Status delete_queue(const std::string& name) = 0;
-  virtual Result<QueueCounts> queue_counts(const std::string& name) = 0;
-  virtual Status set_queue_attributes(const std::string& name, const AttributeMap& attributes) = 0;
-  virtual Status purge_queue(const std::string& name) = 0;
+  virtual void async_queue_int_attribute(const std::string& name, const std::string& attribute,
+                                         Done<Result<int64_t>> done) = 0;
+  // Queue names starting with `prefix`, sorted (an error only when the
+  // store cannot be reached).
+  virtual void async_list_queues(std::string_view prefix, Done<Result<std::vector<std::string>>> done) = 0;
+  virtual void async_delete_queue(const std::string& name, Done<Status> done) = 0;
+  virtual void async_queue_counts(const std::string& name, Done<Result<QueueCounts>> done) = 0;
+  virtual void async_set_queue_attributes(const std::string& name, const AttributeMap& attributes,
+                                          Done<Status> done) = 0;
+  virtual void async_purge_queue(const std::string& name, Done<Status> done) = 0;
 
-  // Read-modify-write of a queue's tags and Policy under the engine's lock;
-  // stored when `change` succeeds. (Other attributes go through
-  // set_queue_attributes, which validates them.)
-  virtual Status modify_queue(const std::string& name, const std::function<Status(QueueInfo&)>& change) = 0;
+  // Read-modify-write of a queue's tags and Policy, atomic against other
+  // changes of the queue; stored when `change` succeeds. (Other attributes
+  // go through set_queue_attributes, which validates them.)
+  virtual void async_modify_queue(const std::string& name, std::function<Status(QueueInfo&)> change,
+                                  Done<Status> done) = 0;
   // Queues whose RedrivePolicy names this one, sorted by name.
-  virtual Result<std::vector<std::string>> dead_letter_source_queues(const std::string& name) = 0;
+  virtual void async_dead_letter_source_queues(const std::string& name,
+                                               Done<Result<std::vector<std::string>>> done) = 0;
 
   // Whether a send is a SendMessageBatch or one SendMessage: a FIFO batch
   // with an entry lacking its group or deduplication id fails as a whole,
@@ -148,15 +167,14 @@ class Engine {
 
   // Batches are one atomic write; the outer Result fails the whole request
   // (e.g. no such queue), the inner ones each entry.
-  virtual Result<std::vector<Result<SentMessage>>> send_messages(const std::string& queue_name,
-                                                                 std::vector<NewMessage> messages,
-                                                                 SendKind kind = SendKind::Batch) = 0;
+  virtual void async_send_messages(const std::string& queue_name, std::vector<NewMessage> messages, SendKind kind,
+                                   Done<Result<std::vector<Result<SentMessage>>>> done) = 0;
   // What a receipt handle may still do (older handles on standard queues,
   // expired ones on FIFO queues) is storage/receipt_handle.h's rule.
-  virtual Result<std::vector<Status>> delete_messages(const std::string& queue_name,
-                                                      const std::vector<std::string>& receipt_handles) = 0;
-  virtual Result<std::vector<Status>> change_visibilities(const std::string& queue_name,
-                                                          const std::vector<VisibilityChange>& changes) = 0;
+  virtual void async_delete_messages(const std::string& queue_name, const std::vector<std::string>& receipt_handles,
+                                     Done<Result<std::vector<Status>>> done) = 0;
+  virtual void async_change_visibilities(const std::string& queue_name, const std::vector<VisibilityChange>& changes,
+                                         Done<Result<std::vector<Status>>> done) = 0;
 
   // Up to max_messages visible messages, made invisible for the visibility
   // timeout (the queue's when not given). Empty when none is visible.
@@ -165,48 +183,82 @@ class Engine {
   // to its first message in flight, and serve the groups in turns
   // (storage/message_rules.h); a retry with the same non-empty
   // attempt id within the dedup window returns the same messages.
-  virtual Result<std::vector<ReceivedMessage>> receive_messages(const std::string& queue_name, int max_messages,
-                                                                std::optional<int> visibility_timeout,
-                                                                const std::string& attempt_id = "") = 0;
+  virtual void async_receive_messages(const std::string& queue_name, int max_messages,
+                                      std::optional<int> visibility_timeout, const std::string& attempt_id,
+                                      Done<Result<std::vector<ReceivedMessage>>> done) = 0;
 
   // The first max_messages messages in send order, whatever their state,
   // read without changing anything (no visibility, receive count or
   // attempt is touched). For inspection (the web console), not delivery.
-  virtual Result<std::vector<PeekedMessage>> peek_messages(const std::string& queue_name, size_t max_messages) = 0;
+  virtual void async_peek_messages(const std::string& queue_name, size_t max_messages,
+                                   Done<Result<std::vector<PeekedMessage>>> done) = 0;
   // Deletes the message a peek showed at `position` (the token that peek
   // gave), whatever its state (deleting an in-flight FIFO message lets the
-  // rest of its group be received), checked by its message id: an administrator's delete, for the console,
-  // since a peek gives no receipt handle. InvalidParameterValue when it is
-  // no longer there, or `position` is no token a peek gives.
-  virtual Status delete_peeked_message(const std::string& queue_name, const std::string& position,
-                                       const std::string& message_id) = 0;
+  // rest of its group be received), checked by its message id: an
+  // administrator's delete, for the console, since a peek gives no receipt
+  // handle. InvalidParameterValue when it is no longer there, or `position`
+  // is no token a peek gives.
+  virtual void async_delete_peeked_message(const std::string& queue_name, const std::string& position,
+                                           const std::string& message_id, Done<Status> done) = 0;
 
   // Message move tasks, from a dead-letter queue to `destination` or else
-  // back to each message's source queue.
-  // Answers the new task's id.
-  virtual Result<std::string> start_move_task(const std::string& source_name, std::optional<std::string> destination,
-                                              std::optional<int> max_per_second) = 0;
-  virtual Result<uint64_t> cancel_move_task(const std::string& task_id) = 0;
-  virtual Result<std::vector<MoveTask>> list_move_tasks(const std::string& source_name, size_t max_results) = 0;
+  // back to each message's source queue. Start answers the new task's id.
+  virtual void async_start_move_task(const std::string& source_name, std::optional<std::string> destination,
+                                     std::optional<int> max_per_second, Done<Result<std::string>> done) = 0;
+  virtual void async_cancel_move_task(const std::string& task_id, Done<Result<uint64_t>> done) = 0;
+  virtual void async_list_move_tasks(const std::string& source_name, size_t max_results,
+                                     Done<Result<std::vector<MoveTask>>> done) = 0;
 
-  // Single-entry forms of the batches.
-  Result<SentMessage> send_message(const std::string& queue_name, NewMessage message);
-  Status delete_message(const std::string& queue_name, const std::string& receipt_handle);
-  Status change_visibility(const std::string& queue_name, const std::string& receipt_handle, int visibility_timeout);
+  // Time-driven work: delayed and in-flight messages whose time has come
+  // become visible (listeners hear of it), retention expiry, the next steps
+  // of message move tasks. Answers the next time it has work, if any.
+  virtual void async_run_due_work(Done<std::optional<int64_t>> done) = 0;
 
   // Durability. Every change is in the write-ahead log before the call that
-  // made it returns; `sync_log` makes all of it so far survive power loss
+  // made it completes; `sync_log` makes all of it so far survive power loss
   // (fsync). `log_position` grows with every write, so a caller can tell
-  // whether a sync started after its write covers it.
+  // whether a sync started after its write covers it. (A database backend
+  // answers 0 and Ok: its commits are durable as the database is set up.)
   virtual uint64_t log_position() = 0;
   virtual Status sync_log() = 0;
   // Approximate bytes the durable state takes (for monitoring).
   virtual uint64_t storage_bytes() = 0;
 
-  // Time-driven work: delayed and in-flight messages whose time has come
-  // become visible (listeners hear of it), retention expiry, the next steps
-  // of message move tasks. Returns the next time it has work, if any.
-  virtual std::optional<int64_t> run_due_work() = 0;
+  // The synchronous forms: each waits for its async_ operation.
+  Result<QueueInfo> create_queue(const std::string& name, const AttributeMap& attributes, const TagMap& tags);
+  Result<QueueInfo> get_queue(const std::string& name);
+  Result<int64_t> queue_int_attribute(const std::string& name, const std::string& attribute);
+  // Throws std::runtime_error when the store cannot be reached.
+  std::vector<std::string> list_queues(std::string_view prefix);
+  Status delete_queue(const std::string& name);
+  Result<QueueCounts> queue_counts(const std::string& name);
+  Status set_queue_attributes(const std::string& name, const AttributeMap& attributes);
+  Status purge_queue(const std::string& name);
+  Status modify_queue(const std::string& name, std::function<Status(QueueInfo&)> change);
+  Result<std::vector<std::string>> dead_letter_source_queues(const std::string& name);
+  Result<std::vector<Result<SentMessage>>> send_messages(const std::string& queue_name,
+                                                         std::vector<NewMessage> messages,
+                                                         SendKind kind = SendKind::Batch);
+  Result<std::vector<Status>> delete_messages(const std::string& queue_name,
+                                              const std::vector<std::string>& receipt_handles);
+  Result<std::vector<Status>> change_visibilities(const std::string& queue_name,
+                                                  const std::vector<VisibilityChange>& changes);
+  Result<std::vector<ReceivedMessage>> receive_messages(const std::string& queue_name, int max_messages,
+                                                        std::optional<int> visibility_timeout,
+                                                        const std::string& attempt_id = "");
+  Result<std::vector<PeekedMessage>> peek_messages(const std::string& queue_name, size_t max_messages);
+  Status delete_peeked_message(const std::string& queue_name, const std::string& position,
+                               const std::string& message_id);
+  Result<std::string> start_move_task(const std::string& source_name, std::optional<std::string> destination,
+                                      std::optional<int> max_per_second);
+  Result<uint64_t> cancel_move_task(const std::string& task_id);
+  Result<std::vector<MoveTask>> list_move_tasks(const std::string& source_name, size_t max_results);
+  std::optional<int64_t> run_due_work();
+
+  // Single-entry forms of the batches.
+  Result<SentMessage> send_message(const std::string& queue_name, NewMessage message);
+  Status delete_message(const std::string& queue_name, const std::string& receipt_handle);
+  Status change_visibility(const std::string& queue_name, const std::string& receipt_handle, int visibility_timeout);
 };
 
 // What every backend is told. Each backend has its own options beside

@@ -197,40 +197,78 @@ class RocksEngine final : public Engine {
   bool load(std::string& error);
 
   void set_listener(EngineListener* listener) override;
-  Result<QueueInfo> create_queue(const std::string& name, const AttributeMap& attributes, const TagMap& tags) override;
-  Result<QueueInfo> get_queue(const std::string& name) override;
-  Result<int64_t> queue_int_attribute(const std::string& name, const std::string& attribute) override;
-  std::vector<std::string> list_queues(std::string_view prefix) override;
-  Status delete_queue(const std::string& name) override;
-  Result<QueueCounts> queue_counts(const std::string& name) override;
-  Status set_queue_attributes(const std::string& name, const AttributeMap& attributes) override;
-  Status purge_queue(const std::string& name) override;
-  Status modify_queue(const std::string& name, const std::function<Status(QueueInfo&)>& change) override;
-  Result<std::vector<std::string>> dead_letter_source_queues(const std::string& name) override;
+
+  // The asynchronous contract, completed inline (rocks_async.cpp): each
+  // calls the synchronous operation below and then `done`.
+  void async_create_queue(const std::string& name, const AttributeMap& attributes, const TagMap& tags,
+                          Done<Result<QueueInfo>> done) override;
+  void async_get_queue(const std::string& name, Done<Result<QueueInfo>> done) override;
+  void async_queue_int_attribute(const std::string& name, const std::string& attribute,
+                                 Done<Result<int64_t>> done) override;
+  void async_list_queues(std::string_view prefix, Done<Result<std::vector<std::string>>> done) override;
+  void async_delete_queue(const std::string& name, Done<Status> done) override;
+  void async_queue_counts(const std::string& name, Done<Result<QueueCounts>> done) override;
+  void async_set_queue_attributes(const std::string& name, const AttributeMap& attributes, Done<Status> done) override;
+  void async_purge_queue(const std::string& name, Done<Status> done) override;
+  void async_modify_queue(const std::string& name, std::function<Status(QueueInfo&)> change,
+                          Done<Status> done) override;
+  void async_dead_letter_source_queues(const std::string& name, Done<Result<std::vector<std::string>>> done) override;
+  void async_send_messages(const std::string& queue_name, std::vector<NewMessage> messages, SendKind kind,
+                           Done<Result<std::vector<Result<SentMessage>>>> done) override;
+  void async_delete_messages(const std::string& queue_name, const std::vector<std::string>& receipt_handles,
+                             Done<Result<std::vector<Status>>> done) override;
+  void async_change_visibilities(const std::string& queue_name, const std::vector<VisibilityChange>& changes,
+                                 Done<Result<std::vector<Status>>> done) override;
+  void async_receive_messages(const std::string& queue_name, int max_messages, std::optional<int> visibility_timeout,
+                              const std::string& attempt_id, Done<Result<std::vector<ReceivedMessage>>> done) override;
+  void async_peek_messages(const std::string& queue_name, size_t max_messages,
+                           Done<Result<std::vector<PeekedMessage>>> done) override;
+  void async_delete_peeked_message(const std::string& queue_name, const std::string& position,
+                                   const std::string& message_id, Done<Status> done) override;
+  void async_start_move_task(const std::string& source_name, std::optional<std::string> destination,
+                             std::optional<int> max_per_second, Done<Result<std::string>> done) override;
+  void async_cancel_move_task(const std::string& task_id, Done<Result<uint64_t>> done) override;
+  void async_list_move_tasks(const std::string& source_name, size_t max_results,
+                             Done<Result<std::vector<MoveTask>>> done) override;
+  void async_run_due_work(Done<std::optional<int64_t>> done) override;
+
+  // The operations themselves, synchronous (they hide Engine's waiting
+  // forms, which would end up here anyway).
+  Result<QueueInfo> create_queue(const std::string& name, const AttributeMap& attributes, const TagMap& tags);
+  Result<QueueInfo> get_queue(const std::string& name);
+  Result<int64_t> queue_int_attribute(const std::string& name, const std::string& attribute);
+  std::vector<std::string> list_queues(std::string_view prefix);
+  Status delete_queue(const std::string& name);
+  Result<QueueCounts> queue_counts(const std::string& name);
+  Status set_queue_attributes(const std::string& name, const AttributeMap& attributes);
+  Status purge_queue(const std::string& name);
+  Status modify_queue(const std::string& name, const std::function<Status(QueueInfo&)>& change);
+  Result<std::vector<std::string>> dead_letter_source_queues(const std::string& name);
 
   Result<std::vector<Result<SentMessage>>> send_messages(const std::string& queue_name,
                                                          std::vector<NewMessage> messages,
-                                                         SendKind kind = SendKind::Batch) override;
+                                                         SendKind kind = SendKind::Batch);
   Result<std::vector<Status>> delete_messages(const std::string& queue_name,
-                                              const std::vector<std::string>& receipt_handles) override;
+                                              const std::vector<std::string>& receipt_handles);
   Result<std::vector<Status>> change_visibilities(const std::string& queue_name,
-                                                  const std::vector<VisibilityChange>& changes) override;
+                                                  const std::vector<VisibilityChange>& changes);
   Result<std::vector<ReceivedMessage>> receive_messages(const std::string& queue_name, int max_messages,
                                                         std::optional<int> visibility_timeout,
-                                                        const std::string& attempt_id) override;
-  Result<std::vector<PeekedMessage>> peek_messages(const std::string& queue_name, size_t max_messages) override;
+                                                        const std::string& attempt_id);
+  Result<std::vector<PeekedMessage>> peek_messages(const std::string& queue_name, size_t max_messages);
   Status delete_peeked_message(const std::string& queue_name, const std::string& position,
-                               const std::string& message_id) override;
+                               const std::string& message_id);
 
   Result<std::string> start_move_task(const std::string& source_name, std::optional<std::string> destination,
-                                      std::optional<int> max_per_second) override;
-  Result<uint64_t> cancel_move_task(const std::string& task_id) override;
-  Result<std::vector<MoveTask>> list_move_tasks(const std::string& source_name, size_t max_results) override;
+                                      std::optional<int> max_per_second);
+  Result<uint64_t> cancel_move_task(const std::string& task_id);
+  Result<std::vector<MoveTask>> list_move_tasks(const std::string& source_name, size_t max_results);
+
+  std::optional<int64_t> run_due_work();
 
   uint64_t log_position() override;
   Status sync_log() override;
   uint64_t storage_bytes() override;
-  std::optional<int64_t> run_due_work() override;
 
  private:
   // rocks_engine.cpp
