@@ -12,7 +12,9 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh --tests
 # build/, where the test suites look for wharf by default (run-server.sh
 # builds in build-release/, so switching between the two rebuilds nothing).
-scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWHARF_WERROR=ON -DWHARF_TESTS=ON
+# With the PostgreSQL backend (being built: docs/design/postgresql.md), whose
+# unit tests start their own throwaway PostgreSQL (tests/pg/cluster.sh).
+scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWHARF_WERROR=ON -DWHARF_TESTS=ON -DWHARF_POSTGRESQL=ON
 
 export WHARF_BIN="$PWD/build/wharf"
 status=0
@@ -25,7 +27,7 @@ run() {
 run "size limits: files 800 lines, functions 80, outside tests/" scripts/check-sizes.py
 run "format: every C++ file as .clang-format says" \
   bash -c "git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run --Werror"
-run "unit tests (Catch2)" ctest --test-dir build --output-on-failure
+run "unit tests (Catch2; PostgreSQL's against a real cluster)" ctest --test-dir build --output-on-failure
 run "integration: boto3 JSON + query, AWS CLI, HTTP" tests/integration/run.sh
 run "integration: JavaScript SDK v3 + v2" tests/js/run.sh
 run "browser: web console in chromium (playwright-core)" tests/browser/run.sh
