@@ -245,7 +245,7 @@ void Connection::async_query(Statement statement, QueryHandler done) {
   });
 }
 
-void Connection::async_pipeline(std::vector<Statement> statements, PipelineHandler done) {
+void Connection::async_pipeline(const std::vector<Statement>& statements, PipelineHandler done) {
   if (phase_ != Phase::Idle || statements.empty()) {
     const bool lost = !connected();
     const size_t n = statements.size();

@@ -119,8 +119,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // COMMIT reached (a statement failed), the transaction is left failed,
   // as after any error in a transaction: the caller sends ROLLBACK.
   // Refused like async_query while a statement runs; an empty pipeline
-  // answers an empty list.
-  void async_pipeline(std::vector<Statement> statements, PipelineHandler done);
+  // answers an empty list. The statements are read during the call only
+  // (a caller may keep them to run again).
+  void async_pipeline(const std::vector<Statement>& statements, PipelineHandler done);
 
   // LISTEN's notifications, as they arrive (also between statements).
   void on_notification(NotificationHandler handler) { notification_handler_ = std::move(handler); }

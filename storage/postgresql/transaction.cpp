@@ -1,0 +1,201 @@
+#include "storage/postgresql/transaction.h"
+
+#include <cstdio>
+#include <string_view>
+#include <utility>
+
+namespace wharf::storage::postgresql {
+
+namespace {
+
+bool starts_with(std::string_view text, std::string_view prefix) { return text.substr(0, prefix.size()) == prefix; }
+
+// The first failure of a pipeline (the later ones only say it was aborted).
+const QueryResult* first_failure(const std::vector<QueryResult>& results) {
+  for (const auto& result : results) {
+    if (!result.ok()) return &result;
+  }
+  return nullptr;
+}
+
+Statement plain(const char* sql) { return Statement{sql, {}}; }
+
+}  // namespace
+
+bool is_retryable(const PgError& error) { return error.sqlstate == "40001" || error.sqlstate == "40P01"; }
+
+SqsError map_pg_error(const PgError& error) {
+  const std::string_view state = error.sqlstate;
+  if (error.connection_lost || state.empty() || starts_with(state, "08") || starts_with(state, "53") ||
+      starts_with(state, "57P0") || state == "57014" || state == "25006" || is_retryable(error)) {
+    return make_error(ErrorCode::ServiceUnavailable, "The database is unavailable: " + error.message);
+  }
+  if (state == "23503") return make_error(ErrorCode::QueueDoesNotExist, "The specified queue does not exist.");
+  // Not the caller's doing: the server's log says what PostgreSQL said.
+  std::fprintf(stderr, "wharf: PostgreSQL error %s: %s\n", error.sqlstate.c_str(), error.message.c_str());
+  return make_error(ErrorCode::InternalError, "Database error " + error.sqlstate + ": " + error.message);
+}
+
+namespace {
+
+// One run_statements call: kept for a rerun after 40001/40P01.
+struct StatementsJob : std::enable_shared_from_this<StatementsJob> {
+  Pool& pool;
+  std::vector<Statement> statements;
+  StatementsDone done;
+  int attempt = 0;
+
+  StatementsJob(Pool& p, std::vector<Statement> s, StatementsDone d)
+      : pool(p), statements(std::move(s)), done(std::move(d)) {}
+
+  void start() {
+    ++attempt;
+    pool.acquire([self = shared_from_this()](Result<Lease> lease) {
+      if (!lease.ok()) return self->done(lease.error());
+      Lease held = std::move(lease.value());
+      Connection& connection = held->connection();
+      connection.async_pipeline(self->statements, [self, held](std::vector<QueryResult> results) mutable {
+        self->finish(std::move(held), std::move(results));
+      });
+    });
+  }
+
+  void finish(Lease held, std::vector<QueryResult> results) {
+    const QueryResult* failed = first_failure(results);
+    if (failed && failed->error().connection_lost) held->discard();
+    held.reset();  // back to the pool before the caller goes on
+    if (!failed) return done(std::move(results));
+    if (is_retryable(failed->error()) && attempt < kTransactionAttempts) return start();
+    done(map_pg_error(failed->error()));
+  }
+};
+
+struct TxJob {
+  Pool& pool;
+  std::function<void(std::shared_ptr<Tx>)> body;
+  std::function<void(Status)> finished;
+  int attempt = 0;
+};
+
+void start_transaction(const std::shared_ptr<TxJob>& job);
+
+// One run of a transaction's body on one connection.
+class TxRun final : public Tx, public std::enable_shared_from_this<TxRun> {
+ public:
+  TxRun(std::shared_ptr<TxJob> job, Lease lease) : job_(std::move(job)), lease_(std::move(lease)) {}
+
+  void step(std::vector<Statement> statements, Then then) override {
+    send(std::move(statements), false, std::move(then));
+  }
+
+  void commit() override {
+    if (!begun_) return end(Ok{});
+    send({}, true, nullptr);
+  }
+
+  void commit_with(std::vector<Statement> statements, Then then) override {
+    // Nothing sent yet: the pipeline alone is the transaction (no BEGIN).
+    send(std::move(statements), true, std::move(then));
+  }
+
+  void fail(SqsError error) override { roll_back(std::move(error), false); }
+
+  int attempt() const override { return job_->attempt; }
+
+ private:
+  // Sends one pipeline: BEGIN first when this is the transaction's first
+  // and it does not end with it; COMMIT last when `commit` (and BEGIN came).
+  void send(std::vector<Statement> statements, bool commit, Then then) {
+    const bool with_begin = !begun_ && !commit;
+    const bool with_commit = commit && begun_;
+    if (with_begin) statements.insert(statements.begin(), plain("BEGIN"));
+    if (with_commit) statements.push_back(plain("COMMIT"));
+    if (statements.empty()) {  // a step of nothing, or a commit with nothing sent
+      std::vector<QueryResult> none;
+      if (then) then(none);
+      if (commit) end(Ok{});
+      return;
+    }
+    begun_ = begun_ || with_begin;
+    in_block_ = begun_;
+    pending_ = std::move(statements);
+    lease_->connection().async_pipeline(pending_, [self = shared_from_this(), with_begin, with_commit, commit,
+                                                   then = std::move(then)](std::vector<QueryResult> results) mutable {
+      self->pending_.clear();
+      if (const QueryResult* failed = first_failure(results)) return self->failed(failed->error());
+      if (with_commit) results.pop_back();
+      if (with_begin) results.erase(results.begin());
+      if (commit) self->in_block_ = false;
+      if (then) then(results);
+      if (commit) self->end(Ok{});
+    });
+  }
+
+  void failed(const PgError& error) {
+    if (error.connection_lost) {
+      lease_->discard();
+      in_block_ = false;  // the server rolls back a transaction whose connection ended
+    }
+    if (is_retryable(error) && job_->attempt < kTransactionAttempts) return roll_back(std::nullopt, true);
+    roll_back(map_pg_error(error), false);
+  }
+
+  // ROLLBACK when a transaction block is open, then ends with `error` or
+  // runs the body again.
+  void roll_back(std::optional<SqsError> error, bool rerun) {
+    if (!in_block_) return rerun ? restart() : end(std::move(*error));
+    in_block_ = false;
+    pending_.clear();
+    pending_.push_back(plain("ROLLBACK"));
+    lease_->connection().async_pipeline(pending_, [self = shared_from_this(), error = std::move(error),
+                                                   rerun](std::vector<QueryResult> results) mutable {
+      // A connection that cannot even roll back is not reused.
+      if (results.empty() || !results.front().ok()) self->lease_->discard();
+      if (rerun) return self->restart();
+      self->end(std::move(*error));
+    });
+  }
+
+  void restart() {
+    lease_.reset();
+    start_transaction(job_);
+  }
+
+  void end(Status status) {
+    if (ended_) return;
+    ended_ = true;
+    lease_.reset();  // back to the pool before the caller goes on
+    auto finished = std::move(job_->finished);
+    finished(std::move(status));
+  }
+
+  std::shared_ptr<TxJob> job_;
+  Lease lease_;
+  std::vector<Statement> pending_;  // the pipeline in flight (the connection reads it during the call only)
+  bool begun_ = false;              // BEGIN was sent
+  bool in_block_ = false;           // a transaction block may be open on the server
+  bool ended_ = false;
+};
+
+void start_transaction(const std::shared_ptr<TxJob>& job) {
+  ++job->attempt;
+  job->pool.acquire([job](Result<Lease> lease) {
+    if (!lease.ok()) {
+      auto finished = std::move(job->finished);
+      return finished(lease.error());
+    }
+    job->body(std::make_shared<TxRun>(job, std::move(lease.value())));
+  });
+}
+
+}  // namespace
+
+void run_statements(Pool& pool, std::vector<Statement> statements, StatementsDone done) {
+  std::make_shared<StatementsJob>(pool, std::move(statements), std::move(done))->start();
+}
+
+void run_transaction(Pool& pool, std::function<void(std::shared_ptr<Tx>)> body, std::function<void(Status)> finished) {
+  start_transaction(std::make_shared<TxJob>(TxJob{pool, std::move(body), std::move(finished)}));
+}
+
+}  // namespace wharf::storage::postgresql

@@ -1,0 +1,339 @@
+// The PostgreSQL backend's infrastructure against a real PostgreSQL
+// (tests/unit/pg_test_cluster.h): the migrations, the pool and the
+// transaction layer. Each test works in a schema of its own. The cluster's
+// thread runs everything; the test thread waits for answers with futures.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/postgresql/open.h"
+#include "storage/postgresql/pool.h"
+#include "storage/postgresql/schema.h"
+#include "storage/postgresql/transaction.h"
+#include "tests/unit/pg_test_cluster.h"
+
+using namespace wharf;
+using namespace wharf::storage::postgresql;
+
+namespace {
+
+constexpr auto kPatience = std::chrono::seconds(30);
+
+PgOptions options_for(const std::string& schema) {
+  static std::atomic<int> counter{0};
+  PgOptions options;
+  options.url = testing::test_postgres().url;
+  options.schema = "pgtest_" + std::to_string(getpid()) + "_" + std::to_string(counter++) + "_" + schema;
+  return options;
+}
+
+std::shared_ptr<PgCluster> open_cluster(const PgOptions& options) {
+  std::string error;
+  auto cluster = open_postgresql_cluster(options, error);
+  INFO(error);
+  REQUIRE(cluster);
+  return cluster;
+}
+
+template <typename T>
+T await(std::future<T> future) {
+  REQUIRE(future.wait_for(kPatience) == std::future_status::ready);
+  return future.get();
+}
+
+// Runs statements as one implicit transaction and waits for the answer.
+Result<std::vector<QueryResult>> run(Pool& pool, std::vector<Statement> statements) {
+  auto answer = std::make_shared<std::promise<Result<std::vector<QueryResult>>>>();
+  auto future = answer->get_future();
+  run_statements(pool, std::move(statements),
+                 [answer](Result<std::vector<QueryResult>> r) { answer->set_value(std::move(r)); });
+  return await(std::move(future));
+}
+
+Result<std::vector<QueryResult>> run(Pool& pool, const std::string& sql, std::vector<PgParam> params = {}) {
+  std::vector<Statement> statements;
+  statements.push_back(Statement{sql, std::move(params)});
+  return run(pool, std::move(statements));
+}
+
+std::string first_value(Pool& pool, const std::string& sql, std::vector<PgParam> params = {}) {
+  auto result = run(pool, sql, std::move(params));
+  INFO((result.ok() ? std::string() : result.error().message));
+  REQUIRE(result.ok());
+  REQUIRE(result->front().rows() >= 1);
+  return std::string(result->front().text(0, 0));
+}
+
+Status transact(Pool& pool, std::function<void(std::shared_ptr<Tx>)> body) {
+  auto answer = std::make_shared<std::promise<Status>>();
+  auto future = answer->get_future();
+  run_transaction(pool, std::move(body), [answer](Status s) { answer->set_value(std::move(s)); });
+  return await(std::move(future));
+}
+
+Result<Lease> acquire(Pool& pool) {
+  auto answer = std::make_shared<std::promise<Result<Lease>>>();
+  auto future = answer->get_future();
+  pool.acquire([answer](Result<Lease> lease) { answer->set_value(std::move(lease)); });
+  return await(std::move(future));
+}
+
+std::vector<Statement> one(const std::string& sql, std::vector<PgParam> params = {}) {
+  std::vector<Statement> statements;
+  statements.push_back(Statement{sql, std::move(params)});
+  return statements;
+}
+
+}  // namespace
+
+TEST_CASE("migrations: a fresh schema gets every table, version 1 and a receipt secret", "[pg][migrations]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  const PgOptions options = options_for("fresh");
+  auto cluster = open_cluster(options);
+  CHECK(cluster->receipt_secret().size() == 32);
+  Pool& pool = cluster->pool();
+  CHECK(first_value(pool, "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1", {options.schema}) ==
+        "8");
+  CHECK(first_value(pool, "SELECT string_agg(version::text, ',') FROM schema_version") == "1");
+  CHECK(first_value(pool, "SELECT now_ms(42)") == "42");
+  const int64_t db_now = std::stoll(first_value(pool, "SELECT now_ms(NULL)"));
+  const int64_t here =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  CHECK(std::llabs(db_now - here) < 60'000);
+  // Unqualified names resolve to the schema (search_path), never to public.
+  CHECK(first_value(pool, "SELECT current_schema()") == options.schema);
+}
+
+TEST_CASE("migrations: running again changes nothing and keeps the secret", "[pg][migrations]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  const PgOptions options = options_for("again");
+  std::string secret;
+  {
+    auto first = open_cluster(options);
+    secret = first->receipt_secret();
+  }
+  auto second = open_cluster(options);
+  CHECK(second->receipt_secret() == secret);
+  CHECK(first_value(second->pool(), "SELECT count(*) FROM schema_version") == "1");
+}
+
+TEST_CASE("migrations: two clusters migrating one schema at once end with one schema and one secret",
+          "[pg][migrations]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  const PgOptions options = options_for("race");
+  std::shared_ptr<PgCluster> a, b;
+  std::string error_a, error_b;
+  std::thread other([&] { b = open_postgresql_cluster(options, error_b); });
+  a = open_postgresql_cluster(options, error_a);
+  other.join();
+  INFO(error_a << " / " << error_b);
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(a->receipt_secret() == b->receipt_secret());
+  CHECK(first_value(a->pool(), "SELECT count(*) FROM schema_version") == "1");
+}
+
+TEST_CASE("migrations: a schema newer than this Wharf is refused", "[pg][migrations]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  const PgOptions options = options_for("newer");
+  {
+    auto cluster = open_cluster(options);
+    REQUIRE(run(cluster->pool(), "INSERT INTO schema_version VALUES (99, 0, 'the future')").ok());
+  }
+  std::string error;
+  CHECK(!open_postgresql_cluster(options, error));
+  CHECK_THAT(error, Catch::Contains("database schema version 99 is newer than this Wharf (knows up to " +
+                                    std::to_string(newest_schema_version()) + "): upgrade Wharf"));
+}
+
+TEST_CASE("open: a database that cannot be reached is a clear error", "[pg][migrations]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  PgOptions options = options_for("unreachable");
+  SECTION("no server at that port") { options.url = "postgresql://postgres@127.0.0.1:1/postgres"; }
+  SECTION("an unknown user") {
+    const std::string url = testing::test_postgres().url;
+    options.url = url + (url.find('?') == std::string::npos ? "?" : "&") + "user=nobody_here";
+  }
+  std::string error;
+  CHECK(!open_postgresql_cluster(options, error));
+  CHECK_THAT(error, Catch::Contains("cannot be reached"));
+}
+
+TEST_CASE("pool: at most `connections` at once, waiters served in order, 503 after the wait", "[pg][pool]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  PgOptions options = options_for("pool");
+  options.connections = 2;
+  options.wait_timeout = std::chrono::milliseconds(300);
+  auto cluster = open_cluster(options);
+  Pool& pool = cluster->pool();
+  auto a = acquire(pool);
+  auto b = acquire(pool);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  // Two waiters; giving one connection back serves the first of them.
+  std::vector<int> served;
+  std::mutex mutex;
+  std::promise<void> first_served;
+  std::vector<Lease> kept;
+  for (int i = 0; i < 2; ++i) {
+    pool.acquire([&, i](Result<Lease> lease) {
+      std::lock_guard lock(mutex);
+      served.push_back(lease.ok() ? i : -1 - i);
+      if (lease.ok()) kept.push_back(std::move(lease.value()));
+      if (served.size() == 1) first_served.set_value();
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  a = make_error(ErrorCode::InternalError, "given back");  // drops the lease
+  await(first_served.get_future());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the second waits in vain
+  {
+    std::lock_guard lock(mutex);
+    CHECK(served == std::vector<int>{0, -2});
+    kept.clear();
+  }
+  auto late = acquire(pool);
+  REQUIRE(late.ok());
+}
+
+TEST_CASE("pool: a lost connection is made again", "[pg][pool]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  PgOptions options = options_for("loss");
+  options.connections = 1;
+  auto cluster = open_cluster(options);
+  Pool& pool = cluster->pool();
+  const std::string pid = first_value(pool, "SELECT pg_backend_pid()");
+  // The server ends that session from another one.
+  {
+    auto killer = open_cluster(options_for("killer"));
+    CHECK(first_value(killer->pool(), "SELECT pg_terminate_backend($1)", {pid}) == "t");
+  }
+  // The next statement finds the connection lost: 503, and the pool drops it.
+  auto lost = run(pool, "SELECT 1");
+  if (!lost.ok()) CHECK(lost.error().code == ErrorCode::ServiceUnavailable);
+  const std::string again = first_value(pool, "SELECT pg_backend_pid()");
+  CHECK(again != pid);
+}
+
+TEST_CASE("transactions: the answer comes after COMMIT, with every step's results", "[pg][transactions]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  auto cluster = open_cluster(options_for("commit"));
+  Pool& pool = cluster->pool();
+  REQUIRE(run(pool, "CREATE TABLE t (v int)").ok());
+  std::string seen;
+  auto status = transact(pool, [&](std::shared_ptr<Tx> tx) {
+    tx->step(one("INSERT INTO t VALUES (1) RETURNING v"), [&, tx](std::vector<QueryResult>& results) {
+      REQUIRE(results.size() == 1);
+      seen = std::string(results[0].text(0, 0));
+      tx->commit_with(one("INSERT INTO t VALUES (2)"), [](std::vector<QueryResult>& r) { CHECK(r.size() == 1); });
+    });
+  });
+  CHECK(status.ok());
+  CHECK(seen == "1");
+  CHECK(first_value(pool, "SELECT string_agg(v::text, ',' ORDER BY v) FROM t") == "1,2");
+}
+
+TEST_CASE("transactions: a failed statement rolls everything back and maps its error", "[pg][transactions]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  auto cluster = open_cluster(options_for("rollback"));
+  Pool& pool = cluster->pool();
+  REQUIRE(run(pool, "CREATE TABLE t (v int)").ok());
+  bool continued = false;
+  SECTION("in a later step") {
+    auto status = transact(pool, [&](std::shared_ptr<Tx> tx) {
+      tx->step(one("INSERT INTO t VALUES (1)"), [&, tx](std::vector<QueryResult>&) {
+        tx->step(one("SELECT 1 / 0"), [&](std::vector<QueryResult>&) { continued = true; });
+      });
+    });
+    REQUIRE(!status.ok());
+    CHECK(status.error().code == ErrorCode::InternalError);
+    CHECK_THAT(status.error().message, Catch::Contains("22012"));
+  }
+  SECTION("the body gives up") {
+    auto status = transact(pool, [&](std::shared_ptr<Tx> tx) {
+      tx->step(one("INSERT INTO t VALUES (1)"),
+               [&, tx](std::vector<QueryResult>&) { tx->fail(make_error(ErrorCode::QueueNameExists, "no")); });
+    });
+    REQUIRE(!status.ok());
+    CHECK(status.error().code == ErrorCode::QueueNameExists);
+  }
+  SECTION("a foreign key names a queue that is gone: QueueDoesNotExist") {
+    auto status = transact(pool, [&](std::shared_ptr<Tx> tx) {
+      tx->step(one("INSERT INTO t VALUES (1)"), [&, tx](std::vector<QueryResult>&) {
+        tx->commit_with(one("INSERT INTO groups (queue_id, group_id, turn) VALUES (123456, 'g', 1)"),
+                        [&](std::vector<QueryResult>&) { continued = true; });
+      });
+    });
+    REQUIRE(!status.ok());
+    CHECK(status.error().code == ErrorCode::QueueDoesNotExist);
+  }
+  CHECK(!continued);
+  CHECK(first_value(pool, "SELECT count(*) FROM t") == "0");
+  // The connection is clean for the next transaction (no aborted block left).
+  CHECK(first_value(pool, "SELECT 7") == "7");
+}
+
+TEST_CASE("transactions: 40001 and 40P01 run the body again, then give 503", "[pg][transactions]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  auto cluster = open_cluster(options_for("retry"));
+  Pool& pool = cluster->pool();
+  REQUIRE(run(pool, "CREATE TABLE t (v int)").ok());
+  REQUIRE(run(pool, "CREATE SEQUENCE failures").ok());
+  // Fails with `state` while the sequence is below `times`.
+  REQUIRE(run(pool,
+              "CREATE FUNCTION flaky(state text, times int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN"
+              " IF nextval('failures') <= times THEN RAISE EXCEPTION 'flaky' USING ERRCODE = state; END IF;"
+              " RETURN 1; END $$")
+              .ok());
+  const std::string state = GENERATE(as<std::string>{}, "40001", "40P01");
+  REQUIRE(run(pool, "SELECT setval('failures', 1, false)").ok());
+  SECTION("a transaction") {
+    const int times = GENERATE(1, 3, 4);
+    int runs = 0;
+    auto status = transact(pool, [&](std::shared_ptr<Tx> tx) {
+      ++runs;
+      CHECK(tx->attempt() == runs);
+      tx->step(one("INSERT INTO t VALUES (1)"), [tx, &state, times](std::vector<QueryResult>&) {
+        tx->commit_with(one("SELECT flaky($1, $2)", {state, std::to_string(times)}), nullptr);
+      });
+    });
+    if (times < kTransactionAttempts) {
+      CHECK(status.ok());
+      CHECK(runs == times + 1);
+      CHECK(first_value(pool, "SELECT count(*) FROM t") == "1");
+    } else {
+      REQUIRE(!status.ok());
+      CHECK(status.error().code == ErrorCode::ServiceUnavailable);
+      CHECK(runs == kTransactionAttempts);
+      CHECK(first_value(pool, "SELECT count(*) FROM t") == "0");
+    }
+  }
+  SECTION("one pipeline") {
+    auto result = run(pool, "SELECT flaky($1, 2)", {state});
+    CHECK(result.ok());
+  }
+}
+
+TEST_CASE("transactions: how errors map to SQS errors", "[pg][transactions]") {
+  auto code = [](std::string state, bool lost = false) { return map_pg_error(PgError{state, "m", lost}).code; };
+  CHECK(code("", true) == ErrorCode::ServiceUnavailable);
+  CHECK(code("08006") == ErrorCode::ServiceUnavailable);
+  CHECK(code("57P01") == ErrorCode::ServiceUnavailable);
+  CHECK(code("53300") == ErrorCode::ServiceUnavailable);
+  CHECK(code("57014") == ErrorCode::ServiceUnavailable);
+  CHECK(code("25006") == ErrorCode::ServiceUnavailable);
+  CHECK(code("40001") == ErrorCode::ServiceUnavailable);
+  CHECK(code("23503") == ErrorCode::QueueDoesNotExist);
+  CHECK(code("42P01") == ErrorCode::InternalError);
+  CHECK(is_retryable(PgError{"40P01", "", false}));
+  CHECK(!is_retryable(PgError{"23505", "", false}));
+}
