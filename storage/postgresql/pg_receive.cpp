@@ -1,0 +1,222 @@
+// PgEngine's receives on standard queues (docs/design/postgresql.md
+// sections 6.4, 6.5, 6.7). Without a RedrivePolicy one statement picks and
+// takes the messages (fair queues: groups in turns); with one, a
+// transaction of two round trips picks them (locked), decides in C++ which
+// go to the dead-letter queue (storage/redrive_rules.h), and takes or moves
+// them. FIFO receives (6.6, 6.8) are not built yet.
+#include <memory>
+
+#include "storage/arn.h"
+#include "storage/postgresql/pg_engine.h"
+#include "storage/postgresql/pg_statements.h"
+#include "storage/receipt_handle.h"
+#include "storage/redrive_rules.h"
+#include "storage/system_attributes.h"
+
+namespace wharf::storage::postgresql {
+namespace {
+
+using Received = std::vector<ReceivedMessage>;
+
+// How many groups a fair receive looks at for each message it may take: a
+// group with nothing visible is passed over (section 6.5).
+constexpr int kGroupsPerMessage = 4;
+
+// What a receive was asked, with its queue's settings.
+struct ReceiveAsk {
+  int64_t queue_id = 0;
+  std::string queue_name;
+  int max_messages = 1;
+  int64_t vt_ms = 0;
+  int64_t retention_ms = 0;
+};
+
+// The messages a receive took (rows of kReceivedColumns), as answered.
+Received received_from(const QueryResult& rows, int64_t queue_id, std::string_view secret) {
+  Received out;
+  out.reserve(rows.rows());
+  for (int r = 0; r < rows.rows(); ++r) {
+    ReceivedMessage m;
+    const auto seq = static_cast<uint64_t>(sql::int_at(rows, r, sql::kReceivedSeq));
+    m.receive_count = static_cast<uint32_t>(sql::int_at(rows, r, sql::kReceivedReceiveCount));
+    m.message_id = rows.text(r, sql::kReceivedMessageId);
+    m.receipt_handle =
+        encode_receipt_handle(ReceiptHandle{static_cast<uint64_t>(queue_id), seq, m.receive_count}, secret);
+    m.body = rows.text(r, sql::kReceivedBody);
+    m.message_attributes = rows.text(r, sql::kReceivedMessageAttributes);
+    m.system_attributes = decode_system_attributes(rows.text(r, sql::kReceivedSystemAttributes));
+    m.body_md5 = rows.text(r, sql::kReceivedBodyMd5);
+    m.sent_ms = sql::int_at(rows, r, sql::kReceivedSent);
+    m.first_receive_ms = sql::int_at(rows, r, sql::kReceivedFirstReceive);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+// After COMMIT, as RocksEngine: the listener hears of the taken messages'
+// deadline, or (visibility timeout 0) that they are visible again.
+void settle_taken(PgEngine& engine, const ReceiveAsk& ask, size_t taken, int64_t now) {
+  if (taken == 0) return;
+  if (ask.vt_ms > 0) {
+    engine.notify_deadline(now + ask.vt_ms);
+  } else {
+    engine.notify_available(ask.queue_name);
+  }
+  QueueActivity received;
+  received.received = taken;
+  engine.count_activity(ask.queue_id, received);
+}
+
+// No RedrivePolicy: one statement, autocommit.
+void receive_at_once(PgEngine& engine, const ReceiveAsk& ask, bool fair, Done<Result<Received>> done) {
+  std::vector<PgParam> params = {engine.now_param(), std::to_string(ask.queue_id), std::to_string(ask.retention_ms),
+                                 std::to_string(ask.max_messages), std::to_string(ask.vt_ms)};
+  if (fair) params.push_back(std::to_string(kGroupsPerMessage * ask.max_messages));
+  std::vector<Statement> statements;
+  statements.push_back(sql::statement(fair ? sql::kReceiveFair : sql::kReceiveStandard, std::move(params)));
+  run_statements(engine.pool(), std::move(statements),
+                 [&engine, ask, done = std::move(done)](Result<std::vector<QueryResult>> answered) {
+                   if (!answered) return done(answered.error());
+                   const QueryResult& rows = answered->front();
+                   Received out = received_from(rows, ask.queue_id, engine.receipt_secret());
+                   if (!out.empty()) settle_taken(engine, ask, out.size(), sql::int_at(rows, 0, sql::kReceivedNow));
+                   done(std::move(out));
+                 });
+}
+
+// A receive with a RedrivePolicy, across its transaction's round trips
+// (its state starts afresh when the transaction is run again).
+struct RedriveReceive {
+  ReceiveAsk ask;
+  std::string source_arn;
+  std::string dead_letter_queue;  // its name
+  int max_receive_count = 0;
+  // Decided in the first round trip:
+  int64_t now = 0;
+  int64_t dead_letter_queue_id = 0;  // 0: none (missing or deleted): nothing is moved
+  std::vector<int64_t> take, dead;
+  std::vector<int64_t> dead_sent_ms;
+  std::vector<std::string> dead_system;
+  // Answered by the last:
+  std::optional<QueryResult> taken;
+
+  void restart() {
+    now = 0;
+    dead_letter_queue_id = 0;
+    take.clear();
+    dead.clear();
+    dead_sent_ms.clear();
+    dead_system.clear();
+    taken.reset();
+  }
+};
+
+// Which of the picked rows (kPickForRedrive) move to the dead-letter
+// queue, and what they carry there; the others are taken.
+void decide(RedriveReceive& r, const QueryResult& picked) {
+  for (int row = 0; row < picked.rows(); ++row) {
+    r.now = sql::int_at(picked, row, 0);
+    const int64_t seq = sql::int_at(picked, row, 1);
+    const auto receive_count = static_cast<uint32_t>(sql::int_at(picked, row, 2));
+    if (r.dead_letter_queue_id == 0 || !redrives_on_receive(receive_count, r.max_receive_count)) {
+      r.take.push_back(seq);
+      continue;
+    }
+    DeadLetteredMessage moved =
+        dead_lettered(decode_system_attributes(picked.text(row, 5)), sql::int_at(picked, row, 3), false, r.source_arn,
+                      std::string(picked.text(row, 4)), r.now);
+    r.dead.push_back(seq);
+    r.dead_sent_ms.push_back(moved.sent_ms);
+    r.dead_system.push_back(encode_system_attributes(moved.system_attributes));
+  }
+}
+
+// The second round trip: take, move, COMMIT.
+void take_and_move(const std::shared_ptr<RedriveReceive>& r, const std::shared_ptr<Tx>& tx) {
+  std::vector<Statement> statements;
+  const std::string queue_id = std::to_string(r->ask.queue_id);
+  if (!r->take.empty()) {
+    statements.push_back(sql::statement(sql::kTakePicked, {queue_id, std::to_string(r->now),
+                                                           std::to_string(r->ask.vt_ms), sql::bigint_array(r->take)}));
+  }
+  if (!r->dead.empty()) {
+    std::vector<std::string_view> system(r->dead_system.begin(), r->dead_system.end());
+    statements.push_back(
+        sql::statement(sql::kMoveToDeadLetterQueue,
+                       {queue_id, std::to_string(r->dead_letter_queue_id), std::to_string(r->now),
+                        sql::bigint_array(r->dead), sql::bigint_array(r->dead_sent_ms), sql::text_array(system)}));
+  }
+  if (statements.empty()) return tx->commit();
+  tx->commit_with(std::move(statements), [r](std::vector<QueryResult>& results) {
+    if (!r->take.empty()) r->taken = std::move(results.front());
+  });
+}
+
+void receive_with_redrive(PgEngine& engine, std::shared_ptr<RedriveReceive> r, Done<Result<Received>> done) {
+  auto body = [&engine, r](std::shared_ptr<Tx> tx) {
+    r->restart();
+    std::vector<Statement> first;
+    first.push_back(sql::statement(
+        sql::kPickForRedrive, {engine.now_param(), std::to_string(r->ask.queue_id), std::to_string(r->ask.retention_ms),
+                               std::to_string(r->ask.max_messages)}));
+    first.push_back(sql::statement(sql::kFindDeadLetterQueue,
+                                   {engine.options().account_id, engine.options().region, r->dead_letter_queue}));
+    tx->step(std::move(first), [r, tx](std::vector<QueryResult>& results) {
+      const QueryResult& dlq = results[1];
+      // A standard queue's dead-letter queue is standard (checked when the policy was set).
+      if (dlq.rows() > 0 && dlq.text(0, 1) == "f") r->dead_letter_queue_id = sql::int_at(dlq, 0, 0);
+      decide(*r, results[0]);
+      take_and_move(r, tx);
+    });
+  };
+  run_transaction(engine.pool(), std::move(body), [&engine, r, done = std::move(done)](Status finished) {
+    if (!finished) return done(finished.error());
+    Received out;
+    if (r->taken) out = received_from(*r->taken, r->ask.queue_id, engine.receipt_secret());
+    if (!r->dead.empty()) {
+      engine.notify_available(r->dead_letter_queue);
+      QueueActivity moved;
+      moved.moved_to_dead_letter = r->dead.size();
+      engine.count_activity(r->ask.queue_id, moved);
+    }
+    settle_taken(engine, r->ask, out.size(), r->now);
+    done(std::move(out));
+  });
+}
+
+}  // namespace
+
+void PgEngine::async_receive_messages(const std::string& queue_name, int max_messages,
+                                      std::optional<int> visibility_timeout, const std::string& attempt_id,
+                                      Done<Result<Received>> done) {
+  (void)attempt_id;  // FIFO only
+  find_queue(queue_name, [this, max_messages, visibility_timeout,
+                          done = std::move(done)](Result<PgQueue> found) mutable {
+    if (!found) return done(found.error());
+    const PgQueue& q = found.value();
+    if (q.fifo) {
+      return done(make_error(ErrorCode::UnsupportedOperation,
+                             "ReceiveMessage on FIFO queues is not yet implemented on PostgreSQL."));
+    }
+    ReceiveAsk ask;
+    ask.queue_id = q.id;
+    ask.queue_name = q.name;
+    ask.max_messages = max_messages;
+    ask.vt_ms =
+        int64_t(visibility_timeout.value_or(static_cast<int>(attribute_int(q.attributes, "VisibilityTimeout")))) * 1000;
+    ask.retention_ms = attribute_int(q.attributes, "MessageRetentionPeriod") * 1000;
+    const auto policy = redrive_policy(q.attributes);
+    auto dead_letter_queue =
+        policy ? queue_name_from_arn(policy->dead_letter_target_arn, options().region, options().account_id)
+               : std::nullopt;
+    if (!dead_letter_queue) return receive_at_once(*this, ask, q.has_groups, std::move(done));
+    auto r = std::make_shared<RedriveReceive>();
+    r->ask = std::move(ask);
+    r->source_arn = queue_arn(options().region, options().account_id, q.name);
+    r->dead_letter_queue = std::move(*dead_letter_queue);
+    r->max_receive_count = policy->max_receive_count;
+    receive_with_redrive(*this, std::move(r), std::move(done));
+  });
+}
+
+}  // namespace wharf::storage::postgresql

@@ -1,0 +1,238 @@
+#include "storage/postgresql/pg_statements.h"
+
+#include <array>
+#include <charconv>
+
+namespace wharf::storage::postgresql::sql {
+namespace {
+
+// send_standard_<rows>: $1 clock override, $2 queue id, then per row
+// message id, group id, delay, body, body MD5, message attributes, system
+// attributes. Answers the transaction's `now`. The rows are inserted in
+// VALUES order, so their seq follows the batch's order.
+std::string send_standard_text(size_t rows) {
+  std::string text =
+      "WITH clock AS (SELECT now_ms($1::bigint) AS now), "
+      "stored AS (INSERT INTO messages (queue_id, seq, message_id, group_id, visible_at_ms, sent_ms, body, "
+      "body_md5, message_attributes, system_attributes) "
+      "SELECT $2::bigint, nextval('message_seq'), v.id, v.grp, clock.now + v.delay, clock.now, v.body, v.md5, "
+      "v.attrs, v.sys FROM clock, (VALUES ";
+  for (size_t row = 0; row < rows; ++row) {
+    const size_t first = 3 + row * kSendColumns;
+    auto p = [&](size_t column) { return "$" + std::to_string(first + column); };
+    if (row > 0) text += ", ";
+    text += "(" + p(0) + "::uuid, " + p(1) + "::text, " + p(2) + "::bigint, " + p(3) + "::text, " + p(4) + "::text, " +
+            p(5) + "::text, " + p(6) + "::text)";
+  }
+  text += ") AS v (id, grp, delay, body, md5, attrs, sys)) SELECT now FROM clock";
+  return text;
+}
+
+struct SendStatements {
+  std::array<std::string, kMaxSendRows> names;
+  std::array<std::string, kMaxSendRows> texts;
+  std::array<NamedSql, kMaxSendRows> named;
+  SendStatements() {
+    for (size_t i = 0; i < kMaxSendRows; ++i) {
+      names[i] = "send_standard_" + std::to_string(i + 1);
+      texts[i] = send_standard_text(i + 1);
+      named[i] = NamedSql{names[i].c_str(), texts[i].c_str()};
+    }
+  }
+};
+
+// What every receive sets on a message it takes, with `now` as c.now and
+// the visibility timeout as `vt`.
+#define WHARF_TAKE_SET                                                                           \
+  "receive_count = m.receive_count + 1, "                                                        \
+  "first_receive_ms = CASE WHEN m.first_receive_ms = 0 THEN c.now ELSE m.first_receive_ms END, " \
+  "visible_at_ms = c.now + vt.ms, flight = true "
+
+// kReceivedColumns after `now`.
+#define WHARF_TAKE_RETURNING                                                                            \
+  "RETURNING m.seq, m.message_id, m.receive_count, m.first_receive_ms, m.sent_ms, m.body, m.body_md5, " \
+  "m.message_attributes, m.system_attributes"
+
+}  // namespace
+
+const NamedSql& send_standard(size_t rows) {
+  static const SendStatements statements;
+  return statements.named.at(rows - 1);
+}
+
+// $1 queue id, $2 group ids (text[]). New groups join the back of the
+// turns (turn_seq * 64: receives order up to 63 groups after one value).
+const NamedSql kSendGroups = {
+    "send_groups",
+    "WITH marked AS (UPDATE queues SET has_groups = true WHERE id = $1::bigint AND NOT has_groups) "
+    "INSERT INTO groups (queue_id, group_id, ready_at_ms, turn) "
+    "SELECT $1::bigint, g, 0, nextval('turn_seq') * 64 FROM unnest($2::text[]) AS g "
+    "ON CONFLICT (queue_id, group_id) DO NOTHING"};
+
+// $1 clock override, $2 queue id, $3 retention, $4 max messages, $5
+// visibility timeout. The first visible, unexpired messages by
+// (visible_at_ms, seq), taken in one statement; answered in seq order.
+const NamedSql kReceiveStandard = {
+    "receive_standard",
+    "WITH clock AS (SELECT now_ms($1::bigint) AS now), vt AS (SELECT $5::bigint AS ms), "
+    "picked AS (SELECT m.seq FROM messages m "
+    "WHERE m.queue_id = $2::bigint AND m.visible_at_ms <= (SELECT now FROM clock) "
+    "AND m.sent_ms > (SELECT now FROM clock) - $3::bigint "
+    "ORDER BY m.visible_at_ms, m.seq LIMIT $4::int FOR UPDATE OF m SKIP LOCKED), "
+    "taken AS (UPDATE messages m SET " WHARF_TAKE_SET
+    "FROM picked p, clock c, vt WHERE m.queue_id = $2::bigint AND m.seq = p.seq " WHARF_TAKE_RETURNING
+    ") "
+    "SELECT c.now, t.* FROM taken t, clock c ORDER BY t.seq"};
+
+// $1 clock override, $2 queue id, $3 retention, $4 max messages, $5
+// visibility timeout, $6 how many groups to look at. The groups in turn
+// order (rows locked, SKIP LOCKED: concurrent receives serve different
+// groups), each group's first visible messages, one per group per round
+// (section 6.5); then the standard pick fills up (messages of groups
+// without a row, or of groups another receive holds). The messages are
+// not locked by the pick: the UPDATE re-checks that each is still visible
+// (READ COMMITTED re-reads a row another transaction changed), so a
+// message taken meanwhile is left out. The groups taken from go to the
+// back of the turns in the order of their last take.
+const NamedSql kReceiveFair = {
+    "receive_fair",
+    "WITH clock AS (SELECT now_ms($1::bigint) AS now), vt AS (SELECT $5::bigint AS ms), "
+    "turns AS (SELECT g.group_id, g.turn FROM groups g WHERE g.queue_id = $2::bigint AND g.ready_at_ms = 0 "
+    "ORDER BY g.turn LIMIT $6::int FOR UPDATE SKIP LOCKED), "
+    "candidates AS ("
+    "SELECT t.group_id, t.turn, x.seq FROM turns t CROSS JOIN LATERAL ("
+    "SELECT m.seq FROM messages m, clock c WHERE t.group_id <> '' AND m.queue_id = $2::bigint "
+    "AND m.group_id = t.group_id AND m.group_id <> '' AND m.visible_at_ms <= c.now "
+    "AND m.sent_ms > c.now - $3::bigint ORDER BY m.seq LIMIT $4::int) x "
+    "UNION ALL "
+    "SELECT t.group_id, t.turn, x.seq FROM turns t CROSS JOIN LATERAL ("
+    "SELECT m.seq FROM messages m, clock c WHERE t.group_id = '' AND m.queue_id = $2::bigint "
+    "AND m.group_id = '' AND m.visible_at_ms <= c.now AND m.sent_ms > c.now - $3::bigint "
+    "ORDER BY m.visible_at_ms, m.seq LIMIT $4::int) x), "
+    "chosen AS (SELECT group_id, turn, seq, row_number() OVER (PARTITION BY group_id ORDER BY seq) AS round "
+    "FROM candidates ORDER BY round, turn LIMIT $4::int), "
+    "fill AS (SELECT m.seq FROM messages m WHERE m.queue_id = $2::bigint "
+    "AND m.visible_at_ms <= (SELECT now FROM clock) AND m.sent_ms > (SELECT now FROM clock) - $3::bigint "
+    "AND m.seq NOT IN (SELECT seq FROM chosen) ORDER BY m.visible_at_ms, m.seq "
+    "LIMIT greatest($4::int - (SELECT count(*) FROM chosen), 0) FOR UPDATE OF m SKIP LOCKED), "
+    "picks AS (SELECT seq FROM chosen UNION ALL SELECT seq FROM fill), "
+    "taken AS (UPDATE messages m SET " WHARF_TAKE_SET
+    "FROM picks p, clock c, vt WHERE m.queue_id = $2::bigint AND m.seq = p.seq AND m.visible_at_ms <= "
+    "c.now " WHARF_TAKE_RETURNING
+    "), "
+    "base AS (SELECT nextval('turn_seq') * 64 AS turn), "
+    "requeued AS (UPDATE groups g SET turn = base.turn + o.pos FROM base, "
+    "(SELECT group_id, row_number() OVER (ORDER BY max(round), min(turn)) AS pos FROM chosen GROUP BY group_id) o "
+    "WHERE g.queue_id = $2::bigint AND g.group_id = o.group_id) "
+    "SELECT c.now, t.* FROM taken t, clock c ORDER BY t.seq"};
+
+// In a transaction (section 6.4, full path). $1 clock override, $2 queue
+// id, $3 retention, $4 max messages: the picked messages, locked, with what
+// the redrive decision needs.
+const NamedSql kPickForRedrive = {
+    "pick_for_redrive",
+    "SELECT c.now, m.seq, m.receive_count, m.sent_ms, m.message_id, m.system_attributes "
+    "FROM messages m, (SELECT now_ms($1::bigint) AS now) c "
+    "WHERE m.queue_id = $2::bigint AND m.visible_at_ms <= c.now AND m.sent_ms > c.now - $3::bigint "
+    "ORDER BY m.visible_at_ms, m.seq LIMIT $4::int FOR UPDATE OF m SKIP LOCKED"};
+
+// $1 account, $2 region, $3 name: the live dead-letter queue's id and
+// type, its row share-locked so that it is not deleted before COMMIT.
+const NamedSql kFindDeadLetterQueue = {"find_dead_letter_queue",
+                                       "SELECT id, fifo FROM queues WHERE account_id = $1 AND region = $2 "
+                                       "AND name = $3 AND deleted_ms IS NULL FOR KEY SHARE"};
+
+// $1 queue id, $2 now, $3 visibility timeout, $4 seqs (bigint[]): takes
+// the picked messages, answering kReceivedColumns in seq order.
+const NamedSql kTakePicked = {
+    "take_picked",
+    "WITH c AS (SELECT $2::bigint AS now), vt AS (SELECT $3::bigint AS ms), "
+    "taken AS (UPDATE messages m SET " WHARF_TAKE_SET
+    "FROM c, vt WHERE m.queue_id = $1::bigint AND m.seq = ANY($4::bigint[]) " WHARF_TAKE_RETURNING
+    ") "
+    "SELECT c.now, t.* FROM taken t, c ORDER BY t.seq"};
+
+// $1 source queue id, $2 dead-letter queue id, $3 now, $4 seqs, $5 their
+// enqueue times there, $6 their system attributes there (section 6.7): each
+// message leaves the source and joins the dead-letter queue as a new row
+// (new seq, visible now, same id, body and receive count).
+const NamedSql kMoveToDeadLetterQueue = {
+    "move_to_dead_letter_queue",
+    "WITH moved AS (DELETE FROM messages WHERE queue_id = $1::bigint AND seq = ANY($4::bigint[]) RETURNING *) "
+    "INSERT INTO messages (queue_id, seq, message_id, group_id, flight, visible_at_ms, sent_ms, first_receive_ms, "
+    "receive_count, body, body_md5, message_attributes, system_attributes) "
+    "SELECT $2::bigint, nextval('message_seq'), m.message_id, m.group_id, false, $3::bigint, u.sent_ms, "
+    "m.first_receive_ms, m.receive_count, m.body, m.body_md5, m.message_attributes, u.sys "
+    "FROM (SELECT * FROM moved ORDER BY seq) m "
+    "JOIN unnest($4::bigint[], $5::bigint[], $6::text[]) AS u (seq, sent_ms, sys) ON u.seq = m.seq"};
+
+// $1 queue id, $2 seqs (bigint[]): answers the seq of each message deleted.
+// Standard queues delete whatever handle names the message (judge_delete
+// never answers Expired there).
+const NamedSql kDeleteStandard = {
+    "delete_standard", "DELETE FROM messages WHERE queue_id = $1::bigint AND seq = ANY($2::bigint[]) RETURNING seq"};
+
+// $1 clock override, $2 queue id, $3 seqs, $4 their new visibility
+// timeouts: answers (seq, now) of each message that exists.
+const NamedSql kChangeVisibility = {"change_visibility",
+                                    "WITH clock AS (SELECT now_ms($1::bigint) AS now) "
+                                    "UPDATE messages m SET visible_at_ms = c.now + u.timeout_ms, flight = true "
+                                    "FROM clock c, unnest($3::bigint[], $4::bigint[]) AS u (seq, timeout_ms) "
+                                    "WHERE m.queue_id = $2::bigint AND m.seq = u.seq RETURNING m.seq, c.now"};
+
+// $1 clock override, $2 queue id, $3 retention, $4 how many: the first
+// unexpired messages by seq, whatever their state.
+const NamedSql kPeek = {
+    "peek",
+    "SELECT c.now, m.seq, m.message_id, m.group_id, m.flight, m.visible_at_ms, m.sent_ms, m.first_receive_ms, "
+    "m.receive_count, m.body, m.message_attributes, m.system_attributes "
+    "FROM messages m, (SELECT now_ms($1::bigint) AS now) c "
+    "WHERE m.queue_id = $2::bigint AND m.sent_ms > c.now - $3::bigint ORDER BY m.seq LIMIT $4::bigint"};
+
+// $1 queue id, $2 seq, $3 message id (text: any text compares, none fails
+// to parse).
+const NamedSql kDeletePeeked = {
+    "delete_peeked",
+    "DELETE FROM messages WHERE queue_id = $1::bigint AND seq = $2::bigint AND message_id::text = $3 "
+    "RETURNING group_id"};
+
+#undef WHARF_TAKE_SET
+#undef WHARF_TAKE_RETURNING
+
+Statement statement(const NamedSql& named, std::vector<PgParam> params) {
+  return Statement{named.text, std::move(params), named.name};
+}
+
+int64_t int_at(const QueryResult& result, int row, int column) {
+  const std::string_view text = result.text(row, column);
+  int64_t value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value);
+  return value;
+}
+
+std::string bigint_array(const std::vector<int64_t>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(values[i]);
+  }
+  out += '}';
+  return out;
+}
+
+std::string text_array(const std::vector<std::string_view>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+}  // namespace wharf::storage::postgresql::sql

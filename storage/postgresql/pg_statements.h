@@ -1,0 +1,78 @@
+// The SQL of the message operations on standard queues (send, receive,
+// delete, change visibility, peek, redrive), each named once here: a name
+// is prepared once per connection and stands for one text for the
+// connection's life (storage/postgresql/connection.h). What each does and
+// why is docs/design/postgresql.md sections 6.2 to 6.10; the parameters of
+// each are listed beside it in pg_statements.cpp. Every statement that needs
+// the time takes now_ms($1) (section 5). Times and durations are ms.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/postgresql/connection.h"
+
+namespace wharf::storage::postgresql::sql {
+
+struct NamedSql {
+  const char* name;
+  const char* text;
+};
+
+// Sends are one INSERT of a VALUES list of `rows` rows (1 to
+// kMaxSendRows), one prepared statement per batch size, so that each body
+// is a parameter of its own (moved in, never escaped into an array).
+inline constexpr size_t kMaxSendRows = 10;
+inline constexpr size_t kSendColumns = 7;  // per row: id, group, delay, body, md5, attributes, system attributes
+const NamedSql& send_standard(size_t rows);
+
+// Marks a standard queue as having message groups and adds the groups'
+// rows (fair queues, section 6.5).
+extern const NamedSql kSendGroups;
+
+// Receives on a standard queue: the fast path (no groups, no redrive), the
+// fair path (groups take turns) and, with a RedrivePolicy, a pick in a
+// transaction followed by the take and the move to the dead-letter queue.
+// The fast and fair ones answer the columns of kReceivedColumns.
+extern const NamedSql kReceiveStandard;
+extern const NamedSql kReceiveFair;
+extern const NamedSql kPickForRedrive;
+extern const NamedSql kFindDeadLetterQueue;
+extern const NamedSql kTakePicked;
+extern const NamedSql kMoveToDeadLetterQueue;
+
+// The columns of a received message, in this order, in every receive's answer.
+enum ReceivedColumn : int {
+  kReceivedNow,
+  kReceivedSeq,
+  kReceivedMessageId,
+  kReceivedReceiveCount,
+  kReceivedFirstReceive,
+  kReceivedSent,
+  kReceivedBody,
+  kReceivedBodyMd5,
+  kReceivedMessageAttributes,
+  kReceivedSystemAttributes,
+};
+
+extern const NamedSql kDeleteStandard;
+extern const NamedSql kChangeVisibility;
+extern const NamedSql kPeek;
+extern const NamedSql kDeletePeeked;
+
+// A Statement of `named` with these parameters.
+Statement statement(const NamedSql& named, std::vector<PgParam> params);
+
+// A column's value as an integer (0 when NULL or not a number: the
+// statements above only answer integers where this is used).
+int64_t int_at(const QueryResult& result, int row, int column);
+
+// PostgreSQL array literals, for array parameters: {1,2,3} and
+// {"a","b\"c"} (each element quoted, `"` and `\` escaped).
+std::string bigint_array(const std::vector<int64_t>& values);
+std::string text_array(const std::vector<std::string_view>& values);
+
+}  // namespace wharf::storage::postgresql::sql
