@@ -83,17 +83,18 @@ void auto_create_queue(const ActionFacts& action, const Call& call) {
 }  // namespace
 
 void run_action(const ActionFacts& action, Call& call, Reply reply) {
+  call.reply = std::move(reply);
   if (action.names_queue_by_url) {
     auto name = queue_name_from_url(call);
-    if (!name) return reply(name.error());
+    if (!name) return call.reply(name.error());
     call.queue_name = std::move(name.value());
   }
   if (call.settings.auto_create_queues && action.auto_create != AutoCreate::Never) auto_create_queue(action, call);
   const Handler& handler = kHandlers[static_cast<size_t>(action.action)];
-  if (handler.async) return handler.async(call, std::move(reply));
+  if (handler.async) return handler.async(call, call.reply);
   auto result = handler.sync(call);
-  if (!result) return reply(result.error());
-  reply(Answer{std::move(result.value()), {}});
+  if (!result) return call.reply(result.error());
+  call.reply(Answer{std::move(result.value()), {}});
 }
 
 SqsError unknown_action(std::string_view action) {

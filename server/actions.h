@@ -18,8 +18,28 @@
 
 namespace wharf::server {
 
+// An action's answer: a result tree in the JSON protocol's shape, which the
+// codec writes in the request's protocol; or, where it pays (ReceiveMessage
+// over the JSON protocol), the JSON protocol's body written directly.
+struct Answer {
+  nlohmann::json tree;
+  std::string json_text;  // when not empty: the whole body, and `tree` is unused
+};
+using Reply = std::function<void(Result<Answer>)>;
+
 class LongPolls;
 
+// One request, as its handler sees it.
+//
+// Lifetime: the Call, and all it refers to (the decoded parameter tree, the
+// host, region and trace header, the engine, the long polls), lives until
+// the request's reply has been called: the endpoint keeps it in the
+// request's Exchange. So a handler and its continuations may keep
+// `const Call&` (capture `&call`) across engine calls, which with PostgreSQL
+// complete later on another thread. Nothing else of the handler's stack
+// lives that long: a continuation owns (moves in) whatever else it uses.
+// After calling the reply, touch nothing of the call: the Exchange may be
+// serving its next request already.
 struct Call {
   const nlohmann::json& params;
   storage::Engine& engine;
@@ -39,6 +59,12 @@ struct Call {
   // The request's X-Amzn-Trace-Id header (empty: none): SendMessage stores
   // it as the AWSTraceHeader system attribute. Points into the request.
   std::string_view trace_header = {};
+  // The request's reply, kept here by run_action (the handler's `reply` is
+  // the same one: call either, once). A continuation that captures only
+  // `&call` and at most one more pointer fits std::function's buffer, so an
+  // engine call on a hot path allocates nothing; capturing a Reply or a
+  // json would.
+  Reply reply = {};
 };
 
 inline const std::string& owner_account(const Call& call) {
@@ -49,20 +75,11 @@ inline std::string_view request_region(const Call& call) {
   return call.region.empty() ? std::string_view(call.settings.region) : call.region;
 }
 
-// An action's answer: a result tree in the JSON protocol's shape, which the
-// codec writes in the request's protocol; or, where it pays (ReceiveMessage
-// over the JSON protocol), the JSON protocol's body written directly.
-struct Answer {
-  nlohmann::json tree;
-  std::string json_text;  // when not empty: the whole body, and `tree` is unused
-};
-using Reply = std::function<void(Result<Answer>)>;
-
 // Runs the action: first resolves `call.queue_name` (for actions that name
 // their queue by QueueUrl: MissingParameter or QueueDoesNotExist before any
 // other parameter is read), then --auto-create-queues, then the handler.
 // `reply` is called exactly once, perhaps later and on another thread (long
-// polls).
+// polls, a database backend); `call` must live until then (see Call).
 void run_action(const ActionFacts& action, Call& call, Reply reply);
 
 // The answer to an action outside the SQS API.

@@ -80,6 +80,7 @@ void SqsEndpoint::serve(Exchange& x) const {
   x.action_.assign(kUnknownActionLabel);  // until the request names one
   x.facts_ = nullptr;
   x.syncer_ = nullptr;
+  x.call_.reset();
   x.request_id = random_uuid();
   if (answer_operational(x)) return;
   // Exceptions mean bugs; one must not take the server down with it.
@@ -153,13 +154,9 @@ protocol::EncodedResponse SqsEndpoint::console_api_response(Exchange& x, const C
   auto account = route_request(services_.accounts, api.routed_as, x.params_, caller.value(),
                                !services_.settings.credentials.empty());
   if (!account) return error(account.error());
-  const Call call{x.params_,
-                  *account.value()->engine,
-                  services_.long_polls,
-                  services_.settings,
-                  std::string(header(x.request, http::field::host)),
-                  x.tls,
-                  account.value()->id};
+  const Call& call =
+      x.call_.emplace(Call{x.params_, *account.value()->engine, services_.long_polls, services_.settings,
+                           std::string(header(x.request, http::field::host)), x.tls, account.value()->id});
   auto result = api.run(call);
   if (!result) return error(result.error());
   protocol::EncodedResponse ok;
@@ -209,14 +206,10 @@ void SqsEndpoint::serve_sqs(Exchange& x) const {
   if (!account) return answer_counted(x, protocol::encode_error(x.format_, account.error(), x.request_id));
   x.syncer_ = account.value()->syncer.get();
   if (!x.facts_) return settle(x, unknown_action(x.action_));
-  Call call{x.params_,
-            *account.value()->engine,
-            services_.long_polls,
-            services_.settings,
-            std::string(header(x.request, http::field::host)),
-            x.tls,
-            account.value()->id,
-            x.protocol_};
+  // Kept in the exchange until answered: handlers may answer later (see Call).
+  Call& call =
+      x.call_.emplace(Call{x.params_, *account.value()->engine, services_.long_polls, services_.settings,
+                           std::string(header(x.request, http::field::host)), x.tls, account.value()->id, x.protocol_});
   call.region = account.value()->region;
   call.trace_header = text_of(x.request["X-Amzn-Trace-Id"]);
   // Two pointers: std::function keeps them without allocating.

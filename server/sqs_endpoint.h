@@ -17,6 +17,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -81,6 +82,10 @@ class Exchange {
   protocol::Protocol protocol_ = protocol::Protocol::Json;
   protocol::AnswerFormat format_ = protocol::AnswerFormat::Json;  // the protocol, and Accept for query
   WalSyncer* syncer_ = nullptr;
+  // The handler's view of the request (SQS actions and the console API),
+  // pointing into params_ and request: it lives until the answer, so async
+  // handlers may keep it across continuations (see Call).
+  std::optional<Call> call_;
 };
 
 class SqsEndpoint {
