@@ -105,9 +105,11 @@ void Accounts::close() {
   std::unique_lock lock(regions_mu_);
   auto close_one = [](Account& account) {
     if (account.syncer) account.syncer->stop();
+    // The engine first: a backend that completes later may still call an
+    // operation's done as it closes, and the scheduler's uses the scheduler.
+    account.engine.reset();
     account.scheduler.reset();
     account.syncer.reset();
-    account.engine.reset();
   };
   for (auto& [id, tenant] : tenants_) {
     close_one(*tenant.home);

@@ -48,9 +48,28 @@ void Scheduler::deadline_added(int64_t when_ms) {
   }
 }
 
+// Runs on strand_. The engine answers inline (RocksDB) or later on one of
+// its own threads: then the answer comes back through strand_, which owns
+// timer_ and these flags.
 void Scheduler::run() {
   if (stopped_) return;
-  const auto next = engine_.run_due_work();
+  if (running_) {
+    again_ = true;
+    return;
+  }
+  running_ = true;
+  engine_.async_run_due_work([this](std::optional<int64_t> next) {
+    if (strand_.running_in_this_thread()) return ran(next);
+    boost::asio::post(strand_, [this, next] { ran(next); });
+  });
+}
+
+void Scheduler::ran(std::optional<int64_t> next) {
+  running_ = false;
+  if (again_) {
+    again_ = false;
+    return run();
+  }
   const int64_t now = system_now_ms();
   arm(next ? std::min(*next, now + kIdleMs) : now + kIdleMs);
 }

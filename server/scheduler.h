@@ -1,6 +1,8 @@
 // The one timer of the process: fires at the engine's next deadline (delay
-// ends, visibility expiries, retention) and lets it do its due work; relays
-// the engine's "messages available" to the long polls.
+// ends, visibility expiries, retention) and lets it do its due work
+// (async_run_due_work: with a backend that completes later, on another
+// thread, at most one run is in flight); relays the engine's "messages
+// available" to the long polls.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -9,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "server/long_polls.h"
@@ -30,6 +33,7 @@ class Scheduler final : public storage::EngineListener {
 
  private:
   void run();
+  void ran(std::optional<int64_t> next);
   void arm(int64_t when_ms);
 
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;  // owns timer_
@@ -40,6 +44,8 @@ class Scheduler final : public storage::EngineListener {
   boost::asio::steady_timer timer_;
   std::atomic<int64_t> armed_for_ms_{0};
   std::atomic<bool> stopped_{false};
+  bool running_ = false;  // on strand_: a run's work is in flight
+  bool again_ = false;    // on strand_: the timer fired meanwhile, run once more after it
 };
 
 }  // namespace wharf::server
