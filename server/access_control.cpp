@@ -20,8 +20,8 @@ SqsError no_such_queue() { return make_error(ErrorCode::QueueDoesNotExist, "The 
 
 }  // namespace
 
-Result<Account*> route_request(Accounts& accounts, std::string_view action, const nlohmann::json& params,
-                               const Caller& caller, bool enforce) {
+void route_request(Accounts& accounts, std::string_view action, const nlohmann::json& params, const Caller& caller,
+                   bool enforce, storage::Done<Result<Account*>> done) {
   std::string owner = caller.account_id;
   std::string queue;
   if (auto url = string_param(params, "QueueUrl")) {
@@ -38,27 +38,27 @@ Result<Account*> route_request(Accounts& accounts, std::string_view action, cons
     }
   }
   auto in_region = accounts.find(owner, caller.region);
-  if (!in_region) return in_region.error();
+  if (!in_region) return done(in_region.error());
   Account* account = in_region.value();
-  if (!account) return no_such_queue();
-  if (!enforce || owner == caller.account_id) return account;
+  if (!account) return done(no_such_queue());
+  if (!enforce || owner == caller.account_id) return done(account);
 
   // Another account's queue: its Policy decides.
-  auto denied = [&] {
-    return make_error(ErrorCode::AccessDenied, "Access to the resource " + std::string(action) + " on queue " + queue +
-                                                   " of account " + owner + " is denied.");
-  };
-  if (action == "AddPermission" || action == "RemovePermission") return denied();
-  auto info = account->engine->get_queue(queue);
-  if (!info) return info.error();
-  auto policy = info->attributes.find("Policy");
-  if (policy == info->attributes.end()) return denied();
-  const std::string arn = storage::queue_arn(account->region, owner, queue);
-  if (storage::evaluate_policy(policy->second, caller.account_id, std::string(action), arn) !=
-      storage::PolicyDecision::Allow) {
-    return denied();
-  }
-  return account;
+  SqsError denied = make_error(ErrorCode::AccessDenied, "Access to the resource " + std::string(action) + " on queue " +
+                                                            queue + " of account " + owner + " is denied.");
+  if (action == "AddPermission" || action == "RemovePermission") return done(std::move(denied));
+  std::string arn = storage::queue_arn(account->region, owner, queue);
+  account->engine->async_get_queue(
+      queue, [account, denied = std::move(denied), arn = std::move(arn), caller_account = caller.account_id,
+              action = std::string(action), done = std::move(done)](Result<storage::QueueInfo> info) mutable {
+        if (!info) return done(info.error());
+        auto policy = info->attributes.find("Policy");
+        if (policy == info->attributes.end() ||
+            storage::evaluate_policy(policy->second, caller_account, action, arn) != storage::PolicyDecision::Allow) {
+          return done(std::move(denied));
+        }
+        done(account);
+      });
 }
 
 }  // namespace wharf::server

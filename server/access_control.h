@@ -17,8 +17,11 @@ namespace wharf::server {
 // `caller`: the signer's account (the server's own without auth) and
 // region; the account is found in the caller's region. `enforce`:
 // authentication is on, so another account's queue needs its Policy's
-// permission.
-Result<Account*> route_request(Accounts& accounts, std::string_view action, const nlohmann::json& params,
-                               const Caller& caller, bool enforce);
+// permission. `done` gets the account, or the error to answer: before
+// route_request returns, except when another account's Policy is read from
+// an engine that completes later (then on that engine's thread). The
+// arguments are not used once route_request has returned.
+void route_request(Accounts& accounts, std::string_view action, const nlohmann::json& params, const Caller& caller,
+                   bool enforce, storage::Done<Result<Account*>> done);
 
 }  // namespace wharf::server

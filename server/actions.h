@@ -86,28 +86,28 @@ void run_action(const ActionFacts& action, Call& call, Reply reply);
 SqsError unknown_action(std::string_view action);
 
 // Handlers (one family per file).
-Result<nlohmann::json> create_queue(const Call& call);
-Result<nlohmann::json> get_queue_url(const Call& call);
-Result<nlohmann::json> list_queues(const Call& call);
-Result<nlohmann::json> delete_queue(const Call& call);
-Result<nlohmann::json> get_queue_attributes(const Call& call);
-Result<nlohmann::json> set_queue_attributes(const Call& call);
-Result<nlohmann::json> purge_queue(const Call& call);
+void create_queue(const Call& call, Reply reply);
+void get_queue_url(const Call& call, Reply reply);
+void list_queues(const Call& call, Reply reply);
+void delete_queue(const Call& call, Reply reply);
+void get_queue_attributes(const Call& call, Reply reply);
+void set_queue_attributes(const Call& call, Reply reply);
+void purge_queue(const Call& call, Reply reply);
 Result<nlohmann::json> send_message(const Call& call);
 void receive_message(const Call& call, Reply reply);
 Result<nlohmann::json> delete_message(const Call& call);
 Result<nlohmann::json> change_message_visibility(const Call& call);
-Result<nlohmann::json> send_message_batch(const Call& call);
-Result<nlohmann::json> delete_message_batch(const Call& call);
-Result<nlohmann::json> change_message_visibility_batch(const Call& call);
-Result<nlohmann::json> tag_queue(const Call& call);
-Result<nlohmann::json> untag_queue(const Call& call);
-Result<nlohmann::json> list_queue_tags(const Call& call);
-Result<nlohmann::json> add_permission(const Call& call);
-Result<nlohmann::json> remove_permission(const Call& call);
-Result<nlohmann::json> list_dead_letter_source_queues(const Call& call);
-Result<nlohmann::json> start_message_move_task(const Call& call);
-Result<nlohmann::json> cancel_message_move_task(const Call& call);
-Result<nlohmann::json> list_message_move_tasks(const Call& call);
+void send_message_batch(const Call& call, Reply reply);
+void delete_message_batch(const Call& call, Reply reply);
+void change_message_visibility_batch(const Call& call, Reply reply);
+void tag_queue(const Call& call, Reply reply);
+void untag_queue(const Call& call, Reply reply);
+void list_queue_tags(const Call& call, Reply reply);
+void add_permission(const Call& call, Reply reply);
+void remove_permission(const Call& call, Reply reply);
+void list_dead_letter_source_queues(const Call& call, Reply reply);
+void start_message_move_task(const Call& call, Reply reply);
+void cancel_message_move_task(const Call& call, Reply reply);
+void list_message_move_tasks(const Call& call, Reply reply);
 
 }  // namespace wharf::server

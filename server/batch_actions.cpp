@@ -103,105 +103,136 @@ void fail_oversized(size_t max_message, std::vector<std::string>& ids, std::vect
   prepared.erase(prepared.begin() + static_cast<std::ptrdiff_t>(kept), prepared.end());
 }
 
-}  // namespace
-
-Result<json> send_message_batch(const Call& call) {
-  const std::string& name = call.queue_name;
-  auto entries = batch_entries(call, "SendMessageBatchRequestEntry");
-  if (!entries) return entries.error();
-  auto max_size = call.engine.queue_int_attribute(name, "MaximumMessageSize");
-  if (!max_size) return max_size.error();
-
-  json failed = json::array();
+// What a batch's answer needs once the engine has answered: the ids of the
+// entries it was given (in order) and the failures found before. Moved
+// into the engine's continuation (the handler's stack is gone by then when
+// the backend completes later): one allocation per batch request.
+struct PendingBatch {
   std::vector<std::string> ids;
+  json failed = json::array();
+};
+
+void answer_statuses(const Call& call, PendingBatch& batch, Result<std::vector<Status>> results) {
+  if (!results) return call.reply(results.error());
+  call.reply(Answer{status_results(batch.ids, results.value(), std::move(batch.failed)), {}});
+}
+
+// SendMessageBatch once the queue's MaximumMessageSize is known: each entry
+// prepared (or failed), then the rest sent in one write.
+void send_entries(const Call& call, const json& entries, size_t max_message) {
+  PendingBatch batch;
   std::vector<PreparedSend> prepared;
   size_t total = 0;
-  for (const auto& entry : *entries.value()) {
+  for (const auto& entry : entries) {
     const std::string id = entry["Id"].get<std::string>();
     auto one = prepare_send(entry, call.trace_header);
     if (!one) {
-      failed.push_back(failure(id, one.error()));
+      batch.failed.push_back(failure(id, one.error()));
       continue;
     }
     total += one->message.body.size() + one->message.attributes_size;
-    ids.push_back(id);
+    batch.ids.push_back(id);
     prepared.push_back(std::move(one.value()));
   }
   if (total > kMaxBatchBytes) {
-    return make_error(ErrorCode::BatchRequestTooLong, "Batch requests cannot be longer than " +
-                                                          std::to_string(kMaxBatchBytes) + " bytes. You have sent " +
-                                                          std::to_string(total) + " bytes.");
+    return call.reply(make_error(ErrorCode::BatchRequestTooLong,
+                                 "Batch requests cannot be longer than " + std::to_string(kMaxBatchBytes) +
+                                     " bytes. You have sent " + std::to_string(total) + " bytes."));
   }
-  fail_oversized(static_cast<size_t>(max_size.value()), ids, prepared, failed);
+  fail_oversized(max_message, batch.ids, prepared, batch.failed);
   std::vector<storage::NewMessage> messages;
-  for (auto& p : prepared) messages.push_back(std::move(p.message));
-  auto sent = call.engine.send_messages(name, std::move(messages));
-  if (!sent) return sent.error();
-  json successful = json::array();
-  for (size_t i = 0; i < ids.size(); ++i) {
-    auto& result = sent.value()[i];
-    if (!result) {
-      failed.push_back(failure(ids[i], result.error()));
-      continue;
-    }
-    json ok = std::move(prepared[i].checksums);
-    ok["Id"] = ids[i];
-    ok["MessageId"] = result->message_id;
-    if (!result->sequence_number.empty()) ok["SequenceNumber"] = result->sequence_number;
-    successful.push_back(std::move(ok));
+  std::vector<json> checksums;
+  messages.reserve(prepared.size());
+  checksums.reserve(prepared.size());
+  for (auto& p : prepared) {
+    messages.push_back(std::move(p.message));
+    checksums.push_back(std::move(p.checksums));
   }
-  return batch_result(std::move(successful), std::move(failed));
+  call.engine.async_send_messages(
+      call.queue_name, std::move(messages), storage::Engine::SendKind::Batch,
+      [&call, batch = std::move(batch),
+       checksums = std::move(checksums)](Result<std::vector<Result<storage::SentMessage>>> sent) mutable {
+        if (!sent) return call.reply(sent.error());
+        json successful = json::array();
+        for (size_t i = 0; i < batch.ids.size(); ++i) {
+          auto& result = sent.value()[i];
+          if (!result) {
+            batch.failed.push_back(failure(batch.ids[i], result.error()));
+            continue;
+          }
+          json ok = std::move(checksums[i]);
+          ok["Id"] = batch.ids[i];
+          ok["MessageId"] = result->message_id;
+          if (!result->sequence_number.empty()) ok["SequenceNumber"] = result->sequence_number;
+          successful.push_back(std::move(ok));
+        }
+        call.reply(Answer{batch_result(std::move(successful), std::move(batch.failed)), {}});
+      });
 }
 
-Result<json> delete_message_batch(const Call& call) {
-  const std::string& name = call.queue_name;
+}  // namespace
+
+// Two engine calls, chained: the queue's MaximumMessageSize, then the send.
+void send_message_batch(const Call& call, Reply reply) {
+  auto entries = batch_entries(call, "SendMessageBatchRequestEntry");
+  if (!entries) return reply(entries.error());
+  // The entries are in call.params, which lives as long as the call.
+  call.engine.async_queue_int_attribute(call.queue_name, "MaximumMessageSize",
+                                        [&call, entries = entries.value()](Result<int64_t> max_size) {
+                                          if (!max_size) return call.reply(max_size.error());
+                                          send_entries(call, *entries, static_cast<size_t>(max_size.value()));
+                                        });
+}
+
+void delete_message_batch(const Call& call, Reply reply) {
   auto entries = batch_entries(call, "DeleteMessageBatchRequestEntry");
-  if (!entries) return entries.error();
-  json failed = json::array();
-  std::vector<std::string> ids, handles;
+  if (!entries) return reply(entries.error());
+  PendingBatch batch;
+  std::vector<std::string> handles;
   for (const auto& entry : *entries.value()) {
     const std::string id = entry["Id"].get<std::string>();
     auto handle = Params(entry).required_string("ReceiptHandle");
     if (!handle) {
-      failed.push_back(failure(id, handle.error()));
+      batch.failed.push_back(failure(id, handle.error()));
       continue;
     }
-    ids.push_back(id);
-    handles.push_back(handle.value());
+    batch.ids.push_back(id);
+    handles.push_back(std::move(handle.value()));
   }
-  auto results = call.engine.delete_messages(name, handles);
-  if (!results) return results.error();
-  return status_results(ids, results.value(), std::move(failed));
+  call.engine.async_delete_messages(call.queue_name, handles,
+                                    [&call, batch = std::move(batch)](Result<std::vector<Status>> results) mutable {
+                                      answer_statuses(call, batch, std::move(results));
+                                    });
 }
 
-Result<json> change_message_visibility_batch(const Call& call) {
-  const std::string& name = call.queue_name;
+void change_message_visibility_batch(const Call& call, Reply reply) {
   auto entries = batch_entries(call, "ChangeMessageVisibilityBatchRequestEntry");
-  if (!entries) return entries.error();
-  json failed = json::array();
-  std::vector<std::string> ids;
+  if (!entries) return reply(entries.error());
+  PendingBatch batch;
   std::vector<storage::VisibilityChange> changes;
   for (const auto& entry : *entries.value()) {
     const std::string id = entry["Id"].get<std::string>();
     Params p(entry);
     auto handle = p.required_string("ReceiptHandle");
     if (!handle) {
-      failed.push_back(failure(id, handle.error()));
+      batch.failed.push_back(failure(id, handle.error()));
       continue;
     }
     auto timeout = p.optional_int("VisibilityTimeout", 0, 43200);
     if (!timeout || !timeout.value()) {
-      failed.push_back(failure(id, timeout ? make_error(ErrorCode::MissingParameter,
-                                                        "The request must contain the parameter VisibilityTimeout.")
-                                           : timeout.error()));
+      batch.failed.push_back(failure(id, timeout ? make_error(ErrorCode::MissingParameter,
+                                                              "The request must contain the parameter "
+                                                              "VisibilityTimeout.")
+                                                 : timeout.error()));
       continue;
     }
-    ids.push_back(id);
-    changes.push_back(storage::VisibilityChange{handle.value(), *timeout.value()});
+    batch.ids.push_back(id);
+    changes.push_back(storage::VisibilityChange{std::move(handle.value()), *timeout.value()});
   }
-  auto results = call.engine.change_visibilities(name, changes);
-  if (!results) return results.error();
-  return status_results(ids, results.value(), std::move(failed));
+  call.engine.async_change_visibilities(call.queue_name, changes,
+                                        [&call, batch = std::move(batch)](Result<std::vector<Status>> results) mutable {
+                                          answer_statuses(call, batch, std::move(results));
+                                        });
 }
 
 }  // namespace wharf::server

@@ -87,50 +87,58 @@ const ConsoleCall* find_console_call(std::string_view path) {
   return nullptr;
 }
 
-Result<nlohmann::json> console_peek(const Call& call) {
-  auto name = queue_name_from_url(call);
-  if (!name) return name.error();
-  Params p(call.params);
-  auto max = p.optional_int("MaxNumberOfMessages", 1, 100);
-  if (!max) return max.error();
-  auto peeked = call.engine.peek_messages(name.value(), static_cast<size_t>(max.value().value_or(10)));
-  if (!peeked) return peeked.error();
+namespace {
 
-  nlohmann::json messages = nlohmann::json::array();
-  for (const auto& m : peeked.value()) {
-    nlohmann::json attributes = {{"SentTimestamp", std::to_string(m.sent_ms)},
-                                 {"ApproximateReceiveCount", std::to_string(m.receive_count)}};
-    if (m.first_receive_ms != 0) attributes["ApproximateFirstReceiveTimestamp"] = std::to_string(m.first_receive_ms);
-    for (const auto& field : storage::kSystemAttributeFields) {
-      const std::string& value = m.system_attributes.*field.member;
-      if (!value.empty()) attributes[field.name] = value;
-    }
-    if (!m.group_id.empty()) attributes["MessageGroupId"] = m.group_id;
-    if (!m.sequence_number.empty()) attributes["SequenceNumber"] = m.sequence_number;
-    nlohmann::json message = {{"MessageId", m.message_id},
-                              {"Body", m.body},
-                              {"State", m.state},
-                              {"Attributes", std::move(attributes)},
-                              {"MessageAttributes", parse_stored(m.message_attributes)}};
-    if (m.visible_at_ms != 0) message["VisibleAtTimestamp"] = std::to_string(m.visible_at_ms);
-    message["Position"] = m.position;
-    messages.push_back(std::move(message));
+nlohmann::json peeked_message(const storage::PeekedMessage& m) {
+  nlohmann::json attributes = {{"SentTimestamp", std::to_string(m.sent_ms)},
+                               {"ApproximateReceiveCount", std::to_string(m.receive_count)}};
+  if (m.first_receive_ms != 0) attributes["ApproximateFirstReceiveTimestamp"] = std::to_string(m.first_receive_ms);
+  for (const auto& field : storage::kSystemAttributeFields) {
+    const std::string& value = m.system_attributes.*field.member;
+    if (!value.empty()) attributes[field.name] = value;
   }
-  return nlohmann::json{{"Messages", std::move(messages)}};
+  if (!m.group_id.empty()) attributes["MessageGroupId"] = m.group_id;
+  if (!m.sequence_number.empty()) attributes["SequenceNumber"] = m.sequence_number;
+  nlohmann::json message = {{"MessageId", m.message_id},
+                            {"Body", m.body},
+                            {"State", m.state},
+                            {"Attributes", std::move(attributes)},
+                            {"MessageAttributes", parse_stored(m.message_attributes)}};
+  if (m.visible_at_ms != 0) message["VisibleAtTimestamp"] = std::to_string(m.visible_at_ms);
+  message["Position"] = m.position;
+  return message;
 }
 
-Result<nlohmann::json> console_delete(const Call& call) {
+}  // namespace
+
+void console_peek(const Call& call, Reply reply) {
   auto name = queue_name_from_url(call);
-  if (!name) return name.error();
+  if (!name) return reply(name.error());
+  Params p(call.params);
+  auto max = p.optional_int("MaxNumberOfMessages", 1, 100);
+  if (!max) return reply(max.error());
+  call.engine.async_peek_messages(name.value(), static_cast<size_t>(max.value().value_or(10)),
+                                  [reply = std::move(reply)](Result<std::vector<storage::PeekedMessage>> peeked) {
+                                    if (!peeked) return reply(peeked.error());
+                                    nlohmann::json messages = nlohmann::json::array();
+                                    for (const auto& m : peeked.value()) messages.push_back(peeked_message(m));
+                                    reply(Answer{nlohmann::json{{"Messages", std::move(messages)}}, {}});
+                                  });
+}
+
+void console_delete(const Call& call, Reply reply) {
+  auto name = queue_name_from_url(call);
+  if (!name) return reply(name.error());
   Params p(call.params);
   auto id = p.required_string("MessageId");
-  if (!id) return id.error();
+  if (!id) return reply(id.error());
   auto position = p.required_string("Position");  // the engine's token, as the peek gave it
-  if (!position) return position.error();
-  if (auto deleted = call.engine.delete_peeked_message(name.value(), position.value(), id.value()); !deleted) {
-    return deleted.error();
-  }
-  return nlohmann::json::object();
+  if (!position) return reply(position.error());
+  call.engine.async_delete_peeked_message(name.value(), position.value(), id.value(),
+                                          [reply = std::move(reply)](Status deleted) {
+                                            if (!deleted) return reply(deleted.error());
+                                            reply(Answer{nlohmann::json::object(), {}});
+                                          });
 }
 
 }  // namespace wharf::server

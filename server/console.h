@@ -29,11 +29,14 @@ std::span<const ConsoleAsset> console_assets();
 
 // The console's API, POSTed JSON: each call is authenticated as an SQS
 // request and routed (account, Policy) as the SQS action it stands for;
-// `run` gets the body, already checked to be a JSON object.
+// `run` gets the body, already checked to be a JSON object, and answers
+// through `reply` (a result tree), before it returns or later on an
+// engine's thread. Only run's synchronous part reads the Call: the reply
+// owns all it needs.
 struct ConsoleCall {
   std::string_view path;
   std::string_view routed_as;  // the SQS action whose rights it needs
-  Result<nlohmann::json> (*run)(const Call&);
+  void (*run)(const Call&, Reply);
 };
 // /console/api/peek {"QueueUrl", "MaxNumberOfMessages": 1-100} (as ReceiveMessage)
 // /console/api/delete {"QueueUrl", "MessageId", "Position"} (as DeleteMessage)
@@ -52,10 +55,10 @@ protocol::EncodedResponse console_file_response(std::string_view method, std::st
 // The peek: the queue's first messages in send order, whatever their state,
 // without changing visibility, receive counts or anything else. The caller
 // has authenticated and routed the request as a ReceiveMessage.
-Result<nlohmann::json> console_peek(const Call& call);
+void console_peek(const Call& call, Reply reply);
 
 // Deletes a message the peek showed (its MessageId and Position), in any
 // state: the console's delete, since a peek gives no receipt handle.
-Result<nlohmann::json> console_delete(const Call& call);
+void console_delete(const Call& call, Reply reply);
 
 }  // namespace wharf::server

@@ -49,74 +49,90 @@ std::optional<TaskHandle> parse_task_handle(const std::string& handle) {
   return TaskHandle{doc["taskId"].get<std::string>(), doc["sourceArn"].get<std::string>()};
 }
 
-}  // namespace
-
-Result<json> list_dead_letter_source_queues(const Call& call) {
-  const std::string& name = call.queue_name;
-  auto sources = call.engine.dead_letter_source_queues(name);
-  if (!sources) return sources.error();
-  auto page = paginate_queue_urls(call, sources.value());
-  if (!page) return page.error();
-  json out = {{"queueUrls", std::move(page->urls)}};
-  if (!page->next_token.empty()) out["NextToken"] = page->next_token;
-  return out;
+json move_task_entry(const storage::MoveTask& t) {
+  json entry = {{"Status", t.status},
+                {"SourceArn", t.source_arn},
+                {"ApproximateNumberOfMessagesMoved", t.moved},
+                {"ApproximateNumberOfMessagesToMove", t.to_move},
+                {"StartedTimestamp", t.started_ms}};
+  if (!t.task_handle.empty()) entry["TaskHandle"] = task_handle(t.task_handle, t.source_arn);
+  if (!t.destination_arn.empty()) entry["DestinationArn"] = t.destination_arn;
+  if (t.max_per_second > 0) entry["MaxNumberOfMessagesPerSecond"] = t.max_per_second;
+  if (!t.failure_reason.empty()) entry["FailureReason"] = t.failure_reason;
+  return entry;
 }
 
-Result<json> start_message_move_task(const Call& call) {
+}  // namespace
+
+// Each handler checks its parameters, then calls the engine; the answer is
+// built in the engine's continuation, which keeps `&call` (see Call) and
+// owns whatever else it needs.
+
+void list_dead_letter_source_queues(const Call& call, Reply) {
+  call.engine.async_dead_letter_source_queues(call.queue_name, [&call](Result<std::vector<std::string>> sources) {
+    if (!sources) return call.reply(sources.error());
+    auto page = paginate_queue_urls(call, sources.value());
+    if (!page) return call.reply(page.error());
+    json out = {{"queueUrls", std::move(page->urls)}};
+    if (!page->next_token.empty()) out["NextToken"] = page->next_token;
+    call.reply(Answer{std::move(out), {}});
+  });
+}
+
+void start_message_move_task(const Call& call, Reply reply) {
   auto source = queue_from_arn(call, "SourceArn");
-  if (!source) return source.error();
+  if (!source) return reply(source.error());
   Params p(call.params);
   std::optional<std::string> destination;
   if (p.has("DestinationArn")) {
     auto name = queue_from_arn(call, "DestinationArn");
-    if (!name) return name.error();
+    if (!name) return reply(name.error());
     destination = name.value();
   }
   auto rate = p.optional_int("MaxNumberOfMessagesPerSecond", 1, 500);
-  if (!rate) return rate.error();
-  auto task_id = call.engine.start_move_task(source.value(), destination, rate.value());
-  if (!task_id) return task_id.error();
-  return json{{"TaskHandle", task_handle(task_id.value(), Params(call.params).required_string("SourceArn").value())}};
+  if (!rate) return reply(rate.error());
+  call.engine.async_start_move_task(source.value(), destination, rate.value(), [&call](Result<std::string> task_id) {
+    if (!task_id) return call.reply(task_id.error());
+    const std::string source_arn = Params(call.params).required_string("SourceArn").value();
+    call.reply(Answer{json{{"TaskHandle", task_handle(task_id.value(), source_arn)}}, {}});
+  });
 }
 
-Result<json> cancel_message_move_task(const Call& call) {
+// Two engine calls, chained: whether the task's source queue still exists,
+// then the cancel.
+void cancel_message_move_task(const Call& call, Reply reply) {
   auto handle = Params(call.params).required_string("TaskHandle");
-  if (!handle) return handle.error();
+  if (!handle) return reply(handle.error());
   auto parsed = parse_task_handle(handle.value());
-  if (!parsed) return make_error(ErrorCode::InvalidParameterValue, "Value for parameter TaskHandle is invalid.");
+  if (!parsed) return reply(make_error(ErrorCode::InvalidParameterValue, "Value for parameter TaskHandle is invalid."));
   // A well-formed handle whose source queue is gone: AWS names the SourceArn.
   auto source = queue_named_by(call, parsed->source_arn, "SourceArn");
-  if (!source) return source.error();
-  if (!call.engine.get_queue(source.value())) {
-    return make_error(ErrorCode::ResourceNotFoundException,
-                      "The resource that you specified for the SourceArn parameter doesn't exist.");
-  }
-  auto moved = call.engine.cancel_move_task(parsed->task_id);
-  if (!moved) return moved.error();
-  return json{{"ApproximateNumberOfMessagesMoved", moved.value()}};
+  if (!source) return reply(source.error());
+  call.engine.async_get_queue(
+      source.value(), [&call, task_id = std::move(parsed->task_id)](Result<storage::QueueInfo> queue) {
+        if (!queue) {
+          return call.reply(make_error(ErrorCode::ResourceNotFoundException,
+                                       "The resource that you specified for the SourceArn parameter doesn't exist."));
+        }
+        call.engine.async_cancel_move_task(task_id, [&call](Result<uint64_t> moved) {
+          if (!moved) return call.reply(moved.error());
+          call.reply(Answer{json{{"ApproximateNumberOfMessagesMoved", moved.value()}}, {}});
+        });
+      });
 }
 
-Result<json> list_message_move_tasks(const Call& call) {
+void list_message_move_tasks(const Call& call, Reply reply) {
   auto source = queue_from_arn(call, "SourceArn");
-  if (!source) return source.error();
+  if (!source) return reply(source.error());
   auto max = Params(call.params).optional_int("MaxResults", 1, 10);
-  if (!max) return max.error();
-  auto tasks = call.engine.list_move_tasks(source.value(), static_cast<size_t>(max.value().value_or(1)));
-  if (!tasks) return tasks.error();
-  json results = json::array();
-  for (const auto& t : tasks.value()) {
-    json entry = {{"Status", t.status},
-                  {"SourceArn", t.source_arn},
-                  {"ApproximateNumberOfMessagesMoved", t.moved},
-                  {"ApproximateNumberOfMessagesToMove", t.to_move},
-                  {"StartedTimestamp", t.started_ms}};
-    if (!t.task_handle.empty()) entry["TaskHandle"] = task_handle(t.task_handle, t.source_arn);
-    if (!t.destination_arn.empty()) entry["DestinationArn"] = t.destination_arn;
-    if (t.max_per_second > 0) entry["MaxNumberOfMessagesPerSecond"] = t.max_per_second;
-    if (!t.failure_reason.empty()) entry["FailureReason"] = t.failure_reason;
-    results.push_back(std::move(entry));
-  }
-  return json{{"Results", std::move(results)}};
+  if (!max) return reply(max.error());
+  call.engine.async_list_move_tasks(source.value(), static_cast<size_t>(max.value().value_or(1)),
+                                    [&call](Result<std::vector<storage::MoveTask>> tasks) {
+                                      if (!tasks) return call.reply(tasks.error());
+                                      json results = json::array();
+                                      for (const auto& t : tasks.value()) results.push_back(move_task_entry(t));
+                                      call.reply(Answer{json{{"Results", std::move(results)}}, {}});
+                                    });
 }
 
 }  // namespace wharf::server

@@ -127,6 +127,8 @@ Reason order_queues(std::vector<DeclaredQueue>& queues, const Settings& settings
 }
 
 // An existing declared queue: the declared attributes and tags that differ.
+// Start-up only (see apply_declared_queues): the synchronous forms are
+// allowed here.
 Status update_declared_queue(storage::Engine& engine, const DeclaredQueue& queue, const storage::QueueInfo& have) {
   auto wanted = storage::validate_queue_attributes(queue.attributes, /*creating=*/true);
   if (!wanted) return wanted.error();
@@ -175,6 +177,10 @@ Reason parse_declared_queues(const json& list, const Settings& settings, std::ve
   return std::nullopt;
 }
 
+// Start-up code: it runs on the main thread before the server listens, so it
+// may use the engine's synchronous forms (each waits for its async_
+// operation), which no I/O thread may call: no request waits behind it.
+// (A backend that completes on its own threads needs them running by then.)
 bool apply_declared_queues(storage::Engine& engine, const std::vector<DeclaredQueue>& queues, std::string& error) {
   for (const auto& queue : queues) {
     auto fail = [&](const SqsError& e) {

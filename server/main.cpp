@@ -177,6 +177,8 @@ int main(int argc, char** argv) {
     log::error(error);
     return 2;
   }
+  // Before serving, on this thread (no I/O thread runs yet): the engine's
+  // synchronous forms, which wait, are allowed here and nowhere a request runs.
   if (!wharf::server::apply_declared_queues(*accounts.own().engine, declared_queues, error)) {
     log::error(error);
     return 1;

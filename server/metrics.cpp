@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <vector>
 
 #include "server/accounts.h"
+#include "server/log.h"
 #include "server/long_polls.h"
 #include "server/settings.h"
 
@@ -140,33 +143,6 @@ void RequestMetrics::render(std::string& out) const {
 
 namespace {
 
-// What a scrape reports of each account in each region: its storage size
-// and its queues.
-struct StorageSize {
-  std::string account;
-  std::string region;
-  uint64_t bytes = 0;
-};
-struct Inventory {
-  std::vector<StorageSize> sizes;
-  std::vector<QueueRow> rows;
-};
-
-Inventory take_inventory(const MetricsSources& sources) {
-  Inventory inventory;
-  sources.accounts.for_each([&](Account& account) {
-    if (!account.engine) return;
-    storage::Engine& engine = *account.engine;
-    inventory.sizes.push_back(StorageSize{account.id, account.region, engine.storage_bytes()});
-    for (auto& name : engine.list_queues("")) {
-      auto counts = engine.queue_counts(name);
-      if (!counts) continue;  // deleted meanwhile
-      inventory.rows.push_back(QueueRow{account.id, account.region, std::move(name), counts.value()});
-    }
-  });
-  return inventory;
-}
-
 void render_process(std::string& out, const MetricsSources& sources) {
   family(out, "wharf_build_info", "gauge", "The running Wharf version (always 1).");
   sample(out, "wharf_build_info", {{"version", WHARF_VERSION}}, "1");
@@ -237,24 +213,122 @@ void render_queue_counters(std::string& out, const std::vector<QueueRow>& rows) 
   }
 }
 
+// What a scrape reports of each account in each region: its storage size
+// and its queues.
+struct StorageSize {
+  std::string account;
+  std::string region;
+  uint64_t bytes = 0;
+};
+
+// One scrape's counts as they arrive: each account's queue names, then each
+// queue's counts, asked for all at once. With a backend that completes
+// later the answers come on its threads, in any order: each lands in its
+// own slot (the order of the exposition stays accounts, then names), and
+// the last one renders. `pending` counts the answers still to come, plus
+// one while the questions are still being asked.
+class Scrape : public std::enable_shared_from_this<Scrape> {
+ public:
+  explicit Scrape(std::function<void(std::string)> done) : done_(std::move(done)) {}
+
+  // Renders what is in memory at once, then asks each engine.
+  void start(const MetricsSources& sources) {
+    out_.reserve(8192);
+    render_process(out_, sources);
+    sources.requests.render(out_);
+    std::vector<Account*> accounts;
+    sources.accounts.for_each([&](Account& account) {
+      if (account.engine) accounts.push_back(&account);
+    });
+    sizes_.reserve(accounts.size());
+    queues_.resize(accounts.size());
+    pending_ = accounts.size() + 1;
+    for (size_t i = 0; i < accounts.size(); ++i) {
+      Account& account = *accounts[i];
+      // storage_bytes stays synchronous (RocksDB's own figure; others cache it).
+      sizes_.push_back(StorageSize{account.id, account.region, account.engine->storage_bytes()});
+      account.engine->async_list_queues(
+          "", [self = shared_from_this(), &account, i](Result<std::vector<std::string>> names) {
+            self->listed(account, i, std::move(names));
+          });
+    }
+    arrived();
+  }
+
+ private:
+  struct Slot {
+    QueueRow row;
+    bool present = false;  // false: the queue was deleted meanwhile
+  };
+
+  void listed(Account& account, size_t i, Result<std::vector<std::string>> names) {
+    if (!names) {
+      log::warn(
+          "metrics: cannot list queues",
+          log::Fields().add("account", account.id).add("region", account.region).add("error", names.error().message));
+      return arrived();
+    }
+    const std::vector<std::string>& list = names.value();
+    {
+      std::lock_guard lock(mu_);
+      pending_ += list.size();
+      queues_[i].reserve(list.size());
+      for (const auto& name : list) queues_[i].push_back(Slot{QueueRow{account.id, account.region, name, {}}});
+    }
+    for (size_t q = 0; q < list.size(); ++q) {
+      account.engine->async_queue_counts(list[q],
+                                         [self = shared_from_this(), i, q](Result<storage::QueueCounts> counts) {
+                                           if (counts) {
+                                             std::lock_guard lock(self->mu_);
+                                             self->queues_[i][q].row.counts = counts.value();
+                                             self->queues_[i][q].present = true;
+                                           }
+                                           self->arrived();
+                                         });
+    }
+    arrived();
+  }
+
+  void arrived() {
+    {
+      std::lock_guard lock(mu_);
+      if (--pending_ != 0) return;
+    }
+    finish();
+  }
+
+  void finish() {
+    std::vector<QueueRow> rows;
+    for (auto& account : queues_) {
+      for (auto& slot : account) {
+        if (slot.present) rows.push_back(std::move(slot.row));
+      }
+    }
+    family(out_, "wharf_storage_size_bytes", "gauge",
+           "Approximate size of an account's stored queues and messages (the RocksDB backend: SST files and "
+           "memtables, the WAL not counted).");
+    for (const auto& size : sizes_) {
+      sample(out_, "wharf_storage_size_bytes", {{"account", size.account}, {"region", size.region}},
+             std::to_string(size.bytes));
+    }
+    render_queue_gauges(out_, rows);
+    render_queue_counters(out_, rows);
+    auto done = std::move(done_);
+    done(std::move(out_));
+  }
+
+  std::function<void(std::string)> done_;
+  std::string out_;
+  std::vector<StorageSize> sizes_;
+  std::mutex mu_;                          // guards what follows
+  std::vector<std::vector<Slot>> queues_;  // per account, per queue name
+  size_t pending_ = 0;
+};
+
 }  // namespace
 
-std::string render_metrics(const MetricsSources& sources) {
-  std::string out;
-  out.reserve(8192);
-  render_process(out, sources);
-  sources.requests.render(out);
-  const Inventory inventory = take_inventory(sources);
-  family(out, "wharf_storage_size_bytes", "gauge",
-         "Approximate size of an account's stored queues and messages (the RocksDB backend: SST files and "
-         "memtables, the WAL not counted).");
-  for (const auto& size : inventory.sizes) {
-    sample(out, "wharf_storage_size_bytes", {{"account", size.account}, {"region", size.region}},
-           std::to_string(size.bytes));
-  }
-  render_queue_gauges(out, inventory.rows);
-  render_queue_counters(out, inventory.rows);
-  return out;
+void render_metrics(const MetricsSources& sources, std::function<void(std::string)> done) {
+  std::make_shared<Scrape>(std::move(done))->start(sources);
 }
 
 }  // namespace wharf::server

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -57,6 +58,11 @@ struct MetricsSources {
 };
 
 // The whole exposition: process, requests, storage and per-queue families.
-std::string render_metrics(const MetricsSources& sources);
+// The queues' counts come from the engines' asynchronous operations; `done`
+// gets the text when all have arrived: before render_metrics returns when
+// every engine completes inline (RocksDB), else later on an engine's
+// thread. `sources` is read before render_metrics returns, except the
+// accounts, which must outlive the scrape (they live until shutdown).
+void render_metrics(const MetricsSources& sources, std::function<void(std::string)> done);
 
 }  // namespace wharf::server

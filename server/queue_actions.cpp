@@ -42,75 +42,76 @@ const std::set<std::string>& known_attribute_names() {
 
 }  // namespace
 
-Result<json> create_queue(const Call& call) {
+// Each handler checks its parameters, then calls the engine; the answer is
+// built in the engine's continuation, which keeps only `&call` (see Call)
+// and answers through call.reply.
+
+void create_queue(const Call& call, Reply reply) {
   Params p(call.params);
   auto name = p.required_string("QueueName");
-  if (!name) return name.error();
+  if (!name) return reply(name.error());
   auto attributes = p.string_map("Attributes");
-  if (!attributes) return attributes.error();
+  if (!attributes) return reply(attributes.error());
   auto tags = p.string_map("tags");
-  if (!tags) return tags.error();
-  auto queue = call.engine.create_queue(name.value(), attributes.value(), tags.value());
-  if (!queue) return queue.error();
-  return json{{"QueueUrl", queue_url(call, queue->name)}};
+  if (!tags) return reply(tags.error());
+  call.engine.async_create_queue(name.value(), attributes.value(), tags.value(),
+                                 [&call](Result<storage::QueueInfo> queue) {
+                                   if (!queue) return call.reply(queue.error());
+                                   call.reply(Answer{json{{"QueueUrl", queue_url(call, queue->name)}}, {}});
+                                 });
 }
 
-Result<json> get_queue_url(const Call& call) {
+void get_queue_url(const Call& call, Reply reply) {
   Params p(call.params);
   auto name = p.required_string("QueueName");
-  if (!name) return name.error();
+  if (!name) return reply(name.error());
   if (auto owner = p.optional_string("QueueOwnerAWSAccountId"); !owner) {
-    return owner.error();
+    return reply(owner.error());
   } else if (owner.value() && *owner.value() != owner_account(call)) {
-    return make_error(ErrorCode::QueueDoesNotExist, "The specified queue does not exist.");
+    return reply(make_error(ErrorCode::QueueDoesNotExist, "The specified queue does not exist."));
   }
-  auto queue = call.engine.get_queue(name.value());
-  if (!queue) return queue.error();
-  return json{{"QueueUrl", queue_url(call, queue->name)}};
+  call.engine.async_get_queue(name.value(), [&call](Result<storage::QueueInfo> queue) {
+    if (!queue) return call.reply(queue.error());
+    call.reply(Answer{json{{"QueueUrl", queue_url(call, queue->name)}}, {}});
+  });
 }
 
-Result<json> list_queues(const Call& call) {
+void list_queues(const Call& call, Reply reply) {
   Params p(call.params);
   auto prefix = p.optional_string("QueueNamePrefix");
-  if (!prefix) return prefix.error();
-  auto page = paginate_queue_urls(call, call.engine.list_queues(prefix.value().value_or("")));
-  if (!page) return page.error();
-  json out = json::object();
-  if (!page->urls.empty()) out["QueueUrls"] = std::move(page->urls);
-  if (!page->next_token.empty()) out["NextToken"] = page->next_token;
-  return out;
+  if (!prefix) return reply(prefix.error());
+  call.engine.async_list_queues(prefix.value().value_or(""), [&call](Result<std::vector<std::string>> names) {
+    if (!names) return call.reply(names.error());
+    auto page = paginate_queue_urls(call, names.value());
+    if (!page) return call.reply(page.error());
+    json out = json::object();
+    if (!page->urls.empty()) out["QueueUrls"] = std::move(page->urls);
+    if (!page->next_token.empty()) out["NextToken"] = page->next_token;
+    call.reply(Answer{std::move(out), {}});
+  });
 }
 
-Result<json> delete_queue(const Call& call) {
-  const std::string& name = call.queue_name;
-  if (auto st = call.engine.delete_queue(name); !st) return st.error();
-  return json::object();
+void delete_queue(const Call& call, Reply) {
+  call.engine.async_delete_queue(call.queue_name, [&call](Status st) {
+    if (!st) return call.reply(st.error());
+    call.reply(Answer{json::object(), {}});
+  });
 }
 
-Result<json> get_queue_attributes(const Call& call) {
-  const std::string& name = call.queue_name;
-  Params p(call.params);
-  auto requested = p.string_list("AttributeNames");
-  if (!requested) return requested.error();
-  for (const auto& n : requested.value()) {
-    if (!known_attribute_names().count(n)) {
-      return make_error(ErrorCode::InvalidAttributeName, "Unknown Attribute " + n + ".");
-    }
-  }
-  auto queue = call.engine.get_queue(name);
-  if (!queue) return queue.error();
-  auto counts = call.engine.queue_counts(name);
-  if (!counts) return counts.error();
+namespace {
 
-  std::map<std::string, std::string> all = queue->attributes;
-  all["QueueArn"] = storage::queue_arn(request_region(call), owner_account(call), queue->name);
-  all["ApproximateNumberOfMessages"] = std::to_string(counts->visible);
-  all["ApproximateNumberOfMessagesNotVisible"] = std::to_string(counts->in_flight);
-  all["ApproximateNumberOfMessagesDelayed"] = std::to_string(counts->delayed);
-  all["CreatedTimestamp"] = std::to_string(queue->created_s);
-  all["LastModifiedTimestamp"] = std::to_string(queue->modified_s);
+// GetQueueAttributes' answer: the queue's stored attributes and the ones
+// computed from its record and counts, those that were asked for.
+json queue_attributes(const Call& call, const std::vector<std::string>& names, const storage::QueueInfo& queue,
+                      const storage::QueueCounts& counts) {
+  std::map<std::string, std::string> all = queue.attributes;
+  all["QueueArn"] = storage::queue_arn(request_region(call), owner_account(call), queue.name);
+  all["ApproximateNumberOfMessages"] = std::to_string(counts.visible);
+  all["ApproximateNumberOfMessagesNotVisible"] = std::to_string(counts.in_flight);
+  all["ApproximateNumberOfMessagesDelayed"] = std::to_string(counts.delayed);
+  all["CreatedTimestamp"] = std::to_string(queue.created_s);
+  all["LastModifiedTimestamp"] = std::to_string(queue.modified_s);
 
-  const auto& names = requested.value();
   const bool everything = std::find(names.begin(), names.end(), "All") != names.end();
   json attributes = json::object();
   for (const auto& [key, value] : all) {
@@ -120,22 +121,48 @@ Result<json> get_queue_attributes(const Call& call) {
   return json{{"Attributes", attributes}};
 }
 
-Result<json> set_queue_attributes(const Call& call) {
-  const std::string& name = call.queue_name;
+}  // namespace
+
+// Two engine calls, chained: the queue's record, then its counts.
+void get_queue_attributes(const Call& call, Reply reply) {
   Params p(call.params);
-  if (!p.has("Attributes")) {
-    return make_error(ErrorCode::MissingParameter, "The request must contain the parameter Attributes.");
+  auto requested = p.string_list("AttributeNames");
+  if (!requested) return reply(requested.error());
+  for (const auto& n : requested.value()) {
+    if (!known_attribute_names().count(n)) {
+      return reply(make_error(ErrorCode::InvalidAttributeName, "Unknown Attribute " + n + "."));
+    }
   }
-  auto attributes = p.string_map("Attributes");
-  if (!attributes) return attributes.error();
-  if (auto st = call.engine.set_queue_attributes(name, attributes.value()); !st) return st.error();
-  return json::object();
+  call.engine.async_get_queue(
+      call.queue_name, [&call, names = std::move(requested.value())](Result<storage::QueueInfo> queue) mutable {
+        if (!queue) return call.reply(queue.error());
+        call.engine.async_queue_counts(
+            call.queue_name,
+            [&call, names = std::move(names), queue = std::move(queue.value())](Result<storage::QueueCounts> counts) {
+              if (!counts) return call.reply(counts.error());
+              call.reply(Answer{queue_attributes(call, names, queue, counts.value()), {}});
+            });
+      });
 }
 
-Result<json> purge_queue(const Call& call) {
-  const std::string& name = call.queue_name;
-  if (auto st = call.engine.purge_queue(name); !st) return st.error();
-  return json::object();
+void set_queue_attributes(const Call& call, Reply reply) {
+  Params p(call.params);
+  if (!p.has("Attributes")) {
+    return reply(make_error(ErrorCode::MissingParameter, "The request must contain the parameter Attributes."));
+  }
+  auto attributes = p.string_map("Attributes");
+  if (!attributes) return reply(attributes.error());
+  call.engine.async_set_queue_attributes(call.queue_name, attributes.value(), [&call](Status st) {
+    if (!st) return call.reply(st.error());
+    call.reply(Answer{json::object(), {}});
+  });
+}
+
+void purge_queue(const Call& call, Reply) {
+  call.engine.async_purge_queue(call.queue_name, [&call](Status st) {
+    if (!st) return call.reply(st.error());
+    call.reply(Answer{json::object(), {}});
+  });
 }
 
 }  // namespace wharf::server

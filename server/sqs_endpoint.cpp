@@ -115,10 +115,15 @@ bool SqsEndpoint::answer_operational(Exchange& x) const {
     const bool stopping = state_->stopping.load();
     x.response = plain_text(stopping ? 503 : 200, stopping ? "stopping\n" : "ready\n");
   } else if (path == "/metrics") {
-    x.response =
-        plain_text(200, render_metrics(MetricsSources{services_.settings, services_.accounts, services_.long_polls,
-                                                      state_->requests, state_->open_connections.load()}));
-    x.response.content_type = std::string(kMetricsContentType);
+    // Answered when every engine has given its counts (perhaps later).
+    render_metrics(MetricsSources{services_.settings, services_.accounts, services_.long_polls, state_->requests,
+                                  state_->open_connections.load()},
+                   [&x](std::string text) {
+                     x.response = plain_text(200, std::move(text));
+                     x.response.content_type = std::string(kMetricsContentType);
+                     x.answered();
+                   });
+    return true;
   } else {
     return false;
   }
@@ -137,32 +142,41 @@ bool SqsEndpoint::answer_console(Exchange& x) const {
   const ConsoleCall* api = find_console_call(path);
   if (!api || !services_.settings.console || x.request.method() != http::verb::post) {
     x.response = console_file_response(text_of(x.request.method_string()), path, services_.settings);
+    x.answered();
   } else {
-    x.response = console_api_response(x, *api);
+    console_api(x, *api);
   }
-  x.answered();
   return true;
 }
 
-protocol::EncodedResponse SqsEndpoint::console_api_response(Exchange& x, const ConsoleCall& api) const {
-  auto error = [&](const SqsError& e) { return protocol::encode_error(protocol::Protocol::Json, e, x.request_id); };
+// Answers x, perhaps later (routing and the call are asynchronous).
+void SqsEndpoint::console_api(Exchange& x, const ConsoleCall& api) const {
+  auto answer = [&x](Result<nlohmann::json> result) {
+    if (!result) {
+      x.response = protocol::encode_error(protocol::Protocol::Json, result.error(), x.request_id);
+    } else {
+      x.response = protocol::EncodedResponse{};
+      x.response.content_type = "application/x-amz-json-1.0";
+      x.response.body = protocol::to_json_text(result.value());
+    }
+    x.answered();
+  };
   auto caller = authenticate(x.request);
-  if (!caller) return error(caller.error());
+  if (!caller) return answer(caller.error());
   caller->region = services_.settings.region;  // the console shows the default region
   x.params_ = nlohmann::json::parse(x.request.body(), nullptr, false);
-  if (!x.params_.is_object()) return error(make_error(ErrorCode::MalformedInput, "The body must be a JSON object."));
-  auto account = route_request(services_.accounts, api.routed_as, x.params_, caller.value(),
-                               !services_.settings.credentials.empty());
-  if (!account) return error(account.error());
-  const Call& call =
-      x.call_.emplace(Call{x.params_, *account.value()->engine, services_.long_polls, services_.settings,
+  if (!x.params_.is_object()) return answer(make_error(ErrorCode::MalformedInput, "The body must be a JSON object."));
+  route_request(services_.accounts, api.routed_as, x.params_, caller.value(), !services_.settings.credentials.empty(),
+                [this, &x, &api, answer](Result<Account*> account) {
+                  if (!account) return answer(account.error());
+                  const Call& call = x.call_.emplace(
+                      Call{x.params_, *account.value()->engine, services_.long_polls, services_.settings,
                            std::string(header(x.request, http::field::host)), x.tls, account.value()->id});
-  auto result = api.run(call);
-  if (!result) return error(result.error());
-  protocol::EncodedResponse ok;
-  ok.content_type = "application/x-amz-json-1.0";
-  ok.body = protocol::to_json_text(result.value());
-  return ok;
+                  api.run(call, [answer](Result<Answer> result) {
+                    if (!result) return answer(result.error());
+                    answer(std::move(result->tree));
+                  });
+                });
 }
 
 // With credentials configured, every SQS request must carry a valid SigV4
@@ -201,8 +215,14 @@ void SqsEndpoint::serve_sqs(Exchange& x) const {
   x.protocol_ = decoded->protocol;
   x.action_ = std::move(decoded->action);
   x.facts_ = find_action_facts(x.action_);
-  auto account =
-      route_request(services_.accounts, x.action_, x.params_, caller.value(), !services_.settings.credentials.empty());
+  // Routing may read another account's Policy from its engine: the rest
+  // runs when it has (two pointers: std::function keeps them without
+  // allocating).
+  route_request(services_.accounts, x.action_, x.params_, caller.value(), !services_.settings.credentials.empty(),
+                [this, &x](Result<Account*> account) { serve_routed(x, std::move(account)); });
+}
+
+void SqsEndpoint::serve_routed(Exchange& x, Result<Account*> account) const {
   if (!account) return answer_counted(x, protocol::encode_error(x.format_, account.error(), x.request_id));
   x.syncer_ = account.value()->syncer.get();
   if (!x.facts_) return settle(x, unknown_action(x.action_));

@@ -104,8 +104,9 @@ class SqsEndpoint {
  private:
   bool answer_operational(Exchange& x) const;
   bool answer_console(Exchange& x) const;
-  protocol::EncodedResponse console_api_response(Exchange& x, const ConsoleCall& api) const;
+  void console_api(Exchange& x, const ConsoleCall& api) const;
   void serve_sqs(Exchange& x) const;
+  void serve_routed(Exchange& x, Result<Account*> account) const;
   void settle(Exchange& x, Result<Answer> result) const;
   void finish_sqs(Exchange& x, Result<Answer> result) const;
   void answer_counted(Exchange& x, protocol::EncodedResponse response) const;
