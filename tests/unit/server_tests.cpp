@@ -1,11 +1,17 @@
 // The request pipeline (server/sqs_endpoint.h) driven directly: HTTP-shaped
 // requests in, the answers the server would write out, over real engines in
 // a temp dir (opened by Accounts, as the server opens them).
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <map>
 #include <ctime>
 #include <memory>
@@ -21,6 +27,7 @@
 #include "server/message_attributes.h"
 #include "server/queue_urls.h"
 #include "server/sqs_endpoint.h"
+#include "storage/rocksdb/open.h"
 #include "tests/unit/test_support.h"
 
 namespace {
@@ -518,4 +525,322 @@ TEST_CASE("Each region of an account is its own set of queues, opened on first u
       get("/queue/eu-west-1/000000000000/q?Action=GetQueueAttributes&AttributeName.1=QueueArn"), "eu-west-1"));
   CHECK(by_path->response.status == 200);
   CHECK(contains(by_path->response.body, "arn:aws:sqs:eu-west-1:000000000000:q"));
+}
+
+// --- Engines that complete later, on another thread (as PostgreSQL will) ---
+
+namespace {
+
+// Wraps an engine so that each operation runs later on a thread of its own,
+// with copies of its arguments (as the contract lets a backend do): its
+// `done` runs there, after the handler that asked has returned. A handler
+// or continuation that kept a reference to its own stack, or answered
+// before the engine did, shows here.
+class DeferredEngine final : public storage::Engine {
+ public:
+  explicit DeferredEngine(std::unique_ptr<storage::Engine> inner) : inner_(std::move(inner)) {
+    worker_ = std::thread([this] { work(); });
+  }
+  ~DeferredEngine() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    worker_.join();
+  }
+
+  void set_listener(storage::EngineListener* listener) override { inner_->set_listener(listener); }
+  void async_create_queue(const std::string& name, const storage::AttributeMap& attributes, const storage::TagMap& tags,
+                          storage::Done<Result<storage::QueueInfo>> done) override {
+    later([=, this] { inner_->async_create_queue(name, attributes, tags, done); });
+  }
+  void async_get_queue(const std::string& name, storage::Done<Result<storage::QueueInfo>> done) override {
+    later([=, this] { inner_->async_get_queue(name, done); });
+  }
+  void async_queue_int_attribute(const std::string& name, const std::string& attribute,
+                                 storage::Done<Result<int64_t>> done) override {
+    later([=, this] { inner_->async_queue_int_attribute(name, attribute, done); });
+  }
+  void async_list_queues(std::string_view prefix, storage::Done<Result<std::vector<std::string>>> done) override {
+    later([=, this, prefix = std::string(prefix)] { inner_->async_list_queues(prefix, done); });
+  }
+  void async_delete_queue(const std::string& name, storage::Done<Status> done) override {
+    later([=, this] { inner_->async_delete_queue(name, done); });
+  }
+  void async_queue_counts(const std::string& name, storage::Done<Result<storage::QueueCounts>> done) override {
+    later([=, this] { inner_->async_queue_counts(name, done); });
+  }
+  void async_set_queue_attributes(const std::string& name, const storage::AttributeMap& attributes,
+                                  storage::Done<Status> done) override {
+    later([=, this] { inner_->async_set_queue_attributes(name, attributes, done); });
+  }
+  void async_purge_queue(const std::string& name, storage::Done<Status> done) override {
+    later([=, this] { inner_->async_purge_queue(name, done); });
+  }
+  void async_modify_queue(const std::string& name, std::function<Status(storage::QueueInfo&)> change,
+                          storage::Done<Status> done) override {
+    later([=, this] { inner_->async_modify_queue(name, change, done); });
+  }
+  void async_dead_letter_source_queues(const std::string& name,
+                                       storage::Done<Result<std::vector<std::string>>> done) override {
+    later([=, this] { inner_->async_dead_letter_source_queues(name, done); });
+  }
+  void async_send_messages(const std::string& queue_name, std::vector<storage::NewMessage> messages, SendKind kind,
+                           storage::Done<Result<std::vector<Result<storage::SentMessage>>>> done) override {
+    later([=, this, messages = std::move(messages)] { inner_->async_send_messages(queue_name, messages, kind, done); });
+  }
+  void async_delete_messages(const std::string& queue_name, const std::vector<std::string>& receipt_handles,
+                             storage::Done<Result<std::vector<Status>>> done) override {
+    later([=, this] { inner_->async_delete_messages(queue_name, receipt_handles, done); });
+  }
+  void async_change_visibilities(const std::string& queue_name, const std::vector<storage::VisibilityChange>& changes,
+                                 storage::Done<Result<std::vector<Status>>> done) override {
+    later([=, this] { inner_->async_change_visibilities(queue_name, changes, done); });
+  }
+  void async_receive_messages(const std::string& queue_name, int max_messages, std::optional<int> visibility_timeout,
+                              const std::string& attempt_id,
+                              storage::Done<Result<std::vector<storage::ReceivedMessage>>> done) override {
+    later(
+        [=, this] { inner_->async_receive_messages(queue_name, max_messages, visibility_timeout, attempt_id, done); });
+  }
+  void async_peek_messages(const std::string& queue_name, size_t max_messages,
+                           storage::Done<Result<std::vector<storage::PeekedMessage>>> done) override {
+    later([=, this] { inner_->async_peek_messages(queue_name, max_messages, done); });
+  }
+  void async_delete_peeked_message(const std::string& queue_name, const std::string& position,
+                                   const std::string& message_id, storage::Done<Status> done) override {
+    later([=, this] { inner_->async_delete_peeked_message(queue_name, position, message_id, done); });
+  }
+  void async_start_move_task(const std::string& source_name, std::optional<std::string> destination,
+                             std::optional<int> max_per_second, storage::Done<Result<std::string>> done) override {
+    later([=, this] { inner_->async_start_move_task(source_name, destination, max_per_second, done); });
+  }
+  void async_cancel_move_task(const std::string& task_id, storage::Done<Result<uint64_t>> done) override {
+    later([=, this] { inner_->async_cancel_move_task(task_id, done); });
+  }
+  void async_list_move_tasks(const std::string& source_name, size_t max_results,
+                             storage::Done<Result<std::vector<storage::MoveTask>>> done) override {
+    later([=, this] { inner_->async_list_move_tasks(source_name, max_results, done); });
+  }
+  void async_run_due_work(storage::Done<std::optional<int64_t>> done) override {
+    later([=, this] { inner_->async_run_due_work(done); });
+  }
+  uint64_t log_position() override { return inner_->log_position(); }
+  Status sync_log() override { return inner_->sync_log(); }
+  uint64_t storage_bytes() override { return inner_->storage_bytes(); }
+
+ private:
+  void later(std::function<void()> operation) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(operation));
+    }
+    wake_.notify_one();
+  }
+  void work() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything asked has run
+      auto operation = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      operation();
+      lock.lock();
+    }
+  }
+
+  std::unique_ptr<storage::Engine> inner_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> queue_;
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+// One request whose answer may come on another thread.
+class LaterExchange final : public Exchange {
+ public:
+  // The answer, once there (false after 5 s without one).
+  bool wait() {
+    std::unique_lock lock(mu_);
+    return done_.wait_for(lock, std::chrono::seconds(5), [this] { return answers_ > 0; });
+  }
+  int answers() {
+    std::lock_guard lock(mu_);
+    return answers_;
+  }
+
+ protected:
+  void answered() override {
+    std::lock_guard lock(mu_);
+    ++answers_;
+    done_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable done_;
+  int answers_ = 0;
+};
+
+// The server's own account on a DeferredEngine over RocksDB, with its
+// scheduler, and an I/O thread for the scheduler's timer and the long polls.
+struct DeferredServer {
+  testing::TempDir dir;
+  Settings settings;
+  boost::asio::io_context io;
+  std::unique_ptr<LongPolls> long_polls;
+  Accounts accounts;
+  std::unique_ptr<SqsEndpoint> endpoint;
+  std::vector<std::unique_ptr<LaterExchange>> exchanges;
+  std::thread io_thread;
+
+  DeferredServer() {
+    long_polls = std::make_unique<LongPolls>(io, 100);
+    storage::EngineOptions options;
+    options.region = settings.region;
+    options.account_id = settings.account_id;
+    options.queue_delete_cooldown_ms = 0;
+    storage::RocksOptions rocks;
+    rocks.data_dir = dir.path().string();
+    std::string error;
+    auto inner = storage::open_rocksdb_engine(options, rocks, error);
+    if (!inner) throw std::runtime_error(error);
+    auto account = std::make_unique<Account>();
+    account->id = settings.account_id;
+    account->region = settings.region;
+    account->engine = std::make_unique<DeferredEngine>(std::move(inner));
+    account->scheduler =
+        std::make_unique<Scheduler>(io, *account->engine, *long_polls, settings.account_id, settings.region);
+    accounts.add(std::move(account));
+    endpoint =
+        std::make_unique<SqsEndpoint>(Services{settings, accounts, *long_polls}, std::make_shared<EndpointState>());
+    accounts.start();
+    io_thread = std::thread([this] {
+      auto work = boost::asio::make_work_guard(io);
+      io.run();
+    });
+  }
+  ~DeferredServer() {
+    accounts.stop();
+    long_polls->shutdown();
+    io.stop();
+    io_thread.join();
+    accounts.close();
+  }
+
+  // Serves `request` and waits for its answer, which must come after serve
+  // returned (the engine answers later), exactly once.
+  LaterExchange& serve(HttpRequest request) {
+    exchanges.push_back(std::make_unique<LaterExchange>());
+    LaterExchange& x = *exchanges.back();
+    x.request = std::move(request);
+    endpoint->serve(x);
+    REQUIRE(x.wait());
+    CHECK(x.answers() == 1);
+    return x;
+  }
+  json call(std::string_view action, const json& body) {
+    LaterExchange& x = serve(json_request(action, body));
+    INFO(action << ": " << x.response.body);
+    CHECK(x.response.status == 200);
+    return x.response.body.empty() ? json::object() : json::parse(x.response.body);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("Every action answers when the engine completes later, on another thread", "[endpoint][async]") {
+  DeferredServer server;
+  const std::string dlq_url = "http://localhost:9324/000000000000/dlq";
+  const std::string dlq_arn = "arn:aws:sqs:us-east-1:000000000000:dlq";
+  CHECK(server.call("CreateQueue", {{"QueueName", "dlq"}})["QueueUrl"] == dlq_url);
+  CHECK(server.call("CreateQueue", {{"QueueName", "q1"}, {"tags", {{"team", "a"}}}})["QueueUrl"] == kQueueUrl);
+  CHECK(server.call("GetQueueUrl", {{"QueueName", "q1"}})["QueueUrl"] == kQueueUrl);
+  CHECK(server.call("ListQueues", json::object())["QueueUrls"].size() == 2);
+  server.call(
+      "SetQueueAttributes",
+      {{"QueueUrl", kQueueUrl},
+       {"Attributes", {{"RedrivePolicy", json{{"deadLetterTargetArn", dlq_arn}, {"maxReceiveCount", 1}}.dump()}}}});
+
+  // Batches: two sent (one over no limit), received, one deleted, one made
+  // visible again, by a batch each.
+  auto sent =
+      server.call("SendMessageBatch",
+                  {{"QueueUrl", kQueueUrl},
+                   {"Entries", {{{"Id", "a"}, {"MessageBody", "one"}}, {{"Id", "b"}, {"MessageBody", "two"}}}}});
+  CHECK(sent["Successful"].size() == 2);
+  CHECK(sent["Failed"].empty());
+  auto received =
+      server.call("ReceiveMessage", {{"QueueUrl", kQueueUrl}, {"MaxNumberOfMessages", 10}, {"VisibilityTimeout", 30}});
+  REQUIRE(received["Messages"].size() == 2);
+  const std::string first = received["Messages"][0]["ReceiptHandle"];
+  const std::string second = received["Messages"][1]["ReceiptHandle"];
+  auto deleted =
+      server.call("DeleteMessageBatch",
+                  {{"QueueUrl", kQueueUrl}, {"Entries", {{{"Id", "d"}, {"ReceiptHandle", first}}, {{"Id", "e"}}}}});
+  CHECK(deleted["Successful"] == json::array({{{"Id", "d"}}}));
+  CHECK(deleted["Failed"][0]["Id"] == "e");
+  auto changed = server.call(
+      "ChangeMessageVisibilityBatch",
+      {{"QueueUrl", kQueueUrl}, {"Entries", {{{"Id", "c"}, {"ReceiptHandle", second}, {"VisibilityTimeout", 0}}}}});
+  CHECK(changed["Successful"] == json::array({{{"Id", "c"}}}));
+  auto attributes = server.call("GetQueueAttributes", {{"QueueUrl", kQueueUrl}, {"AttributeNames", {"All"}}});
+  CHECK(attributes["Attributes"]["ApproximateNumberOfMessages"] == "1");
+  CHECK(attributes["Attributes"]["QueueArn"] == "arn:aws:sqs:us-east-1:000000000000:q1");
+
+  // Redrive (the second receive of a message past maxReceiveCount 1), then
+  // the dead-letter actions and a move task back.
+  CHECK(server.call("ReceiveMessage", {{"QueueUrl", kQueueUrl}}).value("Messages", json::array()).empty());
+  CHECK(server.call("ListDeadLetterSourceQueues", {{"QueueUrl", dlq_url}})["queueUrls"] == json::array({kQueueUrl}));
+  auto task = server.call("StartMessageMoveTask", {{"SourceArn", dlq_arn}, {"MaxNumberOfMessagesPerSecond", 1}});
+  REQUIRE(task.contains("TaskHandle"));
+  CHECK(server.call("ListMessageMoveTasks", {{"SourceArn", dlq_arn}})["Results"].size() == 1);
+  auto cancelled = server.call("CancelMessageMoveTask", {{"TaskHandle", task["TaskHandle"]}});
+  CHECK(cancelled.contains("ApproximateNumberOfMessagesMoved"));
+
+  // Tags and permissions.
+  server.call("TagQueue", {{"QueueUrl", kQueueUrl}, {"Tags", {{"env", "test"}}}});
+  server.call("UntagQueue", {{"QueueUrl", kQueueUrl}, {"TagKeys", {"team"}}});
+  CHECK(server.call("ListQueueTags", {{"QueueUrl", kQueueUrl}})["Tags"] == json{{"env", "test"}});
+  server.call("AddPermission",
+              {{"QueueUrl", kQueueUrl}, {"Label", "l"}, {"AWSAccountIds", {"111111111111"}}, {"Actions", {"*"}}});
+  auto policy = server.call("GetQueueAttributes", {{"QueueUrl", kQueueUrl}, {"AttributeNames", {"Policy"}}});
+  CHECK(contains(policy["Attributes"]["Policy"], "111111111111"));
+  server.call("RemovePermission", {{"QueueUrl", kQueueUrl}, {"Label", "l"}});
+
+  // The console's peek and delete, and /metrics.
+  server.call("SendMessage", {{"QueueUrl", kQueueUrl}, {"MessageBody", "peek me"}});
+  HttpRequest peek{http::verb::post, "/console/api/peek", 11};
+  peek.body() = json{{"QueueUrl", kQueueUrl}}.dump();
+  peek.prepare_payload();
+  auto& peeked = server.serve(std::move(peek));
+  REQUIRE(peeked.response.status == 200);
+  const json message = json::parse(peeked.response.body)["Messages"][0];
+  CHECK(message["Body"] == "peek me");
+  HttpRequest remove{http::verb::post, "/console/api/delete", 11};
+  remove.body() =
+      json{{"QueueUrl", kQueueUrl}, {"MessageId", message["MessageId"]}, {"Position", message["Position"]}}.dump();
+  remove.prepare_payload();
+  CHECK(server.serve(std::move(remove)).response.status == 200);
+  auto& metrics = server.serve(get("/metrics"));
+  CHECK(
+      contains(metrics.response.body,
+               "wharf_queue_messages{account=\"000000000000\",region=\"us-east-1\",queue=\"dlq\",state=\"visible\"}"));
+
+  server.call("PurgeQueue", {{"QueueUrl", kQueueUrl}});
+  server.call("DeleteQueue", {{"QueueUrl", kQueueUrl}});
+  CHECK(server.call("ListQueues", json::object())["QueueUrls"] == json::array({dlq_url}));
+}
+
+TEST_CASE("The scheduler's due work completes on the engine's thread", "[endpoint][async]") {
+  DeferredServer server;
+  server.call("CreateQueue", {{"QueueName", "q1"}});
+  server.call("SendMessage", {{"QueueUrl", kQueueUrl}, {"MessageBody", "later"}, {"DelaySeconds", 1}});
+  // Visible only once the scheduler has run the engine's due work.
+  auto received = server.call("ReceiveMessage", {{"QueueUrl", kQueueUrl}, {"WaitTimeSeconds", 3}});
+  REQUIRE(received.contains("Messages"));
+  CHECK(received["Messages"][0]["Body"] == "later");
 }
