@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -128,8 +129,13 @@ class PgEngine final : public Engine {
   static SqsError no_such_queue(const std::string& name);
 
  private:
-  void modify_locked(const std::shared_ptr<Tx>& tx, const std::string& name,
-                     const std::function<Status(PgQueue&, QueueInfo&)>& change, int64_t now_ms);
+  // What a change of a queue row writes, decided from the row (locked),
+  // `now`, and the attributes of the other queue it asked to read.
+  using QueueChange = std::function<Result<std::vector<Statement>>(PgQueue& queue, int64_t now_ms,
+                                                                   const std::map<std::string, AttributeMap>& other)>;
+  // Reads the queue's row FOR UPDATE (and `other`, when given), applies
+  // `change`, writes what it answers, COMMIT (pg_queues.cpp).
+  void change_queue(const std::string& name, std::optional<std::string> other, QueueChange change, Done<Status> done);
 
   std::shared_ptr<PgCluster> cluster_;
   EngineOptions options_;

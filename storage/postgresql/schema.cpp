@@ -9,95 +9,107 @@ namespace wharf::storage::postgresql {
 
 namespace {
 
+// Meta, the sequences, the clock and the queues. (schema_version is made
+// before any migration runs: section 4.)
+std::vector<std::string> queue_tables() {
+  return {
+      "CREATE TABLE meta (key text PRIMARY KEY, value bytea NOT NULL)",
+      "CREATE SEQUENCE message_seq",
+      "CREATE SEQUENCE turn_seq",
+      // The database's time in ms, or the caller's clock when it passes one (tests).
+      "CREATE FUNCTION now_ms(override bigint) RETURNS bigint LANGUAGE sql STABLE AS "
+      "$$ SELECT coalesce(override, (extract(epoch from now()) * 1000)::bigint) $$",
+      "CREATE TABLE queues ("
+      " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+      " account_id text COLLATE \"C\" NOT NULL,"
+      " region text COLLATE \"C\" NOT NULL,"
+      " name text COLLATE \"C\" NOT NULL,"
+      " fifo boolean NOT NULL,"
+      " dedup_per_group boolean NOT NULL,"
+      " attributes text NOT NULL,"
+      " tags text NOT NULL,"
+      " dead_letter_target text COLLATE \"C\","
+      " has_groups boolean NOT NULL DEFAULT false,"
+      " created_ms bigint NOT NULL,"
+      " modified_ms bigint NOT NULL,"
+      " last_purge_ms bigint NOT NULL DEFAULT -1000000,"
+      " deleted_ms bigint)",
+      "CREATE UNIQUE INDEX queues_live ON queues (account_id, region, name) WHERE deleted_ms IS NULL",
+      "CREATE INDEX queues_deleted ON queues (account_id, region, name, deleted_ms) "
+      "WHERE deleted_ms IS NOT NULL",
+      "CREATE INDEX queues_dead_letter ON queues (account_id, region, dead_letter_target) "
+      "WHERE deleted_ms IS NULL AND dead_letter_target IS NOT NULL",
+  };
+}
+
+// Messages and what FIFO queues and move tasks keep beside them.
+std::vector<std::string> message_tables() {
+  return {
+      "CREATE TABLE messages ("
+      " queue_id bigint NOT NULL REFERENCES queues (id) ON DELETE CASCADE,"
+      " seq bigint NOT NULL,"
+      " message_id uuid NOT NULL,"
+      " group_id text COLLATE \"C\" NOT NULL DEFAULT '',"
+      " flight boolean NOT NULL DEFAULT false,"
+      " visible_at_ms bigint NOT NULL,"
+      " sent_ms bigint NOT NULL,"
+      " first_receive_ms bigint NOT NULL DEFAULT 0,"
+      " receive_count int NOT NULL DEFAULT 0,"
+      " body text NOT NULL,"
+      " body_md5 text NOT NULL,"
+      " message_attributes text NOT NULL,"
+      " system_attributes text NOT NULL,"
+      " PRIMARY KEY (queue_id, seq))",
+      "CREATE INDEX messages_ready ON messages (queue_id, visible_at_ms, seq)",
+      "CREATE INDEX messages_groups ON messages (queue_id, group_id, seq) WHERE group_id <> ''",
+      "CREATE TABLE groups ("
+      " queue_id bigint NOT NULL REFERENCES queues (id) ON DELETE CASCADE,"
+      " group_id text COLLATE \"C\" NOT NULL,"
+      " ready_at_ms bigint,"
+      " turn bigint NOT NULL,"
+      " PRIMARY KEY (queue_id, group_id))",
+      "CREATE INDEX groups_turns ON groups (queue_id, ready_at_ms, turn) WHERE ready_at_ms IS NOT NULL",
+      "CREATE TABLE dedup ("
+      " queue_id bigint NOT NULL REFERENCES queues (id) ON DELETE CASCADE,"
+      " dedup_key text NOT NULL,"
+      " message_id uuid NOT NULL,"
+      " seq bigint NOT NULL,"
+      " expires_ms bigint NOT NULL,"
+      " PRIMARY KEY (queue_id, dedup_key))",
+      "CREATE INDEX dedup_expiry ON dedup USING brin (expires_ms)",
+      "CREATE TABLE receive_attempts ("
+      " queue_id bigint NOT NULL REFERENCES queues (id) ON DELETE CASCADE,"
+      " attempt_id text NOT NULL,"
+      " expires_ms bigint NOT NULL,"
+      " seqs bigint[] NOT NULL,"
+      " receive_counts int[] NOT NULL,"
+      " deadlines bigint[] NOT NULL,"
+      " PRIMARY KEY (queue_id, attempt_id))",
+      "CREATE INDEX attempts_expiry ON receive_attempts USING brin (expires_ms)",
+      "CREATE TABLE move_tasks ("
+      " id uuid PRIMARY KEY,"
+      " account_id text COLLATE \"C\" NOT NULL,"
+      " region text COLLATE \"C\" NOT NULL,"
+      " source_name text COLLATE \"C\" NOT NULL,"
+      " status text NOT NULL,"
+      " source_arn text NOT NULL,"
+      " destination_arn text NOT NULL,"
+      " max_per_second int NOT NULL,"
+      " moved bigint NOT NULL,"
+      " to_move bigint NOT NULL,"
+      " failure_reason text NOT NULL,"
+      " started_ms bigint NOT NULL,"
+      " allowance double precision NOT NULL DEFAULT 0,"
+      " last_step_ms bigint NOT NULL)",
+      "CREATE INDEX move_tasks_source ON move_tasks (account_id, region, source_name, started_ms)",
+      "CREATE INDEX move_tasks_running ON move_tasks (status) WHERE status = 'RUNNING'",
+  };
+}
+
 Migration version_1() {
-  return {1,
-          "queues, messages, groups, dedup, receive attempts, move tasks, now_ms",
-          {
-              "CREATE TABLE meta (key text PRIMARY KEY, value bytea NOT NULL)",
-              "CREATE SEQUENCE message_seq",
-              "CREATE SEQUENCE turn_seq",
-              // The database's time in ms, or the caller's clock when it passes one (tests).
-              "CREATE FUNCTION now_ms(override bigint) RETURNS bigint LANGUAGE sql STABLE AS "
-              "$$ SELECT coalesce(override, (extract(epoch from now()) * 1000)::bigint) $$",
-              "CREATE TABLE queues ("
-              " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-              " account_id text COLLATE \"C\" NOT NULL,"
-              " region text COLLATE \"C\" NOT NULL,"
-              " name text COLLATE \"C\" NOT NULL,"
-              " fifo boolean NOT NULL,"
-              " dedup_per_group boolean NOT NULL,"
-              " attributes text NOT NULL,"
-              " tags text NOT NULL,"
-              " dead_letter_target text COLLATE \"C\","
-              " has_groups boolean NOT NULL DEFAULT false,"
-              " created_ms bigint NOT NULL,"
-              " modified_ms bigint NOT NULL,"
-              " last_purge_ms bigint NOT NULL DEFAULT -1000000,"
-              " deleted_ms bigint)",
-              "CREATE UNIQUE INDEX queues_live ON queues (account_id, region, name) WHERE deleted_ms IS NULL",
-              "CREATE INDEX queues_deleted ON queues (account_id, region, name, deleted_ms) "
-              "WHERE deleted_ms IS NOT NULL",
-              "CREATE INDEX queues_dead_letter ON queues (account_id, region, dead_letter_target) "
-              "WHERE deleted_ms IS NULL AND dead_letter_target IS NOT NULL",
-              "CREATE TABLE messages ("
-              " queue_id bigint NOT NULL REFERENCES queues (id) ON DELETE CASCADE,"
-              " seq bigint NOT NULL,"
-              " message_id uuid NOT NULL,"
-              " group_id text COLLATE \"C\" NOT NULL DEFAULT '',"
-              " flight boolean NOT NULL DEFAULT false,"
-              " visible_at_ms bigint NOT NULL,"
-              " sent_ms bigint NOT NULL,"
-              " first_receive_ms bigint NOT NULL DEFAULT 0,"
-              " receive_count int NOT NULL DEFAULT 0,"
-              " body text NOT NULL,"
-              " body_md5 text NOT NULL,"
-              " message_attributes text NOT NULL,"
-              " system_attributes text NOT NULL,"
-              " PRIMARY KEY (queue_id, seq))",
-              "CREATE INDEX messages_ready ON messages (queue_id, visible_at_ms, seq)",
-              "CREATE INDEX messages_groups ON messages (queue_id, group_id, seq) WHERE group_id <> ''",
-              "CREATE TABLE groups ("
-              " queue_id bigint NOT NULL REFERENCES queues (id) ON DELETE CASCADE,"
-              " group_id text COLLATE \"C\" NOT NULL,"
-              " ready_at_ms bigint,"
-              " turn bigint NOT NULL,"
-              " PRIMARY KEY (queue_id, group_id))",
-              "CREATE INDEX groups_turns ON groups (queue_id, ready_at_ms, turn) WHERE ready_at_ms IS NOT NULL",
-              "CREATE TABLE dedup ("
-              " queue_id bigint NOT NULL REFERENCES queues (id) ON DELETE CASCADE,"
-              " dedup_key text NOT NULL,"
-              " message_id uuid NOT NULL,"
-              " seq bigint NOT NULL,"
-              " expires_ms bigint NOT NULL,"
-              " PRIMARY KEY (queue_id, dedup_key))",
-              "CREATE INDEX dedup_expiry ON dedup USING brin (expires_ms)",
-              "CREATE TABLE receive_attempts ("
-              " queue_id bigint NOT NULL REFERENCES queues (id) ON DELETE CASCADE,"
-              " attempt_id text NOT NULL,"
-              " expires_ms bigint NOT NULL,"
-              " seqs bigint[] NOT NULL,"
-              " receive_counts int[] NOT NULL,"
-              " deadlines bigint[] NOT NULL,"
-              " PRIMARY KEY (queue_id, attempt_id))",
-              "CREATE INDEX attempts_expiry ON receive_attempts USING brin (expires_ms)",
-              "CREATE TABLE move_tasks ("
-              " id uuid PRIMARY KEY,"
-              " account_id text COLLATE \"C\" NOT NULL,"
-              " region text COLLATE \"C\" NOT NULL,"
-              " source_name text COLLATE \"C\" NOT NULL,"
-              " status text NOT NULL,"
-              " source_arn text NOT NULL,"
-              " destination_arn text NOT NULL,"
-              " max_per_second int NOT NULL,"
-              " moved bigint NOT NULL,"
-              " to_move bigint NOT NULL,"
-              " failure_reason text NOT NULL,"
-              " started_ms bigint NOT NULL,"
-              " allowance double precision NOT NULL DEFAULT 0,"
-              " last_step_ms bigint NOT NULL)",
-              "CREATE INDEX move_tasks_source ON move_tasks (account_id, region, source_name, started_ms)",
-              "CREATE INDEX move_tasks_running ON move_tasks (status) WHERE status = 'RUNNING'",
-          }};
+  Migration m{1, "queues, messages, groups, dedup, receive attempts, move tasks, now_ms", queue_tables()};
+  for (auto& sql : message_tables()) m.statements.push_back(std::move(sql));
+  return m;
 }
 
 }  // namespace

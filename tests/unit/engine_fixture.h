@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -41,7 +42,13 @@ struct Backend {
   // Whether closing and opening again keeps the state (every durable
   // backend). Without it, Fixture::reopen keeps the engine it has.
   bool reopens_with_state = true;
+  // While a backend is being built: the tags of the tests it runs (a test
+  // runs when every tag it has is listed). Empty: every test.
+  std::vector<std::string> only_tags;
 };
+
+// Whether `backend` runs a test with these tags ("[a][b]"): only_tags.
+bool runs_test(const Backend& backend, std::string_view tags);
 
 // The backends the conformance suite runs on (tests/unit/conformance/backends.cpp).
 const std::vector<Backend>& conformance_backends();
@@ -55,6 +62,7 @@ const std::vector<Backend>& conformance_backends();
   TEST_CASE(test_name, "[conformance]" test_tags) {                                                            \
     const ::wharf::testing::Backend backend_ = GENERATE(from_range(::wharf::testing::conformance_backends())); \
     INFO("backend: " << backend_.name);                                                                        \
+    if (!::wharf::testing::runs_test(backend_, test_tags)) return;                                             \
     test_body(backend_);                                                                                       \
   }                                                                                                            \
   static void test_body([[maybe_unused]] const ::wharf::testing::Backend& backend)

@@ -1,6 +1,12 @@
 // The backends the conformance suite runs on. A new backend joins with one
 // entry in conformance_backends() (and one link line in CMakeLists.txt).
+#include <algorithm>
+
 #include "storage/rocksdb/open.h"
+#ifdef WHARF_POSTGRESQL
+#include "storage/postgresql/open.h"
+#include "tests/unit/pg_test_cluster.h"
+#endif
 #include "tests/unit/conformance/rocksdb_backend.h"
 #include "tests/unit/engine_fixture.h"
 
@@ -18,10 +24,47 @@ Backend rocksdb_backend(std::function<void(storage::RocksOptions&)> customize) {
   return b;
 }
 
-const std::vector<Backend>& conformance_backends() {
-  static const std::vector<Backend> backends = {
-      rocksdb_backend(),
+#ifdef WHARF_POSTGRESQL
+// PostgreSQL: the test cluster of this binary (pg_test_cluster.h), a schema
+// of its own per fixture (named after its directory; reopening opens a new
+// cluster over the same schema). Only the tests of what is built so far.
+Backend postgresql_backend() {
+  Backend b;
+  b.name = "postgresql";
+  b.only_tags = {"queues", "tags", "permissions", "policy", "messages", "visibility", "handles", "delay", "retention", "validation", "purge", "batches", "durability", "fair", "redrive", "peek"};
+  b.open = [](const storage::EngineOptions& options, const std::filesystem::path& place,
+              std::string& error) -> std::unique_ptr<storage::Engine> {
+    storage::postgresql::PgOptions pg;
+    pg.url = test_postgres().url;
+    pg.schema = "conformance_" + place.filename().string();
+    pg.connections = 2;
+    auto cluster = storage::postgresql::open_postgresql_cluster(pg, error);
+    if (!cluster) return nullptr;
+    return storage::postgresql::open_postgresql_engine(std::move(cluster), options);
   };
+  return b;
+}
+#endif
+
+bool runs_test(const Backend& backend, std::string_view tags) {
+  if (backend.only_tags.empty()) return true;
+  for (size_t open = tags.find('['); open != std::string_view::npos; open = tags.find('[', open + 1)) {
+    const size_t close = tags.find(']', open);
+    if (close == std::string_view::npos) break;
+    const std::string tag(tags.substr(open + 1, close - open - 1));
+    if (std::find(backend.only_tags.begin(), backend.only_tags.end(), tag) == backend.only_tags.end()) return false;
+  }
+  return true;
+}
+
+const std::vector<Backend>& conformance_backends() {
+  static const std::vector<Backend> backends = [] {
+    std::vector<Backend> all = {rocksdb_backend()};
+#ifdef WHARF_POSTGRESQL
+    if (!test_postgres().url.empty()) all.push_back(postgresql_backend());
+#endif
+    return all;
+  }();
   return backends;
 }
 
