@@ -72,17 +72,17 @@ const NamedSql kSendGroups = {
 // $1 clock override, $2 queue id, $3 retention, $4 max messages, $5
 // visibility timeout. The first visible, unexpired messages by
 // (visible_at_ms, seq), taken in one statement; answered in seq order.
-const NamedSql kReceiveStandard = {
-    "receive_standard",
-    "WITH clock AS (SELECT now_ms($1::bigint) AS now), vt AS (SELECT $5::bigint AS ms), "
-    "picked AS (SELECT m.seq FROM messages m "
-    "WHERE m.queue_id = $2::bigint AND m.visible_at_ms <= (SELECT now FROM clock) "
-    "AND m.sent_ms > (SELECT now FROM clock) - $3::bigint "
-    "ORDER BY m.visible_at_ms, m.seq LIMIT $4::int FOR UPDATE OF m SKIP LOCKED), "
-    "taken AS (UPDATE messages m SET " WHARF_TAKE_SET
-    "FROM picked p, clock c, vt WHERE m.queue_id = $2::bigint AND m.seq = p.seq " WHARF_TAKE_RETURNING
-    ") "
-    "SELECT c.now, t.* FROM taken t, clock c ORDER BY t.seq"};
+const NamedSql kReceiveStandard = {"receive_standard",
+                                   "WITH clock AS (SELECT now_ms($1::bigint) AS now), vt AS (SELECT $5::bigint AS ms), "
+                                   "picked AS (SELECT m.seq FROM messages m "
+                                   "WHERE m.queue_id = $2::bigint AND m.visible_at_ms <= (SELECT now FROM clock) "
+                                   "AND m.sent_ms > (SELECT now FROM clock) - $3::bigint "
+                                   "ORDER BY m.visible_at_ms, m.seq LIMIT $4::int FOR UPDATE OF m SKIP LOCKED), "
+                                   "taken AS (UPDATE messages m SET " WHARF_TAKE_SET
+                                   "FROM clock c, vt WHERE m.queue_id = $2::bigint AND m.seq = ANY (ARRAY(SELECT seq "
+                                   "FROM picked)) " WHARF_TAKE_RETURNING
+                                   ") "
+                                   "SELECT c.now, t.* FROM taken t, clock c ORDER BY t.seq"};
 
 // $1 clock override, $2 queue id, $3 retention, $4 max messages, $5
 // visibility timeout, $6 how many groups to look at. The groups in turn
@@ -101,13 +101,14 @@ const NamedSql kReceiveFair = {
     "ORDER BY g.turn LIMIT $6::int FOR UPDATE SKIP LOCKED), "
     "candidates AS ("
     "SELECT t.group_id, t.turn, x.seq FROM turns t CROSS JOIN LATERAL ("
-    "SELECT m.seq FROM messages m, clock c WHERE t.group_id <> '' AND m.queue_id = $2::bigint "
-    "AND m.group_id = t.group_id AND m.group_id <> '' AND m.visible_at_ms <= c.now "
-    "AND m.sent_ms > c.now - $3::bigint ORDER BY m.seq LIMIT $4::int) x "
+    "SELECT m.seq FROM messages m WHERE t.group_id <> '' AND m.queue_id = $2::bigint "
+    "AND m.group_id = t.group_id AND m.group_id <> '' AND m.visible_at_ms <= (SELECT now FROM clock) "
+    "AND m.sent_ms > (SELECT now FROM clock) - $3::bigint ORDER BY m.seq LIMIT $4::int) x "
     "UNION ALL "
     "SELECT t.group_id, t.turn, x.seq FROM turns t CROSS JOIN LATERAL ("
-    "SELECT m.seq FROM messages m, clock c WHERE t.group_id = '' AND m.queue_id = $2::bigint "
-    "AND m.group_id = '' AND m.visible_at_ms <= c.now AND m.sent_ms > c.now - $3::bigint "
+    "SELECT m.seq FROM messages m WHERE t.group_id = '' AND m.queue_id = $2::bigint "
+    "AND m.group_id = '' AND m.visible_at_ms <= (SELECT now FROM clock) "
+    "AND m.sent_ms > (SELECT now FROM clock) - $3::bigint "
     "ORDER BY m.visible_at_ms, m.seq LIMIT $4::int) x), "
     "chosen AS (SELECT group_id, turn, seq, row_number() OVER (PARTITION BY group_id ORDER BY seq) AS round "
     "FROM candidates ORDER BY round, turn LIMIT $4::int), "
@@ -117,8 +118,8 @@ const NamedSql kReceiveFair = {
     "LIMIT greatest($4::int - (SELECT count(*) FROM chosen), 0) FOR UPDATE OF m SKIP LOCKED), "
     "picks AS (SELECT seq FROM chosen UNION ALL SELECT seq FROM fill), "
     "taken AS (UPDATE messages m SET " WHARF_TAKE_SET
-    "FROM picks p, clock c, vt WHERE m.queue_id = $2::bigint AND m.seq = p.seq AND m.visible_at_ms <= "
-    "c.now " WHARF_TAKE_RETURNING
+    "FROM clock c, vt WHERE m.queue_id = $2::bigint AND m.seq = ANY (ARRAY(SELECT seq FROM picks)) "
+    "AND m.visible_at_ms <= c.now " WHARF_TAKE_RETURNING
     "), "
     "base AS (SELECT nextval('turn_seq') * 64 AS turn), "
     "requeued AS (UPDATE groups g SET turn = base.turn + o.pos FROM base, "
@@ -131,9 +132,10 @@ const NamedSql kReceiveFair = {
 // the redrive decision needs.
 const NamedSql kPickForRedrive = {
     "pick_for_redrive",
-    "SELECT c.now, m.seq, m.receive_count, m.sent_ms, m.message_id, m.system_attributes "
-    "FROM messages m, (SELECT now_ms($1::bigint) AS now) c "
-    "WHERE m.queue_id = $2::bigint AND m.visible_at_ms <= c.now AND m.sent_ms > c.now - $3::bigint "
+    "WITH clock AS (SELECT now_ms($1::bigint) AS now) "
+    "SELECT (SELECT now FROM clock), m.seq, m.receive_count, m.sent_ms, m.message_id, m.system_attributes "
+    "FROM messages m WHERE m.queue_id = $2::bigint AND m.visible_at_ms <= (SELECT now FROM clock) "
+    "AND m.sent_ms > (SELECT now FROM clock) - $3::bigint "
     "ORDER BY m.visible_at_ms, m.seq LIMIT $4::int FOR UPDATE OF m SKIP LOCKED"};
 
 // $1 account, $2 region, $3 name: the live dead-letter queue's id and
@@ -178,7 +180,8 @@ const NamedSql kChangeVisibility = {"change_visibility",
                                     "WITH clock AS (SELECT now_ms($1::bigint) AS now) "
                                     "UPDATE messages m SET visible_at_ms = c.now + u.timeout_ms, flight = true "
                                     "FROM clock c, unnest($3::bigint[], $4::bigint[]) AS u (seq, timeout_ms) "
-                                    "WHERE m.queue_id = $2::bigint AND m.seq = u.seq RETURNING m.seq, c.now"};
+                                    "WHERE m.queue_id = $2::bigint AND m.seq = ANY ($3::bigint[]) AND m.seq = u.seq "
+                                    "RETURNING m.seq, c.now"};
 
 // $1 clock override, $2 queue id, $3 retention, $4 how many: the first
 // unexpired messages by seq, whatever their state.

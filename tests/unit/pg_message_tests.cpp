@@ -1,0 +1,296 @@
+// The PostgreSQL backend's message operations on standard queues, where
+// they do what only this backend does (the conformance suite checks the
+// behaviour every backend shares): the receipt-handle rules that license
+// one-statement deletes and visibility changes, the array parameters, and
+// several nodes (engines) over one database. Runs against a real PostgreSQL
+// (tests/unit/pg_test_cluster.h); each test has a schema of its own.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/postgresql/connection.h"
+#include "storage/postgresql/open.h"
+#include "storage/postgresql/pg_statements.h"
+#include "storage/receipt_handle.h"
+#include "tests/unit/pg_test_cluster.h"
+
+using namespace wharf;
+using namespace wharf::storage;
+using namespace wharf::storage::postgresql;
+
+namespace {
+
+constexpr int64_t kStart = 1'700'000'000'000;
+
+// Runs one statement on a connection of its own, waiting for the answer.
+QueryResult run_one(const std::string& url, const std::string& sql, const std::vector<PgParam>& params = {}) {
+  boost::asio::io_context io;
+  auto connection = Connection::create(io);
+  std::optional<std::optional<PgError>> connected;
+  connection->async_connect(url, std::chrono::seconds(10), [&](std::optional<PgError> e) { connected = e; });
+  while (!connected) io.run_one();
+  INFO((*connected ? (*connected)->message : std::string("connected")));
+  REQUIRE(!*connected);
+  std::optional<QueryResult> result;
+  connection->async_query(sql, params, [&](QueryResult r) { result = std::move(r); });
+  while (!result) io.run_one();
+  connection->close();
+  return std::move(*result);
+}
+
+// A schema of its own, the cluster over it, and engines ("nodes") sharing
+// it, all on one clock the test advances. The schema is dropped at the end.
+struct Nodes {
+  std::string url;
+  std::string schema;
+  int64_t now = kStart;
+  std::shared_ptr<PgCluster> cluster;
+
+  Nodes() {
+    static std::atomic<int> count{0};
+    url = testing::test_postgres().url;
+    schema = "wharf_message_tests_" + std::to_string(getpid()) + "_" + std::to_string(count++);
+    PgOptions options;
+    options.url = url;
+    options.schema = schema;
+    std::string error;
+    cluster = open_postgresql_cluster(options, error);
+    INFO(error);
+    REQUIRE(cluster);
+  }
+  ~Nodes() {
+    cluster.reset();
+    run_one(url, "DROP SCHEMA IF EXISTS \"" + schema + "\" CASCADE");
+  }
+
+  std::unique_ptr<Engine> node() {
+    EngineOptions options;
+    options.now_ms = [this] { return now; };
+    options.queue_delete_cooldown_ms = 0;
+    return open_postgresql_engine(cluster, options);
+  }
+};
+
+std::string send(Engine& engine, const std::string& queue, const std::string& body, const std::string& group = "") {
+  NewMessage m;
+  m.body = body;
+  m.group_id = group;
+  auto sent = engine.send_message(queue, std::move(m));
+  INFO((sent.ok() ? std::string("sent") : sent.error().message));
+  REQUIRE(sent.ok());
+  return sent->message_id;
+}
+
+std::vector<ReceivedMessage> receive(Engine& engine, const std::string& queue, int max = 10,
+                                     std::optional<int> visibility = std::nullopt) {
+  auto got = engine.receive_messages(queue, max, visibility);
+  INFO((got.ok() ? std::string("received") : got.error().message));
+  REQUIRE(got.ok());
+  return std::move(got.value());
+}
+
+std::vector<std::string> bodies(const std::vector<ReceivedMessage>& messages) {
+  std::vector<std::string> out;
+  for (const auto& m : messages) out.push_back(m.body);
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// What licenses the one-statement paths of pg_handles.cpp
+
+TEST_CASE("standard queues: a delete never answers Expired, a visibility change depends only on existence",
+          "[pg][handles]") {
+  for (int bits = 0; bits < 8; ++bits) {
+    HandledMessage m;
+    m.exists = bits & 1;
+    m.received_since = bits & 2;
+    m.in_flight = bits & 4;
+    CAPTURE(m.exists, m.received_since, m.in_flight);
+    CHECK(judge_delete(false, m) == (m.exists ? DeleteVerdict::Delete : DeleteVerdict::AlreadyDeleted));
+    CHECK(judge_visibility_change(false, m) ==
+          (m.exists ? VisibilityVerdict::Apply : VisibilityVerdict::MessageUnavailable));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Array parameters
+
+TEST_CASE("array parameters reach PostgreSQL element for element", "[pg][arrays]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  const std::string url = testing::test_postgres().url;
+  const std::vector<std::string> texts = {"",
+                                          "plain",
+                                          "with \"quotes\"",
+                                          "back\\slash\\",
+                                          "a,b",
+                                          "{braces}",
+                                          "NULL",
+                                          " spaced ",
+                                          "new\nline\ttab",
+                                          "h\xc3\xa9llo \xf0\x9f\x98\x80",
+                                          R"({"MessageGroupId":{"DataType":"String","StringValue":"g\"1"}})"};
+  std::vector<std::string_view> views(texts.begin(), texts.end());
+  const QueryResult result =
+      run_one(url, "SELECT u, u IS NULL FROM unnest($1::text[]) WITH ORDINALITY AS t (u, i) ORDER BY i",
+              {sql::text_array(views)});
+  INFO((result.ok() ? std::string() : result.error().message));
+  REQUIRE(result.ok());
+  REQUIRE(result.rows() == static_cast<int>(texts.size()));
+  for (size_t i = 0; i < texts.size(); ++i) {
+    CAPTURE(i);
+    CHECK(result.text(static_cast<int>(i), 0) == texts[i]);
+    CHECK(result.text(static_cast<int>(i), 1) == "f");
+  }
+
+  const std::vector<int64_t> numbers = {0, 1, -5, 9'007'199'254'740'993, INT64_MAX};
+  const QueryResult sum =
+      run_one(url, "SELECT count(*), sum(u)::text FROM unnest($1::bigint[]) AS u", {sql::bigint_array(numbers)});
+  REQUIRE(sum.ok());
+  CHECK(sum.text(0, 0) == "5");
+  CHECK(sum.text(0, 1) == "9232379236109516796");  // every element, exactly
+  CHECK(run_one(url, "SELECT cardinality($1::bigint[])", {sql::bigint_array({})}).text(0, 0) == "0");
+}
+
+// ---------------------------------------------------------------------------
+// Sends
+
+TEST_CASE("a send of more than ten messages is one transaction, stored in order", "[pg][batches]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  Nodes nodes;
+  auto engine = nodes.node();
+  REQUIRE(engine->create_queue("q", {}, {}).ok());
+  std::vector<NewMessage> batch(25);
+  for (size_t i = 0; i < batch.size(); ++i) batch[i].body = "m" + std::to_string(100 + i);
+  batch[13].body = std::string("bad \x01");
+  auto sent = engine->send_messages("q", batch);
+  REQUIRE(sent.ok());
+  REQUIRE(sent->size() == 25);
+  CHECK_FALSE(sent->at(13).ok());
+  std::vector<std::string> expected;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (i != 13) expected.push_back(batch[i].body);
+  }
+  std::vector<std::string> got;
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& m : receive(*engine, "q")) got.push_back(m.body);
+  }
+  CHECK(got == expected);
+  CHECK(engine->queue_counts("q")->sent == 24);
+}
+
+// ---------------------------------------------------------------------------
+// Several nodes over one database
+
+TEST_CASE("nodes share messages and receipt handles", "[pg][nodes]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  Nodes nodes;
+  auto a = nodes.node();
+  auto b = nodes.node();
+  REQUIRE(a->create_queue("q", {}, {}).ok());
+  const std::string id = send(*a, "q", "hello");
+  const auto got = receive(*b, "q");
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].message_id == id);
+  CHECK(receive(*a, "q").empty());  // in flight, whichever node asks
+
+  SECTION("a handle from one node changes visibility on the other") {
+    REQUIRE(a->change_visibility("q", got[0].receipt_handle, 0).ok());
+    const auto again = receive(*b, "q");
+    REQUIRE(again.size() == 1);
+    CHECK(again[0].receive_count == 2);
+  }
+  SECTION("a handle from one node deletes on the other") {
+    REQUIRE(a->delete_message("q", got[0].receipt_handle).ok());
+    nodes.now += 3'600'000;
+    CHECK(receive(*b, "q").empty());
+    CHECK(a->queue_counts("q")->deleted == 1);  // counted by the node that deleted
+    CHECK(b->queue_counts("q")->deleted == 0);
+  }
+}
+
+TEST_CASE("concurrent receives on two nodes take each message once", "[pg][nodes][concurrency]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  Nodes nodes;
+  auto a = nodes.node();
+  auto b = nodes.node();
+  REQUIRE(a->create_queue("q", {}, {}).ok());
+  constexpr int kMessages = 300;
+  for (int i = 0; i < kMessages; i += 10) {
+    std::vector<NewMessage> batch(10);
+    for (int j = 0; j < 10; ++j) batch[j].body = "m" + std::to_string(i + j);
+    REQUIRE(a->send_messages("q", batch).ok());
+  }
+  std::vector<std::string> seen[2];
+  std::vector<std::string> problems[2];
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      Engine& engine = t == 0 ? *a : *b;
+      for (int empty = 0; empty < 3;) {
+        auto got = engine.receive_messages("q", 10, 600, "");
+        if (!got.ok()) {
+          problems[t].push_back(got.error().message);
+          return;
+        }
+        if (got->empty()) ++empty;
+        for (const auto& m : *got) seen[t].push_back(m.body);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(problems[0].empty());
+  CHECK(problems[1].empty());
+  std::multiset<std::string> all(seen[0].begin(), seen[0].end());
+  all.insert(seen[1].begin(), seen[1].end());
+  CHECK(all.size() == kMessages);
+  CHECK(std::set<std::string>(all.begin(), all.end()).size() == kMessages);
+}
+
+TEST_CASE("fair queues: the groups' turns are the database's, shared by the nodes", "[pg][nodes][fair]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  Nodes nodes;
+  auto a = nodes.node();
+  auto b = nodes.node();
+  REQUIRE(a->create_queue("q", {}, {}).ok());
+  for (int i = 0; i < 20; ++i) send(*a, "q", "noisy-" + std::to_string(i), "noisy");
+  send(*a, "q", "quiet-0", "quiet");
+  send(*a, "q", "quiet-1", "quiet");
+  // One message per group per round, in turn order: noisy joined first.
+  CHECK(bodies(receive(*a, "q", 3)) == std::vector<std::string>{"noisy-0", "noisy-1", "quiet-0"});
+  // Both groups went to the back, noisy (its last take was later) after quiet.
+  CHECK(bodies(receive(*b, "q", 2)) == std::vector<std::string>{"noisy-2", "quiet-1"});
+  CHECK(bodies(receive(*a, "q", 2)) == std::vector<std::string>{"noisy-3", "noisy-4"});
+}
+
+// ---------------------------------------------------------------------------
+// The documented difference (docs/design/postgresql.md section 3)
+
+TEST_CASE("standard queues deliver by the time messages became visible, then send order", "[pg][order]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  Nodes nodes;
+  auto engine = nodes.node();
+  REQUIRE(engine->create_queue("q", {}, {}).ok());
+  send(*engine, "q", "first");
+  REQUIRE(receive(*engine, "q", 1, 5).size() == 1);  // "first" visible again at +5 s
+  nodes.now += 1'000;
+  send(*engine, "q", "second");  // visible at +1 s
+  nodes.now += 10'000;           // both visible now: "second" since +1 s, "first" since +5 s
+  // With room for one, the one visible longer is taken (RocksDB would take
+  // "first", in send order: SQS promises no order on standard queues).
+  CHECK(bodies(receive(*engine, "q", 1)) == std::vector<std::string>{"second"});
+  CHECK(bodies(receive(*engine, "q", 1)) == std::vector<std::string>{"first"});
+}
