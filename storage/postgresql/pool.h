@@ -42,6 +42,7 @@ class Pool;
 // A connection taken from the pool, for one transaction. It goes back to
 // the pool when the last copy of its shared_ptr goes away: dropped if it
 // was lost (or left mid-transaction), kept for the next caller otherwise.
+// A lease must not outlive its pool's io_context (the cluster).
 class PoolLease {
  public:
   PoolLease(std::shared_ptr<Pool> pool, std::shared_ptr<Connection> connection);

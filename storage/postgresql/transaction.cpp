@@ -83,6 +83,14 @@ void start_transaction(const std::shared_ptr<TxJob>& job);
 class TxRun final : public Tx, public std::enable_shared_from_this<TxRun> {
  public:
   TxRun(std::shared_ptr<TxJob> job, Lease lease) : job_(std::move(job)), lease_(std::move(lease)) {}
+  // A body that dropped its Tx without ending it (a bug) still gets its
+  // answer, and the session, left inside a transaction, is closed rather
+  // than handed to the next caller.
+  ~TxRun() override {
+    if (ended_) return;
+    if (lease_ && in_block_) lease_->discard();
+    end(make_error(ErrorCode::InternalError, "A database transaction was left unfinished."));
+  }
 
   void step(std::vector<Statement> statements, Then then) override {
     send(std::move(statements), false, std::move(then));
@@ -157,6 +165,7 @@ class TxRun final : public Tx, public std::enable_shared_from_this<TxRun> {
   }
 
   void restart() {
+    ended_ = true;  // this run; the next one answers
     lease_.reset();
     start_transaction(job_);
   }

@@ -224,6 +224,27 @@ TEST_CASE("pool: a lost connection is made again", "[pg][pool]") {
   CHECK(again != pid);
 }
 
+TEST_CASE("pool: a closed cluster leaves no session behind", "[pg][pool]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  auto observer = open_cluster(options_for("observer"));
+  const std::string sessions = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'wharf'";
+  const std::string before = first_value(observer->pool(), sessions);
+  for (int i = 0; i < 3; ++i) {
+    PgOptions options = options_for("closed");
+    options.connections = 3;
+    auto cluster = open_cluster(options);
+    // Three sessions at once, all idle when the cluster goes.
+    std::vector<Lease> held;
+    for (int j = 0; j < 3; ++j) held.push_back(acquire(cluster->pool()).value());
+    held.clear();
+  }
+  std::string after;
+  for (int tries = 0; tries < 50 && (after = first_value(observer->pool(), sessions)) != before; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(after == before);
+}
+
 TEST_CASE("transactions: the answer comes after COMMIT, with every step's results", "[pg][transactions]") {
   WHARF_REQUIRE_TEST_POSTGRES();
   auto cluster = open_cluster(options_for("commit"));
@@ -280,6 +301,22 @@ TEST_CASE("transactions: a failed statement rolls everything back and maps its e
   CHECK(first_value(pool, "SELECT count(*) FROM t") == "0");
   // The connection is clean for the next transaction (no aborted block left).
   CHECK(first_value(pool, "SELECT 7") == "7");
+}
+
+TEST_CASE("transactions: a body that drops its Tx unfinished still gets an answer", "[pg][transactions]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  PgOptions options = options_for("dropped");
+  options.connections = 1;
+  auto cluster = open_cluster(options);
+  Pool& pool = cluster->pool();
+  REQUIRE(run(pool, "CREATE TABLE t (v int)").ok());
+  auto status = transact(pool, [](std::shared_ptr<Tx> tx) {
+    tx->step(one("INSERT INTO t VALUES (1)"), [](std::vector<QueryResult>&) {});  // neither commit nor fail
+  });
+  REQUIRE(!status.ok());
+  CHECK(status.error().code == ErrorCode::InternalError);
+  // The only connection was closed with its transaction; the next one is new and sees nothing.
+  CHECK(first_value(pool, "SELECT count(*) FROM t") == "0");
 }
 
 TEST_CASE("transactions: 40001 and 40P01 run the body again, then give 503", "[pg][transactions]") {
