@@ -27,10 +27,10 @@ constexpr std::array<Handler, kActionCount> kHandlers = {{
     {SqsAction::GetQueueAttributes, nullptr, get_queue_attributes},
     {SqsAction::SetQueueAttributes, nullptr, set_queue_attributes},
     {SqsAction::PurgeQueue, nullptr, purge_queue},
-    {SqsAction::SendMessage, send_message},
+    {SqsAction::SendMessage, nullptr, send_message},
     {SqsAction::ReceiveMessage, nullptr, receive_message},
-    {SqsAction::DeleteMessage, delete_message},
-    {SqsAction::ChangeMessageVisibility, change_message_visibility},
+    {SqsAction::DeleteMessage, nullptr, delete_message},
+    {SqsAction::ChangeMessageVisibility, nullptr, change_message_visibility},
     {SqsAction::SendMessageBatch, nullptr, send_message_batch},
     {SqsAction::DeleteMessageBatch, nullptr, delete_message_batch},
     {SqsAction::ChangeMessageVisibilityBatch, nullptr, change_message_visibility_batch},
@@ -56,28 +56,42 @@ constexpr bool handlers_follow_facts() {
 }
 static_assert(handlers_follow_facts(), "kHandlers: one handler per action, in the order of kActionFacts");
 
+// Runs the handler of `action`; its reply is call.reply.
+void run_handler(const ActionFacts& action, const Call& call) {
+  const Handler& handler = kHandlers[static_cast<size_t>(action.action)];
+  if (handler.async) return handler.async(call, call.reply);
+  auto result = handler.sync(call);
+  if (!result) return call.reply(result.error());
+  call.reply(Answer{std::move(result.value()), {}});
+}
+
 // --auto-create-queues: the queue a request names (by QueueUrl, or
 // GetQueueUrl's QueueName) is created with default attributes when missing
 // (FIFO when the name ends in .fifo); the facts say which actions may. A
 // name CreateQueue would refuse stays missing, and the action answers
-// QueueDoesNotExist as usual.
-void auto_create_queue(const ActionFacts& action, const Call& call) {
-  std::string by_name;
+// QueueDoesNotExist as usual. Then the handler runs, whatever came of it.
+void auto_create_then_run(const ActionFacts& action, const Call& call) {
+  std::string name;
   if (action.auto_create == AutoCreate::ByQueueName) {
     Params p(call.params);
     auto given = p.required_string("QueueName");
     auto owner = p.optional_string("QueueOwnerAWSAccountId");
-    if (!given || !owner || (owner.value() && *owner.value() != owner_account(call))) return;
-    by_name = std::move(given.value());
+    if (!given || !owner || (owner.value() && *owner.value() != owner_account(call))) return run_handler(action, call);
+    name = std::move(given.value());
+  } else {
+    name = call.queue_name;
   }
-  const std::string& name = action.auto_create == AutoCreate::ByQueueName ? by_name : call.queue_name;
-  auto existing = call.engine.get_queue(name);
-  if (existing || existing.error().code != ErrorCode::QueueDoesNotExist) return;
-  storage::AttributeMap attributes;
-  if (name.ends_with(".fifo")) attributes["FifoQueue"] = "true";
-  if (call.engine.create_queue(name, attributes, {})) {
-    log::info("queue auto-created", log::Fields().add("queue", name).add("action", action.name));
-  }
+  // The facts are static and the call lives until the reply: both may be
+  // kept by reference; the name is copied into each continuation.
+  call.engine.async_get_queue(name, [&action, &call, name](Result<storage::QueueInfo> existing) {
+    if (existing || existing.error().code != ErrorCode::QueueDoesNotExist) return run_handler(action, call);
+    storage::AttributeMap attributes;
+    if (name.ends_with(".fifo")) attributes["FifoQueue"] = "true";
+    call.engine.async_create_queue(name, attributes, {}, [&action, &call, name](Result<storage::QueueInfo> created) {
+      if (created) log::info("queue auto-created", log::Fields().add("queue", name).add("action", action.name));
+      run_handler(action, call);
+    });
+  });
 }
 
 }  // namespace
@@ -89,12 +103,10 @@ void run_action(const ActionFacts& action, Call& call, Reply reply) {
     if (!name) return call.reply(name.error());
     call.queue_name = std::move(name.value());
   }
-  if (call.settings.auto_create_queues && action.auto_create != AutoCreate::Never) auto_create_queue(action, call);
-  const Handler& handler = kHandlers[static_cast<size_t>(action.action)];
-  if (handler.async) return handler.async(call, call.reply);
-  auto result = handler.sync(call);
-  if (!result) return call.reply(result.error());
-  call.reply(Answer{std::move(result.value()), {}});
+  if (call.settings.auto_create_queues && action.auto_create != AutoCreate::Never) {
+    return auto_create_then_run(action, call);
+  }
+  run_handler(action, call);
 }
 
 SqsError unknown_action(std::string_view action) {

@@ -138,24 +138,41 @@ Result<ReceiveParams> read_receive_params(const Call& call) {
 }
 
 // One ReceiveMessage, shared by the immediate try and the long poll's later
-// tries; owns what it needs, since a long poll outlives the call.
+// tries. It reads the call, which lives until the reply (see Call); it owns
+// the rest.
 struct PendingReceive {
-  storage::Engine& engine;
-  std::string sender_id;
-  std::string queue;
+  const Call& call;
   int max;
   std::optional<int> visibility;
   std::string attempt_id;
   Selection selection;
-  protocol::Protocol protocol;
-  Reply reply;
+  // While the engine works for it: the receive itself (so that the engine's
+  // continuation holds one pointer, which std::function keeps without
+  // allocating) and what the long poll waits to hear. One engine call at a
+  // time: the long poll runs one attempt at a time.
+  std::shared_ptr<PendingReceive> self;
+  LongPolls::AttemptDone attempt_done;
+
+  // Receives once, then answers messages or an error (or nothing, unless
+  // `answer_empty`), then tells `done` whether it answered.
+  static void attempt(std::shared_ptr<PendingReceive> receive, bool answer_empty, LongPolls::AttemptDone done) {
+    PendingReceive* r = receive.get();
+    r->self = std::move(receive);
+    r->attempt_done = std::move(done);
+    r->call.engine.async_receive_messages(r->call.queue_name, r->max, r->visibility, r->attempt_id,
+                                          [r, answer_empty](Result<std::vector<storage::ReceivedMessage>> received) {
+                                            auto keep = std::move(r->self);  // until this ends
+                                            auto done = std::move(r->attempt_done);
+                                            const bool answered = r->answer(received, answer_empty);
+                                            if (done) done(answered);
+                                          });
+  }
 
   // True when it answered (messages, an error, or nothing when
-  // `answer_empty`).
-  bool try_once(bool answer_empty) {
-    auto received = engine.receive_messages(queue, max, visibility, attempt_id);
+  // `answer_empty`). Touches nothing of the call after answering.
+  bool answer(const Result<std::vector<storage::ReceivedMessage>>& received, bool answer_empty) const {
     if (!received) {
-      reply(received.error());
+      call.reply(received.error());
       return true;
     }
     if (received->empty() && !answer_empty) return false;
@@ -165,10 +182,10 @@ struct PendingReceive {
     std::vector<protocol::ReceivedMessageView> views;
     views.reserve(messages.size());
     for (size_t i = 0; i < messages.size(); ++i) {
-      views.push_back(view_of(sender_id, selection, messages[i], md5s[i], chosen[i]));
+      views.push_back(view_of(owner_account(call), selection, messages[i], md5s[i], chosen[i]));
     }
     Answer answer;
-    if (protocol == protocol::Protocol::Json) {
+    if (call.protocol == protocol::Protocol::Json) {
       answer.json_text = protocol::received_messages_json(views);
     } else if (!views.empty()) {
       json list = json::array();
@@ -177,75 +194,104 @@ struct PendingReceive {
     } else {
       answer.tree = json::object();
     }
-    reply(std::move(answer));
+    call.reply(std::move(answer));
     return true;
   }
 };
 
+// Receives at once (wait 0), or long polls for up to `wait_seconds`.
+void receive_within(std::shared_ptr<PendingReceive> receive, int64_t wait_seconds) {
+  const Call& call = receive->call;
+  if (wait_seconds == 0) return PendingReceive::attempt(std::move(receive), /*answer_empty=*/true, nullptr);
+  const bool waiting = call.long_polls.wait(
+      long_poll_key(owner_account(call), request_region(call), call.queue_name),
+      std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds),
+      [receive](LongPolls::AttemptDone done) {
+        PendingReceive::attempt(receive, /*answer_empty=*/false, std::move(done));
+      },
+      [receive] {
+        receive->call.reply(Answer{json::object(), {}});
+      });
+  if (!waiting) {
+    call.reply(make_error(ErrorCode::ServiceUnavailable,
+                          "Too many concurrent long polls on this server (--max-long-polls); retry later."));
+  }
+}
+
+// The answer to a SendMessage, DeleteMessage or ChangeMessageVisibility:
+// its batch of one's outcome.
+template <typename T>
+Result<T> only_entry(Result<std::vector<Result<T>>> results) {
+  if (!results) return results.error();
+  return std::move(results->front());
+}
+
 }  // namespace
 
-Result<json> send_message(const Call& call) {
-  const std::string& name = call.queue_name;
+// The engine's continuations capture `&call` (and the send its checksums):
+// the call, with its reply, lives until the reply (see Call).
+void send_message(const Call& call, Reply reply) {
   auto prepared = prepare_send(call.params, call.trace_header);
-  if (!prepared) return prepared.error();
-  auto sent = call.engine.send_message(name, std::move(prepared->message));
-  if (!sent) return sent.error();
-  json out = std::move(prepared->checksums);
-  out["MessageId"] = sent->message_id;
-  if (!sent->sequence_number.empty()) out["SequenceNumber"] = sent->sequence_number;
-  return out;
+  if (!prepared) return reply(prepared.error());
+  std::vector<storage::NewMessage> one;
+  one.push_back(std::move(prepared->message));
+  call.engine.async_send_messages(call.queue_name, std::move(one), storage::Engine::SendKind::Single,
+                                  [&call, checksums = std::move(prepared->checksums)](
+                                      Result<std::vector<Result<storage::SentMessage>>> results) mutable {
+                                    auto sent = only_entry(std::move(results));
+                                    if (!sent) return call.reply(sent.error());
+                                    json out = std::move(checksums);
+                                    out["MessageId"] = sent->message_id;
+                                    if (!sent->sequence_number.empty()) out["SequenceNumber"] = sent->sequence_number;
+                                    call.reply(Answer{std::move(out), {}});
+                                  });
 }
 
 void receive_message(const Call& call, Reply reply) {
-  const std::string& name = call.queue_name;
   auto params = read_receive_params(call);
   if (!params) return reply(params.error());
-  auto queue_wait = params->wait ? Result<int64_t>(*params->wait)
-                                 : call.engine.queue_int_attribute(name, "ReceiveMessageWaitTimeSeconds");
-  if (!queue_wait) return reply(queue_wait.error());
-  const int wait_seconds = static_cast<int>(queue_wait.value());
-
-  auto receive = std::make_shared<PendingReceive>(
-      PendingReceive{call.engine, owner_account(call), name, params->max, params->visibility,
-                     std::move(params->attempt_id), std::move(params->selection), call.protocol, std::move(reply)});
-  if (wait_seconds == 0) {
-    receive->try_once(/*answer_empty=*/true);
-    return;
-  }
-  const bool waiting = call.long_polls.wait(
-      long_poll_key(owner_account(call), request_region(call), receive->queue),
-      std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds),
-      [receive] { return receive->try_once(/*answer_empty=*/false); },
-      [receive] {
-        receive->reply(Answer{json::object(), {}});
-      });
-  if (!waiting) {
-    receive->reply(make_error(ErrorCode::ServiceUnavailable,
-                              "Too many concurrent long polls on this server (--max-long-polls); retry later."));
-  }
+  auto receive = std::make_shared<PendingReceive>(PendingReceive{
+      call, params->max, params->visibility, std::move(params->attempt_id), std::move(params->selection), {}, {}});
+  if (params->wait) return receive_within(std::move(receive), *params->wait);
+  // The queue's ReceiveMessageWaitTimeSeconds, when the request gives none.
+  PendingReceive* r = receive.get();
+  r->self = std::move(receive);
+  call.engine.async_queue_int_attribute(call.queue_name, "ReceiveMessageWaitTimeSeconds", [r](Result<int64_t> wait) {
+    auto receive = std::move(r->self);
+    if (!wait) return receive->call.reply(wait.error());
+    receive_within(std::move(receive), wait.value());
+  });
 }
 
-Result<json> delete_message(const Call& call) {
-  const std::string& name = call.queue_name;
+void delete_message(const Call& call, Reply reply) {
   Params p(call.params);
   auto handle = p.required_string("ReceiptHandle");
-  if (!handle) return handle.error();
-  if (auto st = call.engine.delete_message(name, handle.value()); !st) return st.error();
-  return json::object();
+  if (!handle) return reply(handle.error());
+  std::vector<std::string> one;
+  one.push_back(std::move(handle.value()));
+  call.engine.async_delete_messages(call.queue_name, one, [&call](Result<std::vector<Status>> results) {
+    auto deleted = only_entry(std::move(results));
+    if (!deleted) return call.reply(deleted.error());
+    call.reply(Answer{json::object(), {}});
+  });
 }
 
-Result<json> change_message_visibility(const Call& call) {
-  const std::string& name = call.queue_name;
+void change_message_visibility(const Call& call, Reply reply) {
   Params p(call.params);
   auto handle = p.required_string("ReceiptHandle");
-  if (!handle) return handle.error();
+  if (!handle) return reply(handle.error());
   if (!p.has("VisibilityTimeout")) {
-    return make_error(ErrorCode::MissingParameter, "The request must contain the parameter VisibilityTimeout.");
+    return reply(make_error(ErrorCode::MissingParameter, "The request must contain the parameter VisibilityTimeout."));
   }
   auto timeout = p.optional_int("VisibilityTimeout", 0, 43200);
-  if (!timeout) return timeout.error();
-  if (auto st = call.engine.change_visibility(name, handle.value(), *timeout.value()); !st) return st.error();
-  return json::object();
+  if (!timeout) return reply(timeout.error());
+  std::vector<storage::VisibilityChange> one;
+  one.push_back(storage::VisibilityChange{std::move(handle.value()), *timeout.value()});
+  call.engine.async_change_visibilities(call.queue_name, one, [&call](Result<std::vector<Status>> results) {
+    auto changed = only_entry(std::move(results));
+    if (!changed) return call.reply(changed.error());
+    call.reply(Answer{json::object(), {}});
+  });
 }
 
 }  // namespace wharf::server

@@ -844,3 +844,86 @@ TEST_CASE("The scheduler's due work completes on the engine's thread", "[endpoin
   REQUIRE(received.contains("Messages"));
   CHECK(received["Messages"][0]["Body"] == "later");
 }
+
+TEST_CASE("A long poll runs one attempt at a time; a deadline during one waits for its outcome", "[long_polls]") {
+  using namespace std::chrono_literals;
+  boost::asio::io_context io;
+  LongPolls polls(io, 10);
+  int attempts = 0;
+  int expired = 0;
+  LongPolls::AttemptDone in_flight;  // the attempt's completion, called by the test (as an engine would, later)
+  auto attempt = [&](LongPolls::AttemptDone done) {
+    ++attempts;
+    in_flight = std::move(done);
+  };
+  auto expire = [&] { ++expired; };
+  auto end_attempt = [&](bool answered) { std::exchange(in_flight, nullptr)(answered); };
+  auto run = [&] {
+    io.restart();
+    io.run_for(30ms);
+  };
+
+  SECTION("a notify during an attempt makes it try again once it has found nothing") {
+    REQUIRE(polls.wait("q", std::chrono::steady_clock::now() + 5s, attempt, expire));
+    CHECK(attempts == 1);
+    polls.notify("q");
+    run();
+    CHECK(attempts == 1);
+    end_attempt(false);
+    run();
+    CHECK(attempts == 2);
+    end_attempt(true);
+    CHECK(polls.waiting() == 0);
+    CHECK(expired == 0);
+  }
+  SECTION("the messages an attempt received when the deadline passed are the answer") {
+    REQUIRE(polls.wait("q", std::chrono::steady_clock::now() + 5ms, attempt, expire));
+    run();
+    CHECK(expired == 0);
+    CHECK(polls.waiting() == 1);
+    end_attempt(true);
+    run();
+    CHECK(expired == 0);
+    CHECK(polls.waiting() == 0);
+  }
+  SECTION("an attempt that found nothing when the deadline passed answers empty") {
+    REQUIRE(polls.wait("q", std::chrono::steady_clock::now() + 5ms, attempt, expire));
+    run();
+    CHECK(expired == 0);
+    end_attempt(false);
+    CHECK(expired == 1);
+    run();
+    CHECK(attempts == 1);
+    CHECK(polls.waiting() == 0);
+  }
+  SECTION("a shutdown during an attempt answers once it has found nothing") {
+    REQUIRE(polls.wait("q", std::chrono::steady_clock::now() + 5s, attempt, expire));
+    polls.shutdown();
+    run();
+    CHECK(expired == 0);
+    end_attempt(false);
+    CHECK(expired == 1);
+    CHECK(polls.waiting() == 0);
+  }
+}
+
+TEST_CASE("--auto-create-queues and long polls when the engine completes later", "[endpoint][async]") {
+  DeferredServer server;
+  server.settings.auto_create_queues = true;
+  CHECK(server.call("GetQueueUrl", {{"QueueName", "made.fifo"}})["QueueUrl"] ==
+        "http://localhost:9324/000000000000/made.fifo");
+  server.call("SendMessage", {{"QueueUrl", kQueueUrl}, {"MessageBody", "first"}});  // creates q1
+  CHECK(server.call("ReceiveMessage", {{"QueueUrl", kQueueUrl}})["Messages"][0]["Body"] == "first");
+
+  // A long poll that finds nothing waits; a send wakes it.
+  server.exchanges.push_back(std::make_unique<LaterExchange>());
+  LaterExchange& waiting = *server.exchanges.back();
+  waiting.request = json_request("ReceiveMessage", {{"QueueUrl", kQueueUrl}, {"WaitTimeSeconds", 5}});
+  server.endpoint->serve(waiting);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(waiting.answers() == 0);
+  server.call("SendMessage", {{"QueueUrl", kQueueUrl}, {"MessageBody", "late"}});
+  REQUIRE(waiting.wait());
+  CHECK(waiting.answers() == 1);
+  CHECK(json::parse(waiting.response.body)["Messages"][0]["Body"] == "late");
+}
