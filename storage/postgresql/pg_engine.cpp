@@ -138,7 +138,6 @@ void PgEngine::async_list_move_tasks(const std::string&, size_t, Done<Result<std
   done(not_yet("ListMessageMoveTasks"));
 }
 
-// Time-driven work (section 7.4) is not built yet: nothing is reported due.
-void PgEngine::async_run_due_work(Done<std::optional<int64_t>> done) { done(std::nullopt); }
+// Time-driven work (section 7.4) is in pg_due_work.cpp.
 
 }  // namespace wharf::storage::postgresql

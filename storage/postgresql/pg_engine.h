@@ -5,8 +5,10 @@
 // receive in pg_receive.cpp, delete / visibility / peek in pg_handles.cpp.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -142,6 +144,8 @@ class PgEngine final : public Engine {
   mutable std::mutex mutex_;  // guards listener_ and activity_
   EngineListener* listener_ = nullptr;
   std::unordered_map<int64_t, QueueActivity> activity_;
+  // run_due_work reports messages that became visible after this (pg_due_work.cpp).
+  std::atomic<int64_t> due_work_since_ms_{std::numeric_limits<int64_t>::min()};
 };
 
 }  // namespace wharf::storage::postgresql

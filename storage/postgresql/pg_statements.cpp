@@ -199,6 +199,39 @@ const NamedSql kDeletePeeked = {
     "DELETE FROM messages WHERE queue_id = $1::bigint AND seq = $2::bigint AND message_id::text = $3 "
     "RETURNING group_id"};
 
+// The live queues of $2 account, $3 region, with their retention in ms.
+#define WHARF_LIVE_QUEUES                                                                                      \
+  "live AS (SELECT id, name, fifo, (attributes::json->>'MessageRetentionPeriod')::bigint * 1000 AS retention " \
+  "FROM queues WHERE account_id = $2 AND region = $3 AND deleted_ms IS NULL) "
+
+// $1 clock override, $2 account, $3 region. Looks at the first 100
+// messages (by seq) of each standard queue and deletes those past their
+// retention: bounded work per call that keeps up with the front of the
+// queue (FIFO queues wait for S7: their groups must be recomputed).
+const NamedSql kSweepExpired = {
+    "sweep_expired", "WITH clock AS (SELECT now_ms($1::bigint) AS now), " WHARF_LIVE_QUEUES
+                     ", expired AS (SELECT l.id, x.seq FROM live l CROSS JOIN LATERAL ("
+                     "SELECT f.seq, f.sent_ms FROM messages f WHERE f.queue_id = l.id ORDER BY f.seq LIMIT 100) x "
+                     "WHERE NOT l.fifo AND x.sent_ms <= (SELECT now FROM clock) - l.retention) "
+                     "DELETE FROM messages m USING expired e WHERE m.queue_id = e.id AND m.seq = e.seq"};
+
+// $1 clock override, $2 account, $3 region, $4 since: per live queue, its
+// name, whether a message became visible in (since, now], the earliest
+// future visibility and the earliest retention expiry of its unexpired
+// messages (NULL when none), with `now` in column 0.
+const NamedSql kDueWork = {
+    "due_work",
+    "WITH clock AS (SELECT now_ms($1::bigint) AS now), " WHARF_LIVE_QUEUES
+    "SELECT (SELECT now FROM clock), l.name, "
+    "EXISTS (SELECT 1 FROM messages m WHERE m.queue_id = l.id AND m.visible_at_ms > $4::bigint "
+    "AND m.visible_at_ms <= (SELECT now FROM clock)), "
+    "(SELECT min(m.visible_at_ms) FROM messages m WHERE m.queue_id = l.id "
+    "AND m.visible_at_ms > (SELECT now FROM clock)), "
+    "(SELECT m.sent_ms FROM messages m WHERE m.queue_id = l.id AND m.sent_ms > (SELECT now FROM clock) - l.retention "
+    "ORDER BY m.seq LIMIT 1) + l.retention "
+    "FROM live l"};
+
+#undef WHARF_LIVE_QUEUES
 #undef WHARF_TAKE_SET
 #undef WHARF_TAKE_RETURNING
 

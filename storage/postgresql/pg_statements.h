@@ -63,6 +63,13 @@ extern const NamedSql kChangeVisibility;
 extern const NamedSql kPeek;
 extern const NamedSql kDeletePeeked;
 
+// Time-driven work of one (account, region) (section 7.4): expired
+// messages swept from the front of each standard queue, then per queue
+// whether messages became visible since the last look and when it next has
+// work (the earliest future visibility or retention expiry).
+extern const NamedSql kSweepExpired;
+extern const NamedSql kDueWork;
+
 // A Statement of `named` with these parameters.
 Statement statement(const NamedSql& named, std::vector<PgParam> params);
 

@@ -294,3 +294,38 @@ TEST_CASE("standard queues deliver by the time messages became visible, then sen
   CHECK(bodies(receive(*engine, "q", 1)) == std::vector<std::string>{"second"});
   CHECK(bodies(receive(*engine, "q", 1)) == std::vector<std::string>{"first"});
 }
+
+// ---------------------------------------------------------------------------
+// Time-driven work (docs/design/postgresql.md section 7.4)
+
+TEST_CASE("run_due_work reports what any node made visible, and sweeps expired rows", "[pg][nodes][scheduler]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  struct Recorder : EngineListener {
+    std::vector<std::string> available;
+    void messages_available(const std::string& queue) override { available.push_back(queue); }
+    void deadline_added(int64_t) override {}
+  } recorder;
+  Nodes nodes;
+  auto a = nodes.node();
+  auto b = nodes.node();
+  REQUIRE(a->create_queue("q", {{"MessageRetentionPeriod", "60"}}, {}).ok());
+  b->set_listener(&recorder);
+  CHECK_FALSE(b->run_due_work().has_value());  // nothing anywhere
+  NewMessage later;
+  later.body = "later";
+  later.delay_seconds = 10;
+  REQUIRE(a->send_message("q", std::move(later)).ok());
+  CHECK(b->run_due_work() == kStart + 10'000);  // sent on the other node
+  CHECK(recorder.available.empty());
+  nodes.now += 10'000;
+  CHECK(b->run_due_work() == kStart + 60'000);  // its retention expiry
+  CHECK(recorder.available == std::vector<std::string>{"q"});
+  recorder.available.clear();
+  nodes.now += 50'000;
+  CHECK_FALSE(b->run_due_work().has_value());
+  CHECK(recorder.available.empty());  // reported once
+  const QueryResult rows = run_one(nodes.url, "SELECT count(*) FROM \"" + nodes.schema + "\".messages");
+  REQUIRE(rows.ok());
+  CHECK(rows.text(0, 0) == "0");  // swept, not only hidden
+  b->set_listener(nullptr);
+}
