@@ -88,12 +88,13 @@ const NamedSql kReceiveStandard = {"receive_standard",
 // visibility timeout, $6 how many groups to look at. The groups in turn
 // order (rows locked, SKIP LOCKED: concurrent receives serve different
 // groups), each group's first visible messages, one per group per round
-// (section 6.5); then the standard pick fills up (messages of groups
-// without a row, or of groups another receive holds). The messages are
-// not locked by the pick: the UPDATE re-checks that each is still visible
-// (READ COMMITTED re-reads a row another transaction changed), so a
-// message taken meanwhile is left out. The groups taken from go to the
-// back of the turns in the order of their last take.
+// (section 6.5); the chosen messages are then locked (`held`, SKIP
+// LOCKED, re-checked visible: READ COMMITTED re-reads a row another
+// transaction changed) and the standard pick fills up (messages of groups
+// without a row, or of groups another receive holds). Every row the UPDATE
+// touches is already locked by this statement, taken with SKIP LOCKED, so
+// concurrent receives never wait on each other (no deadlocks). The groups
+// taken from go to the back of the turns in the order of their last take.
 const NamedSql kReceiveFair = {
     "receive_fair",
     "WITH clock AS (SELECT now_ms($1::bigint) AS now), vt AS (SELECT $5::bigint AS ms), "
@@ -112,11 +113,14 @@ const NamedSql kReceiveFair = {
     "ORDER BY m.visible_at_ms, m.seq LIMIT $4::int) x), "
     "chosen AS (SELECT group_id, turn, seq, row_number() OVER (PARTITION BY group_id ORDER BY seq) AS round "
     "FROM candidates ORDER BY round, turn LIMIT $4::int), "
+    "held AS (SELECT m.seq FROM messages m WHERE m.queue_id = $2::bigint "
+    "AND m.seq = ANY (ARRAY(SELECT seq FROM chosen)) AND m.visible_at_ms <= (SELECT now FROM clock) "
+    "FOR UPDATE OF m SKIP LOCKED), "
     "fill AS (SELECT m.seq FROM messages m WHERE m.queue_id = $2::bigint "
     "AND m.visible_at_ms <= (SELECT now FROM clock) AND m.sent_ms > (SELECT now FROM clock) - $3::bigint "
     "AND m.seq NOT IN (SELECT seq FROM chosen) ORDER BY m.visible_at_ms, m.seq "
-    "LIMIT greatest($4::int - (SELECT count(*) FROM chosen), 0) FOR UPDATE OF m SKIP LOCKED), "
-    "picks AS (SELECT seq FROM chosen UNION ALL SELECT seq FROM fill), "
+    "LIMIT greatest($4::int - (SELECT count(*) FROM held), 0) FOR UPDATE OF m SKIP LOCKED), "
+    "picks AS (SELECT seq FROM held UNION ALL SELECT seq FROM fill), "
     "taken AS (UPDATE messages m SET " WHARF_TAKE_SET
     "FROM clock c, vt WHERE m.queue_id = $2::bigint AND m.seq = ANY (ARRAY(SELECT seq FROM picks)) "
     "AND m.visible_at_ms <= c.now " WHARF_TAKE_RETURNING

@@ -224,6 +224,8 @@ TEST_CASE("nodes share messages and receipt handles", "[pg][nodes]") {
 
 TEST_CASE("concurrent receives on two nodes take each message once", "[pg][nodes][concurrency]") {
   WHARF_REQUIRE_TEST_POSTGRES();
+  const bool fair = GENERATE(false, true);  // fair: groups take turns (receive_fair), some messages without one
+  CAPTURE(fair);
   Nodes nodes;
   auto a = nodes.node();
   auto b = nodes.node();
@@ -231,7 +233,10 @@ TEST_CASE("concurrent receives on two nodes take each message once", "[pg][nodes
   constexpr int kMessages = 300;
   for (int i = 0; i < kMessages; i += 10) {
     std::vector<NewMessage> batch(10);
-    for (int j = 0; j < 10; ++j) batch[j].body = "m" + std::to_string(i + j);
+    for (int j = 0; j < 10; ++j) {
+      batch[j].body = "m" + std::to_string(i + j);
+      if (fair && j % 4 != 0) batch[j].group_id = "g" + std::to_string(j % 3);
+    }
     REQUIRE(a->send_messages("q", batch).ok());
   }
   std::vector<std::string> seen[2];
