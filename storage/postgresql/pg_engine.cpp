@@ -79,7 +79,12 @@ std::optional<PgQueue> PgEngine::queue_from_row(const QueryResult& result, int r
   return q;
 }
 
+bool PgEngine::can_name_queue(std::string_view name) {
+  return is_valid_queue_name(name, false) || is_valid_queue_name(name, true);
+}
+
 void PgEngine::find_queue(const std::string& name, std::function<void(Result<PgQueue>)> then) {
+  if (!can_name_queue(name)) return then(no_such_queue(name));
   std::vector<Statement> statements;
   statements.push_back(queue_row_statement(name, false));
   run_statements(pool(), std::move(statements),
@@ -96,6 +101,7 @@ SqsError PgEngine::no_such_queue(const std::string&) {
 }
 
 void PgEngine::notify_available(const std::string& queue_name) {
+  if (announce_) announce_(queue_name);
   std::lock_guard lock(mutex_);
   if (listener_) listener_->messages_available(queue_name);
 }

@@ -129,6 +129,10 @@ class PgEngine final : public Engine {
 
   // QueueDoesNotExist for `name`, in the words every backend uses.
   static SqsError no_such_queue(const std::string& name);
+  // Whether some queue could have this name (standard or FIFO). Others are
+  // answered QueueDoesNotExist without a round trip; nor could libpq pass
+  // a name with a NUL byte, or PostgreSQL take one that is not UTF-8.
+  static bool can_name_queue(std::string_view name);
 
  private:
   // What a change of a queue row writes, decided from the row (locked),

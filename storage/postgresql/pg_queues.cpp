@@ -4,6 +4,7 @@
 // RocksEngine applies them; this file only reads and writes rows.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -98,7 +99,9 @@ Statement now_statement(PgParam now) { return Statement{"SELECT now_ms($1::bigin
 std::optional<std::string> redrive_target_name(const EngineOptions& options, const AttributeMap& attributes) {
   auto policy = redrive_policy(attributes);
   if (!policy) return std::nullopt;
-  return queue_name_from_arn(policy->dead_letter_target_arn, options.region, options.account_id);
+  auto name = queue_name_from_arn(policy->dead_letter_target_arn, options.region, options.account_id);
+  if (name && !PgEngine::can_name_queue(*name)) return std::nullopt;  // no such queue: nothing to read
+  return name;
 }
 
 // check_redrive_target (neutral) with the queues read in this transaction.
@@ -203,6 +206,12 @@ void PgEngine::async_queue_int_attribute(const std::string& name, const std::str
 }
 
 void PgEngine::async_list_queues(std::string_view prefix, Done<Result<std::vector<std::string>>> done) {
+  // A prefix no queue name can start with (a byte outside names' alphabet).
+  const bool in_alphabet = std::all_of(prefix.begin(), prefix.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+           c == '.';
+  });
+  if (!in_alphabet || prefix.size() > 80) return done(std::vector<std::string>{});
   std::vector<Statement> statements;
   // C collation: byte order, as RocksDB lists; `>=` starts the index range.
   statements.push_back(
@@ -221,6 +230,7 @@ void PgEngine::async_list_queues(std::string_view prefix, Done<Result<std::vecto
 }
 
 void PgEngine::async_dead_letter_source_queues(const std::string& name, Done<Result<std::vector<std::string>>> done) {
+  if (!can_name_queue(name)) return done(no_such_queue(name));
   std::vector<Statement> statements;
   statements.push_back(queue_row_statement(name, false));
   statements.push_back(
@@ -240,6 +250,7 @@ void PgEngine::async_dead_letter_source_queues(const std::string& name, Done<Res
 // One statement over the queue's unexpired messages (section 6.1); the
 // activity counters are this engine's, in memory.
 void PgEngine::async_queue_counts(const std::string& name, Done<Result<QueueCounts>> done) {
+  if (!can_name_queue(name)) return done(no_such_queue(name));
   std::vector<Statement> statements;
   statements.push_back(Statement{
       "SELECT q.id,"
@@ -276,6 +287,7 @@ void PgEngine::async_queue_counts(const std::string& name, Done<Result<QueueCoun
 // --- changes -----------------------------------------------------------------
 
 void PgEngine::async_delete_queue(const std::string& name, Done<Status> done) {
+  if (!can_name_queue(name)) return done(no_such_queue(name));
   std::vector<Statement> statements;
   // The row stays as the tombstone (QueueDeletedRecently); its messages
   // wait for the janitor (section 8).
@@ -296,6 +308,7 @@ void PgEngine::async_delete_queue(const std::string& name, Done<Status> done) {
 // names one more queue to read (a RedrivePolicy's target).
 void PgEngine::change_queue(const std::string& name, std::optional<std::string> extra, QueueChange change,
                             Done<Status> done) {
+  if (!can_name_queue(name)) return done(no_such_queue(name));
   run_transaction(
       pool(),
       [this, name, extra, change = std::move(change)](std::shared_ptr<Tx> tx) {

@@ -130,7 +130,7 @@ class TxRun final : public Tx, public std::enable_shared_from_this<TxRun> {
     lease_->connection().async_pipeline(pending_, [self = shared_from_this(), with_begin, with_commit, commit,
                                                    then = std::move(then)](std::vector<QueryResult> results) mutable {
       self->pending_.clear();
-      if (const QueryResult* failed = first_failure(results)) return self->failed(failed->error());
+      if (const QueryResult* failed = first_failure(results)) return self->failed(failed->error(), commit);
       if (with_commit) results.pop_back();
       if (with_begin) results.erase(results.begin());
       if (commit) self->in_block_ = false;
@@ -139,12 +139,19 @@ class TxRun final : public Tx, public std::enable_shared_from_this<TxRun> {
     });
   }
 
-  void failed(const PgError& error) {
+  // `committing`: the failed pipeline ended the transaction (COMMIT, or an
+  // implicit one), so a lost connection leaves its outcome unknown.
+  void failed(const PgError& error, bool committing) {
+    bool rerun = is_retryable(error);
     if (error.connection_lost) {
       lease_->discard();
       in_block_ = false;  // the server rolls back a transaction whose connection ended
+      // Nothing was committed when no COMMIT had been sent: run again on
+      // another connection (a pooled one the server had closed meanwhile,
+      // after a restart of the database, fails only there).
+      rerun = !committing;
     }
-    if (is_retryable(error) && job_->attempt < kTransactionAttempts) return roll_back(std::nullopt, true);
+    if (rerun && job_->attempt < kTransactionAttempts) return roll_back(std::nullopt, true);
     roll_back(map_pg_error(error), false);
   }
 

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/arn.h"
 #include "storage/postgresql/open.h"
 #include "storage/postgresql/pool.h"
 #include "storage/postgresql/schema.h"
@@ -215,11 +216,21 @@ TEST_CASE("pool: a lost connection is made again", "[pg][pool]") {
   // The server ends that session from another one.
   {
     auto killer = open_cluster(options_for("killer"));
-    CHECK(first_value(killer->pool(), "SELECT pg_terminate_backend($1)", {pid}) == "t");
+    CHECK(first_value(killer->pool(), "SELECT pg_terminate_backend($1, 5000)", {pid}) == "t");
   }
-  // The next statement finds the connection lost: 503, and the pool drops it.
-  auto lost = run(pool, "SELECT 1");
-  if (!lost.ok()) CHECK(lost.error().code == ErrorCode::ServiceUnavailable);
+  SECTION("a pipeline on it answers 503 (it may have committed), and the pool makes another") {
+    auto lost = run(pool, "SELECT 1");
+    if (!lost.ok()) CHECK(lost.error().code == ErrorCode::ServiceUnavailable);
+  }
+  SECTION("a transaction on it runs again on another (no COMMIT was sent)") {
+    int runs = 0;
+    auto status = transact(pool, [&runs](std::shared_ptr<Tx> tx) {
+      ++runs;
+      tx->step(one("SELECT 1"), [tx](std::vector<QueryResult>&) { tx->commit(); });
+    });
+    CHECK(status.ok());
+    CHECK(runs == 2);
+  }
   const std::string again = first_value(pool, "SELECT pg_backend_pid()");
   CHECK(again != pid);
 }
@@ -373,4 +384,132 @@ TEST_CASE("transactions: how errors map to SQS errors", "[pg][transactions]") {
   CHECK(code("42P01") == ErrorCode::InternalError);
   CHECK(is_retryable(PgError{"40P01", "", false}));
   CHECK(!is_retryable(PgError{"23505", "", false}));
+}
+
+// ---------------------------------------------------------------------------
+// The queue family where PostgreSQL differs from one process: two nodes
+// (two clusters over one schema) at once, and names no queue can have.
+
+namespace {
+
+using storage::AttributeMap;
+using storage::Engine;
+
+struct TwoNodes {
+  std::shared_ptr<PgCluster> a_cluster, b_cluster;
+  std::unique_ptr<Engine> a, b;
+
+  explicit TwoNodes(const std::string& schema, const std::string& b_region = "us-east-1") {
+    const PgOptions options = options_for(schema);
+    a_cluster = open_cluster(options);
+    b_cluster = open_cluster(options);
+    storage::EngineOptions engine_options;
+    a = open_postgresql_engine(a_cluster, engine_options);
+    engine_options.region = b_region;
+    b = open_postgresql_engine(b_cluster, engine_options);
+  }
+};
+
+// Runs `first` and `second` on two threads started together.
+void at_once(const std::function<void()>& first, const std::function<void()>& second) {
+  std::atomic<int> ready{0};
+  auto run = [&ready](const std::function<void()>& f) {
+    ++ready;
+    while (ready < 2) std::this_thread::yield();
+    f();
+  };
+  std::thread other([&] { run(second); });
+  run(first);
+  other.join();
+}
+
+std::string redrive_policy_to(const std::string& arn) {
+  return R"({"deadLetterTargetArn":")" + arn + R"(","maxReceiveCount":"3"})";
+}
+
+}  // namespace
+
+TEST_CASE("queues: two nodes creating one queue at once end with one queue", "[pg][queues]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  TwoNodes nodes("create_race");
+  for (int i = 0; i < 10; ++i) {
+    const std::string name = "q" + std::to_string(i);
+    const bool same = i % 2 == 0;
+    std::optional<Result<storage::QueueInfo>> from_a, from_b;
+    at_once(
+        [&] {
+          from_a = nodes.a->create_queue(name, {{"VisibilityTimeout", "40"}}, {});
+        },
+        [&] {
+          from_b = nodes.b->create_queue(name, {{"VisibilityTimeout", same ? "40" : "50"}}, {});
+        });
+    CAPTURE(name);
+    if (same) {
+      REQUIRE(from_a->ok());
+      REQUIRE(from_b->ok());
+      CHECK(from_a->value().created_s == from_b->value().created_s);
+    } else {
+      // Whichever came second meets the first's queue and its other value.
+      CHECK(from_a->ok() != from_b->ok());
+      const auto& loser = from_a->ok() ? *from_b : *from_a;
+      if (!loser.ok()) CHECK(loser.error().code == ErrorCode::QueueNameExists);
+    }
+  }
+  CHECK(nodes.a->list_queues("q").size() == 10);
+  CHECK(nodes.b->list_queues("q") == nodes.a->list_queues("q"));
+}
+
+TEST_CASE("queues: a queue deleted on one node is gone, and its name cooling down, on the other", "[pg][queues]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  TwoNodes nodes("tombstone");
+  REQUIRE(nodes.a->create_queue("q", {}, {}).ok());
+  REQUIRE(nodes.b->get_queue("q").ok());
+  REQUIRE(nodes.a->delete_queue("q").ok());
+  CHECK(nodes.b->get_queue("q").error().code == ErrorCode::QueueDoesNotExist);
+  CHECK(nodes.b->delete_queue("q").error().code == ErrorCode::QueueDoesNotExist);
+  CHECK(nodes.b->create_queue("q", {}, {}).error().code == ErrorCode::QueueDeletedRecently);
+  CHECK(nodes.b->list_queues("").empty());
+}
+
+TEST_CASE("queues: the regions of one account do not meet", "[pg][queues]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  TwoNodes nodes("regions", "eu-west-1");
+  for (auto* engine : {nodes.a.get(), nodes.b.get()}) {
+    REQUIRE(engine->create_queue("dlq", {}, {}).ok());
+  }
+  REQUIRE(
+      nodes.a
+          ->create_queue(
+              "src", {{"RedrivePolicy", redrive_policy_to(storage::queue_arn("us-east-1", "000000000000", "dlq"))}}, {})
+          .ok());
+  CHECK(nodes.a->dead_letter_source_queues("dlq").value() == std::vector<std::string>{"src"});
+  CHECK(nodes.b->dead_letter_source_queues("dlq").value().empty());
+  CHECK(nodes.b->list_queues("") == std::vector<std::string>{"dlq"});
+  // A policy naming the other region's queue names no queue of this one.
+  auto other_region = nodes.b->create_queue(
+      "src", {{"RedrivePolicy", redrive_policy_to(storage::queue_arn("us-east-1", "000000000000", "src"))}}, {});
+  REQUIRE(!other_region.ok());
+  CHECK(other_region.error().code == ErrorCode::InvalidParameterValue);
+}
+
+TEST_CASE("queues: names no queue can have answer without the database", "[pg][queues]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  auto cluster = open_cluster(options_for("odd_names"));
+  auto engine = open_postgresql_engine(cluster, storage::EngineOptions{});
+  REQUIRE(engine->create_queue("dlq", {}, {}).ok());
+  for (const std::string& odd : {std::string("dlq\0x", 5), std::string("bad\xff"), std::string("a b")}) {
+    CAPTURE(odd);
+    CHECK(engine->get_queue(odd).error().code == ErrorCode::QueueDoesNotExist);
+    CHECK(engine->queue_counts(odd).error().code == ErrorCode::QueueDoesNotExist);
+    CHECK(engine->delete_queue(odd).error().code == ErrorCode::QueueDoesNotExist);
+    CHECK(engine->set_queue_attributes(odd, {{"DelaySeconds", "1"}}).error().code == ErrorCode::QueueDoesNotExist);
+    CHECK(engine->list_queues(odd).empty());
+  }
+  CHECK(engine->list_queues("dl") == std::vector<std::string>{"dlq"});
+  // A RedrivePolicy whose target has a NUL in its name is not "dlq".
+  auto nul_target = engine->create_queue(
+      "src",
+      {{"RedrivePolicy", redrive_policy_to(storage::queue_arn("us-east-1", "000000000000", "dlq") + "\\u0000x")}}, {});
+  REQUIRE(!nul_target.ok());
+  CHECK_THAT(nul_target.error().message, Catch::Contains("does not exist"));
 }
