@@ -1,23 +1,89 @@
 #include "server/accounts.h"
 
+#include <algorithm>
+#include <future>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "server/log.h"
 #include "storage/rocksdb/open.h"
+#ifdef WHARF_POSTGRESQL
+#include "storage/postgresql/open.h"
+#include "storage/postgresql/pg_engine.h"
+#include "storage/postgresql/pg_notify.h"
+#include "storage/postgresql/transaction.h"
+#endif
 
 namespace wharf::server {
 namespace {
 
-// The one place the server picks its storage backend; the backend knows
-// where each account's data in each region lives.
-std::unique_ptr<storage::Engine> open_engine(const Settings& settings, const std::string& account_id,
-                                             const std::string& region, std::string& error) {
+storage::EngineOptions engine_options(const Settings& settings, const std::string& account_id,
+                                      const std::string& region) {
   storage::EngineOptions options;
   options.region = region;
   options.account_id = account_id;
   options.dedup_window_ms = int64_t(settings.dedup_window_seconds) * 1000;
   options.queue_delete_cooldown_ms = int64_t(settings.queue_delete_cooldown_seconds) * 1000;
+  return options;
+}
+
+bool uses_postgresql(const Settings& settings) { return settings.storage == "postgresql"; }
+
+#ifdef WHARF_POSTGRESQL
+namespace pg = storage::postgresql;
+
+pg::PgOptions postgres_options(const Settings& settings) {
+  pg::PgOptions options;
+  options.url = settings.postgres_url;
+  options.schema = settings.postgres_schema;
+  const unsigned threads = settings.threads ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
+  options.connections =
+      static_cast<int>(settings.postgres_connections ? settings.postgres_connections : std::max(2u, 2 * threads));
+  return options;
+}
+
+// SELECT DISTINCT region FROM queues WHERE account_id = $1 (start-up only:
+// it waits).
+std::vector<std::string> postgres_regions(pg::PgCluster& cluster, const std::string& account_id, std::string& error) {
+  std::vector<pg::Statement> statements;
+  statements.push_back(pg::Statement{"SELECT DISTINCT region FROM queues WHERE account_id = $1", {account_id}});
+  std::promise<Result<std::vector<pg::QueryResult>>> answered;
+  pg::run_statements(cluster.pool(), std::move(statements),
+                     [&answered](Result<std::vector<pg::QueryResult>> r) { answered.set_value(std::move(r)); });
+  auto results = answered.get_future().get();
+  std::vector<std::string> regions;
+  if (!results.ok()) {
+    error = "PostgreSQL: cannot read the regions of account " + account_id + ": " + results.error().message;
+    return regions;
+  }
+  const pg::QueryResult& rows = results->front();
+  for (int row = 0; row < rows.rows(); ++row) regions.emplace_back(rows.text(row, 0));
+  return regions;
+}
+#endif
+
+}  // namespace
+
+// The one place the server picks its storage backend; the backend knows
+// where each account's data in each region lives.
+std::unique_ptr<storage::Engine> Accounts::open_engine(const std::string& account_id, const std::string& region,
+                                                       std::string& error) {
+  const Settings& settings = *settings_;
+  storage::EngineOptions options = engine_options(settings, account_id, region);
+  if (uses_postgresql(settings)) {
+#ifdef WHARF_POSTGRESQL
+    auto engine = std::make_unique<pg::PgEngine>(pg_cluster_, options);
+    engine->set_announcer(
+        [notifier = std::weak_ptr<pg::PgNotifier>(pg_notifier_), account_id, region](const std::string& queue) {
+          if (auto live = notifier.lock()) live->announce(account_id, region, queue);
+        });
+    return engine;
+#else
+    error = "unreachable: storage postgresql without the backend";
+    return nullptr;
+#endif
+  }
   storage::RocksOptions rocks;
   rocks.data_dir = settings.data_dir;
   rocks.send_reserve_bytes = int64_t(settings.min_free_disk_mb) << 20;
@@ -26,16 +92,47 @@ std::unique_ptr<storage::Engine> open_engine(const Settings& settings, const std
                                               region == settings.region, error);
 }
 
-}  // namespace
+std::vector<std::string> Accounts::regions_with_data(const std::string& id, std::string& error) {
+#ifdef WHARF_POSTGRESQL
+  if (pg_cluster_) return postgres_regions(*pg_cluster_, id, error);
+#endif
+  (void)error;
+  return storage::rocksdb_regions_on_disk(settings_->data_dir, id);
+}
+
+bool Accounts::open_postgresql(std::string& error) {
+#ifdef WHARF_POSTGRESQL
+  pg_cluster_ = pg::open_postgresql_cluster(postgres_options(*settings_), error);
+  if (!pg_cluster_) return false;
+  LongPolls* long_polls = long_polls_;
+  pg_notifier_ = pg::PgNotifier::start(
+      pg_cluster_, [long_polls](std::string_view account, std::string_view region, std::string_view queue) {
+        long_polls->notify(long_poll_key(account, region, queue));
+      });
+  return true;
+#else
+  error =
+      "storage postgresql: this wharf was built without the PostgreSQL backend (cmake -DWHARF_POSTGRESQL=ON); use "
+      "storage rocksdb or a wharf built with it";
+  return false;
+#endif
+}
+
+bool Accounts::storage_ready() const {
+#ifdef WHARF_POSTGRESQL
+  if (pg_notifier_) return pg_notifier_->listening();
+#endif
+  return true;
+}
 
 std::unique_ptr<Account> Accounts::open_account(const std::string& id, const std::string& region, std::string& error) {
   auto account = std::make_unique<Account>();
   account->id = id;
   account->region = region;
-  account->engine = open_engine(*settings_, id, region, error);
+  account->engine = open_engine(id, region, error);
   if (!account->engine) return nullptr;
   account->scheduler = std::make_unique<Scheduler>(*io_, *account->engine, *long_polls_, id, region);
-  if (settings_->fsync) account->syncer = std::make_unique<WalSyncer>(*account->engine);
+  if (settings_->fsync && !uses_postgresql(*settings_)) account->syncer = std::make_unique<WalSyncer>(*account->engine);
   return account;
 }
 
@@ -45,6 +142,7 @@ bool Accounts::open(boost::asio::io_context& io, const Settings& settings, LongP
   long_polls_ = &long_polls;
   own_id_ = settings.account_id;
   default_region_ = settings.region;
+  if (uses_postgresql(settings) && !open_postgresql(error)) return false;
   std::set<std::string> ids = {own_id_};
   for (const auto& [key, credential] : settings.credentials) {
     if (!credential.account_id.empty()) ids.insert(credential.account_id);
@@ -53,7 +151,10 @@ bool Accounts::open(boost::asio::io_context& io, const Settings& settings, LongP
     Tenant& tenant = tenants_[id];
     tenant.home = open_account(id, default_region_, error);
     if (!tenant.home) return false;
-    for (const auto& region : storage::rocksdb_regions_on_disk(settings.data_dir, id)) {
+    const auto regions = regions_with_data(id, error);
+    if (!error.empty()) return false;
+    for (const auto& region : regions) {
+      if (region == settings.region && uses_postgresql(settings)) continue;  // opened above
       if (region == default_region_ || !is_region_name(region)) {
         log::warn("region data left unopened", log::Fields().add("account", id).add("region", region));
         continue;
@@ -111,10 +212,17 @@ void Accounts::close() {
     account.scheduler.reset();
     account.syncer.reset();
   };
+  // With PostgreSQL: the control connection first (no more wake-ups of the
+  // long polls), then the engines, then the cluster (its pool and thread).
+#ifdef WHARF_POSTGRESQL
+  if (pg_notifier_) pg_notifier_->stop();
+#endif
+  pg_notifier_.reset();
   for (auto& [id, tenant] : tenants_) {
     close_one(*tenant.home);
     for (auto& account : tenant.others) close_one(*account);
   }
+  pg_cluster_.reset();
 }
 
 Account* Accounts::find(std::string_view id) {

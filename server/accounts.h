@@ -7,11 +7,17 @@
 // move tasks of two accounts or two regions never meet.
 //
 // The default region (--region) of every account is opened at start, and
-// so is every other region that has data on disk; a region that a request
+// so is every other region that has data (on disk, or rows in PostgreSQL's
+// queues table with --storage postgresql); a region that a request
 // names for the first time is opened then (thread-safe). Finding the
 // default region costs one map lookup and no allocation (the hot path);
 // another region adds a shared lock and a scan of that account's few
 // regions.
+//
+// With --storage postgresql, every (account, region) engine shares one
+// PgCluster (the pool, on its own thread) and one PgNotifier (the control
+// connection: other nodes' sends wake this node's long polls, and this
+// node's are announced to them).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -30,6 +36,11 @@
 #include "server/settings.h"
 #include "server/wal_syncer.h"
 #include "storage/engine.h"
+
+namespace wharf::storage::postgresql {
+class PgCluster;
+class PgNotifier;
+}  // namespace wharf::storage::postgresql
 
 namespace wharf::server {
 
@@ -53,6 +64,10 @@ class Accounts {
   void start();  // the timers
   void stop();   // the timers (from any thread)
   void close();  // syncers, then engines (after the I/O threads have ended)
+
+  // False while the storage cannot serve: with PostgreSQL, while the
+  // node's control connection to the database is down (/ready). Thread-safe.
+  bool storage_ready() const;
 
   Account& own() { return *tenants_.at(own_id_).home; }
   const std::string& default_region() const { return default_region_; }
@@ -83,6 +98,10 @@ class Accounts {
   };
   Result<Account*> open_region(Tenant& tenant, std::string_view region);  // with regions_mu_ held exclusively
   std::unique_ptr<Account> open_account(const std::string& id, const std::string& region, std::string& error);
+  std::unique_ptr<storage::Engine> open_engine(const std::string& id, const std::string& region, std::string& error);
+  // The regions other than the default one that have data, per storage.
+  std::vector<std::string> regions_with_data(const std::string& id, std::string& error);
+  bool open_postgresql(std::string& error);  // the cluster, then the notifier
 
   std::string own_id_;
   std::string default_region_;
@@ -93,6 +112,9 @@ class Accounts {
   boost::asio::io_context* io_ = nullptr;
   const Settings* settings_ = nullptr;
   LongPolls* long_polls_ = nullptr;
+  // --storage postgresql: one of each per process.
+  std::shared_ptr<storage::postgresql::PgCluster> pg_cluster_;
+  std::shared_ptr<storage::postgresql::PgNotifier> pg_notifier_;
 };
 
 }  // namespace wharf::server

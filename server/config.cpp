@@ -13,6 +13,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <set>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -152,6 +153,7 @@ std::vector<Option> address_options() {
 std::vector<Option> durability_and_security_options() {
   return {
       {"durability", "", Kind::Text, 0, 0,
+       "storage rocksdb only (with postgresql: the database's synchronous_commit). "
        "wal: each acknowledged change is in the write-ahead log (survives a crash of the process); "
        "fsync: and fsynced before the answer, with group commit (survives power loss)",
        [](StartupConfig& c, const json& v) -> Reason {
@@ -241,12 +243,49 @@ std::vector<Option> feature_options() {
   };
 }
 
+// Where queues live (docs/design/postgresql.md section 2).
+std::vector<Option> storage_options() {
+  return {
+      {"storage", "", Kind::Text, 0, 0,
+       "where queues live: rocksdb (files under data_dir, one node) or postgresql (the database postgres_url "
+       "names, shared by any number of nodes)",
+       [](StartupConfig& c, const json& v) -> Reason {
+         const auto text = v.get<std::string>();
+         if (text != "rocksdb" && text != "postgresql") return "must be rocksdb or postgresql";
+         c.settings.storage = text;
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.storage; }},
+      plain<&Settings::postgres_url>(
+          "postgres_url", "", Kind::Text, 0, 0,
+          "with storage postgresql: the database, in libpq's form (postgresql://USER:PASSWORD@HOST:PORT/DB, "
+          "several hosts allowed); prefer WHARF_POSTGRES_URL or the config file, which ps does not show"),
+      plain<&Settings::postgres_connections>(
+          "postgres_connections", "", Kind::Number, 0, 1000,
+          "with storage postgresql: database connections of this node at most (0: 2 per worker thread, at least "
+          "2)"),
+      {"postgres_schema", "", Kind::Text, 0, 0,
+       "with storage postgresql: the schema holding Wharf's tables (created and migrated at start)",
+       [](StartupConfig& c, const json& v) -> Reason {
+         auto text = v.get<std::string>();
+         const bool ok = !text.empty() && text.size() <= 48 && !std::isdigit(static_cast<unsigned char>(text[0])) &&
+                         std::all_of(text.begin(), text.end(), [](unsigned char ch) {
+                           return std::islower(ch) || std::isdigit(ch) || ch == '_';
+                         });
+         if (!ok) return "must be 1 to 48 lower-case letters, digits and underscores, not starting with a digit";
+         c.settings.postgres_schema = std::move(text);
+         return std::nullopt;
+       },
+       [](const StartupConfig& c) -> json { return c.settings.postgres_schema; }},
+  };
+}
+
 // Every setting, in the order --help lists them.
 const std::vector<Option>& options() {
   static const std::vector<Option> kOptions = [] {
     std::vector<Option> all;
-    for (auto group :
-         {address_options, durability_and_security_options, limit_options, logging_options, feature_options}) {
+    for (auto group : {address_options, storage_options, durability_and_security_options, limit_options,
+                       logging_options, feature_options}) {
       for (auto& option : group()) all.push_back(option);
     }
     return all;
@@ -403,7 +442,7 @@ po::options_description describe_flags(const StartupConfig& defaults) {
 
 // Reads the file's settings into `config`; keeps its queues for later, when
 // the region and account id (which ARNs need) are final.
-Reason read_config_file(const std::string& path, StartupConfig& config, json& queues) {
+Reason read_config_file(const std::string& path, StartupConfig& config, json& queues, std::set<std::string>& given) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::string("cannot read config file ") + path + ": " + std::strerror(errno);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -425,8 +464,52 @@ Reason read_config_file(const std::string& path, StartupConfig& config, json& qu
     const Option* o = find_option(key);
     if (!o) return "config file " + path + ": " + unknown_key_message(key);
     if (auto why = store(*o, value, config)) return bad_setting(*o, "config file " + path, *why, value.dump());
+    given.insert(o->key);
   }
   return std::nullopt;
+}
+
+// The settings of one storage backend given with the other: --durability
+// with PostgreSQL refuses to start (durability is the database's
+// synchronous_commit: a flag promising fsync must not silently do nothing);
+// RocksDB's others are ignored with a warning (PostgreSQL's are not used
+// with RocksDB, silently: a config file may list every setting). Answers an
+// exit code, or -1.
+int check_storage_settings(const std::set<std::string>& given, Settings& s, std::ostream& err) {
+  const bool postgres = s.storage == "postgresql";
+  if (postgres && given.count("durability")) {
+    err << "wharf: durability applies to storage rocksdb only: with storage postgresql, durability is the "
+           "database's synchronous_commit; remove --durability (or WHARF_DURABILITY, or durability in the config "
+           "file)\n";
+    return 2;
+  }
+  if (postgres && s.postgres_url.empty()) {
+    err << "wharf: storage postgresql needs postgres_url (--postgres-url, WHARF_POSTGRES_URL or postgres_url in "
+           "the config file)\n";
+    return 1;
+  }
+  if (!postgres) return -1;
+  for (const char* key : {"data_dir", "min_free_disk_mb"}) {
+    if (given.count(key)) s.ignored_settings.push_back(key);
+  }
+  return -1;
+}
+
+// The flags, over what the file and the environment set; false (with the
+// message on `err`) at the first bad one.
+bool store_flags(const po::variables_map& given, StartupConfig& config, std::set<std::string>& given_keys,
+                 std::ostream& err) {
+  for (const auto& o : options()) {
+    const std::string name = flag_name(o);
+    if (!given.count(name)) continue;
+    const auto& text = given[name].as<std::string>();
+    if (auto why = store_text(o, text, config)) {
+      err << "wharf: " << bad_setting(o, "flag --" + name, *why, in_quotes(text)) << "\n";
+      return false;
+    }
+    given_keys.insert(o.key);
+  }
+  return true;
 }
 
 }  // namespace
@@ -478,8 +561,9 @@ int load_config(int argc, const char* const* argv, const Environment& environmen
     path = *value;
   }
   json queues;
+  std::set<std::string> given_keys;  // set by any source, for check_storage_settings
   if (!path.empty()) {
-    if (auto why = read_config_file(path, config, queues)) {
+    if (auto why = read_config_file(path, config, queues, given_keys)) {
       err << "wharf: " << *why << "\n";
       return 1;
     }
@@ -492,16 +576,10 @@ int load_config(int argc, const char* const* argv, const Environment& environmen
       err << "wharf: " << bad_setting(o, "environment variable " + name, *why, in_quotes(*text)) << "\n";
       return 1;
     }
+    given_keys.insert(o.key);
   }
-  for (const auto& o : options()) {
-    const std::string name = flag_name(o);
-    if (!given.count(name)) continue;
-    const auto& text = given[name].as<std::string>();
-    if (auto why = store_text(o, text, config)) {
-      err << "wharf: " << bad_setting(o, "flag --" + name, *why, in_quotes(text)) << "\n";
-      return 1;
-    }
-  }
+  if (!store_flags(given, config, given_keys, err)) return 1;
+  if (int code = check_storage_settings(given_keys, config.settings, err); code >= 0) return code;
   const Settings& s = config.settings;
   if (s.tls_cert.empty() != s.tls_key.empty()) {
     err << "wharf: tls_cert and tls_key go together (--tls-cert and --tls-key)\n";

@@ -32,7 +32,9 @@ using wharf::server::Settings;
 
 namespace {
 
-// Exit codes: 0 clean stop, 1 bad usage, 2 data dir unusable, 3 cannot listen.
+// Exit codes: 0 clean stop, 1 bad usage, 2 storage unusable (data dir, or
+// the PostgreSQL database: unreachable, refused, or settings that do not
+// apply to it), 3 cannot listen.
 // Credentials never come from the command line, where `ps` would show them.
 int load_credentials(bool auth, const std::string& file, Settings& s) {
   std::string text;
@@ -124,15 +126,22 @@ IoThreads make_io_threads(unsigned threads) {
 void log_started(const Settings& settings, const wharf::server::HttpServer& http, size_t declared_queues,
                  unsigned threads) {
   namespace log = wharf::server::log;
+  const std::string storage =
+      settings.storage == "postgresql"
+          ? "storage postgresql, schema " + settings.postgres_schema
+          : "data dir " + settings.data_dir + ", durability " + (settings.fsync ? "fsync" : "wal");
   std::string started = "wharf " WHARF_VERSION " listening on " + settings.bind + ":" + std::to_string(http.port()) +
-                        ", data dir " + settings.data_dir + ", durability " + (settings.fsync ? "fsync" : "wal") +
-                        ", auth " + (settings.credentials.empty() ? "off" : "sigv4");
+                        ", " + storage + ", auth " + (settings.credentials.empty() ? "off" : "sigv4");
   if (http.tls_port()) started += ", tls on " + settings.bind + ":" + std::to_string(http.tls_port());
   log::info(started, log::Fields()
                          .add("declared_queues", static_cast<int64_t>(declared_queues))
                          .add("threads", threads)
                          .add("console", settings.console ? "on" : "off")
                          .add("auto_create_queues", settings.auto_create_queues ? "on" : "off"));
+  // After the first line, which scripts read the port from.
+  for (const auto& key : settings.ignored_settings) {
+    log::warn("setting ignored: it does not apply to storage " + settings.storage, log::Fields().add("setting", key));
+  }
 }
 
 // Runs every context until the stop, with or without connections; this

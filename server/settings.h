@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "server/authentication.h"
 
@@ -36,6 +37,14 @@ struct Settings {
   bool access_log = false;                 // a line per SQS request
   bool auto_create_queues = false;         // a missing queue named by a URL is created on first use
   bool console = true;                     // the web console at /console
+  // Where queues live: "rocksdb" (under data_dir) or "postgresql" (the
+  // database postgres_url names, shared by any number of nodes).
+  std::string storage = "rocksdb";
+  std::string postgres_url;           // libpq's URL or key=value words
+  unsigned postgres_connections = 0;  // 0: 2 per I/O thread, at least 2
+  std::string postgres_schema = "wharf";
+  // Settings given that the chosen storage ignores: warned of at start.
+  std::vector<std::string> ignored_settings;
 };
 
 }  // namespace wharf::server

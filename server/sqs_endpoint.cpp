@@ -111,9 +111,12 @@ bool SqsEndpoint::answer_operational(Exchange& x) const {
     x.response = plain_text(200, "ok\n");
   } else if (path == "/ready") {
     // Storage is open and declared queues applied before the server
-    // listens; it stops being ready when the shutdown begins.
+    // listens; it stops being ready when the shutdown begins, and while
+    // the storage cannot serve (PostgreSQL unreachable).
     const bool stopping = state_->stopping.load();
-    x.response = plain_text(stopping ? 503 : 200, stopping ? "stopping\n" : "ready\n");
+    const bool storage = services_.accounts.storage_ready();
+    x.response = plain_text(stopping || !storage ? 503 : 200,
+                            stopping ? "stopping\n" : (storage ? "ready\n" : "storage unavailable\n"));
   } else if (path == "/metrics") {
     // Answered when every engine has given its counts (perhaps later).
     render_metrics(MetricsSources{services_.settings, services_.accounts, services_.long_polls, state_->requests,

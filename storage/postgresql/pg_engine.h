@@ -121,6 +121,9 @@ class PgEngine final : public Engine {
   // The listener (set_listener), told after COMMIT and before `done`, as
   // RocksEngine does (section 7.4). Safe without a listener.
   void notify_available(const std::string& queue_name);
+  // Also told of every notify_available, for the other nodes (pg_notify.h:
+  // a NOTIFY after COMMIT). Set before serving, never after; none: one node.
+  void set_announcer(std::function<void(const std::string& queue_name)> announce) { announce_ = std::move(announce); }
   void notify_deadline(int64_t when_ms);
 
   // Adds to a queue's activity counters (QueueCounts::sent ...).
@@ -147,6 +150,7 @@ class PgEngine final : public Engine {
   EngineOptions options_;
   mutable std::mutex mutex_;  // guards listener_ and activity_
   EngineListener* listener_ = nullptr;
+  std::function<void(const std::string&)> announce_;  // set_announcer
   std::unordered_map<int64_t, QueueActivity> activity_;
   // run_due_work reports messages that became visible after this (pg_due_work.cpp).
   std::atomic<int64_t> due_work_since_ms_{std::numeric_limits<int64_t>::min()};
