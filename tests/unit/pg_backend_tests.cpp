@@ -16,6 +16,7 @@
 
 #include "storage/arn.h"
 #include "storage/postgresql/open.h"
+#include "storage/postgresql/pg_engine.h"
 #include "storage/postgresql/pool.h"
 #include "storage/postgresql/schema.h"
 #include "storage/postgresql/transaction.h"
@@ -512,4 +513,54 @@ TEST_CASE("queues: names no queue can have answer without the database", "[pg][q
       {{"RedrivePolicy", redrive_policy_to(storage::queue_arn("us-east-1", "000000000000", "dlq") + "\\u0000x")}}, {});
   REQUIRE(!nul_target.ok());
   CHECK_THAT(nul_target.error().message, Catch::Contains("does not exist"));
+}
+
+TEST_CASE("queues: a FIFO queue's row keeps its type and the deduplication scope it was created with", "[pg][queues]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  auto cluster = open_cluster(options_for("fifo_row"));
+  auto engine = open_postgresql_engine(cluster, storage::EngineOptions{});
+  auto& pg = dynamic_cast<PgEngine&>(*engine);
+  REQUIRE(engine->create_queue("f.fifo", {{"FifoQueue", "true"}, {"DeduplicationScope", "messageGroup"}}, {}).ok());
+  REQUIRE(engine->create_queue("s", {}, {}).ok());
+  auto row = [&pg](const std::string& name) {
+    auto answer = std::make_shared<std::promise<Result<PgQueue>>>();
+    auto future = answer->get_future();
+    pg.find_queue(name, [answer](Result<PgQueue> q) { answer->set_value(std::move(q)); });
+    return await(std::move(future));
+  };
+  auto fifo = row("f.fifo");
+  REQUIRE(fifo.ok());
+  CHECK(fifo->fifo);
+  CHECK(fifo->dedup_per_group);
+  CHECK(fifo->attributes.at("FifoQueue") == "true");
+  // Changing the scope later does not change the one in effect (as RocksDB).
+  REQUIRE(engine->set_queue_attributes("f.fifo", {{"DeduplicationScope", "queue"}}).ok());
+  CHECK(row("f.fifo")->dedup_per_group);
+  CHECK(row("f.fifo")->attributes.at("DeduplicationScope") == "queue");
+  auto standard = row("s");
+  REQUIRE(standard.ok());
+  CHECK(!standard->fifo);
+  CHECK(!standard->dedup_per_group);
+  CHECK(!standard->has_groups);
+  CHECK(standard->dead_letter_target.empty());
+}
+
+TEST_CASE("queues: tags added on two nodes at once are all kept (read-modify-write under FOR UPDATE)", "[pg][queues]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  TwoNodes nodes("tag_race");
+  REQUIRE(nodes.a->create_queue("q", {}, {}).ok());
+  for (int i = 0; i < 10; ++i) {
+    auto tag = [i](const std::string& node) {
+      return [key = node + std::to_string(i)](storage::QueueInfo& info) {
+        info.tags[key] = "v";
+        return Status(Ok{});
+      };
+    };
+    Status from_a = Ok{}, from_b = Ok{};
+    at_once([&] { from_a = nodes.a->modify_queue("q", tag("a")); },
+            [&] { from_b = nodes.b->modify_queue("q", tag("b")); });
+    CHECK(from_a.ok());
+    CHECK(from_b.ok());
+  }
+  CHECK(nodes.a->get_queue("q")->tags.size() == 20);
 }
