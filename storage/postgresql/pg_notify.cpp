@@ -155,22 +155,31 @@ void PgNotifier::heard(const std::string& payload) {
 }
 
 void PgNotifier::announce(const std::string& account, const std::string& region, const std::string& queue) {
+  // The engines' completions run on the cluster's thread already: no post then.
+  if (cluster_->io().get_executor().running_in_this_thread())
+    return open_window(payload_of(node_, account, region, queue));
   asio::post(cluster_->io(),
              [self = shared_from_this(), payload = payload_of(node_, account, region, queue)]() mutable {
-               if (self->stopped_) return;
-               auto [window, opened] = self->windows_.try_emplace(payload);
-               if (!opened) {
-                 window->second.marked = true;
-                 return;
-               }
-               self->queue_up(std::move(payload));
-               if (self->windows_.size() == 1) {
-                 self->window_timer_.expires_after(kWindow);
-                 self->window_timer_.async_wait([self](const boost::system::error_code& ec) {
-                   if (!ec) self->tick();
-                 });
-               }
+               self->open_window(std::move(payload));
              });
+}
+
+// The first announcement of a queue goes out now and opens its window;
+// later ones in the window only mark it.
+void PgNotifier::open_window(std::string payload) {
+  if (stopped_) return;
+  auto [window, opened] = windows_.try_emplace(payload);
+  if (!opened) {
+    window->second.marked = true;
+    return;
+  }
+  queue_up(std::move(payload));
+  if (windows_.size() == 1) {
+    window_timer_.expires_after(kWindow);
+    window_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->tick();
+    });
+  }
 }
 
 // The end of every open window: a queue announced again during it gets

@@ -69,6 +69,7 @@ class PgNotifier : public std::enable_shared_from_this<PgNotifier> {
   void connected(std::optional<PgError> error);
   void check();  // every kCheckEvery: remake a lost control connection
   void heard(const std::string& payload);
+  void open_window(std::string payload);
   void queue_up(std::string payload);
   void send_pending();
   void tick();  // the windows' end
