@@ -17,7 +17,7 @@ import urllib.request
 from botocore.exceptions import ClientError
 
 import pg_nodes
-from harness import error_code, http_status, receive_all, unique_name, wait_until
+from harness import error_code, http_status, make_json_client, receive_all, unique_name, wait_until
 
 _database = None
 
@@ -145,6 +145,17 @@ class TwoNodesTest(unittest.TestCase):
               f"(median {statistics.median(latencies) * 1000:.1f} ms)", flush=True)
         for seconds in latencies:
             self.assertLess(seconds, 1.0)
+
+    def test_regions_with_queues_are_opened_at_start(self):
+        name = unique_name("region")
+        make_json_client(self.a.endpoint, region="eu-west-1").create_queue(QueueName=name)
+        c = pg_nodes.PgNode(_database.url, schema="two_nodes").start()
+        try:
+            with urllib.request.urlopen(c.endpoint + "/metrics", timeout=10) as answer:
+                metrics = answer.read().decode()
+        finally:
+            c.stop()
+        self.assertIn(f'region="eu-west-1",queue="{name}"', metrics)
 
     def test_ready(self):
         self.assertEqual(ready_status(self.a), 200)
