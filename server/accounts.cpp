@@ -1,6 +1,9 @@
 #include "server/accounts.h"
 
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
+#include <chrono>
 #include <future>
 #include <mutex>
 #include <set>
@@ -60,6 +63,24 @@ std::vector<std::string> postgres_regions(pg::PgCluster& cluster, const std::str
   const pg::QueryResult& rows = results->front();
   for (int row = 0; row < rows.rows(); ++row) regions.emplace_back(rows.text(row, 0));
   return regions;
+}
+
+// Waits (up to 2 s) until no transaction holds or waits for a connection:
+// an operation in flight ends in a completion that uses its engine, so the
+// engines must outlive it. Runs the check on the cluster's thread, where
+// the pool's state lives.
+void drain(pg::PgCluster& cluster) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::promise<bool> idle;
+    boost::asio::post(cluster.io(), [&cluster, &idle] {
+      const pg::Pool& pool = cluster.pool();
+      idle.set_value(pool.open_connections() == pool.idle_connections() && pool.waiting() == 0);
+    });
+    if (idle.get_future().get()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  log::warn("PostgreSQL operations still in flight at shutdown");
 }
 #endif
 
@@ -216,6 +237,7 @@ void Accounts::close() {
   // long polls), then the engines, then the cluster (its pool and thread).
 #ifdef WHARF_POSTGRESQL
   if (pg_notifier_) pg_notifier_->stop();
+  if (pg_cluster_) drain(*pg_cluster_);
 #endif
   pg_notifier_.reset();
   for (auto& [id, tenant] : tenants_) {

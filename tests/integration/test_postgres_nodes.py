@@ -190,7 +190,7 @@ class DatabaseOutageTest(unittest.TestCase):
         self.client = self.node.json_client()
 
     def tearDown(self):
-        self.node.stop()
+        self.assertEqual(self.node.stop(), 0, self.node.log())  # a clean stop after the outage
 
     def send_or_error(self, client, url, body):
         try:
