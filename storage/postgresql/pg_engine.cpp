@@ -28,10 +28,6 @@ std::map<std::string, std::string> map_of(std::string_view json_text) {
   return out;
 }
 
-SqsError not_yet(const char* what) {
-  return make_error(ErrorCode::UnsupportedOperation, std::string(what) + " is not yet implemented on PostgreSQL.");
-}
-
 }  // namespace
 
 std::unique_ptr<Engine> open_postgresql_engine(std::shared_ptr<PgCluster> cluster, const EngineOptions& options) {
@@ -129,21 +125,7 @@ QueueActivity PgEngine::activity_of(int64_t queue_id) const {
 // Not cached yet (the janitor of section 8 will keep it): 0.
 uint64_t PgEngine::storage_bytes() { return 0; }
 
-// --- not yet implemented on PostgreSQL (slice S8) ---------------------------
-
-void PgEngine::async_start_move_task(const std::string&, std::optional<std::string>, std::optional<int>,
-                                     Done<Result<std::string>> done) {
-  done(not_yet("StartMessageMoveTask"));
-}
-
-void PgEngine::async_cancel_move_task(const std::string&, Done<Result<uint64_t>> done) {
-  done(not_yet("CancelMessageMoveTask"));
-}
-
-void PgEngine::async_list_move_tasks(const std::string&, size_t, Done<Result<std::vector<MoveTask>>> done) {
-  done(not_yet("ListMessageMoveTasks"));
-}
-
-// Time-driven work (section 7.4) is in pg_due_work.cpp.
+// Move tasks are in pg_move_tasks.cpp; time-driven work (section 7.4) in
+// pg_due_work.cpp.
 
 }  // namespace wharf::storage::postgresql

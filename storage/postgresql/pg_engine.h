@@ -83,8 +83,7 @@ class PgEngine final : public Engine {
   void async_delete_peeked_message(const std::string& queue_name, const std::string& position,
                                    const std::string& message_id, Done<Status> done) override;
 
-  // Move tasks and time-driven work (not yet implemented on PostgreSQL:
-  // they answer an error; pg_engine.cpp).
+  // Move tasks (pg_move_tasks.cpp) and time-driven work (pg_due_work.cpp).
   void async_start_move_task(const std::string& source_name, std::optional<std::string> destination,
                              std::optional<int> max_per_second, Done<Result<std::string>> done) override;
   void async_cancel_move_task(const std::string& task_id, Done<Result<uint64_t>> done) override;

@@ -33,7 +33,7 @@ Backend postgresql_backend() {
   b.name = "postgresql";
   b.only_tags = {"queues",     "tags",  "permissions", "policy",     "messages", "visibility",
                  "handles",    "delay", "retention",   "validation", "purge",    "batches",
-                 "durability", "fair",  "redrive",     "scheduler"};
+                 "durability", "fair",  "redrive",     "scheduler",  "move-tasks"};
   b.open = [](const storage::EngineOptions& options, const std::filesystem::path& place,
               std::string& error) -> std::unique_ptr<storage::Engine> {
     storage::postgresql::PgOptions pg;

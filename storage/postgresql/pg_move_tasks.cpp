@@ -1,0 +1,423 @@
+// PgEngine: message move tasks (docs/design/postgresql.md section 6.11),
+// with RocksEngine's checks and answers (storage/rocksdb/rocks_move_tasks.cpp).
+// A task is a row of `move_tasks`; its steps (step_move_task, pg_janitor.h)
+// run wherever run_due_work or the janitor runs: the row is taken FOR UPDATE
+// SKIP LOCKED, so one runner steps a task at a time whichever node, and the
+// rate allowance is kept in the row, so another runner continues the rate.
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "common/ids.h"
+#include "storage/arn.h"
+#include "storage/postgresql/pg_engine.h"
+#include "storage/postgresql/pg_janitor.h"
+#include "storage/postgresql/pg_statements.h"
+#include "storage/redrive_rules.h"
+#include "storage/system_attributes.h"
+
+namespace wharf::storage::postgresql {
+namespace {
+
+constexpr int kDefaultRate = 500;  // messages per second when none is set (AWS's maximum)
+// A failed task's FailureReason: as on AWS, the error code, not a sentence.
+constexpr const char* kQueueMissing = "AWS.SimpleQueueService.NonExistentQueue";
+
+SqsError not_found(const std::string& what) { return make_error(ErrorCode::ResourceNotFoundException, what); }
+SqsError source_not_found() {
+  return not_found("The resource that you specified for the SourceArn parameter doesn't exist.");
+}
+
+// $1 clock override, $2 account, $3 region, $4 source ARN, $5 source name:
+// now, whether a live queue names the source as its dead-letter queue,
+// whether a task of the source runs, and how many messages the source has.
+const sql::NamedSql kStartChecks = {
+    "move_start_checks",
+    "SELECT now_ms($1::bigint), "
+    "EXISTS (SELECT 1 FROM queues WHERE account_id = $2 AND region = $3 AND deleted_ms IS NULL "
+    "AND dead_letter_target = $4), "
+    "EXISTS (SELECT 1 FROM move_tasks WHERE account_id = $2 AND region = $3 AND source_name = $5 "
+    "AND status = 'RUNNING'), "
+    "(SELECT count(*) FROM messages WHERE queue_id = (SELECT id FROM queues WHERE account_id = $2 AND region = $3 "
+    "AND name = $5 AND deleted_ms IS NULL))"};
+
+// $1 id, $2 account, $3 region, $4 source name, $5 source ARN, $6
+// destination ARN, $7 rate, $8 to move, $9 now.
+const sql::NamedSql kInsertTask = {
+    "move_insert_task",
+    "INSERT INTO move_tasks (id, account_id, region, source_name, status, source_arn, destination_arn, "
+    "max_per_second, moved, to_move, failure_reason, started_ms, allowance, last_step_ms) VALUES ($1::uuid, $2, $3, "
+    "$4, 'RUNNING', $5, $6, $7::int, 0, $8::bigint, '', $9::bigint, 0, $9::bigint)"};
+
+// $1 id, $2 account, $3 region: the moved count of the task cancelled.
+const sql::NamedSql kCancelTask = {"move_cancel_task",
+                                   "UPDATE move_tasks SET status = 'CANCELLED' WHERE id = $1::uuid AND account_id = $2 "
+                                   "AND region = $3 AND status = 'RUNNING' RETURNING moved"};
+
+// $1 account, $2 region, $3 source name, $4 limit: newest first.
+const sql::NamedSql kListTasks = {
+    "move_list_tasks",
+    "SELECT id, status, source_arn, destination_arn, max_per_second, moved, to_move, failure_reason, started_ms "
+    "FROM move_tasks WHERE account_id = $1 AND region = $2 AND source_name = $3 "
+    "ORDER BY started_ms DESC, id LIMIT $4::bigint"};
+
+// What libpq can cast to uuid without an error: 36 characters, 8-4-4-4-12 hex.
+bool looks_like_uuid(std::string_view id) {
+  if (id.size() != 36) return false;
+  for (size_t i = 0; i < id.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash != (id[i] == '-')) return false;
+    if (!dash && !std::isxdigit(static_cast<unsigned char>(id[i]))) return false;
+  }
+  return true;
+}
+
+// What start_move_task decides from its checks (RocksEngine's, in its order).
+Result<int64_t> judge_start(const std::optional<PgQueue>& source, const QueryResult& checks,
+                            const std::optional<std::string>& destination, const std::optional<PgQueue>& dest) {
+  if (!source) return source_not_found();
+  if (checks.text(0, 1) != "t") {
+    return make_error(ErrorCode::InvalidParameterValue, "Source queue must be configured as a Dead Letter Queue.");
+  }
+  if (destination) {
+    if (!dest) return not_found("The resource that you specified for the DestinationArn parameter doesn't exist.");
+    if (dest->id == source->id) {
+      return make_error(ErrorCode::InvalidParameterValue, "The destination queue can not be the source queue.");
+    }
+    if (dest->fifo != source->fifo) {
+      return make_error(ErrorCode::InvalidParameterValue,
+                        "The destination queue must be of the same type as the source queue.");
+    }
+  }
+  if (checks.text(0, 2) == "t") {
+    return make_error(ErrorCode::InvalidParameterValue,
+                      "There is already a task running. Only one active task is allowed for a source queue arn at a "
+                      "given time.");
+  }
+  if (source->fifo) {
+    return make_error(ErrorCode::UnsupportedOperation,
+                      "Message move tasks from FIFO queues are not yet implemented on PostgreSQL.");
+  }
+  return sql::int_at(checks, 0, 0);
+}
+
+}  // namespace
+
+void PgEngine::async_start_move_task(const std::string& source_name, std::optional<std::string> destination,
+                                     std::optional<int> max_per_second, Done<Result<std::string>> done) {
+  if (!can_name_queue(source_name)) return done(source_not_found());
+  if (destination && !can_name_queue(*destination)) {
+    return done(not_found("The resource that you specified for the DestinationArn parameter doesn't exist."));
+  }
+  auto handle = std::make_shared<std::string>(random_uuid());
+  auto started = std::make_shared<int64_t>(0);
+  auto answer = std::make_shared<Status>(Ok{});
+  const std::string source_arn = queue_arn(options_.region, options_.account_id, source_name);
+  const std::string destination_arn = destination ? queue_arn(options_.region, options_.account_id, *destination) : "";
+  auto body = [this, source_name, destination, max_per_second, handle, started, answer, source_arn,
+               destination_arn](std::shared_ptr<Tx> tx) {
+    std::vector<Statement> checks;
+    checks.push_back(queue_row_statement(source_name, true));  // one start per source at a time
+    checks.push_back(
+        sql::statement(kStartChecks, {now_param(), options_.account_id, options_.region, source_arn, source_name}));
+    if (destination) checks.push_back(queue_row_statement(*destination, false));
+    tx->step(std::move(checks), [=, this](std::vector<QueryResult>& r) {
+      const std::optional<PgQueue> dest = destination ? queue_from_row(r[2]) : std::nullopt;
+      auto now = judge_start(queue_from_row(r[0]), r[1], destination, dest);
+      if (!now) return tx->fail(now.error());
+      *started = *now;
+      tx->commit_with(
+          {sql::statement(kInsertTask, {*handle, options_.account_id, options_.region, source_name, source_arn,
+                                        destination_arn, std::to_string(max_per_second.value_or(0)),
+                                        std::to_string(sql::int_at(r[1], 0, 3)), std::to_string(*now)})},
+          [](std::vector<QueryResult>&) {});
+    });
+  };
+  run_transaction(pool(), std::move(body), [this, handle, started, done = std::move(done)](Status finished) {
+    if (!finished) return done(finished.error());
+    notify_deadline(*started);  // the first step is due now
+    done(*handle);
+  });
+}
+
+void PgEngine::async_cancel_move_task(const std::string& task_id, Done<Result<uint64_t>> done) {
+  if (!looks_like_uuid(task_id)) return done(not_found("Task does not exist."));
+  std::vector<Statement> statements;
+  statements.push_back(sql::statement(kCancelTask, {task_id, options_.account_id, options_.region}));
+  run_statements(pool(), std::move(statements), [done = std::move(done)](Result<std::vector<QueryResult>> r) {
+    if (!r) return done(r.error());
+    if (r->front().rows() == 0) return done(not_found("Task does not exist."));
+    done(static_cast<uint64_t>(sql::int_at(r->front(), 0, 0)));
+  });
+}
+
+void PgEngine::async_list_move_tasks(const std::string& source_name, size_t max_results,
+                                     Done<Result<std::vector<MoveTask>>> done) {
+  if (!can_name_queue(source_name)) return done(source_not_found());
+  std::vector<Statement> statements;
+  statements.push_back(queue_row_statement(source_name, false));
+  statements.push_back(sql::statement(kListTasks, {options_.account_id, options_.region, source_name,
+                                                   std::to_string(std::min<size_t>(max_results, 1'000'000))}));
+  run_statements(pool(), std::move(statements), [done = std::move(done)](Result<std::vector<QueryResult>> r) {
+    if (!r) return done(r.error());
+    if (r->front().rows() == 0) return done(source_not_found());
+    const QueryResult& rows = r->back();
+    std::vector<MoveTask> out;
+    for (int row = 0; row < rows.rows(); ++row) {
+      MoveTask t;
+      t.status = std::string(rows.text(row, 1));
+      if (t.status == "RUNNING") t.task_handle = std::string(rows.text(row, 0));
+      t.source_arn = std::string(rows.text(row, 2));
+      t.destination_arn = std::string(rows.text(row, 3));
+      t.max_per_second = static_cast<int>(sql::int_at(rows, row, 4));
+      t.moved = static_cast<uint64_t>(sql::int_at(rows, row, 5));
+      t.to_move = static_cast<uint64_t>(sql::int_at(rows, row, 6));
+      t.failure_reason = std::string(rows.text(row, 7));
+      t.started_ms = sql::int_at(rows, row, 8);
+      out.push_back(std::move(t));
+    }
+    done(std::move(out));
+  });
+}
+
+}  // namespace wharf::storage::postgresql
+
+// --- Steps (pg_janitor.h) ----------------------------------------------------
+
+namespace wharf::storage::postgresql {
+namespace {
+
+// $1 clock override, $2 task id: the RUNNING task (unless another runner
+// holds it) with its source queue: the live queue of that name created
+// before the task started (NULL when it is gone, or was made anew).
+const sql::NamedSql kLockTask = {
+    "move_lock_task",
+    "SELECT now_ms($1::bigint), t.account_id, t.region, t.source_name, t.destination_arn, t.max_per_second, t.moved, "
+    "t.to_move, t.allowance, t.last_step_ms, q.id, (q.attributes::json->>'MessageRetentionPeriod')::bigint * 1000 "
+    "FROM move_tasks t LEFT JOIN queues q ON q.account_id = t.account_id AND q.region = t.region "
+    "AND q.name = t.source_name AND q.deleted_ms IS NULL AND q.created_ms <= t.started_ms "
+    "WHERE t.id = $2::uuid AND t.status = 'RUNNING' FOR UPDATE OF t SKIP LOCKED"};
+
+// $1 queue id: how many messages it holds.
+const sql::NamedSql kCountSource = {"move_count_source", "SELECT count(*) FROM messages WHERE queue_id = $1::bigint"};
+
+// $1 queue id, $2 now, $3 retention, $4 how many: the first visible,
+// unexpired messages in seq order (RocksEngine's order), locked.
+const sql::NamedSql kPickToMove = {
+    "move_pick",
+    "SELECT seq, system_attributes FROM messages WHERE queue_id = $1::bigint AND visible_at_ms <= $2::bigint "
+    "AND sent_ms > $2::bigint - $3::bigint ORDER BY seq LIMIT $4::bigint FOR UPDATE SKIP LOCKED"};
+
+// $1 account, $2 region, $3 names: the live destinations, kept from
+// deletion until COMMIT.
+const sql::NamedSql kFindDestinations = {"move_find_destinations",
+                                         "SELECT name, id FROM queues WHERE account_id = $1 AND region = $2 "
+                                         "AND name = ANY($3::text[]) AND deleted_ms IS NULL FOR KEY SHARE"};
+
+// $1 source id, $2 now, $3 seqs, $4 their destination ids, $5 their new
+// message ids, $6 their system attributes: each message leaves the source
+// and joins its destination as a new message (new seq and id, sent and
+// visible now, never received), answering each destination id with its
+// group ids (fair queues keep a row per group).
+const sql::NamedSql kMoveBack = {
+    "move_back",
+    "WITH moved AS (DELETE FROM messages WHERE queue_id = $1::bigint AND seq = ANY($3::bigint[]) RETURNING *), "
+    "added AS (INSERT INTO messages (queue_id, seq, message_id, group_id, flight, visible_at_ms, sent_ms, "
+    "first_receive_ms, receive_count, body, body_md5, message_attributes, system_attributes) "
+    "SELECT u.dest, nextval('message_seq'), u.mid, m.group_id, false, $2::bigint, $2::bigint, 0, 0, m.body, "
+    "m.body_md5, m.message_attributes, u.sys FROM (SELECT * FROM moved ORDER BY seq) m "
+    "JOIN unnest($3::bigint[], $4::bigint[], $5::uuid[], $6::text[]) AS u (seq, dest, mid, sys) ON u.seq = m.seq "
+    "RETURNING queue_id, group_id) "
+    "SELECT queue_id, array_agg(DISTINCT group_id) FROM added WHERE group_id <> '' GROUP BY queue_id"};
+
+// $1 id, $2 moved, $3 status, $4 failure reason, $5 allowance, $6 now.
+const sql::NamedSql kUpdateTask = {"move_update_task",
+                                   "UPDATE move_tasks SET moved = $2::bigint, status = $3, failure_reason = $4, "
+                                   "allowance = $5::float8, last_step_ms = $6::bigint WHERE id = $1::uuid"};
+
+// $1 account or NULL (all), $2 region: RUNNING tasks, oldest first.
+const sql::NamedSql kRunningTasks = {"move_running_tasks",
+                                     "SELECT id FROM move_tasks WHERE status = 'RUNNING' AND ($1::text IS NULL OR "
+                                     "(account_id = $1 AND region = $2)) ORDER BY started_ms LIMIT 100"};
+
+// One step's state across its round trips (afresh when the transaction runs again).
+struct MoveStep {
+  PgParam now_param;
+  std::string task_id;
+  MoveStepOutcome out;
+  std::string destination_arn;
+  int64_t moved = 0, to_move = 0, remaining = 0, source_id = 0;
+  double allowance = 0;
+  std::vector<int64_t> seqs;
+  std::vector<std::string> targets;  // each picked message's destination name ("" none)
+  std::vector<std::string> systems;  // each picked message's system attributes there
+
+  void restart() {
+    out = MoveStepOutcome{};
+    seqs.clear();
+    targets.clear();
+    systems.clear();
+  }
+};
+
+// The picked messages' destinations and what they carry there.
+void read_picked(MoveStep& s, const QueryResult& picked) {
+  for (int row = 0; row < picked.rows(); ++row) {
+    SystemAttributes system = decode_system_attributes(picked.text(row, 1));
+    const std::string& arn = s.destination_arn.empty() ? system.dead_letter_queue_source_arn : s.destination_arn;
+    s.targets.push_back(queue_name_from_arn(arn, s.out.region, s.out.account_id).value_or(""));
+    returned_from_dead_letters(system);
+    s.systems.push_back(encode_system_attributes(system));
+    s.seqs.push_back(sql::int_at(picked, row, 0));
+  }
+}
+
+// The last round trip: the moves up to the first message without a live
+// destination (which fails the task), the task row, COMMIT.
+void finish_step(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<Tx>& tx,
+                 const std::map<std::string, std::string>& destination_ids) {
+  std::vector<int64_t> seqs, dests;
+  std::vector<std::string> ids, systems;
+  std::string failure;
+  for (size_t i = 0; i < s->seqs.size(); ++i) {
+    auto found = destination_ids.find(s->targets[i]);
+    if (found == destination_ids.end()) {
+      failure = kQueueMissing;  // no destination, or the message's source queue is gone
+      break;
+    }
+    seqs.push_back(s->seqs[i]);
+    dests.push_back(std::stoll(found->second));
+    ids.push_back(random_uuid());
+    systems.push_back(s->systems[i]);
+    if (std::find(s->out.destinations.begin(), s->out.destinations.end(), found->first) == s->out.destinations.end()) {
+      s->out.destinations.push_back(found->first);
+    }
+  }
+  const auto count = static_cast<int64_t>(seqs.size());
+  const bool drained = s->moved + count >= s->to_move || s->remaining == count;
+  const std::string status = !failure.empty() ? "FAILED" : drained ? "COMPLETED" : "RUNNING";
+  s->out.running = status == "RUNNING";
+  std::vector<Statement> last;
+  const std::string now = std::to_string(s->out.now);
+  if (count > 0) {
+    std::vector<std::string_view> id_views(ids.begin(), ids.end()), system_views(systems.begin(), systems.end());
+    last.push_back(
+        sql::statement(kMoveBack, {std::to_string(s->source_id), now, sql::bigint_array(seqs), sql::bigint_array(dests),
+                                   sql::text_array(id_views), sql::text_array(system_views)}));
+  }
+  last.push_back(sql::statement(kUpdateTask, {s->task_id, std::to_string(s->moved + count), status, failure,
+                                              std::to_string(s->allowance - double(count)), now}));
+  if (count == 0) return tx->commit_with(std::move(last), [](std::vector<QueryResult>&) {});
+  // Fair queues keep a row per group: the moved messages' groups join their
+  // destination's turns, in a last round trip before COMMIT.
+  tx->step(std::move(last), [tx](std::vector<QueryResult>& r) {
+    std::vector<Statement> groups;
+    for (int row = 0; row < r.front().rows(); ++row) {
+      groups.push_back(
+          sql::statement(sql::kSendGroups, {std::string(r.front().text(row, 0)), std::string(r.front().text(row, 1))}));
+    }
+    if (groups.empty()) return tx->commit();
+    tx->commit_with(std::move(groups), [](std::vector<QueryResult>&) {});
+  });
+}
+
+// After the task row: the source's count and picked messages, then their destinations.
+void pick_and_move(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<Tx>& tx, int64_t retention_ms,
+                   int64_t budget) {
+  std::vector<Statement> second;
+  second.push_back(sql::statement(kCountSource, {std::to_string(s->source_id)}));
+  second.push_back(sql::statement(kPickToMove, {std::to_string(s->source_id), std::to_string(s->out.now),
+                                                std::to_string(retention_ms), std::to_string(budget)}));
+  tx->step(std::move(second), [s, tx](std::vector<QueryResult>& r) {
+    s->remaining = sql::int_at(r[0], 0, 0);
+    read_picked(*s, r[1]);
+    std::vector<std::string_view> names;
+    for (const auto& name : s->targets) {
+      if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    }
+    if (names.empty()) return finish_step(s, tx, {});
+    std::vector<Statement> third;
+    third.push_back(sql::statement(kFindDestinations, {s->out.account_id, s->out.region, sql::text_array(names)}));
+    tx->step(std::move(third), [s, tx](std::vector<QueryResult>& found) {
+      std::map<std::string, std::string> ids;
+      for (int row = 0; row < found[0].rows(); ++row) {
+        ids.emplace(std::string(found[0].text(row, 0)), std::string(found[0].text(row, 1)));
+      }
+      finish_step(s, tx, ids);
+    });
+  });
+}
+
+void step_locked_task(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<Tx>& tx, const QueryResult& task) {
+  const int64_t now = sql::int_at(task, 0, 0);
+  s->out.now = now;
+  s->out.account_id = std::string(task.text(0, 1));
+  s->out.region = std::string(task.text(0, 2));
+  s->destination_arn = std::string(task.text(0, 4));
+  const int max_per_second = static_cast<int>(sql::int_at(task, 0, 5));
+  s->moved = sql::int_at(task, 0, 6);
+  s->to_move = sql::int_at(task, 0, 7);
+  if (task.is_null(0, 10)) {  // the source queue is gone
+    s->out.running = false;
+    return tx->commit_with({sql::statement(kUpdateTask, {s->task_id, std::to_string(s->moved), "FAILED", kQueueMissing,
+                                                         "0", std::to_string(now)})},
+                           [](std::vector<QueryResult>&) {});
+  }
+  s->source_id = sql::int_at(task, 0, 10);
+  // RocksEngine's rate rule, from the row: whichever runner steps next continues it.
+  const double rate = max_per_second > 0 ? max_per_second : kDefaultRate;
+  const double stored = std::strtod(std::string(task.text(0, 8)).c_str(), nullptr);
+  const int64_t last_step = sql::int_at(task, 0, 9);
+  s->allowance = std::min(rate, stored + rate * double(std::max<int64_t>(0, now - last_step)) / 1000.0);
+  const int64_t budget =
+      std::max<int64_t>(0, std::min(static_cast<int64_t>(std::floor(s->allowance)), s->to_move - s->moved));
+  pick_and_move(s, tx, sql::int_at(task, 0, 11), budget);
+}
+
+}  // namespace
+
+void step_move_task(Pool& pool, PgParam now, std::string task_id, std::function<void(Result<MoveStepOutcome>)> done) {
+  auto s = std::make_shared<MoveStep>();
+  s->now_param = std::move(now);
+  s->task_id = std::move(task_id);
+  auto body = [s](std::shared_ptr<Tx> tx) {
+    s->restart();
+    tx->step({sql::statement(kLockTask, {s->now_param, s->task_id})}, [s, tx](std::vector<QueryResult>& r) {
+      if (r[0].rows() == 0) return tx->commit();  // another runner has it, or it ended
+      step_locked_task(s, tx, r[0]);
+    });
+  };
+  run_transaction(pool, std::move(body), [s, done = std::move(done)](Status finished) {
+    if (!finished) return done(finished.error());
+    done(std::move(s->out));
+  });
+}
+
+namespace {
+
+void step_next(Pool& pool, PgParam now, std::shared_ptr<std::vector<std::string>> ids, size_t next,
+               std::shared_ptr<std::vector<MoveStepOutcome>> outcomes,
+               std::function<void(std::vector<MoveStepOutcome>)> done) {
+  if (next >= ids->size()) return done(std::move(*outcomes));
+  step_move_task(pool, now, (*ids)[next],
+                 [&pool, now, ids, next, outcomes, done = std::move(done)](Result<MoveStepOutcome> r) mutable {
+                   if (r) outcomes->push_back(std::move(r.value()));
+                   step_next(pool, std::move(now), ids, next + 1, outcomes, std::move(done));
+                 });
+}
+
+}  // namespace
+
+void step_running_move_tasks(Pool& pool, PgParam now, PgParam account, PgParam region,
+                             std::function<void(std::vector<MoveStepOutcome>)> done) {
+  run_statements(pool, {sql::statement(kRunningTasks, {std::move(account), std::move(region)})},
+                 [&pool, now = std::move(now), done = std::move(done)](Result<std::vector<QueryResult>> r) mutable {
+                   if (!r) return done({});
+                   auto ids = std::make_shared<std::vector<std::string>>();
+                   for (int row = 0; row < r->front().rows(); ++row) ids->emplace_back(r->front().text(row, 0));
+                   step_next(pool, std::move(now), ids, 0, std::make_shared<std::vector<MoveStepOutcome>>(),
+                             std::move(done));
+                 });
+}
+
+}  // namespace wharf::storage::postgresql
