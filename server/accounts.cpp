@@ -14,6 +14,7 @@
 #ifdef WHARF_POSTGRESQL
 #include "storage/postgresql/open.h"
 #include "storage/postgresql/pg_engine.h"
+#include "storage/postgresql/pg_janitor.h"
 #include "storage/postgresql/pg_notify.h"
 #include "storage/postgresql/transaction.h"
 #endif
@@ -130,6 +131,7 @@ bool Accounts::open_postgresql(std::string& error) {
       pg_cluster_, [long_polls](std::string_view account, std::string_view region, std::string_view queue) {
         long_polls->notify(long_poll_key(account, region, queue));
       });
+  pg_janitor_ = pg::PgJanitor::start(pg_cluster_, int64_t(settings_->queue_delete_cooldown_seconds) * 1000);
   return true;
 #else
   error =
@@ -237,9 +239,11 @@ void Accounts::close() {
   // long polls), then the engines, then the cluster (its pool and thread).
 #ifdef WHARF_POSTGRESQL
   if (pg_notifier_) pg_notifier_->stop();
+  if (pg_janitor_) pg_janitor_->stop();
   if (pg_cluster_) drain(*pg_cluster_);
 #endif
   pg_notifier_.reset();
+  pg_janitor_.reset();
   for (auto& [id, tenant] : tenants_) {
     close_one(*tenant.home);
     for (auto& account : tenant.others) close_one(*account);

@@ -39,6 +39,7 @@
 
 namespace wharf::storage::postgresql {
 class PgCluster;
+class PgJanitor;
 class PgNotifier;
 }  // namespace wharf::storage::postgresql
 
@@ -115,6 +116,7 @@ class Accounts {
   // --storage postgresql: one of each per process.
   std::shared_ptr<storage::postgresql::PgCluster> pg_cluster_;
   std::shared_ptr<storage::postgresql::PgNotifier> pg_notifier_;
+  std::shared_ptr<storage::postgresql::PgJanitor> pg_janitor_;  // work no request drives, under a lease
 };
 
 }  // namespace wharf::server
