@@ -2,8 +2,8 @@
 // change visibility: docs/design/postgresql.md section 6.9) and the
 // console's peek and delete by position (6.10). Handles decode in C++
 // (storage/receipt_handle.h); one that does not decode, or names another
-// queue, never reaches the database. FIFO deletes and visibility changes,
-// which lock and recompute their groups, are not built yet.
+// queue, never reaches the database. FIFO deletes and visibility changes
+// lock and settle their groups.
 #include <algorithm>
 #include <charconv>
 
@@ -17,10 +17,6 @@ namespace wharf::storage::postgresql {
 namespace {
 
 using Statuses = std::vector<Status>;
-
-SqsError fifo_not_built(const std::string& what) {
-  return make_error(ErrorCode::UnsupportedOperation, what + " on FIFO queues is not yet implemented on PostgreSQL.");
-}
 
 // The message a handle names, when it decodes and names `queue`.
 std::optional<ReceiptHandle> handle_of(const std::string& text, const PgQueue& queue, std::string_view secret) {
@@ -165,6 +161,211 @@ void change_standard(PgEngine& engine, const PgQueue& queue, std::vector<Visibil
       });
 }
 
+// --- FIFO (section 6.9) ---------------------------------------------------
+// A transaction of two round trips: the named messages' groups locked
+// (sorted) and the messages read; each handle judged by the FIFO rules
+// (storage/receipt_handle.h); the deletes or changes applied and the
+// groups whose first message changed settled.
+
+struct FifoHandled {
+  int64_t queue_id = 0;
+  std::string queue_name;
+  int64_t retention_ms = 0;
+  PgParam now_param;
+  bool deleting = true;
+  std::vector<std::string> texts;    // the handles as given
+  std::vector<Change> valid;         // those that decode, for this queue
+  std::vector<int64_t> timeouts_ms;  // visibility changes: per entry of `valid`
+  Statuses decoded;                  // the answers of handles that did not decode
+  // Decided by each run of the transaction:
+  Statuses results;
+  int64_t now = 0;
+  std::vector<int64_t> seqs, applied_timeouts;  // deleted or changed
+  std::vector<std::string> groups;              // each one's group
+
+  void restart() {
+    results = decoded;
+    now = 0;
+    seqs.clear();
+    applied_timeouts.clear();
+    groups.clear();
+  }
+};
+
+// What the handle rules need of a message (kFifoHandled's row), when it exists.
+struct FifoMessage {
+  std::string_view group;
+  uint32_t receive_count = 0;
+  bool in_flight = false;
+};
+
+std::optional<FifoMessage> fifo_message(const QueryResult& rows, int64_t seq) {
+  for (int row = 0; row < rows.rows(); ++row) {
+    if (sql::int_at(rows, row, 1) != seq) continue;
+    return FifoMessage{rows.text(row, 2), static_cast<uint32_t>(sql::int_at(rows, row, 3)), rows.text(row, 4) == "t"};
+  }
+  return std::nullopt;
+}
+
+void judge_fifo(FifoHandled& h, const QueryResult& rows) {
+  if (rows.rows() > 0) h.now = sql::int_at(rows, 0, 0);
+  for (size_t i = 0; i < h.valid.size(); ++i) {
+    const Change& c = h.valid[i];
+    const auto seq = static_cast<int64_t>(c.handle.seq);
+    const auto found = fifo_message(rows, seq);
+    const auto done = std::find(h.seqs.begin(), h.seqs.end(), seq);
+    HandledMessage message;
+    message.exists = found && !(h.deleting && done != h.seqs.end());
+    if (message.exists) {
+      message.received_since = found->receive_count != c.handle.receive_count;
+      message.in_flight = found->in_flight;
+    }
+    const std::string& text = h.texts[c.result];
+    if (h.deleting) {
+      const DeleteVerdict verdict = judge_delete(true, message);
+      if (verdict == DeleteVerdict::Expired) h.results[c.result] = receipt_handle_expired(text);
+      if (verdict != DeleteVerdict::Delete) continue;
+    } else {
+      const VisibilityVerdict verdict = judge_visibility_change(true, message);
+      if (verdict == VisibilityVerdict::MessageUnavailable) h.results[c.result] = message_unavailable(text);
+      if (verdict == VisibilityVerdict::NotInFlight) h.results[c.result] = message_not_in_flight();
+      if (verdict != VisibilityVerdict::Apply) continue;
+      if (done != h.seqs.end()) {  // named twice: the later timeout
+        h.applied_timeouts[done - h.seqs.begin()] = h.timeouts_ms[i];
+        continue;
+      }
+      h.applied_timeouts.push_back(h.timeouts_ms[i]);
+    }
+    h.seqs.push_back(seq);
+    h.groups.emplace_back(found->group);
+  }
+}
+
+// The second round trip: apply, settle the groups, COMMIT.
+void apply_fifo(const std::shared_ptr<FifoHandled>& h, const std::shared_ptr<Tx>& tx) {
+  if (h->seqs.empty()) return tx->commit();
+  const std::string queue_id = std::to_string(h->queue_id);
+  std::vector<Statement> statements;
+  if (h->deleting) {
+    statements.push_back(sql::statement(sql::kDeleteFifo, {queue_id, sql::bigint_array(h->seqs)}));
+  } else {
+    statements.push_back(sql::statement(
+        sql::kChangeVisibility,
+        {std::to_string(h->now), queue_id, sql::bigint_array(h->seqs), sql::bigint_array(h->applied_timeouts)}));
+  }
+  std::vector<std::string_view> touched(h->groups.begin(), h->groups.end());
+  std::vector<std::string_view> groups;
+  for (std::string_view g : touched) {
+    if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
+  }
+  statements.push_back(sql::statement(sql::kFifoSettleGroups,
+                                      {std::to_string(h->now), queue_id, std::to_string(h->retention_ms),
+                                       sql::text_array(groups), sql::bigint_array(h->seqs), sql::text_array(touched)}));
+  tx->commit_with(std::move(statements), [](std::vector<QueryResult>&) {});
+}
+
+// After COMMIT: the listener hears of new deadlines, or that messages (or
+// groups a delete unblocked) are visible.
+void settle_fifo_handled(PgEngine& engine, const FifoHandled& h) {
+  if (h.seqs.empty()) return;
+  if (h.deleting) {
+    QueueActivity deleted;
+    deleted.deleted = h.seqs.size();
+    engine.count_activity(h.queue_id, deleted);
+    engine.notify_available(h.queue_name);
+    return;
+  }
+  bool visible_now = false;
+  for (int64_t timeout : h.applied_timeouts) {
+    if (timeout <= 0) {
+      visible_now = true;
+    } else {
+      engine.notify_deadline(h.now + timeout);
+    }
+  }
+  if (visible_now) engine.notify_available(h.queue_name);
+}
+
+void handle_fifo(PgEngine& engine, std::shared_ptr<FifoHandled> h, Done<Result<Statuses>> done) {
+  if (h->valid.empty()) return done(std::move(h->decoded));
+  std::vector<int64_t> named;
+  for (const Change& c : h->valid) named.push_back(static_cast<int64_t>(c.handle.seq));
+  auto body = [h, named = sql::bigint_array(named)](std::shared_ptr<Tx> tx) {
+    h->restart();
+    const std::string queue_id = std::to_string(h->queue_id);
+    std::vector<Statement> first;
+    first.push_back(sql::statement(sql::kFifoLockHandled, {queue_id, named}));
+    first.push_back(
+        sql::statement(sql::kFifoHandled, {h->now_param, queue_id, named, std::to_string(h->retention_ms)}));
+    tx->step(std::move(first), [h, tx](std::vector<QueryResult>& results) {
+      judge_fifo(*h, results[1]);
+      apply_fifo(h, tx);
+    });
+  };
+  run_transaction(engine.pool(), std::move(body), [&engine, h, done = std::move(done)](Status finished) {
+    if (!finished) return done(finished.error());
+    settle_fifo_handled(engine, *h);
+    done(std::move(h->results));
+  });
+}
+
+std::shared_ptr<FifoHandled> fifo_handled(PgEngine& engine, const PgQueue& queue, std::vector<std::string> texts,
+                                          bool deleting) {
+  auto h = std::make_shared<FifoHandled>();
+  h->queue_id = queue.id;
+  h->queue_name = queue.name;
+  h->retention_ms = attribute_int(queue.attributes, "MessageRetentionPeriod") * 1000;
+  h->now_param = engine.now_param();
+  h->deleting = deleting;
+  h->decoded.assign(texts.size(), Status(Ok{}));
+  for (size_t i = 0; i < texts.size(); ++i) {
+    auto handle = handle_of(texts[i], queue, engine.receipt_secret());
+    if (!handle) {
+      h->decoded[i] = invalid_receipt_handle(texts[i]);
+      continue;
+    }
+    h->valid.push_back(Change{i, *handle});
+  }
+  h->texts = std::move(texts);
+  return h;
+}
+
+// A FIFO message deleted from the console: its group locked, then settled.
+void delete_peeked_fifo(PgEngine& engine, const PgQueue& queue, int64_t seq, const std::string& message_id,
+                        Done<Status> done) {
+  auto deleted = std::make_shared<bool>(false);
+  auto body = [&engine, deleted, queue_id = std::to_string(queue.id), seq = std::to_string(seq), message_id,
+               retention = std::to_string(attribute_int(queue.attributes, "MessageRetentionPeriod") * 1000),
+               now = engine.now_param()](std::shared_ptr<Tx> tx) {
+    *deleted = false;
+    std::vector<Statement> first;
+    first.push_back(sql::statement(sql::kFifoLockHandled, {queue_id, "{" + seq + "}"}));
+    first.push_back(sql::statement(sql::kDeletePeeked, {queue_id, seq, message_id}));
+    tx->step(std::move(first), [=](std::vector<QueryResult>& results) {
+      if (results[1].rows() == 0) return tx->commit();
+      *deleted = true;
+      const std::string group = sql::text_array({results[1].text(0, 0)});
+      tx->commit_with(
+          {sql::statement(sql::kFifoSettleGroups, {now, queue_id, retention, group, "{" + seq + "}", group})},
+          [](std::vector<QueryResult>&) {});
+    });
+  };
+  run_transaction(
+      engine.pool(), std::move(body),
+      [&engine, deleted, queue_id = queue.id, name = queue.name, message_id, done = std::move(done)](Status finished) {
+        if (!finished) return done(finished.error());
+        if (!*deleted) {
+          return done(make_error(ErrorCode::InvalidParameterValue,
+                                 "The message " + message_id + " is no longer in the queue."));
+        }
+        QueueActivity activity;
+        activity.deleted = 1;
+        engine.count_activity(queue_id, activity);
+        engine.notify_available(name);
+        done(Ok{});
+      });
+}
+
 PeekedMessage peeked_from(const QueryResult& rows, int r, bool fifo) {
   enum : int { kNow, kSeq, kId, kGroup, kFlight, kVisibleAt, kSent, kFirstReceive, kCount, kBody, kAttrs, kSystem };
   PeekedMessage m;
@@ -194,7 +395,7 @@ void PgEngine::async_delete_messages(const std::string& queue_name, const std::v
                                      Done<Result<Statuses>> done) {
   find_queue(queue_name, [this, handles = receipt_handles, done = std::move(done)](Result<PgQueue> found) mutable {
     if (!found) return done(found.error());
-    if (found->fifo) return done(fifo_not_built("DeleteMessage"));
+    if (found->fifo) return handle_fifo(*this, fifo_handled(*this, *found, std::move(handles), true), std::move(done));
     delete_standard(*this, found.value(), std::move(handles), std::move(done));
   });
 }
@@ -203,7 +404,13 @@ void PgEngine::async_change_visibilities(const std::string& queue_name, const st
                                          Done<Result<Statuses>> done) {
   find_queue(queue_name, [this, changes, done = std::move(done)](Result<PgQueue> found) mutable {
     if (!found) return done(found.error());
-    if (found->fifo) return done(fifo_not_built("ChangeMessageVisibility"));
+    if (found->fifo) {
+      std::vector<std::string> texts;
+      for (const auto& c : changes) texts.push_back(c.receipt_handle);
+      auto h = fifo_handled(*this, *found, std::move(texts), false);
+      for (const Change& c : h->valid) h->timeouts_ms.push_back(int64_t(changes[c.result].visibility_timeout) * 1000);
+      return handle_fifo(*this, std::move(h), std::move(done));
+    }
     change_standard(*this, found.value(), std::move(changes), std::move(done));
   });
 }
@@ -240,7 +447,7 @@ void PgEngine::async_delete_peeked_message(const std::string& queue_name, const 
   }
   find_queue(queue_name, [this, seq, message_id, done = std::move(done)](Result<PgQueue> found) mutable {
     if (!found) return done(found.error());
-    if (found->fifo) return done(fifo_not_built("Deleting a peeked message"));
+    if (found->fifo) return delete_peeked_fifo(*this, *found, seq, message_id, std::move(done));
     std::vector<Statement> statements;
     statements.push_back(
         sql::statement(sql::kDeletePeeked, {std::to_string(found->id), std::to_string(seq), message_id}));

@@ -3,10 +3,14 @@
 // takes the messages (fair queues: groups in turns); with one, a
 // transaction of two round trips picks them (locked), decides in C++ which
 // go to the dead-letter queue (storage/redrive_rules.h), and takes or moves
-// them. FIFO receives (6.6, 6.8) are not built yet.
+// them. FIFO receives (6.6, 6.7): a transaction of two round trips, the
+// receivable groups locked in turn order, each group's run decided in C++
+// (fifo_receivable_run), the groups settled. Not yet: attempt ids (6.8).
+#include <algorithm>
 #include <memory>
 
 #include "storage/arn.h"
+#include "storage/message_rules.h"
 #include "storage/postgresql/pg_engine.h"
 #include "storage/postgresql/pg_statements.h"
 #include "storage/receipt_handle.h"
@@ -22,6 +26,9 @@ using Received = std::vector<ReceivedMessage>;
 // group with nothing visible is passed over (section 6.5).
 constexpr int kGroupsPerMessage = 4;
 
+// The longest MessageRetentionPeriod (14 days), in ms.
+constexpr int64_t kMaxRetentionMs = 14LL * 24 * 3600 * 1000;
+
 // What a receive was asked, with its queue's settings.
 struct ReceiveAsk {
   int64_t queue_id = 0;
@@ -32,10 +39,18 @@ struct ReceiveAsk {
 };
 
 // The messages a receive took (rows of kReceivedColumns), as answered.
-Received received_from(const QueryResult& rows, int64_t queue_id, std::string_view secret) {
+// FIFO receives answer in take order (`order`: seqs), others in row order.
+Received received_from(const QueryResult& rows, int64_t queue_id, std::string_view secret, bool fifo = false,
+                       const std::vector<int64_t>* order = nullptr) {
   Received out;
   out.reserve(rows.rows());
-  for (int r = 0; r < rows.rows(); ++r) {
+  const size_t count = order ? order->size() : static_cast<size_t>(rows.rows());
+  for (size_t i = 0; i < count; ++i) {
+    int r = static_cast<int>(i);
+    if (order) {
+      for (r = 0; r < rows.rows() && sql::int_at(rows, r, sql::kReceivedSeq) != (*order)[i];) ++r;
+      if (r == rows.rows()) continue;
+    }
     ReceivedMessage m;
     const auto seq = static_cast<uint64_t>(sql::int_at(rows, r, sql::kReceivedSeq));
     m.receive_count = static_cast<uint32_t>(sql::int_at(rows, r, sql::kReceivedReceiveCount));
@@ -48,6 +63,7 @@ Received received_from(const QueryResult& rows, int64_t queue_id, std::string_vi
     m.body_md5 = rows.text(r, sql::kReceivedBodyMd5);
     m.sent_ms = sql::int_at(rows, r, sql::kReceivedSent);
     m.first_receive_ms = sql::int_at(rows, r, sql::kReceivedFirstReceive);
+    if (fifo) m.sequence_number = sequence_number_text(seq);
     out.push_back(std::move(m));
   }
   return out;
@@ -184,6 +200,146 @@ void receive_with_redrive(PgEngine& engine, std::shared_ptr<RedriveReceive> r, D
   });
 }
 
+// --- FIFO (sections 6.6, 6.7) ---------------------------------------------
+
+// A receive on a FIFO queue, across its transaction's two round trips.
+struct FifoReceive {
+  ReceiveAsk ask;
+  PgParam now_param;
+  std::string source_arn;
+  std::string dead_letter_queue;  // its name; "" without a RedrivePolicy
+  int max_receive_count = 0;
+  // Decided in the first round trip:
+  int64_t now = 0;
+  int64_t dead_letter_queue_id = 0;  // 0: nothing is moved
+  std::vector<int64_t> take, dead, dead_sent_ms, touched;
+  std::vector<std::string> dead_system, touched_groups, dead_groups;
+  std::vector<std::string> groups;  // looked at: those taken from first, in take order
+  std::optional<QueryResult> taken;
+
+  void restart() {
+    now = 0;
+    dead_letter_queue_id = 0;
+    for (auto* v : {&take, &dead, &dead_sent_ms, &touched}) v->clear();
+    for (auto* v : {&dead_system, &touched_groups, &dead_groups, &groups}) v->clear();
+    taken.reset();
+  }
+};
+
+// One message of a group's run: taken, or moved to the dead-letter queue.
+void take_or_move(FifoReceive& r, const QueryResult& picked, int row, const std::string& group) {
+  enum : int { kSeq = 2, kCount = 4, kSent = 5, kId = 6, kSystem = 7 };
+  const int64_t seq = sql::int_at(picked, row, kSeq);
+  r.touched.push_back(seq);
+  r.touched_groups.push_back(group);
+  const auto receive_count = static_cast<uint32_t>(sql::int_at(picked, row, kCount));
+  if (r.dead_letter_queue_id == 0 || !redrives_on_receive(receive_count, r.max_receive_count)) {
+    r.take.push_back(seq);
+    return;
+  }
+  DeadLetteredMessage moved =
+      dead_lettered(decode_system_attributes(picked.text(row, kSystem)), sql::int_at(picked, row, kSent), true,
+                    r.source_arn, std::string(picked.text(row, kId)), r.now);
+  r.dead.push_back(seq);
+  r.dead_sent_ms.push_back(moved.sent_ms);
+  r.dead_system.push_back(encode_system_attributes(moved.system_attributes));
+  if (std::find(r.dead_groups.begin(), r.dead_groups.end(), group) == r.dead_groups.end())
+    r.dead_groups.push_back(group);
+}
+
+// The picked rows (kFifoPick: groups in turn order, each group's first
+// messages by seq): per group, its receivable run (fifo_receivable_run),
+// capped by what the receive still wants.
+void decide_fifo(FifoReceive& r, const QueryResult& picked) {
+  std::vector<std::string> idle;  // looked at, nothing taken: settled after the others
+  std::vector<int> rows;
+  for (int row = 0; row < picked.rows();) {
+    r.now = sql::int_at(picked, row, 0);
+    const std::string group(picked.text(row, 1));
+    rows.clear();
+    for (; row < picked.rows() && picked.text(row, 1) == group; ++row) {
+      if (!picked.is_null(row, 2)) rows.push_back(row);
+    }
+    const size_t wanted = static_cast<size_t>(r.ask.max_messages) - r.take.size() - r.dead.size();
+    const size_t run = fifo_receivable_run(rows.begin(), rows.end(), wanted,
+                                           [&](int m) { return sql::int_at(picked, m, 3) <= r.now; });
+    for (size_t i = 0; i < run; ++i) take_or_move(r, picked, rows[i], group);
+    (run > 0 ? r.groups : idle).push_back(group);
+  }
+  for (auto& group : idle) r.groups.push_back(std::move(group));
+}
+
+// The second round trip: take, move (a FIFO dead-letter queue's groups
+// locked, sorted, and settled), settle the groups looked at, COMMIT.
+void take_and_settle(const std::shared_ptr<FifoReceive>& r, const std::shared_ptr<Tx>& tx) {
+  std::vector<Statement> statements;
+  const std::string queue_id = std::to_string(r->ask.queue_id);
+  const std::string now = std::to_string(r->now);
+  if (!r->take.empty()) {
+    statements.push_back(
+        sql::statement(sql::kTakePicked, {queue_id, now, std::to_string(r->ask.vt_ms), sql::bigint_array(r->take)}));
+  }
+  if (!r->dead.empty()) {
+    std::sort(r->dead_groups.begin(), r->dead_groups.end());
+    const std::string dlq_id = std::to_string(r->dead_letter_queue_id);
+    const std::vector<std::string_view> dead_groups(r->dead_groups.begin(), r->dead_groups.end());
+    const std::vector<std::string_view> system(r->dead_system.begin(), r->dead_system.end());
+    statements.push_back(sql::statement(sql::kFifoLockGroups, {dlq_id, sql::text_array(dead_groups)}));
+    statements.push_back(
+        sql::statement(sql::kMoveToDeadLetterQueue, {queue_id, dlq_id, now, sql::bigint_array(r->dead),
+                                                     sql::bigint_array(r->dead_sent_ms), sql::text_array(system)}));
+    // Only groups that were empty are settled there; their first message is
+    // one moved now, inside any retention period.
+    statements.push_back(sql::statement(sql::kFifoSettleGroups, {now, dlq_id, std::to_string(kMaxRetentionMs),
+                                                                 sql::text_array(dead_groups), "{}", "{}"}));
+  }
+  if (!r->groups.empty()) {
+    const std::vector<std::string_view> groups(r->groups.begin(), r->groups.end());
+    const std::vector<std::string_view> touched_groups(r->touched_groups.begin(), r->touched_groups.end());
+    statements.push_back(sql::statement(sql::kFifoSettleGroups,
+                                        {now, queue_id, std::to_string(r->ask.retention_ms), sql::text_array(groups),
+                                         sql::bigint_array(r->touched), sql::text_array(touched_groups)}));
+  }
+  if (statements.empty()) return tx->commit();
+  tx->commit_with(std::move(statements), [r](std::vector<QueryResult>& results) {
+    if (!r->take.empty()) r->taken = std::move(results.front());
+  });
+}
+
+void receive_fifo(PgEngine& engine, std::shared_ptr<FifoReceive> r, Done<Result<Received>> done) {
+  auto body = [&engine, r](std::shared_ptr<Tx> tx) {
+    r->restart();
+    std::vector<Statement> first;
+    first.push_back(
+        sql::statement(sql::kFifoPick, {r->now_param, std::to_string(r->ask.queue_id),
+                                        std::to_string(r->ask.retention_ms), std::to_string(r->ask.max_messages)}));
+    if (!r->dead_letter_queue.empty()) {
+      first.push_back(sql::statement(sql::kFindDeadLetterQueue,
+                                     {engine.options().account_id, engine.options().region, r->dead_letter_queue}));
+    }
+    tx->step(std::move(first), [r, tx](std::vector<QueryResult>& results) {
+      if (results.size() > 1 && results[1].rows() > 0 && results[1].text(0, 1) == "t") {
+        r->dead_letter_queue_id = sql::int_at(results[1], 0, 0);
+      }
+      decide_fifo(*r, results[0]);
+      take_and_settle(r, tx);
+    });
+  };
+  run_transaction(engine.pool(), std::move(body), [&engine, r, done = std::move(done)](Status finished) {
+    if (!finished) return done(finished.error());
+    Received out;
+    if (r->taken) out = received_from(*r->taken, r->ask.queue_id, engine.receipt_secret(), true, &r->take);
+    if (!r->dead.empty()) {
+      engine.notify_available(r->dead_letter_queue);
+      QueueActivity moved;
+      moved.moved_to_dead_letter = r->dead.size();
+      engine.count_activity(r->ask.queue_id, moved);
+    }
+    settle_taken(engine, r->ask, out.size(), r->now);
+    done(std::move(out));
+  });
+}
+
 }  // namespace
 
 void PgEngine::async_receive_messages(const std::string& queue_name, int max_messages,
@@ -194,10 +350,6 @@ void PgEngine::async_receive_messages(const std::string& queue_name, int max_mes
                           done = std::move(done)](Result<PgQueue> found) mutable {
     if (!found) return done(found.error());
     const PgQueue& q = found.value();
-    if (q.fifo) {
-      return done(make_error(ErrorCode::UnsupportedOperation,
-                             "ReceiveMessage on FIFO queues is not yet implemented on PostgreSQL."));
-    }
     ReceiveAsk ask;
     ask.queue_id = q.id;
     ask.queue_name = q.name;
@@ -209,6 +361,17 @@ void PgEngine::async_receive_messages(const std::string& queue_name, int max_mes
     auto dead_letter_queue =
         policy ? queue_name_from_arn(policy->dead_letter_target_arn, options().region, options().account_id)
                : std::nullopt;
+    if (q.fifo) {
+      auto r = std::make_shared<FifoReceive>();
+      r->ask = std::move(ask);
+      r->now_param = now_param();
+      if (dead_letter_queue) {
+        r->source_arn = queue_arn(options().region, options().account_id, q.name);
+        r->dead_letter_queue = std::move(*dead_letter_queue);
+        r->max_receive_count = policy->max_receive_count;
+      }
+      return receive_fifo(*this, std::move(r), std::move(done));
+    }
     if (!dead_letter_queue) return receive_at_once(*this, ask, q.has_groups, std::move(done));
     auto r = std::make_shared<RedriveReceive>();
     r->ask = std::move(ask);

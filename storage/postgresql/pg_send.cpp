@@ -2,8 +2,10 @@
 // 6.2): the neutral rules in C++ (storage/message_rules.h), then one
 // pipeline, one implicit transaction: the messages' INSERT (one statement
 // per 10 messages) and, for fair queues, the groups' rows. Answered only
-// after it committed. FIFO sends (6.3) are not built yet.
+// after it committed. FIFO sends (6.3): the groups locked, the
+// deduplication keys claimed by the INSERT itself, the groups settled.
 #include <algorithm>
+#include <optional>
 
 #include "common/ids.h"
 #include "storage/message_rules.h"
@@ -23,10 +25,6 @@ struct Staged {
   int64_t delay_ms;
   std::string group_id;
 };
-
-SqsError fifo_not_built(const std::string& what) {
-  return make_error(ErrorCode::UnsupportedOperation, what + " on FIFO queues is not yet implemented on PostgreSQL.");
-}
 
 // The INSERT statements of the staged messages, at most kMaxSendRows each;
 // the messages' texts are moved into the parameters.
@@ -119,6 +117,141 @@ void send_standard(PgEngine& engine, const PgQueue& queue, std::vector<NewMessag
       });
 }
 
+// --- FIFO (section 6.3) ---------------------------------------------------
+
+// A valid FIFO message of the send: where its answer goes, its
+// deduplication key and, when an earlier entry of the same batch has that
+// key, that entry (its answer is this one's too).
+struct FifoStaged {
+  size_t result;
+  std::string key;
+  std::string group_id;
+  std::optional<size_t> same_as;
+};
+
+// The INSERT statements of the staged messages whose key is new in the
+// batch, at most kMaxSendRows each.
+void add_fifo_inserts(PgEngine& engine, const PgQueue& queue, const PgParam& now, int64_t delay_ms,
+                      std::vector<NewMessage>& messages, const std::vector<FifoStaged>& staged,
+                      const SendResults& results, std::vector<Statement>& out) {
+  std::vector<const FifoStaged*> rows_of;
+  for (const FifoStaged& s : staged) {
+    if (!s.same_as) rows_of.push_back(&s);
+  }
+  const std::string window = std::to_string(engine.options().dedup_window_ms);
+  const std::string delay = std::to_string(delay_ms);
+  for (size_t first = 0; first < rows_of.size(); first += sql::kMaxSendRows) {
+    const size_t rows = std::min(sql::kMaxSendRows, rows_of.size() - first);
+    std::vector<PgParam> params;
+    params.reserve(3 + rows * sql::kFifoSendColumns);
+    params.push_back(now);
+    params.push_back(std::to_string(queue.id));
+    params.push_back(window);
+    for (size_t i = first; i < first + rows; ++i) {
+      const FifoStaged& s = *rows_of[i];
+      NewMessage& m = messages[s.result];
+      SystemAttributes system;
+      system.aws_trace_header = std::move(m.aws_trace_header);
+      system.message_deduplication_id = std::move(m.deduplication_id);
+      system.message_group_id = s.group_id;
+      params.push_back(results[s.result]->message_id);
+      params.push_back(s.group_id);
+      params.push_back(s.key);
+      params.push_back(delay);
+      params.push_back(std::move(m.body));
+      params.push_back(std::move(m.body_md5));
+      params.push_back(std::move(m.message_attributes));
+      params.push_back(encode_system_attributes(system));
+    }
+    out.push_back(sql::statement(sql::send_fifo(rows), std::move(params)));
+  }
+}
+
+// After COMMIT: each entry answers the message its key stands for (its own
+// when it was stored, else the original's); the stored ones are announced.
+void settle_fifo(PgEngine& engine, const PgQueue& queue, int64_t delay_ms, const std::vector<FifoStaged>& staged,
+                 const QueryResult& answers, int64_t now, SendResults& results) {
+  size_t stored = 0;
+  for (const FifoStaged& s : staged) {
+    if (s.same_as) {
+      results[s.result] = results[*s.same_as];
+      continue;
+    }
+    for (int row = 0; row < answers.rows(); ++row) {
+      if (answers.text(row, 0) != s.key) continue;
+      SentMessage& sent = *results[s.result];
+      if (answers.text(row, 1) == sent.message_id) ++stored;
+      sent.message_id = answers.text(row, 1);
+      sent.sequence_number = sequence_number_text(static_cast<uint64_t>(sql::int_at(answers, row, 2)));
+      break;
+    }
+  }
+  if (stored == 0) return;
+  if (delay_ms > 0) {
+    engine.notify_deadline(now + delay_ms);
+  } else {
+    engine.notify_available(queue.name);
+  }
+  QueueActivity sent;
+  sent.sent = stored;
+  engine.count_activity(queue.id, sent);
+}
+
+// One pipeline, one transaction: lock the groups (sorted), store the
+// messages whose key was claimed, read what every key stands for, settle
+// the groups that were empty.
+void send_fifo(PgEngine& engine, const PgQueue& queue, std::vector<NewMessage> messages, Engine::SendKind kind,
+               Done<Result<SendResults>> done) {
+  const SendRules rules = send_rules_of(true, queue.attributes, queue.dedup_per_group);
+  if (kind == Engine::SendKind::Batch) {
+    if (auto whole = check_fifo_batch(rules, messages); !whole) return done(whole.error());
+  }
+  SendResults results;
+  results.reserve(messages.size());
+  std::vector<FifoStaged> staged;
+  std::vector<std::string_view> keys, groups;
+  for (auto& message : messages) {
+    if (auto valid = validate_new_message(rules, message); !valid) {
+      results.emplace_back(valid.error());
+      continue;
+    }
+    FifoStaged s{results.size(), deduplication_scope_key(rules, message.group_id, message.deduplication_id),
+                 message.group_id, std::nullopt};
+    for (const FifoStaged& earlier : staged) {
+      if (!earlier.same_as && earlier.key == s.key) s.same_as = earlier.result;
+    }
+    staged.push_back(std::move(s));
+    results.emplace_back(SentMessage{random_uuid(), std::string()});
+  }
+  if (staged.empty()) return done(std::move(results));
+  for (const FifoStaged& s : staged) {
+    if (s.same_as) continue;
+    keys.push_back(s.key);
+    if (std::find(groups.begin(), groups.end(), s.group_id) == groups.end()) groups.push_back(s.group_id);
+  }
+  const std::string settled = sql::text_array(groups);  // in send order: the order they join the turns
+  std::sort(groups.begin(), groups.end());              // the order they are locked in
+  const PgParam now = engine.now_param();
+  const std::string queue_id = std::to_string(queue.id);
+  std::vector<Statement> statements;
+  statements.push_back(sql::statement(sql::kFifoLockGroups, {queue_id, sql::text_array(groups)}));
+  // FIFO queues have no per-message delay: every message takes the queue's.
+  const int64_t delay_ms = effective_delay_ms(rules, messages[staged.front().result]);
+  add_fifo_inserts(engine, queue, now, delay_ms, messages, staged, results, statements);
+  statements.push_back(sql::statement(sql::kFifoDedupAnswers, {queue_id, sql::text_array(keys)}));
+  const std::string retention = std::to_string(attribute_int(queue.attributes, "MessageRetentionPeriod") * 1000);
+  statements.push_back(sql::statement(sql::kFifoSettleGroups, {now, queue_id, retention, settled, "{}", "{}"}));
+  run_statements(engine.pool(), std::move(statements),
+                 [&engine, queue, delay_ms, staged = std::move(staged), results = std::move(results),
+                  done = std::move(done)](Result<std::vector<QueryResult>> answered) mutable {
+                   if (!answered) return done(answered.error());
+                   const auto& all = *answered;
+                   settle_fifo(engine, queue, delay_ms, staged, all[all.size() - 2], sql::int_at(all[1], 0, 0),
+                               results);
+                   done(std::move(results));
+                 });
+}
+
 }  // namespace
 
 void PgEngine::async_send_messages(const std::string& queue_name, std::vector<NewMessage> messages, SendKind kind,
@@ -126,7 +259,7 @@ void PgEngine::async_send_messages(const std::string& queue_name, std::vector<Ne
   find_queue(queue_name,
              [this, messages = std::move(messages), kind, done = std::move(done)](Result<PgQueue> found) mutable {
                if (!found) return done(found.error());
-               if (found->fifo) return done(fifo_not_built("SendMessage"));
+               if (found->fifo) return send_fifo(*this, found.value(), std::move(messages), kind, std::move(done));
                send_standard(*this, found.value(), std::move(messages), kind, std::move(done));
              });
 }

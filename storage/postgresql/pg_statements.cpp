@@ -28,14 +28,48 @@ std::string send_standard_text(size_t rows) {
   return text;
 }
 
+// send_fifo_<rows>: $1 clock override, $2 queue id, $3 deduplication
+// window, then per row message id, group id, deduplication key, delay, body,
+// body MD5, message attributes, system attributes (section 6.3). Each row
+// draws its seq in VALUES order, claims its key (a live key is not claimed:
+// the INSERT waits for an uncommitted claim of another sender, then finds
+// it live, or takes it over when that sender rolled back; an expired one is
+// taken over), and only rows whose key was claimed are stored. Answers the
+// transaction's `now`. The batch's keys are distinct (decided in C++).
+std::string send_fifo_text(size_t rows) {
+  std::string text =
+      "WITH clock AS (SELECT now_ms($1::bigint) AS now), "
+      "v AS (SELECT v.*, nextval('message_seq') AS seq FROM (VALUES ";
+  for (size_t row = 0; row < rows; ++row) {
+    const size_t first = 4 + row * kFifoSendColumns;
+    auto p = [&](size_t column) { return "$" + std::to_string(first + column); };
+    if (row > 0) text += ", ";
+    text += "(" + p(0) + "::uuid, " + p(1) + "::text, " + p(2) + "::text, " + p(3) + "::bigint, " + p(4) + "::text, " +
+            p(5) + "::text, " + p(6) + "::text, " + p(7) + "::text)";
+  }
+  text +=
+      ") AS v (id, grp, dkey, delay, body, md5, attrs, sys)), "
+      "claimed AS (INSERT INTO dedup (queue_id, dedup_key, message_id, seq, expires_ms) "
+      "SELECT $2::bigint, v.dkey, v.id, v.seq, clock.now + $3::bigint FROM v, clock "
+      "ON CONFLICT (queue_id, dedup_key) DO UPDATE SET message_id = excluded.message_id, seq = excluded.seq, "
+      "expires_ms = excluded.expires_ms WHERE dedup.expires_ms <= excluded.expires_ms - $3::bigint RETURNING seq), "
+      "stored AS (INSERT INTO messages (queue_id, seq, message_id, group_id, visible_at_ms, sent_ms, body, "
+      "body_md5, message_attributes, system_attributes) "
+      "SELECT $2::bigint, v.seq, v.id, v.grp, clock.now + v.delay, clock.now, v.body, v.md5, v.attrs, v.sys "
+      "FROM v, clock WHERE v.seq IN (SELECT seq FROM claimed)) "
+      "SELECT now FROM clock";
+  return text;
+}
+
+// One prepared statement per batch size.
 struct SendStatements {
   std::array<std::string, kMaxSendRows> names;
   std::array<std::string, kMaxSendRows> texts;
   std::array<NamedSql, kMaxSendRows> named;
-  SendStatements() {
+  SendStatements(const char* prefix, std::string (*text_of)(size_t rows)) {
     for (size_t i = 0; i < kMaxSendRows; ++i) {
-      names[i] = "send_standard_" + std::to_string(i + 1);
-      texts[i] = send_standard_text(i + 1);
+      names[i] = prefix + std::to_string(i + 1);
+      texts[i] = text_of(i + 1);
       named[i] = NamedSql{names[i].c_str(), texts[i].c_str()};
     }
   }
@@ -56,9 +90,94 @@ struct SendStatements {
 }  // namespace
 
 const NamedSql& send_standard(size_t rows) {
-  static const SendStatements statements;
+  static const SendStatements statements("send_standard_", send_standard_text);
   return statements.named.at(rows - 1);
 }
+
+const NamedSql& send_fifo(size_t rows) {
+  static const SendStatements statements("send_fifo_", send_fifo_text);
+  return statements.named.at(rows - 1);
+}
+
+// $1 queue id, $2 group ids (text[], sorted): locks the groups' rows in
+// that order, creating missing ones empty. PostgreSQL locks a conflicting
+// row even when the DO UPDATE's WHERE is false, so every sender to a group
+// waits here for the one before it (FIFO order of seq: section 6.3).
+const NamedSql kFifoLockGroups = {"fifo_lock_groups",
+                                  "INSERT INTO groups (queue_id, group_id, ready_at_ms, turn) "
+                                  "SELECT $1::bigint, g, NULL, 0 FROM unnest($2::text[]) AS g ORDER BY g "
+                                  "ON CONFLICT (queue_id, group_id) DO UPDATE SET turn = groups.turn WHERE false"};
+
+// $1 queue id, $2 deduplication keys (text[]): the message each key
+// stands for. A new statement: it sees the claims of senders committed
+// while this send waited on them.
+const NamedSql kFifoDedupAnswers = {"fifo_dedup_answers",
+                                    "SELECT dedup_key, message_id, seq FROM dedup "
+                                    "WHERE queue_id = $1::bigint AND dedup_key = ANY ($2::text[])"};
+
+// $1 clock override, $2 queue id, $3 retention, $4 groups (text[], in the
+// order they join the back), $5 seqs whose message was taken, deleted,
+// moved or changed, $6 their groups. Each group, locked by the caller, is
+// settled (section 6.6) when it was empty or is now, or when a message at
+// or before its first (unexpired) one was touched: its first message or
+// that message's visibility changed. Other groups keep their place. A group
+// receivable now joins the back in the order of $4; one whose first
+// message becomes visible later takes that message's seq as its turn, so
+// groups whose first messages become visible at the same ms take turns in
+// send order (as RocksDB promotes them).
+const NamedSql kFifoSettleGroups = {
+    "fifo_settle_groups",
+    "WITH clock AS (SELECT now_ms($1::bigint) AS now), "
+    "touched AS (SELECT grp, min(seq) AS seq FROM unnest($5::bigint[], $6::text[]) AS t (seq, grp) GROUP BY grp), "
+    "firsts AS (SELECT o.grp, o.pos, x.seq, x.visible_at_ms, t.seq AS touched FROM unnest($4::text[]) "
+    "WITH ORDINALITY AS o (grp, pos) LEFT JOIN touched t ON t.grp = o.grp LEFT JOIN LATERAL ("
+    "SELECT m.seq, m.visible_at_ms FROM messages m WHERE m.queue_id = $2::bigint AND m.group_id = o.grp "
+    "AND m.group_id <> '' AND m.sent_ms > (SELECT now FROM clock) - $3::bigint ORDER BY m.seq LIMIT 1) x ON true), "
+    "base AS (SELECT nextval('turn_seq') * 1024 AS turn) "
+    "UPDATE groups g SET ready_at_ms = CASE WHEN f.seq IS NULL THEN NULL "
+    "ELSE greatest(f.visible_at_ms, c.now) END, "
+    "turn = CASE WHEN f.visible_at_ms > c.now THEN f.seq ELSE base.turn + f.pos END "
+    "FROM firsts f, clock c, base WHERE g.queue_id = $2::bigint AND g.group_id = f.grp "
+    "AND (g.ready_at_ms IS NULL OR f.seq IS NULL OR f.seq >= f.touched)"};
+
+// $1 clock override, $2 queue id, $3 retention, $4 max messages: up to $4
+// receivable groups in turn order, their rows locked (SKIP LOCKED: a group
+// another receive or a sender holds is passed over), each with its first
+// $4 unexpired messages by seq (none: a group to settle). Columns: now,
+// group, seq, visible_at, receive count, sent, message id, system attributes.
+const NamedSql kFifoPick = {
+    "fifo_pick",
+    "WITH clock AS (SELECT now_ms($1::bigint) AS now), "
+    "turns AS (SELECT g.group_id, g.ready_at_ms, g.turn FROM groups g WHERE g.queue_id = $2::bigint "
+    "AND g.ready_at_ms <= (SELECT now FROM clock) ORDER BY g.ready_at_ms, g.turn LIMIT $4::int "
+    "FOR UPDATE SKIP LOCKED) "
+    "SELECT (SELECT now FROM clock), t.group_id, x.seq, x.visible_at_ms, x.receive_count, x.sent_ms, x.message_id, "
+    "x.system_attributes FROM turns t LEFT JOIN LATERAL ("
+    "SELECT m.seq, m.visible_at_ms, m.receive_count, m.sent_ms, m.message_id, m.system_attributes FROM messages m "
+    "WHERE m.queue_id = $2::bigint AND m.group_id = t.group_id AND m.group_id <> '' "
+    "AND m.sent_ms > (SELECT now FROM clock) - $3::bigint ORDER BY m.seq LIMIT $4::int) x ON true "
+    "ORDER BY t.ready_at_ms, t.turn, x.seq"};
+
+// $1 queue id, $2 seqs: locks the groups of those messages, in group order
+// (a message's group never changes, so these are the right rows).
+const NamedSql kFifoLockHandled = {
+    "fifo_lock_handled",
+    "SELECT g.group_id FROM groups g WHERE g.queue_id = $1::bigint AND g.group_id IN ("
+    "SELECT m.group_id FROM messages m WHERE m.queue_id = $1::bigint AND m.seq = ANY ($2::bigint[])) "
+    "ORDER BY g.group_id FOR UPDATE OF g"};
+
+// $1 clock override, $2 queue id, $3 seqs, $4 retention: what the handle
+// rules need of each message that exists (after kFifoLockHandled). Columns:
+// now, seq, group, receive count, in flight.
+const NamedSql kFifoHandled = {"fifo_handled",
+                               "SELECT c.now, m.seq, m.group_id, m.receive_count, m.flight AND m.visible_at_ms > c.now "
+                               "FROM messages m, (SELECT now_ms($1::bigint) AS now) c WHERE m.queue_id = $2::bigint "
+                               "AND m.seq = ANY ($3::bigint[]) AND m.sent_ms > c.now - $4::bigint FOR UPDATE OF m"};
+
+// $1 queue id, $2 seqs: deletes them, answering each one's seq and group.
+const NamedSql kDeleteFifo = {
+    "delete_fifo",
+    "DELETE FROM messages WHERE queue_id = $1::bigint AND seq = ANY ($2::bigint[]) RETURNING seq, group_id"};
 
 // $1 queue id, $2 group ids (text[]). New groups join the back of the
 // turns (turn_seq * 64: receives order up to 63 groups after one value).

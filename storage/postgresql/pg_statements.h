@@ -63,6 +63,21 @@ extern const NamedSql kChangeVisibility;
 extern const NamedSql kPeek;
 extern const NamedSql kDeletePeeked;
 
+// FIFO queues (sections 6.3, 6.6, 6.9, 6.10). Every transaction that
+// changes a group's first message holds the group's row lock and then
+// settles the group (kFifoSettleGroups): `ready_at_ms` NULL when it has no
+// message, else when its first message is visible (at the earliest now),
+// with a fresh turn.
+inline constexpr size_t kFifoSendColumns = 8;  // per row: id, group, dedup key, delay, body, md5, attributes, system
+const NamedSql& send_fifo(size_t rows);
+extern const NamedSql kFifoLockGroups;
+extern const NamedSql kFifoDedupAnswers;
+extern const NamedSql kFifoSettleGroups;
+extern const NamedSql kFifoPick;
+extern const NamedSql kFifoLockHandled;
+extern const NamedSql kFifoHandled;
+extern const NamedSql kDeleteFifo;
+
 // Time-driven work of one (account, region) (section 7.4): expired
 // messages swept from the front of each standard queue, then per queue
 // whether messages became visible since the last look and when it next has
