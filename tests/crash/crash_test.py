@@ -57,6 +57,7 @@ RETRY_LIMIT = 30.0           # seconds one logical operation is retried before g
 MAX_ATTEMPTS = 2000          # ... and attempts (every retry loop is bounded by both)
 MAX_LOOPS = 10_000_000       # iterations of a worker's main loop (besides the run's deadline)
 BACKOFF_MIN, BACKOFF_MAX = 0.02, 0.3
+CROSS_NODE_SHARE = 0.25      # with several nodes: requests a worker sends to a node not its own
 
 # Server lifecycle
 START_TIMEOUT = 20.0
@@ -96,15 +97,18 @@ class Fatal(Exception):
 
 
 class Server:
-    """One wharf process at a time on a fixed port and data dir."""
+    """One wharf process at a time on a fixed port and data dir (or, with
+    `pg_url`, on a PostgreSQL database shared with other nodes)."""
 
-    def __init__(self, binary, run_dir, port, extra_args, ledger):
+    def __init__(self, binary, run_dir, port, extra_args, ledger, name="", pg_url=None):
         self.binary = binary
         self.run_dir = run_dir
         self.data_dir = os.path.join(run_dir, "data")
         self.port = port
         self.extra_args = list(extra_args)
         self.ledger = ledger
+        self.name = name          # "" for the only node; else it names the logs and events
+        self.pg_url = pg_url
         self.proc = None
         self.starts = 0
         self.log_path = None
@@ -114,15 +118,18 @@ class Server:
     def endpoint(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def _first_line(self):
+    def label(self):
+        return f"{self.name} " if self.name else ""
+
+    def _listening(self):
+        """The log's first lines say "listening on" (a PostgreSQL node may
+        log a warning or two before it)."""
         try:
             with open(self.log_path, "rb") as f:
-                data = f.read(4096)
+                data = f.read(8192)
         except FileNotFoundError:
-            return None
-        if b"\n" not in data:
-            return None
-        return data.split(b"\n", 1)[0].decode("utf-8", "replace")
+            return False
+        return any(b"listening on" in line for line in data.split(b"\n")[:-1])
 
     def log_tail(self, n=3000):
         try:
@@ -136,20 +143,26 @@ class Server:
         t_begin = now()
         for attempt in range(BIND_RETRIES):
             self.starts += 1
-            self.log_path = os.path.join(self.run_dir, f"wharf.start{self.starts:04d}.log")
-            args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
-                    "--data-dir", self.data_dir] + self.extra_args
+            tag = f"{self.name}." if self.name else ""
+            self.log_path = os.path.join(self.run_dir, f"wharf.{tag}start{self.starts:04d}.log")
+            args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+            env = None
+            if self.pg_url:
+                args += ["--storage", "postgresql", "--postgres-schema", "wharf"]
+                env = dict(os.environ, WHARF_POSTGRES_URL=self.pg_url)   # not on the command line
+            else:
+                args += ["--data-dir", self.data_dir]
+            args += self.extra_args
             with open(self.log_path, "wb") as log:
                 self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, preexec_fn=_set_pdeathsig,
-                                             close_fds=True)
+                                             close_fds=True, env=env)
             deadline = time.monotonic() + START_TIMEOUT
             for _ in range(int(START_TIMEOUT / 0.005) + 1000):
-                line = self._first_line()
-                if line is not None and "listening on" in line:
+                if self._listening():
                     took = now() - t_begin
                     self.start_times.append(took)
-                    self.ledger.server_event("start", f"pid {self.proc.pid} listening "
+                    self.ledger.server_event("start", f"{self.label()}pid {self.proc.pid} listening "
                                              f"(start #{self.starts}, {took * 1000:.0f} ms)")
                     return
                 rc = self.proc.poll()
@@ -180,7 +193,7 @@ class Server:
             pass
         rc = self.proc.wait(timeout=10)
         self.proc = None
-        self.ledger.server_event("kill", f"SIGKILL pid {pid} ({reason}), rc {rc}")
+        self.ledger.server_event("kill", f"{self.label()}SIGKILL pid {pid} ({reason}), rc {rc}")
 
     def stop(self):
         """SIGTERM and wait; returns the exit code."""
@@ -196,7 +209,7 @@ class Server:
             self.proc = None
             raise Fatal(f"wharf pid {pid} did not exit within {STOP_TIMEOUT}s of SIGTERM")
         self.proc = None
-        self.ledger.server_event("stop", f"SIGTERM pid {pid}, rc {rc}")
+        self.ledger.server_event("stop", f"{self.label()}SIGTERM pid {pid}, rc {rc}")
         return rc
 
     def running(self):
@@ -331,6 +344,23 @@ def make_client(endpoint, read_timeout):
     return c
 
 
+class NodeSpread:
+    """A worker's clients of several nodes: each request goes to its home
+    node, or (CROSS_NODE_SHARE) to another one, so a message received on one
+    node is often deleted or changed through another. The choice comes from
+    the worker's own seeded rng."""
+
+    def __init__(self, clients, rng):
+        self.clients = clients     # the home node's first
+        self.rng = rng
+
+    def __getattr__(self, name):
+        c = self.clients[0]
+        if self.rng.random() < CROSS_NODE_SHARE:
+            c = self.rng.choice(self.clients[1:])
+        return getattr(c, name)
+
+
 def call(fn, **kw):
     """One request, no retry. Returns (ok, response, t0, t1, error). An error
     is 'Code/HTTP' for an answer from the server, else the exception's type
@@ -353,10 +383,10 @@ def answered(err):
 
 
 class Ctx:
-    def __init__(self, args, ledger, server):
+    def __init__(self, args, ledger, servers):
         self.args = args
         self.ledger = ledger
-        self.server = server
+        self.servers = servers    # one node, or (PostgreSQL) several on one database
         self.stop_producers = threading.Event()
         self.drain = threading.Event()
         self.stop_consumers = threading.Event()
@@ -749,11 +779,26 @@ def kill_schedule(args):
     return [(u * scale, d * scale) for u, d in plan]
 
 
+def kill_targets(args, servers):
+    """Which nodes each kill of the plan takes down, from the seed: with
+    several nodes, one of them (85%) or all at once (15%)."""
+    if len(servers) == 1:
+        return [servers] * args.kills
+    rng = random.Random(f"{args.seed}/chaos-nodes")
+    return [servers if rng.random() < 0.15 else [rng.choice(servers)] for _ in range(args.kills)]
+
+
+def check_running(servers):
+    for srv in servers:
+        if not srv.running():
+            raise Fatal(f"wharf {srv.label()}died on its own (not killed by the test); log:\n{srv.log_tail()}")
+
+
 def chaos(ctx, plan):
     """Runs in the main thread: PR_SET_PDEATHSIG fires when the *thread* that
     started the server ends, so servers are only ever started by the main
     thread, which lives until the end of the run."""
-    srv = ctx.server
+    targets = kill_targets(ctx.args, ctx.servers)
     for i, (up, down) in enumerate(plan):
         until = time.monotonic() + up
         for _ in range(int(up / 0.001) + 100):
@@ -761,12 +806,13 @@ def chaos(ctx, plan):
                 break
             if not ctx.alive():
                 return
-            if not srv.running():
-                raise Fatal(f"wharf died on its own (not killed by the test); log:\n{srv.log_tail()}")
+            check_running(ctx.servers)
             time.sleep(min(0.01, max(0, until - time.monotonic())))
-        srv.kill(reason=f"chaos kill {i + 1}/{len(plan)}")
+        for srv in targets[i]:
+            srv.kill(reason=f"chaos kill {i + 1}/{len(plan)}")
         time.sleep(down)
-        srv.start()
+        for srv in targets[i]:
+            srv.start()
 
 
 # ---------------------------------------------------------------------------
@@ -1316,6 +1362,66 @@ def self_test():
 # one run
 
 
+PG_CLUSTER_SH = os.path.join(REPO, "tests", "pg", "cluster.sh")
+
+
+class PgCluster:
+    """A throwaway PostgreSQL (tests/pg/cluster.sh) in its own directory. Only
+    wharf nodes are killed, never the database, so the cluster runs with
+    fsync=off: a write it acknowledged survives every kill of this test."""
+
+    def __init__(self):
+        # short: the Unix socket's path must fit in 107 bytes
+        self.dir = tempfile.mkdtemp(prefix="pgc-", dir="/tmp")
+        os.chmod(self.dir, 0o755)
+        self.url = None
+
+    def start(self):
+        """The database's URL; None and why when PostgreSQL is not installed."""
+        env = dict(os.environ, WHARF_TEST_POSTGRES_SETTINGS="fsync=off")
+        out = subprocess.run([PG_CLUSTER_SH, "start", self.dir], capture_output=True, text=True,
+                             timeout=120, env=env)
+        if out.returncode == 3:
+            return None, out.stderr.strip() or "PostgreSQL is not installed"
+        if out.returncode != 0:
+            raise Fatal(f"tests/pg/cluster.sh start failed ({out.returncode}): {out.stderr}")
+        lines = [ln for ln in out.stdout.splitlines() if ln.startswith("WHARF_TEST_POSTGRES_URL=")]
+        self.url = lines[-1].split("=", 1)[1]
+        return self.url, None
+
+    def stop(self):
+        if self.url:
+            subprocess.run([PG_CLUSTER_SH, "stop", self.dir], capture_output=True, timeout=120)
+            self.url = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_postgresql_variant(args, binary):
+    """Two (--pg-nodes) wharf nodes on one throwaway PostgreSQL; None when
+    PostgreSQL or the PostgreSQL build of wharf is missing (skipped)."""
+    try:
+        out = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=10).stdout
+    except Exception:
+        out = ""
+    if "--postgres-url" not in out:
+        print("\n=== variant postgresql: SKIPPED: this wharf has no --storage postgresql "
+              "(build with -DWHARF_POSTGRESQL=ON) ===", flush=True)
+        return None
+    cluster = PgCluster()
+    try:
+        try:
+            url, why = cluster.start()
+        except (Fatal, subprocess.TimeoutExpired) as e:
+            print(f"\n=== variant postgresql: FAIL: no database: {e} ===", flush=True)
+            return False
+        if url is None:
+            print(f"\n=== variant postgresql: SKIPPED: {why} ===", flush=True)
+            return None
+        return run_variant(args, binary, "postgresql", [], pg_url=url, nodes=args.pg_nodes)
+    finally:
+        cluster.stop()
+
+
 def supports_durability(binary):
     try:
         out = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=10).stdout
@@ -1324,36 +1430,53 @@ def supports_durability(binary):
     return "--durability" in out
 
 
-def run_variant(args, binary, variant, extra_args):
+def run_variant(args, binary, variant, extra_args, pg_url=None, nodes=1):
+    """One run. With pg_url: `nodes` wharf nodes on that PostgreSQL database,
+    clients spread over them, and the standard queue only."""
     print(f"\n=== variant {variant}: seed {args.seed}, {args.kills} kills in ~{args.duration:.0f}s, "
-          f"wharf {' '.join(extra_args) or '(default options)'} ===", flush=True)
+          f"wharf {' '.join(extra_args) or '(default options)'}"
+          f"{f', {nodes} nodes on PostgreSQL' if pg_url else ''} ===", flush=True)
     run_dir = tempfile.mkdtemp(prefix=f"wharf-crash-{variant}-")
     led = Ledger()
-    port = free_port()
-    srv = Server(binary, run_dir, port, extra_args, led)
-    ctx = Ctx(args, led, srv)
+    servers = [Server(binary, run_dir, free_port(), extra_args, led,
+                      name=f"node{k}" if nodes > 1 else "", pg_url=pg_url) for k in range(nodes)]
+    srv = servers[0]
+    with_fifo = pg_url is None
+    ctx = Ctx(args, led, servers)
     ctx.hard_deadline = time.monotonic() + args.duration + 2 * RETRY_LIMIT + args.drain_timeout + 60
     t_start = now()
     threads = []
     ok = False
     try:
-        srv.start()
-        print(f"[{now():8.3f}] wharf on {srv.endpoint}, data dir {srv.data_dir}", flush=True)
+        for s_ in servers:
+            s_.start()
+            print(f"[{now():8.3f}] wharf {s_.label()}on {s_.endpoint}, "
+                  f"{'PostgreSQL ' + pg_url if pg_url else 'data dir ' + s_.data_dir}", flush=True)
         admin_client = make_client(srv.endpoint, READ_TIMEOUT_EXTRA + 2)
         vt = str(args.visibility)
         ctx.std_url = admin(ctx, admin_client.create_queue, "CreateQueue", QueueName=STD_QUEUE,
                             Attributes={"VisibilityTimeout": vt})["QueueUrl"]
-        ctx.fifo_url = admin(ctx, admin_client.create_queue, "CreateQueue", QueueName=FIFO_QUEUE,
-                             Attributes={"VisibilityTimeout": vt, "FifoQueue": "true"})["QueueUrl"]
+        if with_fifo:
+            ctx.fifo_url = admin(ctx, admin_client.create_queue, "CreateQueue", QueueName=FIFO_QUEUE,
+                                 Attributes={"VisibilityTimeout": vt, "FifoQueue": "true"})["QueueUrl"]
+        urls = [("std", ctx.std_url)] + ([("fifo", ctx.fifo_url)] if with_fifo else [])
         rt = 2 + READ_TIMEOUT_EXTRA
         roles = ([(std_producer, i) for i in range(args.std_producers)]
-                 + [(fifo_producer, i) for i in range(args.fifo_producers)])
+                 + [(fifo_producer, i) for i in range(args.fifo_producers if with_fifo else 0)])
         consumers = ([(std_consumer, i) for i in range(args.std_consumers)]
-                     + [(fifo_consumer, i) for i in range(args.fifo_consumers)])
-        # clients are made here: botocore's loaders are not meant to be shared while creating
+                     + [(fifo_consumer, i) for i in range(args.fifo_consumers if with_fifo else 0)])
+        # clients are made here: botocore's loaders are not meant to be shared while creating;
+        # with several nodes, the producers and the consumers each go round the nodes (a queue
+        # URL names a queue, not a node: every node serves every queue of the database)
         prod_threads, cons_threads = [], []
-        for fn, i in roles + consumers:
-            cl = make_client(srv.endpoint, rt)
+        for k, (fn, i) in enumerate(roles + consumers):
+            j = k if k < len(roles) else k - len(roles)
+            if len(servers) == 1:
+                cl = make_client(srv.endpoint, rt)
+            else:
+                home = j % len(servers)
+                cl = NodeSpread([make_client(s_.endpoint, rt) for s_ in servers[home:] + servers[:home]],
+                                ctx.rng("node-spread", k))
 
             def body(fn=fn, i=i, cl=cl):
                 try:
@@ -1370,8 +1493,9 @@ def run_variant(args, binary, variant, extra_args):
         chaos(ctx, plan)
         kills = sum(1 for e in led.server_events if e[1] == "kill")
         print(f"[{now():8.3f}] {kills} kills done; stopping producers", flush=True)
-        if not srv.running() and not ctx.abort.is_set():
-            srv.start()
+        for s_ in servers:
+            if not s_.running() and not ctx.abort.is_set():
+                s_.start()
 
         # producers finish their current (retried) send and stop
         ctx.stop_producers.set()
@@ -1388,9 +1512,8 @@ def run_variant(args, binary, variant, extra_args):
         for _ in range(int(args.drain_timeout / 0.3) + 100):
             if ctx.abort.is_set():
                 break
-            if not srv.running():
-                raise Fatal(f"wharf died on its own (not killed by the test); log:\n{srv.log_tail()}")
-            last = (queue_counts(ctx, admin_client, ctx.std_url), queue_counts(ctx, admin_client, ctx.fifo_url))
+            check_running(servers)
+            last = tuple(queue_counts(ctx, admin_client, url) for _, url in urls)
             if all(x == 0 for q in last for x in q):
                 if empty_since is None:
                     empty_since = time.monotonic()
@@ -1400,7 +1523,8 @@ def run_variant(args, binary, variant, extra_args):
                 empty_since = None
             if time.monotonic() > drain_end:
                 ctx.fail(f"queues not empty after {args.drain_timeout}s of draining: "
-                         f"std (visible, in flight, delayed) = {last[0]}, fifo = {last[1]}")
+                         "(visible, in flight, delayed) = "
+                         + ", ".join(f"{q} {c}" for (q, _), c in zip(urls, last)))
                 break
             time.sleep(0.3)
         ctx.stop_consumers.set()
@@ -1408,33 +1532,39 @@ def run_variant(args, binary, variant, extra_args):
             t.join(timeout=RETRY_LIMIT + 15)
             if t.is_alive():
                 ctx.fail(f"{t.name} did not stop")
-        print(f"[{now():8.3f}] drained (std, fifo counts {last}); final kill -9 and restart", flush=True)
+        print(f"[{now():8.3f}] drained ({', '.join(q for q, _ in urls)} counts {last}); "
+              f"final kill -9 and restart", flush=True)
 
-        # the queues stay empty across one more crash
+        # the queues stay empty across one more crash (of every node)
         if not ctx.abort.is_set():
-            srv.kill(reason="final")
-            srv.start()
-            admin_client = make_client(srv.endpoint, READ_TIMEOUT_EXTRA + 2)
-            after = (queue_counts(ctx, admin_client, ctx.std_url), queue_counts(ctx, admin_client, ctx.fifo_url))
+            for s_ in servers:
+                s_.kill(reason="final")
+            for s_ in servers:
+                s_.start()
+            checkers = [make_client(s_.endpoint, READ_TIMEOUT_EXTRA + 2) for s_ in servers]
+            admin_client = checkers[0]
+            after = tuple(queue_counts(ctx, admin_client, url) for _, url in urls)
             end = time.monotonic() + args.visibility + 2.5
             seen = 0
-            for _ in range(200):
+            for n_ in range(200):
                 if time.monotonic() > end:
                     break
-                for q, url in (("std", ctx.std_url), ("fifo", ctx.fifo_url)):
-                    ok_, r, t0, t1, err = call(admin_client.receive_message, QueueUrl=url, MaxNumberOfMessages=10,
+                checker = checkers[n_ % len(checkers)]
+                for q, url in urls:
+                    ok_, r, t0, t1, err = call(checker.receive_message, QueueUrl=url, MaxNumberOfMessages=10,
                                                WaitTimeSeconds=1, VisibilityTimeout=args.visibility,
                                                MessageSystemAttributeNames=["All"])
                     if ok_ and r.get("Messages"):
                         got = led.receive(q, "final-check", t0, t1, args.visibility, r["Messages"])
                         seen += len(got)
-            after2 = (queue_counts(ctx, admin_client, ctx.std_url), queue_counts(ctx, admin_client, ctx.fifo_url))
+            after2 = tuple(queue_counts(ctx, admin_client, url) for _, url in urls)
             if seen or any(x for q in after + after2 for x in q):
                 ctx.fail(f"queues not empty after the final restart: counts {after} then {after2}, "
                          f"{seen} messages received")
-            rc = srv.stop()
-            if rc != 0:
-                ctx.fail(f"wharf exited with {rc} on SIGTERM; log:\n{srv.log_tail()}")
+            for s_ in servers:
+                rc = s_.stop()
+                if rc != 0:
+                    ctx.fail(f"wharf {s_.label()}exited with {rc} on SIGTERM; log:\n{s_.log_tail()}")
         ok = True
     except Fatal as e:
         ctx.fail(str(e))
@@ -1446,15 +1576,18 @@ def run_variant(args, binary, variant, extra_args):
         ctx.stop_consumers.set()
         for t in threads:
             t.join(timeout=5)
-        if srv.running():
-            srv.kill(reason="cleanup")
+        for s_ in servers:
+            if s_.running():
+                s_.kill(reason="cleanup")
 
     elapsed = now() - t_start
     an = Analysis(led, args).run()
     kills = sum(1 for e in led.server_events if e[1] == "kill" and "chaos" in e[2])
     print(f"\n--- results: variant {variant}, seed {args.seed}, {elapsed:.1f}s ---")
-    print(f"  kills (SIGKILL during load): {kills}   restarts: {srv.starts - 1}   "
-          f"longest start: {max(srv.start_times or [0]) * 1000:.0f} ms   "
+    starts = sum(s_.starts for s_ in servers)
+    longest = max([t for s_ in servers for t in s_.start_times] or [0])
+    print(f"  kills (SIGKILL during load): {kills}   restarts: {starts - len(servers)}   "
+          f"longest start: {longest * 1000:.0f} ms   "
           f"starts refused (port busy, retried): {sum(1 for e in led.server_events if e[1] == 'start-retry')}")
     nrecv = sum(1 for _ in {d.rid for d in led.deliveries})
     print(f"  receives answered with messages: {nrecv}   receives failed: {len(led.recv_fail)}")
@@ -1462,7 +1595,7 @@ def run_variant(args, binary, variant, extra_args):
     nda = sum(1 for v in led.deletes.values() for a in v if a["outcome"] == "ok")
     nc = sum(len(v) for v in led.cmvs.values())
     print(f"  delete attempts: {nd} (acknowledged {nda})   change-visibility attempts: {nc}")
-    for q in ("std", "fifo"):
+    for q in ("std", "fifo") if with_fifo else ("std",):
         print(f"  [{q} queue]")
         for k, val in an.counts[q].items():
             print(f"    {k:<60} {val}")
@@ -1518,9 +1651,12 @@ def main():
     p.add_argument("--seed", type=int, default=1, help="seed of the kill schedule and client choices (default 1)")
     p.add_argument("--kills", type=int, default=20, help="SIGKILLs during the load phase (default 20)")
     p.add_argument("--duration", type=float, default=25.0, help="seconds of the load phase (default 25)")
-    p.add_argument("--variants", default="wal,fsync",
+    p.add_argument("--variants", default="wal,fsync,postgresql",
                    help="comma list: 'wal' runs wharf with its default options, 'fsync' adds "
-                        "--durability fsync (skipped if wharf --help does not list --durability)")
+                        "--durability fsync (skipped if wharf --help does not list --durability), "
+                        "'postgresql' runs --pg-nodes nodes with --storage postgresql on one throwaway "
+                        "PostgreSQL, standard queue only (skipped if PostgreSQL is not installed)")
+    p.add_argument("--pg-nodes", type=int, default=2, help="wharf nodes of the postgresql variant (default 2)")
     p.add_argument("--visibility", type=int, default=3, help="visibility timeout of every receive (s)")
     p.add_argument("--margin", type=float, default=0.2, help="clock margin of the timing checks (s)")
     p.add_argument("--pace", type=float, default=0.06, help="max pause between a producer's sends (s)")
@@ -1545,7 +1681,7 @@ def main():
     p.add_argument("--binary", default=os.environ.get("WHARF_BIN") or os.path.join(REPO, "build", "wharf"))
     args = p.parse_args()
 
-    for flag in ("kills", "std_producers", "std_consumers", "fifo_producers", "fifo_consumers",
+    for flag in ("kills", "pg_nodes", "std_producers", "std_consumers", "fifo_producers", "fifo_consumers",
                  "fifo_groups_per_producer"):
         if getattr(args, flag) < 1:
             p.error(f"--{flag.replace('_', '-')} must be at least 1")
@@ -1591,6 +1727,8 @@ def main():
                     results[variant] = None
                     continue
                 results[variant] = run_variant(args, binary, variant, ["--durability", "fsync"])
+            elif variant == "postgresql":
+                results[variant] = run_postgresql_variant(args, binary)
             else:
                 p.error(f"unknown variant {variant!r}")
     except KeyboardInterrupt as e:

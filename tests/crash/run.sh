@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Wharf crash-safety test: producers and consumers over HTTP while wharf is
 # killed with SIGKILL at random (seeded) moments and restarted on the same data
-# dir and port; then every acknowledged send, delete and receive is checked.
+# dir and port (variant postgresql: two nodes on one throwaway PostgreSQL);
+# then every acknowledged send, delete and receive is checked.
 #
-# Usage: tests/crash/run.sh [--seed N] [--kills N] [--duration SECONDS] [--variants wal,fsync] [...]
+# Usage: tests/crash/run.sh [--seed N] [--kills N] [--duration SECONDS] [--variants wal,fsync,postgresql] [...]
 #   (all flags: tests/crash/run.sh --help)
 #   CI form (default): seed 1, 20 kills in a 25 s load phase, per variant.
 #   Long manual form:  tests/crash/run.sh --seed 7 --kills 200 --duration 900
