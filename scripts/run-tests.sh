@@ -30,6 +30,7 @@ run "format: every C++ file as .clang-format says" \
 run "unit tests (Catch2; PostgreSQL's against a real cluster)" ctest --test-dir build --output-on-failure
 run "integration: boto3 JSON + query, AWS CLI, HTTP" tests/integration/run.sh
 run "integration: JavaScript SDK v3 + v2" tests/js/run.sh
+run "PostgreSQL: the Python and JavaScript suites on two nodes of one database" tests/pg/run-suites.sh
 run "browser: web console in chromium (playwright-core)" tests/browser/run.sh
 run "crash safety: 20 SIGKILLs under load, wal and fsync" tests/crash/run.sh
 run "benchmark smoke: every wharf-bench scenario, correctness only" \

@@ -9,6 +9,8 @@ Environment:
   WHARF_COPY_BIN   "0" to run WHARF_BIN in place instead of a private copy
                    (the copy protects a run from the binary being rebuilt)
   WHARF_KEEP_LOGS  "1" to keep data dirs and server logs after the run
+  WHARF_TEST_STORAGE  "postgresql": every server is two PostgreSQL nodes
+                   and clients spread their requests over both (pg_spread.py)
 """
 
 import atexit
@@ -116,12 +118,14 @@ class WharfServer:
         self.log_path = os.path.join(
             private_tmp(), f"{os.path.basename(self.data_dir)}.start{self.starts}.log")
         log = open(self.log_path, "wb")
-        args = [binary, "--port", "0", "--bind", "127.0.0.1",
-                "--data-dir", self.data_dir] + self.extra_args
+        storage, env = ["--data-dir", self.data_dir], None
+        if _pg_spread().enabled():
+            storage, env = _pg_spread().node_arguments(self.data_dir)
+        args = [binary, "--port", "0", "--bind", "127.0.0.1"] + storage + self.extra_args
         try:
             self.proc = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                preexec_fn=_set_pdeathsig, close_fds=True)
+                preexec_fn=_set_pdeathsig, close_fds=True, env=env)
         finally:
             log.close()
         _live_servers.add(self)
@@ -135,6 +139,8 @@ class WharfServer:
                     raise RuntimeError(f"unexpected first line from wharf: {line!r}")
                 self.first_line = line
                 self.port = int(m.group(1))
+                if _pg_spread().enabled():
+                    _pg_spread().start_peer(self)
                 return self
             if self.proc.poll() is not None:
                 rc = self.proc.returncode
@@ -162,6 +168,7 @@ class WharfServer:
     def stop(self, timeout=STOP_TIMEOUT):
         """SIGTERM, then wait (bounded). Returns the exit code. Falls back to
         SIGKILL and raises if the server does not exit in time."""
+        _pg_spread().stop_peer(self)
         if self.proc is None:
             return None
         proc = self.proc
@@ -183,6 +190,7 @@ class WharfServer:
 
     def kill(self):
         """SIGKILL (a crash, as far as the server can tell) and reap."""
+        _pg_spread().stop_peer(self, kill=True)
         if self.proc is None:
             return None
         proc = self.proc
@@ -231,6 +239,12 @@ class WharfServer:
             return data[-n:].decode("utf-8", "replace")
         except Exception:
             return "<no log>"
+
+
+def _pg_spread():
+    """pg_spread (imported late: it imports this module)."""
+    import pg_spread
+    return pg_spread
 
 
 def _cleanup():
@@ -304,6 +318,7 @@ def make_json_client(endpoint, region=REGION):
                             aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_SECRET,
                             config=_client_config(region))
     assert client.meta.service_model.protocol == "json", client.meta.service_model.protocol
+    _pg_spread().spread(client, endpoint)
     return client
 
 
@@ -354,6 +369,7 @@ def make_query_client(endpoint, post_to_queue_url=True, region=REGION):
                     (base.scheme, base.netloc, path, base.query, ""))
             return None
         client.meta.events.register_first("before-send.sqs", to_queue_url)
+    _pg_spread().spread(client, endpoint)
     return client
 
 

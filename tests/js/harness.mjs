@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as v3sdk from '@aws-sdk/client-sqs';
+import * as pgSpread from './pg_spread.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -191,6 +192,7 @@ export class WharfServer {
 /**
  * Starts `wharf --port 0 --bind 127.0.0.1 --data-dir DIR` and waits (bounded)
  * for its "listening on HOST:PORT" line. A fresh temp data dir unless given.
+ * With WHARF_TEST_STORAGE=postgresql: two nodes instead (pg_spread.mjs).
  */
 export async function startServer({ dataDir, bin = WHARF_BIN, startTimeoutMs = 15_000, extraArgs = [], env = {} } = {}) {
   if (!fs.existsSync(bin)) {
@@ -200,7 +202,13 @@ export async function startServer({ dataDir, bin = WHARF_BIN, startTimeoutMs = 1
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wharf-js-'));
     createdDataDirs.add(dataDir); // removed when this test process exits
   }
-  const args = ['--port', '0', '--bind', '127.0.0.1', '--data-dir', dataDir, ...extraArgs];
+  if (pgSpread.enabled()) return pgSpread.startTwoNodes(startProcess, { dataDir, bin, startTimeoutMs, extraArgs, env });
+  return startProcess({ dataDir, bin, startTimeoutMs, args: ['--data-dir', dataDir, ...extraArgs], env });
+}
+
+/** One wharf process with `args` after its port and bind address. */
+async function startProcess({ dataDir, bin, startTimeoutMs, args: storageAndExtra, env }) {
+  const args = ['--port', '0', '--bind', '127.0.0.1', ...storageAndExtra];
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   liveChildren.add(child);
 
@@ -275,21 +283,21 @@ const DUMMY_CREDENTIALS = { accessKeyId: 'x', secretAccessKey: 'x' };
 
 /** @aws-sdk/client-sqs with its md5 middleware on (the default), no retries. */
 export function makeV3Client(endpoint, extra = {}) {
-  return new v3sdk.SQSClient({
+  return pgSpread.spreadV3(new v3sdk.SQSClient({
     endpoint,
     region: REGION,
     credentials: DUMMY_CREDENTIALS,
     maxAttempts: 1,
     requestHandler: { connectionTimeout: 5_000, requestTimeout: 25_000 },
     ...extra,
-  });
+  }), endpoint);
 }
 
 /** aws-sdk 2.1490.0 (query protocol) with computeChecksums on, no retries. */
 export async function makeV2Client(endpoint, extra = {}) {
   process.env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE = '1';
   const { default: AWS } = await import('aws-sdk');
-  return new AWS.SQS({
+  return pgSpread.spreadV2(AWS, new AWS.SQS({
     endpoint,
     region: REGION,
     credentials: new AWS.Credentials(DUMMY_CREDENTIALS),
@@ -298,7 +306,7 @@ export async function makeV2Client(endpoint, extra = {}) {
     sslEnabled: false,
     httpOptions: { connectTimeout: 5_000, timeout: 25_000 },
     ...extra,
-  });
+  }), endpoint);
 }
 
 // ---------------------------------------------------------------------------
