@@ -5,7 +5,8 @@
 // go to the dead-letter queue (storage/redrive_rules.h), and takes or moves
 // them. FIFO receives (6.6, 6.7): a transaction of two round trips, the
 // receivable groups locked in turn order, each group's run decided in C++
-// (fifo_receivable_run), the groups settled. Not yet: attempt ids (6.8).
+// (fifo_receivable_run), the groups settled; a receive with an attempt id
+// first looks for its record (6.8).
 #include <algorithm>
 #include <memory>
 
@@ -209,10 +210,13 @@ struct FifoReceive {
   std::string source_arn;
   std::string dead_letter_queue;  // its name; "" without a RedrivePolicy
   int max_receive_count = 0;
-  // Decided in the first round trip:
+  std::string attempt_id;  // "" none
+  int64_t attempt_window_ms = 0;
+  // Decided in the first round trips:
   int64_t now = 0;
   int64_t dead_letter_queue_id = 0;  // 0: nothing is moved
   std::vector<int64_t> take, dead, dead_sent_ms, touched;
+  std::vector<int64_t> take_counts;  // each taken message's receive count after the take
   std::vector<std::string> dead_system, touched_groups, dead_groups;
   std::vector<std::string> groups;  // looked at: those taken from first, in take order
   std::optional<QueryResult> taken;
@@ -220,7 +224,7 @@ struct FifoReceive {
   void restart() {
     now = 0;
     dead_letter_queue_id = 0;
-    for (auto* v : {&take, &dead, &dead_sent_ms, &touched}) v->clear();
+    for (auto* v : {&take, &dead, &dead_sent_ms, &touched, &take_counts}) v->clear();
     for (auto* v : {&dead_system, &touched_groups, &dead_groups, &groups}) v->clear();
     taken.reset();
   }
@@ -235,6 +239,7 @@ void take_or_move(FifoReceive& r, const QueryResult& picked, int row, const std:
   const auto receive_count = static_cast<uint32_t>(sql::int_at(picked, row, kCount));
   if (r.dead_letter_queue_id == 0 || !redrives_on_receive(receive_count, r.max_receive_count)) {
     r.take.push_back(seq);
+    r.take_counts.push_back(receive_count + 1);
     return;
   }
   DeadLetteredMessage moved =
@@ -300,30 +305,105 @@ void take_and_settle(const std::shared_ptr<FifoReceive>& r, const std::shared_pt
                                         {now, queue_id, std::to_string(r->ask.retention_ms), sql::text_array(groups),
                                          sql::bigint_array(r->touched), sql::text_array(touched_groups)}));
   }
+  if (!r->attempt_id.empty() && !r->take.empty()) {
+    const std::vector<int64_t> deadlines(r->take.size(), r->now + r->ask.vt_ms);
+    statements.push_back(
+        sql::statement(sql::kAttemptRecord,
+                       {queue_id, r->attempt_id, std::to_string(r->now + r->attempt_window_ms),
+                        sql::bigint_array(r->take), sql::bigint_array(r->take_counts), sql::bigint_array(deadlines)}));
+  }
   if (statements.empty()) return tx->commit();
   tx->commit_with(std::move(statements), [r](std::vector<QueryResult>& results) {
     if (!r->take.empty()) r->taken = std::move(results.front());
   });
 }
 
+// The picks of a FIFO receive, decided, then taken (two round trips).
+void pick_fifo(PgEngine& engine, const std::shared_ptr<FifoReceive>& r, const std::shared_ptr<Tx>& tx) {
+  std::vector<Statement> first;
+  first.push_back(
+      sql::statement(sql::kFifoPick, {r->now_param, std::to_string(r->ask.queue_id),
+                                      std::to_string(r->ask.retention_ms), std::to_string(r->ask.max_messages)}));
+  if (!r->dead_letter_queue.empty()) {
+    first.push_back(sql::statement(sql::kFindDeadLetterQueue,
+                                   {engine.options().account_id, engine.options().region, r->dead_letter_queue}));
+  }
+  tx->step(std::move(first), [r, tx](std::vector<QueryResult>& results) {
+    if (results.size() > 1 && results[1].rows() > 0 && results[1].text(0, 1) == "t") {
+      r->dead_letter_queue_id = sql::int_at(results[1], 0, 0);
+    }
+    decide_fifo(*r, results[0]);
+    take_and_settle(r, tx);
+  });
+}
+
+// A PostgreSQL array of integers as text ({1,2,3}), as int64s.
+std::vector<int64_t> integers_of(std::string_view text) {
+  std::vector<int64_t> out;
+  int64_t value = 0;
+  bool in_number = false;
+  for (char c : text) {
+    if (c >= '0' && c <= '9') {
+      value = value * 10 + (c - '0');
+      in_number = true;
+    } else if (in_number) {
+      out.push_back(value);
+      value = 0;
+      in_number = false;
+    }
+  }
+  return out;
+}
+
+// A retry of a recorded receive (section 6.8), when its messages are as it
+// left them: their groups locked, checked, their deadlines reset, the
+// groups settled. Otherwise a fresh receive.
+void retry_or_pick(PgEngine& engine, const std::shared_ptr<FifoReceive>& r, const std::shared_ptr<Tx>& tx) {
+  std::vector<Statement> lookup;
+  lookup.push_back(sql::statement(sql::kAttemptLookup, {r->now_param, std::to_string(r->ask.queue_id), r->attempt_id}));
+  tx->step(std::move(lookup), [&engine, r, tx](std::vector<QueryResult>& found) {
+    const QueryResult& a = found.front();
+    r->now = sql::int_at(a, 0, 0);
+    if (a.is_null(0, 1)) return pick_fifo(engine, r, tx);
+    const std::string queue_id = std::to_string(r->ask.queue_id);
+    const std::string seqs(a.text(0, 1));
+    r->take = integers_of(seqs);
+    std::vector<Statement> check;
+    check.push_back(sql::statement(sql::kFifoLockHandled, {queue_id, seqs}));
+    check.push_back(sql::statement(sql::kAttemptCheck, {queue_id, seqs, std::string(a.text(0, 2)),
+                                                        std::string(a.text(0, 3)), std::to_string(r->now)}));
+    tx->step(std::move(check), [&engine, r, tx, queue_id](std::vector<QueryResult>& checked) {
+      const QueryResult& same = checked[1];
+      if (static_cast<size_t>(same.rows()) != r->take.size()) {
+        r->take.clear();
+        return pick_fifo(engine, r, tx);
+      }
+      std::vector<std::string_view> groups, touched_groups;
+      std::vector<int64_t> touched;
+      for (int row = 0; row < same.rows(); ++row) {
+        touched.push_back(sql::int_at(same, row, 0));
+        touched_groups.push_back(same.text(row, 1));
+        if (std::find(groups.begin(), groups.end(), same.text(row, 1)) == groups.end())
+          groups.push_back(same.text(row, 1));
+      }
+      const std::string now = std::to_string(r->now);
+      std::vector<Statement> retry;
+      retry.push_back(sql::statement(sql::kAttemptRetry, {queue_id, now, std::to_string(r->ask.vt_ms),
+                                                          sql::bigint_array(r->take), r->attempt_id}));
+      retry.push_back(sql::statement(sql::kFifoSettleGroups,
+                                     {now, queue_id, std::to_string(r->ask.retention_ms), sql::text_array(groups),
+                                      sql::bigint_array(touched), sql::text_array(touched_groups)}));
+      tx->commit_with(std::move(retry),
+                      [r](std::vector<QueryResult>& results) { r->taken = std::move(results.front()); });
+    });
+  });
+}
+
 void receive_fifo(PgEngine& engine, std::shared_ptr<FifoReceive> r, Done<Result<Received>> done) {
   auto body = [&engine, r](std::shared_ptr<Tx> tx) {
     r->restart();
-    std::vector<Statement> first;
-    first.push_back(
-        sql::statement(sql::kFifoPick, {r->now_param, std::to_string(r->ask.queue_id),
-                                        std::to_string(r->ask.retention_ms), std::to_string(r->ask.max_messages)}));
-    if (!r->dead_letter_queue.empty()) {
-      first.push_back(sql::statement(sql::kFindDeadLetterQueue,
-                                     {engine.options().account_id, engine.options().region, r->dead_letter_queue}));
-    }
-    tx->step(std::move(first), [r, tx](std::vector<QueryResult>& results) {
-      if (results.size() > 1 && results[1].rows() > 0 && results[1].text(0, 1) == "t") {
-        r->dead_letter_queue_id = sql::int_at(results[1], 0, 0);
-      }
-      decide_fifo(*r, results[0]);
-      take_and_settle(r, tx);
-    });
+    if (r->attempt_id.empty()) return pick_fifo(engine, r, tx);
+    retry_or_pick(engine, r, tx);
   };
   run_transaction(engine.pool(), std::move(body), [&engine, r, done = std::move(done)](Status finished) {
     if (!finished) return done(finished.error());
@@ -345,8 +425,7 @@ void receive_fifo(PgEngine& engine, std::shared_ptr<FifoReceive> r, Done<Result<
 void PgEngine::async_receive_messages(const std::string& queue_name, int max_messages,
                                       std::optional<int> visibility_timeout, const std::string& attempt_id,
                                       Done<Result<Received>> done) {
-  (void)attempt_id;  // FIFO only
-  find_queue(queue_name, [this, max_messages, visibility_timeout,
+  find_queue(queue_name, [this, max_messages, visibility_timeout, attempt_id,
                           done = std::move(done)](Result<PgQueue> found) mutable {
     if (!found) return done(found.error());
     const PgQueue& q = found.value();
@@ -365,6 +444,8 @@ void PgEngine::async_receive_messages(const std::string& queue_name, int max_mes
       auto r = std::make_shared<FifoReceive>();
       r->ask = std::move(ask);
       r->now_param = now_param();
+      r->attempt_id = attempt_id;  // standard queues ignore it
+      r->attempt_window_ms = options().dedup_window_ms;
       if (dead_letter_queue) {
         r->source_arn = queue_arn(options().region, options().account_id, q.name);
         r->dead_letter_queue = std::move(*dead_letter_queue);

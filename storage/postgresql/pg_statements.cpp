@@ -322,6 +322,47 @@ const NamedSql kDeletePeeked = {
     "DELETE FROM messages WHERE queue_id = $1::bigint AND seq = $2::bigint AND message_id::text = $3 "
     "RETURNING group_id"};
 
+// $1 clock override, $2 queue id, $3 attempt id: now and the unexpired
+// record's seqs, receive counts and deadlines, the row locked (a
+// concurrent retry waits for this one).
+const NamedSql kAttemptLookup = {"attempt_lookup",
+                                 "SELECT c.now, a.seqs, a.receive_counts, a.deadlines "
+                                 "FROM (SELECT now_ms($1::bigint) AS now) c LEFT JOIN LATERAL ("
+                                 "SELECT seqs, receive_counts, deadlines FROM receive_attempts "
+                                 "WHERE queue_id = $2::bigint AND attempt_id = $3 AND expires_ms > c.now "
+                                 "FOR UPDATE) a ON true"};
+
+// $1 queue id, $2 seqs, $3 receive counts, $4 deadlines, $5 now (after
+// kFifoLockHandled): each message still there, with the recorded receive
+// count and deadline, in flight. Columns: seq, group. A retry happens only
+// when every message comes back (RocksEngine::retry_attempt's test).
+const NamedSql kAttemptCheck = {
+    "attempt_check",
+    "SELECT m.seq, m.group_id FROM messages m JOIN unnest($2::bigint[], $3::int[], $4::bigint[]) AS u (seq, cnt, dl) "
+    "ON m.seq = u.seq WHERE m.queue_id = $1::bigint AND m.receive_count = u.cnt AND m.flight "
+    "AND m.visible_at_ms = u.dl AND m.visible_at_ms > $5::bigint"};
+
+// $1 queue id, $2 now, $3 visibility timeout, $4 seqs, $5 attempt id: the
+// messages' deadlines reset (and the record's), answering kReceivedColumns.
+const NamedSql kAttemptRetry = {
+    "attempt_retry",
+    "WITH c AS (SELECT $2::bigint AS now), "
+    "touched AS (UPDATE receive_attempts SET deadlines = array_fill($2::bigint + $3::bigint, "
+    "ARRAY[cardinality(seqs)]) WHERE queue_id = $1::bigint AND attempt_id = $5), "
+    "retried AS (UPDATE messages m SET visible_at_ms = c.now + $3::bigint FROM c "
+    "WHERE m.queue_id = $1::bigint AND m.seq = ANY ($4::bigint[]) " WHARF_TAKE_RETURNING
+    ") "
+    "SELECT c.now, t.* FROM retried t, c"};
+
+// $1 queue id, $2 attempt id, $3 expiry, $4 seqs, $5 receive counts, $6
+// deadlines: the record of a fresh receive (replacing an expired one).
+const NamedSql kAttemptRecord = {
+    "attempt_record",
+    "INSERT INTO receive_attempts (queue_id, attempt_id, expires_ms, seqs, receive_counts, deadlines) "
+    "VALUES ($1::bigint, $2, $3::bigint, $4::bigint[], $5::int[], $6::bigint[]) "
+    "ON CONFLICT (queue_id, attempt_id) DO UPDATE SET expires_ms = excluded.expires_ms, seqs = excluded.seqs, "
+    "receive_counts = excluded.receive_counts, deadlines = excluded.deadlines"};
+
 // The live queues of $2 account, $3 region, with their retention in ms.
 #define WHARF_LIVE_QUEUES                                                                                      \
   "live AS (SELECT id, name, fifo, (attributes::json->>'MessageRetentionPeriod')::bigint * 1000 AS retention " \

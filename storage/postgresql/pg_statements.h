@@ -78,6 +78,14 @@ extern const NamedSql kFifoLockHandled;
 extern const NamedSql kFifoHandled;
 extern const NamedSql kDeleteFifo;
 
+// ReceiveRequestAttemptId (section 6.8): the unexpired record, a check that
+// its messages are as that receive left them, the retry, the record of a
+// fresh receive.
+extern const NamedSql kAttemptLookup;
+extern const NamedSql kAttemptCheck;
+extern const NamedSql kAttemptRetry;
+extern const NamedSql kAttemptRecord;
+
 // Time-driven work of one (account, region) (section 7.4): expired
 // messages swept from the front of each standard queue, then per queue
 // whether messages became visible since the last look and when it next has
