@@ -1,4 +1,4 @@
-// The PostgreSQL backend's message operations on standard queues, where
+// The PostgreSQL backend's message operations (standard and FIFO queues), where
 // they do what only this backend does (the conformance suite checks the
 // behaviour every backend shares): the receipt-handle rules that license
 // one-statement deletes and visibility changes, the array parameters, and
@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -333,4 +334,102 @@ TEST_CASE("run_due_work reports what any node made visible, and sweeps expired r
   REQUIRE(rows.ok());
   CHECK(rows.text(0, 0) == "0");  // swept, not only hidden
   b->set_listener(nullptr);
+}
+
+// ---------------------------------------------------------------------------
+// FIFO queues across nodes (docs/design/postgresql.md sections 6.3, 6.6)
+
+namespace {
+
+SentMessage send_fifo(Engine& engine, const std::string& queue, const std::string& body, const std::string& group,
+                      const std::string& dedup) {
+  NewMessage m;
+  m.body = body;
+  m.group_id = group;
+  m.deduplication_id = dedup;
+  auto sent = engine.send_message(queue, std::move(m));
+  INFO((sent.ok() ? std::string("sent") : sent.error().message));
+  REQUIRE(sent.ok());
+  return std::move(sent.value());
+}
+
+}  // namespace
+
+TEST_CASE("FIFO: a group locked by a receive on one node is locked on the other", "[pg][nodes][fifo]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  Nodes nodes;
+  auto a = nodes.node();
+  auto b = nodes.node();
+  REQUIRE(a->create_queue("q.fifo", {{"FifoQueue", "true"}}, {}).ok());
+  send_fifo(*a, "q.fifo", "a1", "a", "a1");
+  send_fifo(*b, "q.fifo", "a2", "a", "a2");
+  send_fifo(*a, "q.fifo", "b1", "b", "b1");
+  const auto first = receive(*a, "q.fifo", 1);
+  REQUIRE(bodies(first) == std::vector<std::string>{"a1"});
+  CHECK(bodies(receive(*b, "q.fifo", 10)) == std::vector<std::string>{"b1"});  // not a2
+  CHECK(receive(*a, "q.fifo", 10).empty());
+  REQUIRE(b->delete_message("q.fifo", first[0].receipt_handle).ok());  // a's handle, deleted on b
+  CHECK(bodies(receive(*a, "q.fifo", 10)) == std::vector<std::string>{"a2"});
+}
+
+TEST_CASE("FIFO: two nodes sending at once store one message per deduplication id, each group in order",
+          "[pg][nodes][fifo][concurrency]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  Nodes nodes;
+  auto a = nodes.node();
+  auto b = nodes.node();
+  REQUIRE(a->create_queue("q.fifo", {{"FifoQueue", "true"}}, {}).ok());
+  constexpr int kIds = 150;
+  std::vector<SentMessage> answers[2];
+  std::vector<std::string> problems[2];
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      Engine& engine = t == 0 ? *a : *b;
+      for (int i = 0; i < kIds; ++i) {
+        NewMessage m;
+        m.body = "m" + std::to_string(i) + "-from-" + std::to_string(t);
+        m.group_id = "g" + std::to_string(i % 3);
+        m.deduplication_id = "d" + std::to_string(i);
+        auto sent = engine.send_message("q.fifo", std::move(m));
+        if (!sent.ok()) {
+          problems[t].push_back(sent.error().message);
+          return;
+        }
+        answers[t].push_back(std::move(sent.value()));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(problems[0].empty());
+  CHECK(problems[1].empty());
+  REQUIRE(answers[0].size() == kIds);
+  REQUIRE(answers[1].size() == kIds);
+  for (int i = 0; i < kIds; ++i) {
+    CHECK(answers[0][i].message_id == answers[1][i].message_id);
+    CHECK(answers[0][i].sequence_number == answers[1][i].sequence_number);
+  }
+  // Each group delivers its messages in the order of their ids (each thread
+  // sent them in that order) and of their sequence numbers.
+  std::vector<ReceivedMessage> all;
+  for (;;) {
+    auto got = receive(*a, "q.fifo", 10, 600);
+    if (got.empty()) break;
+    for (auto& m : got) {
+      REQUIRE(a->delete_message("q.fifo", m.receipt_handle).ok());
+      all.push_back(std::move(m));
+    }
+  }
+  CHECK(all.size() == kIds);
+  std::map<std::string, std::pair<int, std::string>> last;  // group -> (id number, sequence number)
+  for (const auto& m : all) {
+    const std::string group = m.system_attributes.message_group_id;
+    const int number = std::stoi(m.body.substr(1, m.body.find('-') - 1));
+    auto found = last.find(group);
+    if (found != last.end()) {
+      CHECK(number > found->second.first);
+      CHECK(m.sequence_number > found->second.second);
+    }
+    last[group] = {number, m.sequence_number};
+  }
 }
