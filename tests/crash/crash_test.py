@@ -1432,7 +1432,7 @@ def supports_durability(binary):
 
 def run_variant(args, binary, variant, extra_args, pg_url=None, nodes=1):
     """One run. With pg_url: `nodes` wharf nodes on that PostgreSQL database,
-    clients spread over them, and the standard queue only."""
+    clients spread over them, and the standard queue only (unless --pg-fifo)."""
     print(f"\n=== variant {variant}: seed {args.seed}, {args.kills} kills in ~{args.duration:.0f}s, "
           f"wharf {' '.join(extra_args) or '(default options)'}"
           f"{f', {nodes} nodes on PostgreSQL' if pg_url else ''} ===", flush=True)
@@ -1441,7 +1441,7 @@ def run_variant(args, binary, variant, extra_args, pg_url=None, nodes=1):
     servers = [Server(binary, run_dir, free_port(), extra_args, led,
                       name=f"node{k}" if nodes > 1 else "", pg_url=pg_url) for k in range(nodes)]
     srv = servers[0]
-    with_fifo = pg_url is None
+    with_fifo = pg_url is None or args.pg_fifo
     ctx = Ctx(args, led, servers)
     ctx.hard_deadline = time.monotonic() + args.duration + 2 * RETRY_LIMIT + args.drain_timeout + 60
     t_start = now()
@@ -1657,6 +1657,8 @@ def main():
                         "'postgresql' runs --pg-nodes nodes with --storage postgresql on one throwaway "
                         "PostgreSQL, standard queue only (skipped if PostgreSQL is not installed)")
     p.add_argument("--pg-nodes", type=int, default=2, help="wharf nodes of the postgresql variant (default 2)")
+    p.add_argument("--pg-fifo", action="store_true",
+                   help="the postgresql variant also runs the FIFO queue (off: FIFO on PostgreSQL is new)")
     p.add_argument("--visibility", type=int, default=3, help="visibility timeout of every receive (s)")
     p.add_argument("--margin", type=float, default=0.2, help="clock margin of the timing checks (s)")
     p.add_argument("--pace", type=float, default=0.06, help="max pause between a producer's sends (s)")
