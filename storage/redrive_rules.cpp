@@ -27,6 +27,15 @@ Status check_redrive_target(const RedriveScope& scope, const std::string& source
   return Ok{};
 }
 
+std::optional<std::string> redrive_target(const AttributeMap& source_attributes, std::string_view source_name,
+                                          std::string_view region, std::string_view account_id) {
+  auto policy = redrive_policy(source_attributes);
+  if (!policy) return std::nullopt;
+  auto target = queue_name_from_arn(policy->dead_letter_target_arn, region, account_id);
+  if (target && *target == source_name) return std::nullopt;
+  return target;
+}
+
 DeadLetteredMessage dead_lettered(SystemAttributes system_attributes, int64_t sent_ms, bool fifo,
                                   std::string source_arn, const std::string& message_id, int64_t now_ms) {
   DeadLetteredMessage out{std::move(system_attributes), sent_ms};

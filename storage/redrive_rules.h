@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,9 +25,17 @@ struct RedriveScope {
 
 // A RedrivePolicy in `attributes` (the source's attributes as they would
 // become) must name an existing queue of this account, of the same type,
-// that accepts the source (its RedriveAllowPolicy), and not the source
-// itself. Ok when there is no policy.
+// that accepts the source (its RedriveAllowPolicy). It may name the source
+// itself (AWS accepts that). Ok when there is no policy.
 Status check_redrive_target(const RedriveScope& scope, const std::string& source_name, const AttributeMap& attributes);
+
+// The queue (by name, in this account and region) that receives from
+// `source_name` move messages to under the source's RedrivePolicy: none
+// without a policy, and none when the policy names the source itself (a
+// queue that is its own dead-letter queue keeps delivering its messages
+// past maxReceiveCount, as on AWS).
+std::optional<std::string> redrive_target(const AttributeMap& source_attributes, std::string_view source_name,
+                                          std::string_view region, std::string_view account_id);
 
 // Whether a receive of a message already received `receive_count` times
 // moves it to the dead-letter queue instead of returning it: the receive

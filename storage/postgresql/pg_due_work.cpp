@@ -29,32 +29,33 @@ void PgEngine::async_run_due_work(Done<std::optional<int64_t>> done) {
   std::vector<Statement> statements;
   statements.push_back(sql::statement(sql::kSweepExpired, scope));
   statements.push_back(sql::statement(sql::kDueWork, std::move(report)));
-  run_statements(pool(), std::move(statements), [this, done = std::move(done)](Result<std::vector<QueryResult>> r) mutable {
-    // An unreachable database has no work to report; the next call tries again.
-    if (!r.ok()) return done(std::nullopt);
-    const QueryResult& queues = r->back();
-    std::optional<int64_t> next;
-    auto consider = [&next](int64_t when) { next = next ? std::min(*next, when) : when; };
-    for (int row = 0; row < queues.rows(); ++row) {
-      if (row == 0) due_work_since_ms_.store(sql::int_at(queues, 0, 0) - kLateCommitMs);
-      if (queues.text(row, 2) == "t") notify_available(std::string(queues.text(row, 1)));
-      for (int column : {3, 4}) {
-        if (!queues.is_null(row, column)) consider(sql::int_at(queues, row, column));
-      }
-    }
-    // Move tasks of this (account, region) step here too (pg_move_tasks.cpp):
-    // SKIP LOCKED keeps them to one runner at a time, with the janitor's too.
-    step_running_move_tasks(pool(), now_param(), options_.account_id, options_.region,
-                            [this, next, done = std::move(done)](std::vector<MoveStepOutcome> steps) mutable {
-                              for (const MoveStepOutcome& step : steps) {
-                                for (const auto& name : step.destinations) notify_available(name);
-                                if (step.running && step.now > 0) {
-                                  next = next ? std::min(*next, step.now + kMoveStepMs) : step.now + kMoveStepMs;
-                                }
-                              }
-                              done(next);
-                            });
-  });
+  run_statements(
+      pool(), std::move(statements), [this, done = std::move(done)](Result<std::vector<QueryResult>> r) mutable {
+        // An unreachable database has no work to report; the next call tries again.
+        if (!r.ok()) return done(std::nullopt);
+        const QueryResult& queues = r->back();
+        std::optional<int64_t> next;
+        auto consider = [&next](int64_t when) { next = next ? std::min(*next, when) : when; };
+        for (int row = 0; row < queues.rows(); ++row) {
+          if (row == 0) due_work_since_ms_.store(sql::int_at(queues, 0, 0) - kLateCommitMs);
+          if (queues.text(row, 2) == "t") notify_available(std::string(queues.text(row, 1)));
+          for (int column : {3, 4}) {
+            if (!queues.is_null(row, column)) consider(sql::int_at(queues, row, column));
+          }
+        }
+        // Move tasks of this (account, region) step here too (pg_move_tasks.cpp):
+        // SKIP LOCKED keeps them to one runner at a time, with the janitor's too.
+        step_running_move_tasks(pool(), now_param(), options_.account_id, options_.region,
+                                [this, next, done = std::move(done)](std::vector<MoveStepOutcome> steps) mutable {
+                                  for (const MoveStepOutcome& step : steps) {
+                                    for (const auto& name : step.destinations) notify_available(name);
+                                    if (step.running && step.now > 0) {
+                                      next = next ? std::min(*next, step.now + kMoveStepMs) : step.now + kMoveStepMs;
+                                    }
+                                  }
+                                  done(next);
+                                });
+      });
 }
 
 }  // namespace wharf::storage::postgresql

@@ -437,9 +437,7 @@ void PgEngine::async_receive_messages(const std::string& queue_name, int max_mes
         int64_t(visibility_timeout.value_or(static_cast<int>(attribute_int(q.attributes, "VisibilityTimeout")))) * 1000;
     ask.retention_ms = attribute_int(q.attributes, "MessageRetentionPeriod") * 1000;
     const auto policy = redrive_policy(q.attributes);
-    auto dead_letter_queue =
-        policy ? queue_name_from_arn(policy->dead_letter_target_arn, options().region, options().account_id)
-               : std::nullopt;
+    auto dead_letter_queue = redrive_target(q.attributes, q.name, options().region, options().account_id);
     if (q.fifo) {
       auto r = std::make_shared<FifoReceive>();
       r->ask = std::move(ask);

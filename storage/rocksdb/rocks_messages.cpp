@@ -47,12 +47,10 @@ void RocksEngine::notify_visible(const std::string& queue_name) {
 }
 
 Queue* RocksEngine::dead_letter_queue(const Queue& q) {
-  auto policy = redrive_policy(q.info.attributes);
-  if (!policy) return nullptr;
-  for (auto& [name, candidate] : queues_) {
-    if (&candidate != &q && arn(name) == policy->dead_letter_target_arn) return &candidate;
-  }
-  return nullptr;
+  auto target = redrive_target(q.info.attributes, q.info.name, options_.region, options_.account_id);
+  if (!target) return nullptr;
+  auto found = queues_.find(*target);
+  return found == queues_.end() ? nullptr : &found->second;
 }
 
 ReceivedMessage RocksEngine::received(uint64_t queue_id, bool fifo, uint64_t seq, const Live& live,

@@ -15,6 +15,7 @@
 #include "storage/queue_attributes.h"
 #include "storage/queue_tags.h"
 #include "storage/receipt_handle.h"
+#include "storage/redrive_rules.h"
 #include "tests/unit/test_support.h"
 
 using namespace wharf;
@@ -389,4 +390,20 @@ TEST_CASE("message text: the XML character set in UTF-8, wherever the bad byte s
     }
     CHECK(is_valid_message_text(ascii.substr(0, at) + "\xc3\xa9" + ascii.substr(at)));
   }
+}
+
+TEST_CASE("redrive_target: the policy's queue in this account and region, none for the source itself", "[redrive]") {
+  using wharf::storage::AttributeMap;
+  using wharf::storage::redrive_target;
+  auto policy = [](const std::string& arn) {
+    return AttributeMap{{"RedrivePolicy", R"({"deadLetterTargetArn":")" + arn + R"(","maxReceiveCount":2})"}};
+  };
+  CHECK(!redrive_target({}, "src", "us-east-1", "000000000000"));
+  CHECK(redrive_target(policy("arn:aws:sqs:us-east-1:000000000000:dlq"), "src", "us-east-1", "000000000000") ==
+        std::optional<std::string>("dlq"));
+  // A queue that is its own dead-letter queue redrives nothing.
+  CHECK(!redrive_target(policy("arn:aws:sqs:us-east-1:000000000000:src"), "src", "us-east-1", "000000000000"));
+  // Another region's or account's queue is none of this engine's.
+  CHECK(!redrive_target(policy("arn:aws:sqs:eu-west-1:000000000000:dlq"), "src", "us-east-1", "000000000000"));
+  CHECK(!redrive_target(policy("arn:aws:sqs:us-east-1:111111111111:dlq"), "src", "us-east-1", "000000000000"));
 }
