@@ -31,10 +31,10 @@ Backend rocksdb_backend(std::function<void(storage::RocksOptions&)> customize) {
 Backend postgresql_backend() {
   Backend b;
   b.name = "postgresql";
-  b.only_tags = {"queues",     "tags",   "permissions", "policy",     "messages",    "visibility",
-                 "handles",    "delay",  "retention",   "validation", "purge",       "batches",
-                 "durability", "fair",   "redrive",     "scheduler",  "move-tasks",  "fifo",
-                 "send",       "groups", "dedup",       "model",      "concurrency", "attempts"};
+  b.only_tags = {"queues",  "tags",        "permissions", "policy", "messages", "visibility", "handles",
+                 "delay",   "retention",   "validation",  "purge",  "batches",  "durability", "fair",
+                 "redrive", "scheduler",   "move-tasks",  "fifo",   "send",     "groups",     "dedup",
+                 "model",   "concurrency", "attempts",    "peek",   "engine"};
   b.open = [](const storage::EngineOptions& options, const std::filesystem::path& place,
               std::string& error) -> std::unique_ptr<storage::Engine> {
     storage::postgresql::PgOptions pg;
