@@ -169,6 +169,17 @@ void take_and_move(const std::shared_ptr<RedriveReceive>& r, const std::shared_p
   });
 }
 
+// After a receive's COMMIT: the dead-letter queue hears of the messages
+// moved to it, and the source counts them.
+void report_dead_lettered(PgEngine& engine, int64_t queue_id, const std::string& dead_letter_queue,
+                          size_t moved_count) {
+  if (moved_count == 0) return;
+  engine.notify_available(dead_letter_queue);
+  QueueActivity moved;
+  moved.moved_to_dead_letter = moved_count;
+  engine.count_activity(queue_id, moved);
+}
+
 void receive_with_redrive(PgEngine& engine, std::shared_ptr<RedriveReceive> r, Done<Result<Received>> done) {
   auto body = [&engine, r](std::shared_ptr<Tx> tx) {
     r->restart();
@@ -190,12 +201,7 @@ void receive_with_redrive(PgEngine& engine, std::shared_ptr<RedriveReceive> r, D
     if (!finished) return done(finished.error());
     Received out;
     if (r->taken) out = received_from(*r->taken, r->ask.queue_id, engine.receipt_secret());
-    if (!r->dead.empty()) {
-      engine.notify_available(r->dead_letter_queue);
-      QueueActivity moved;
-      moved.moved_to_dead_letter = r->dead.size();
-      engine.count_activity(r->ask.queue_id, moved);
-    }
+    report_dead_lettered(engine, r->ask.queue_id, r->dead_letter_queue, r->dead.size());
     settle_taken(engine, r->ask, out.size(), r->now);
     done(std::move(out));
   });
@@ -409,12 +415,7 @@ void receive_fifo(PgEngine& engine, std::shared_ptr<FifoReceive> r, Done<Result<
     if (!finished) return done(finished.error());
     Received out;
     if (r->taken) out = received_from(*r->taken, r->ask.queue_id, engine.receipt_secret(), true, &r->take);
-    if (!r->dead.empty()) {
-      engine.notify_available(r->dead_letter_queue);
-      QueueActivity moved;
-      moved.moved_to_dead_letter = r->dead.size();
-      engine.count_activity(r->ask.queue_id, moved);
-    }
+    report_dead_lettered(engine, r->ask.queue_id, r->dead_letter_queue, r->dead.size());
     settle_taken(engine, r->ask, out.size(), r->now);
     done(std::move(out));
   });
