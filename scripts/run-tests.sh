@@ -5,7 +5,7 @@
 # JavaScript SDKs v3 (JSON) and v2 2.1490.0 (query); the crash test (SIGKILL
 # under load); a smoke run of every benchmark scenario; the Docker image built
 # and driven under podman (tests/container); the libFuzzer targets
-# (regression inputs, then 30 s each, under ASan+UBSan); and the unit and
+# (regression inputs, then 20 s each, under ASan+UBSan); and the unit and
 # integration suites again against an ASan+UBSan build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +36,7 @@ run "crash safety: 20 SIGKILLs under load, wal, fsync, and two nodes on PostgreS
 run "benchmark smoke: every wharf-bench scenario, correctness only" \
   env BENCH_BIN="$PWD/build/bench/wharf-bench" bench/run-all.sh --smoke
 run "container: image build, boto3 across a restart on a volume, health check, SIGTERM" tests/container/run.sh
-run "fuzzing: 6 libFuzzer targets, regressions + 30 s each, ASan+UBSan" tests/fuzz/run.sh 30
+run "fuzzing: 6 libFuzzer targets, regressions + 20 s each, ASan+UBSan" tests/fuzz/run.sh 20
 run "sanitizers: unit, Python and JavaScript suites against an ASan+UBSan build" \
   env -u WHARF_BIN tests/sanitize.sh
 if ((status)); then echo "SOME TESTS FAILED"; else echo "ALL TESTS PASSED"; fi
