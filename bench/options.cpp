@@ -47,8 +47,9 @@ std::optional<int> parse_options(int argc, char** argv, BenchOptions& o) {
   po::options_description desc(
       "wharf-bench - load generator and checker for SQS-compatible servers\n\n"
       "Scenarios: send, sendbatch, recvdel, pipeline, fifo, longpoll, backlog\n\nOptions");
-  desc.add_options()("help,h", "show this help and exit")("endpoint", po::value(&o.endpoint)->default_value(o.endpoint),
-                                                          "server URL (http:// or https://)")(
+  desc.add_options()("help,h", "show this help and exit")(
+      "endpoint", po::value(&o.endpoint)->default_value(o.endpoint),
+      "server URL (http:// or https://); several, comma-separated, spread the connections over them")(
       "protocol", po::value(&protocol)->default_value(protocol), "json | query")(
       "scenario", po::value(&scenario)->default_value(scenario), "what to run")(
       "connections,c", po::value(&o.connections)->default_value(o.connections), "HTTP connections (keep-alive)")(
@@ -60,7 +61,8 @@ std::optional<int> parse_options(int argc, char** argv, BenchOptions& o) {
       "queue", po::value(&o.queue), "use this existing queue (by name) instead of creating one")(
       "prefill", po::value<uint64_t>(),
       "recvdel/backlog: messages to send first (defaults 100000 / 1000000); fifo: a backlog spread over the groups "
-      "(default none)")("server-pid", po::value(&o.server_pid), "report this process's CPU seconds and peak RSS")(
+      "(default none)")("server-pid", po::value(&o.server_pids)->multitoken(),
+                        "report this process's CPU seconds and peak RSS (repeat for several: added up)")(
       "access-key", po::value(&o.credentials.access_key)->default_value(o.credentials.access_key), "SigV4 access key")(
       "secret-key", po::value(&o.credentials.secret_key)->default_value(o.credentials.secret_key), "SigV4 secret key")(
       "region", po::value(&o.credentials.region)->default_value(o.credentials.region), "SigV4 region")(

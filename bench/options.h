@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sigv4.h"
 
@@ -16,6 +17,8 @@ const char* to_string(Protocol p);
 const char* to_string(Scenario s);
 
 struct BenchOptions {
+  // One URL, or several separated by commas (nodes of one store): connection i
+  // goes to endpoint i mod n; queue set-up and clean-up go to the first.
   std::string endpoint = "http://127.0.0.1:9324";
   Protocol protocol = Protocol::Json;
   Scenario scenario = Scenario::Send;
@@ -27,8 +30,8 @@ struct BenchOptions {
   double rate = 0;       // producers' total messages/s (0: as fast as they can; longpoll: 100)
   uint64_t prefill = 0;  // recvdel/backlog: messages sent before the timed phase (0: scenario default)
   bool prefill_set = false;
-  std::string queue;  // use this queue instead of creating one
-  int server_pid = 0;
+  std::string queue;             // use this queue instead of creating one
+  std::vector<int> server_pids;  // their CPU and memory are added up
   Credentials credentials;
   unsigned threads = 0;         // client I/O threads (0: automatic)
   double drain_timeout_s = 10;  // give up draining after this long without progress

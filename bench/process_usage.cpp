@@ -39,6 +39,19 @@ ProcessSample sample_process(int pid) {
   return s;
 }
 
+ProcessSample sample_processes(const std::vector<int>& pids) {
+  ProcessSample total;
+  total.ok = !pids.empty();
+  for (int pid : pids) {
+    const ProcessSample s = sample_process(pid);
+    total.ok = total.ok && s.ok;
+    total.cpu_seconds += s.cpu_seconds;
+    total.peak_rss_kb += s.peak_rss_kb;
+    total.rss_kb += s.rss_kb;
+  }
+  return total;
+}
+
 HostSample sample_host() {
   HostSample h;
   std::ifstream stat("/proc/stat");

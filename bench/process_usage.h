@@ -1,6 +1,8 @@
 // CPU and memory of a process, from /proc (Linux), and of this process.
 #pragma once
 
+#include <vector>
+
 namespace wharf::bench {
 
 struct ProcessSample {
@@ -11,6 +13,8 @@ struct ProcessSample {
 };
 
 ProcessSample sample_process(int pid);
+// The sum over several processes (ok only when every one was read).
+ProcessSample sample_processes(const std::vector<int>& pids);
 double own_cpu_seconds();
 
 // All cores together, from /proc/stat: seconds busy (not idle or iowait).

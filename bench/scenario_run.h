@@ -103,6 +103,7 @@ class ScenarioRun {
   // ---- phases (scenarios.cpp) ------------------------------------------------
   RunResult describe_run() const;
   void connect(RunResult& result);
+  void resolve_endpoints();
   void open_lanes();
   void prefill(RunResult& result);
   void start_long_polls(unsigned& consumers);
@@ -148,7 +149,7 @@ class ScenarioRun {
   const std::atomic<bool>& interrupted_;
   const bool fifo_;
   uint32_t run_id_ = 0;
-  Endpoint endpoint_;
+  std::vector<Endpoint> endpoints_;  // filled once, before any connection
   std::optional<boost::asio::ssl::context> tls_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<HttpConnection> control_;

@@ -43,8 +43,8 @@ RunResult ScenarioRun::run() {
   RunResult result = describe_run();
   connect(result);
   RunSamples samples;
-  samples.server_start = sample_process(o_.server_pid);
-  if (o_.server_pid && !samples.server_start.ok) log("cannot read /proc/" + std::to_string(o_.server_pid));
+  samples.server_start = sample_processes(o_.server_pids);
+  if (!o_.server_pids.empty() && !samples.server_start.ok) log("cannot read /proc of every --server-pid");
   prefill(result);
   run_timed_phase(result, samples);
   const bool drained_queue = drains_queue();
@@ -52,7 +52,7 @@ RunResult ScenarioRun::run() {
   stop_load();
   check(result, drained_queue);
   teardown_queue();
-  samples.server_end = sample_process(o_.server_pid);
+  samples.server_end = sample_processes(o_.server_pids);
   stop_threads();
   measure(result, samples);
   return result;
@@ -70,15 +70,8 @@ RunResult ScenarioRun::describe_run() const {
 
 // The endpoint, the worker threads, the queue and the lanes' connections.
 void ScenarioRun::connect(RunResult& result) {
-  endpoint_ = parse_endpoint(o_.endpoint);
-  {
-    net::io_context resolver_io;
-    net::ip::tcp::resolver resolver(resolver_io);
-    boost::system::error_code ec;
-    endpoint_.addresses = resolver.resolve(endpoint_.host, endpoint_.port, ec);
-    if (ec) throw std::runtime_error("cannot resolve " + endpoint_.host + ": " + ec.message());
-  }
-  if (endpoint_.tls) {
+  resolve_endpoints();
+  if (std::any_of(endpoints_.begin(), endpoints_.end(), [](const Endpoint& e) { return e.tls; })) {
     tls_.emplace(net::ssl::context::tls_client);
     tls_->set_default_verify_paths();
     tls_->set_verify_mode(net::ssl::verify_peer);
@@ -88,7 +81,8 @@ void ScenarioRun::connect(RunResult& result) {
   start_threads(threads);
   result.threads = threads;
 
-  control_ = std::make_unique<HttpConnection>(workers_[0]->io, endpoint_, workers_[0]->signer, tls_ ? &*tls_ : nullptr);
+  control_ = std::make_unique<HttpConnection>(workers_[0]->io, endpoints_.front(), workers_[0]->signer,
+                                              tls_ ? &*tls_ : nullptr);
   try {
     setup_queue();
   } catch (...) {
@@ -99,13 +93,31 @@ void ScenarioRun::connect(RunResult& result) {
   open_lanes();
 }
 
+// --endpoint's URLs, resolved once: the connections keep references to them.
+void ScenarioRun::resolve_endpoints() {
+  net::io_context resolver_io;
+  net::ip::tcp::resolver resolver(resolver_io);
+  std::string_view list = o_.endpoint;
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    Endpoint e = parse_endpoint(std::string(list.substr(0, comma)));
+    boost::system::error_code ec;
+    e.addresses = resolver.resolve(e.host, e.port, ec);
+    if (ec) throw std::runtime_error("cannot resolve " + e.host + ": " + ec.message());
+    endpoints_.push_back(std::move(e));
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  }
+  if (endpoints_.empty()) throw std::runtime_error("--endpoint is empty");
+}
+
 // Lanes: one per connection, plus the producer's for longpoll.
 void ScenarioRun::open_lanes() {
   longpoll_ = o_.scenario == Scenario::LongPoll;
   lane_count_ = o_.connections + (longpoll_ ? 1 : 0);
   for (size_t i = 0; i < lane_count_; ++i) {
     Worker& w = worker_of(i);
-    lanes_.push_back(std::make_unique<HttpConnection>(w.io, endpoint_, w.signer, tls_ ? &*tls_ : nullptr));
+    lanes_.push_back(
+        std::make_unique<HttpConnection>(w.io, endpoints_[i % endpoints_.size()], w.signer, tls_ ? &*tls_ : nullptr));
   }
   for (size_t i = 0; i < lane_count_; ++i) spawn(i, open_lane(i));
   wait_until([this] { return active_.load() == 0 || interrupted_.load(); }, 60s, "connections");
@@ -203,7 +215,7 @@ void ScenarioRun::start_load(RunResult& result, unsigned& producers, unsigned& c
 void ScenarioRun::run_timed_phase(RunResult& result, RunSamples& samples) {
   unsigned producers = 0, consumers = 0;
   if (longpoll_) start_long_polls(consumers);
-  samples.server_t0 = sample_process(o_.server_pid);
+  samples.server_t0 = sample_processes(o_.server_pids);
   samples.client_t0 = own_cpu_seconds();
   samples.host_t0 = sample_host();
   const auto t0 = samples.t0 = Clock::now();
@@ -224,7 +236,7 @@ void ScenarioRun::run_timed_phase(RunResult& result, RunSamples& samples) {
     }
   }
   samples.t1 = Clock::now();
-  samples.server_t1 = sample_process(o_.server_pid);
+  samples.server_t1 = sample_processes(o_.server_pids);
   samples.client_t1 = own_cpu_seconds();
   samples.host_t1 = sample_host();
   result.interrupted = interrupted_.load();
