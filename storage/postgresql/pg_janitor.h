@@ -49,6 +49,12 @@ void step_move_task(Pool& pool, PgParam now, std::string task_id, std::function<
 void step_running_move_tasks(Pool& pool, PgParam now, PgParam account, PgParam region,
                              std::function<void(std::vector<MoveStepOutcome>)> done);
 
+// The janitor's FIFO steps once, as a round runs them: retention of every
+// FIFO queue (expired messages deleted, their groups settled), then the
+// rows of FIFO groups left without messages removed. `done(false)` when a
+// step failed. Safe beside any other node's sends, receives and janitor.
+void run_fifo_janitor_steps(Pool& pool, std::function<void(bool)> done);
+
 class PgJanitor : public std::enable_shared_from_this<PgJanitor> {
  public:
   // How often a node without the lease tries to take it, and how often the

@@ -1,9 +1,10 @@
 // PgEngine's receives on standard queues (docs/design/postgresql.md
 // sections 6.4, 6.5, 6.7). Without a RedrivePolicy one statement picks and
 // takes the messages (fair queues: groups in turns); with one, a
-// transaction of two round trips picks them (locked), decides in C++ which
-// go to the dead-letter queue (storage/redrive_rules.h), and takes or moves
-// them. FIFO receives (6.6, 6.7): a transaction of two round trips, the
+// transaction of two round trips picks them (locked; fair queues: groups
+// in turns, as without the policy), decides in C++ which go to the
+// dead-letter queue (storage/redrive_rules.h), and takes or moves them.
+// FIFO receives (6.6, 6.7): a transaction of two round trips, the
 // receivable groups locked in turn order, each group's run decided in C++
 // (fifo_receivable_run), the groups settled; a receive with an attempt id
 // first looks for its record (6.8).
@@ -87,8 +88,9 @@ void settle_taken(PgEngine& engine, const ReceiveAsk& ask, size_t taken, int64_t
 // No RedrivePolicy: one statement, autocommit.
 void receive_at_once(PgEngine& engine, const ReceiveAsk& ask, bool fair, Done<Result<Received>> done) {
   std::vector<PgParam> params = {engine.now_param(), std::to_string(ask.queue_id), std::to_string(ask.retention_ms),
-                                 std::to_string(ask.max_messages), std::to_string(ask.vt_ms)};
+                                 std::to_string(ask.max_messages)};
   if (fair) params.push_back(std::to_string(kGroupsPerMessage * ask.max_messages));
+  params.push_back(std::to_string(ask.vt_ms));
   std::vector<Statement> statements;
   statements.push_back(sql::statement(fair ? sql::kReceiveFair : sql::kReceiveStandard, std::move(params)));
   run_statements(engine.pool(), std::move(statements),
@@ -105,6 +107,7 @@ void receive_at_once(PgEngine& engine, const ReceiveAsk& ask, bool fair, Done<Re
 // (its state starts afresh when the transaction is run again).
 struct RedriveReceive {
   ReceiveAsk ask;
+  bool fair = false;  // groups take turns (kPickFairForRedrive)
   std::string source_arn;
   std::string dead_letter_queue;  // its name
   int max_receive_count = 0;
@@ -128,8 +131,8 @@ struct RedriveReceive {
   }
 };
 
-// Which of the picked rows (kPickForRedrive) move to the dead-letter
-// queue, and what they carry there; the others are taken.
+// Which of the picked rows (kPickForRedrive, kPickFairForRedrive) move to
+// the dead-letter queue, and what they carry there; the others are taken.
 void decide(RedriveReceive& r, const QueryResult& picked) {
   for (int row = 0; row < picked.rows(); ++row) {
     r.now = sql::int_at(picked, row, 0);
@@ -183,10 +186,11 @@ void report_dead_lettered(PgEngine& engine, int64_t queue_id, const std::string&
 void receive_with_redrive(PgEngine& engine, std::shared_ptr<RedriveReceive> r, Done<Result<Received>> done) {
   auto body = [&engine, r](std::shared_ptr<Tx> tx) {
     r->restart();
+    std::vector<PgParam> pick = {engine.now_param(), std::to_string(r->ask.queue_id),
+                                 std::to_string(r->ask.retention_ms), std::to_string(r->ask.max_messages)};
+    if (r->fair) pick.push_back(std::to_string(kGroupsPerMessage * r->ask.max_messages));
     std::vector<Statement> first;
-    first.push_back(sql::statement(
-        sql::kPickForRedrive, {engine.now_param(), std::to_string(r->ask.queue_id), std::to_string(r->ask.retention_ms),
-                               std::to_string(r->ask.max_messages)}));
+    first.push_back(sql::statement(r->fair ? sql::kPickFairForRedrive : sql::kPickForRedrive, std::move(pick)));
     first.push_back(sql::statement(sql::kFindDeadLetterQueue,
                                    {engine.options().account_id, engine.options().region, r->dead_letter_queue}));
     tx->step(std::move(first), [r, tx](std::vector<QueryResult>& results) {
@@ -455,6 +459,7 @@ void PgEngine::async_receive_messages(const std::string& queue_name, int max_mes
     if (!dead_letter_queue) return receive_at_once(*this, ask, q.has_groups, std::move(done));
     auto r = std::make_shared<RedriveReceive>();
     r->ask = std::move(ask);
+    r->fair = q.has_groups;
     r->source_arn = queue_arn(options().region, options().account_id, q.name);
     r->dead_letter_queue = std::move(*dead_letter_queue);
     r->max_receive_count = policy->max_receive_count;

@@ -205,52 +205,70 @@ const NamedSql kReceiveStandard = {"receive_standard",
                                    ") "
                                    "SELECT c.now, t.* FROM taken t, clock c ORDER BY t.seq"};
 
-// $1 clock override, $2 queue id, $3 retention, $4 max messages, $5
-// visibility timeout, $6 how many groups to look at. The groups in turn
-// order (rows locked, SKIP LOCKED: concurrent receives serve different
-// groups), each group's first visible messages, one per group per round
-// (section 6.5); the chosen messages are then locked (`held`, SKIP
-// LOCKED, re-checked visible: READ COMMITTED re-reads a row another
-// transaction changed) and the standard pick fills up (messages of groups
-// without a row, or of groups another receive holds). Every row the UPDATE
-// touches is already locked by this statement, taken with SKIP LOCKED, so
-// concurrent receives never wait on each other (no deadlocks). The groups
-// taken from go to the back of the turns in the order of their last take.
-const NamedSql kReceiveFair = {
-    "receive_fair",
-    "WITH clock AS (SELECT now_ms($1::bigint) AS now), vt AS (SELECT $5::bigint AS ms), "
-    "turns AS (SELECT g.group_id, g.turn FROM groups g WHERE g.queue_id = $2::bigint AND g.ready_at_ms = 0 "
-    "ORDER BY g.turn LIMIT $6::int FOR UPDATE SKIP LOCKED), "
-    "candidates AS ("
-    "SELECT t.group_id, t.turn, x.seq FROM turns t CROSS JOIN LATERAL ("
-    "SELECT m.seq FROM messages m WHERE t.group_id <> '' AND m.queue_id = $2::bigint "
-    "AND m.group_id = t.group_id AND m.group_id <> '' AND m.visible_at_ms <= (SELECT now FROM clock) "
-    "AND m.sent_ms > (SELECT now FROM clock) - $3::bigint ORDER BY m.seq LIMIT $4::int) x "
-    "UNION ALL "
-    "SELECT t.group_id, t.turn, x.seq FROM turns t CROSS JOIN LATERAL ("
-    "SELECT m.seq FROM messages m WHERE t.group_id = '' AND m.queue_id = $2::bigint "
-    "AND m.group_id = '' AND m.visible_at_ms <= (SELECT now FROM clock) "
-    "AND m.sent_ms > (SELECT now FROM clock) - $3::bigint "
-    "ORDER BY m.visible_at_ms, m.seq LIMIT $4::int) x), "
-    "chosen AS (SELECT group_id, turn, seq, row_number() OVER (PARTITION BY group_id ORDER BY seq) AS round "
-    "FROM candidates ORDER BY round, turn LIMIT $4::int), "
-    "held AS (SELECT m.seq FROM messages m WHERE m.queue_id = $2::bigint "
-    "AND m.seq = ANY (ARRAY(SELECT seq FROM chosen)) AND m.visible_at_ms <= (SELECT now FROM clock) "
-    "FOR UPDATE OF m SKIP LOCKED), "
-    "fill AS (SELECT m.seq FROM messages m WHERE m.queue_id = $2::bigint "
-    "AND m.visible_at_ms <= (SELECT now FROM clock) AND m.sent_ms > (SELECT now FROM clock) - $3::bigint "
-    "AND m.seq NOT IN (SELECT seq FROM chosen) ORDER BY m.visible_at_ms, m.seq "
-    "LIMIT greatest($4::int - (SELECT count(*) FROM held), 0) FOR UPDATE OF m SKIP LOCKED), "
-    "picks AS (SELECT seq FROM held UNION ALL SELECT seq FROM fill), "
-    "taken AS (UPDATE messages m SET " WHARF_TAKE_SET
-    "FROM clock c, vt WHERE m.queue_id = $2::bigint AND m.seq = ANY (ARRAY(SELECT seq FROM picks)) "
-    "AND m.visible_at_ms <= c.now " WHARF_TAKE_RETURNING
-    "), "
-    "base AS (SELECT nextval('turn_seq') * 64 AS turn), "
-    "requeued AS (UPDATE groups g SET turn = base.turn + o.pos FROM base, "
-    "(SELECT group_id, row_number() OVER (ORDER BY max(round), min(turn)) AS pos FROM chosen GROUP BY group_id) o "
-    "WHERE g.queue_id = $2::bigint AND g.group_id = o.group_id) "
-    "SELECT c.now, t.* FROM taken t, clock c ORDER BY t.seq"};
+// The picks of a fair receive. $1 clock override, $2 queue id, $3
+// retention, $4 max messages, $5 how many groups to look at; `columns`:
+// what `picks` holds of each message (locked). The groups in turn order
+// (rows locked, SKIP LOCKED: concurrent receives serve different groups),
+// each group's first visible messages by (visible_at_ms, seq) on
+// messages_group_ready (its in-flight ones are past the range), one per
+// group per round (section 6.5); the chosen messages are then locked
+// (`held`, SKIP LOCKED, re-checked visible: READ COMMITTED re-reads a row
+// another transaction changed) and the standard pick fills up (messages of
+// groups without a row, or of groups another receive holds). The groups
+// chosen from go to the back of the turns in the order of their last pick.
+#define WHARF_FAIR_PICKS(columns)                                                                                 \
+  "WITH clock AS (SELECT now_ms($1::bigint) AS now), "                                                            \
+  "turns AS (SELECT g.group_id, g.turn FROM groups g WHERE g.queue_id = $2::bigint AND g.ready_at_ms = 0 "        \
+  "ORDER BY g.turn LIMIT $5::int FOR UPDATE SKIP LOCKED), "                                                       \
+  "candidates AS ("                                                                                               \
+  "SELECT t.group_id, t.turn, x.seq FROM turns t CROSS JOIN LATERAL ("                                            \
+  "SELECT m.seq FROM messages m WHERE t.group_id <> '' AND m.queue_id = $2::bigint "                              \
+  "AND m.group_id = t.group_id AND m.group_id <> '' AND m.visible_at_ms <= (SELECT now FROM clock) "              \
+  "AND m.sent_ms > (SELECT now FROM clock) - $3::bigint ORDER BY m.visible_at_ms, m.seq LIMIT $4::int) x "        \
+  "UNION ALL "                                                                                                    \
+  "SELECT t.group_id, t.turn, x.seq FROM turns t CROSS JOIN LATERAL ("                                            \
+  "SELECT m.seq FROM messages m WHERE t.group_id = '' AND m.queue_id = $2::bigint "                               \
+  "AND m.group_id = '' AND m.visible_at_ms <= (SELECT now FROM clock) "                                           \
+  "AND m.sent_ms > (SELECT now FROM clock) - $3::bigint "                                                         \
+  "ORDER BY m.visible_at_ms, m.seq LIMIT $4::int) x), "                                                           \
+  "chosen AS (SELECT group_id, turn, seq, row_number() OVER (PARTITION BY group_id ORDER BY seq) AS round "       \
+  "FROM candidates ORDER BY round, turn LIMIT $4::int), "                                                         \
+  "held AS (SELECT " columns                                                                                      \
+  " FROM messages m WHERE m.queue_id = $2::bigint "                                                               \
+  "AND m.seq = ANY (ARRAY(SELECT seq FROM chosen)) AND m.visible_at_ms <= (SELECT now FROM clock) "               \
+  "FOR UPDATE OF m SKIP LOCKED), "                                                                                \
+  "fill AS (SELECT " columns                                                                                      \
+  " FROM messages m WHERE m.queue_id = $2::bigint "                                                               \
+  "AND m.visible_at_ms <= (SELECT now FROM clock) AND m.sent_ms > (SELECT now FROM clock) - $3::bigint "          \
+  "AND m.seq NOT IN (SELECT seq FROM chosen) ORDER BY m.visible_at_ms, m.seq "                                    \
+  "LIMIT greatest($4::int - (SELECT count(*) FROM held), 0) FOR UPDATE OF m SKIP LOCKED), "                       \
+  "picks AS (SELECT * FROM held UNION ALL SELECT * FROM fill), "                                                  \
+  "base AS (SELECT nextval('turn_seq') * 64 AS turn), "                                                           \
+  "requeued AS (UPDATE groups g SET turn = base.turn + o.pos FROM base, "                                         \
+  "(SELECT group_id, row_number() OVER (ORDER BY max(round), min(turn)) AS pos FROM chosen GROUP BY group_id) o " \
+  "WHERE g.queue_id = $2::bigint AND g.group_id = o.group_id) "
+
+// WHARF_FAIR_PICKS, $6 visibility timeout: the picks taken in the same
+// statement. Every row the UPDATE touches is already locked by this
+// statement, taken with SKIP LOCKED, so concurrent receives never wait on
+// each other (no deadlocks).
+const NamedSql kReceiveFair = {"receive_fair", WHARF_FAIR_PICKS("m.seq") ", vt AS (SELECT $6::bigint AS ms), "
+                                               "taken AS (UPDATE messages m SET " WHARF_TAKE_SET
+                                               "FROM clock c, vt WHERE m.queue_id = $2::bigint "
+                                               "AND m.seq = ANY (ARRAY(SELECT seq FROM picks)) "
+                                               "AND m.visible_at_ms <= c.now " WHARF_TAKE_RETURNING
+                                               ") "
+                                               "SELECT c.now, t.* FROM taken t, clock c ORDER BY t.seq"};
+
+// In a transaction (fair queues with a RedrivePolicy): WHARF_FAIR_PICKS,
+// answered with the columns of kPickForRedrive, locked until COMMIT.
+const NamedSql kPickFairForRedrive = {
+    "pick_fair_for_redrive",
+    WHARF_FAIR_PICKS("m.seq, m.receive_count, m.sent_ms, m.message_id, m.system_attributes")
+    "SELECT (SELECT now FROM clock), p.seq, p.receive_count, p.sent_ms, p.message_id, p.system_attributes "
+    "FROM picks p ORDER BY p.seq"};
+
+#undef WHARF_FAIR_PICKS
 
 // In a transaction (section 6.4, full path). $1 clock override, $2 queue
 // id, $3 retention, $4 max messages: the picked messages, locked, with what

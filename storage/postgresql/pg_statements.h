@@ -35,11 +35,13 @@ extern const NamedSql kSendGroups;
 
 // Receives on a standard queue: the fast path (no groups, no redrive), the
 // fair path (groups take turns) and, with a RedrivePolicy, a pick in a
-// transaction followed by the take and the move to the dead-letter queue.
-// The fast and fair ones answer the columns of kReceivedColumns.
+// transaction (kPickFairForRedrive: by the groups' turns) followed by the
+// take and the move to the dead-letter queue. The fast and fair ones answer
+// the columns of kReceivedColumns.
 extern const NamedSql kReceiveStandard;
 extern const NamedSql kReceiveFair;
 extern const NamedSql kPickForRedrive;
+extern const NamedSql kPickFairForRedrive;
 extern const NamedSql kFindDeadLetterQueue;
 extern const NamedSql kTakePicked;
 extern const NamedSql kMoveToDeadLetterQueue;

@@ -1,6 +1,6 @@
 // The migrations. Version 1 is docs/design/postgresql.md section 3 (with
-// the now_ms function of section 5). Never edit an entry once released:
-// append a new one.
+// the now_ms function of section 5); version 2 adds two indexes. Never
+// edit an entry once released: append a new one.
 #include "storage/postgresql/schema.h"
 
 #include <cstdint>
@@ -112,10 +112,24 @@ Migration version_1() {
   return m;
 }
 
+// A fair receive looks at each group's visible messages only, by
+// (visible_at_ms, seq): the group's in-flight messages are past the end of
+// its range instead of in the way (section 6.5). The janitor finds the
+// rows of FIFO groups left empty without reading the others (section 8).
+Migration version_2() {
+  return {2,
+          "messages_group_ready (fair receives), groups_empty (janitor)",
+          {
+              "CREATE INDEX messages_group_ready ON messages (queue_id, group_id, visible_at_ms, seq) "
+              "WHERE group_id <> ''",
+              "CREATE INDEX groups_empty ON groups (queue_id, group_id) WHERE ready_at_ms IS NULL",
+          }};
+}
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
-  static const std::vector<Migration> all = {version_1()};
+  static const std::vector<Migration> all = {version_1(), version_2()};
   return all;
 }
 

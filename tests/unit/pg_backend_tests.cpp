@@ -96,7 +96,7 @@ std::vector<Statement> one(const std::string& sql, std::vector<PgParam> params =
 
 }  // namespace
 
-TEST_CASE("migrations: a fresh schema gets every table, version 1 and a receipt secret", "[pg][migrations]") {
+TEST_CASE("migrations: a fresh schema gets every table, versions 1 and 2 and a receipt secret", "[pg][migrations]") {
   WHARF_REQUIRE_TEST_POSTGRES();
   const PgOptions options = options_for("fresh");
   auto cluster = open_cluster(options);
@@ -104,7 +104,7 @@ TEST_CASE("migrations: a fresh schema gets every table, version 1 and a receipt 
   Pool& pool = cluster->pool();
   CHECK(first_value(pool, "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1", {options.schema}) ==
         "8");
-  CHECK(first_value(pool, "SELECT string_agg(version::text, ',') FROM schema_version") == "1");
+  CHECK(first_value(pool, "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version") == "1,2");
   CHECK(first_value(pool, "SELECT now_ms(42)") == "42");
   const int64_t db_now = std::stoll(first_value(pool, "SELECT now_ms(NULL)"));
   const int64_t here =
@@ -125,7 +125,7 @@ TEST_CASE("migrations: running again changes nothing and keeps the secret", "[pg
   }
   auto second = open_cluster(options);
   CHECK(second->receipt_secret() == secret);
-  CHECK(first_value(second->pool(), "SELECT count(*) FROM schema_version") == "1");
+  CHECK(first_value(second->pool(), "SELECT count(*) FROM schema_version") == "2");
 }
 
 TEST_CASE("migrations: two clusters migrating one schema at once end with one schema and one secret",
@@ -141,7 +141,38 @@ TEST_CASE("migrations: two clusters migrating one schema at once end with one sc
   REQUIRE(a);
   REQUIRE(b);
   CHECK(a->receipt_secret() == b->receipt_secret());
-  CHECK(first_value(a->pool(), "SELECT count(*) FROM schema_version") == "1");
+  CHECK(first_value(a->pool(), "SELECT count(*) FROM schema_version") == "2");
+}
+
+TEST_CASE("migrations: a schema at version 1 reaches version 2, also with several nodes at once", "[pg][migrations]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  const PgOptions options = options_for("v1");
+  const std::string v2_indexes =
+      "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() "
+      "AND indexname IN ('messages_group_ready', 'groups_empty')";
+  {
+    auto cluster = open_cluster(options);
+    CHECK(first_value(cluster->pool(), v2_indexes) == "2");
+    // Back to what a Wharf that knew only version 1 left.
+    REQUIRE(run(cluster->pool(), "DROP INDEX messages_group_ready").ok());
+    REQUIRE(run(cluster->pool(), "DROP INDEX groups_empty").ok());
+    REQUIRE(run(cluster->pool(), "DELETE FROM schema_version WHERE version = 2").ok());
+    CHECK(first_value(cluster->pool(), v2_indexes) == "0");
+  }
+  std::vector<std::shared_ptr<PgCluster>> nodes(3);
+  std::vector<std::string> errors(3);
+  std::vector<std::thread> starting;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    starting.emplace_back([&, i] { nodes[i] = open_postgresql_cluster(options, errors[i]); });
+  }
+  for (auto& t : starting) t.join();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    INFO(errors[i]);
+    REQUIRE(nodes[i]);
+  }
+  CHECK(first_value(nodes[0]->pool(), "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version") ==
+        "1,2");
+  CHECK(first_value(nodes[0]->pool(), v2_indexes) == "2");
 }
 
 TEST_CASE("migrations: a schema newer than this Wharf is refused", "[pg][migrations]") {

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/arn.h"
 #include "storage/postgresql/connection.h"
 #include "storage/postgresql/open.h"
 #include "storage/postgresql/pg_statements.h"
@@ -432,4 +433,27 @@ TEST_CASE("FIFO: two nodes sending at once store one message per deduplication i
     }
     last[group] = {number, m.sequence_number};
   }
+}
+
+TEST_CASE("fair queues with a RedrivePolicy take turns too, and still redrive", "[pg][fair][redrive]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  Nodes nodes;
+  auto a = nodes.node();
+  auto b = nodes.node();
+  REQUIRE(a->create_queue("dlq", {}, {}).ok());
+  const std::string policy =
+      R"({"deadLetterTargetArn":")" + queue_arn("us-east-1", "000000000000", "dlq") + R"(","maxReceiveCount":1})";
+  REQUIRE(a->create_queue("q", {{"RedrivePolicy", policy}}, {}).ok());
+  for (int i = 0; i < 20; ++i) send(*a, "q", "noisy-" + std::to_string(i), "noisy");
+  send(*a, "q", "quiet-0", "quiet");
+  send(*a, "q", "quiet-1", "quiet");
+  // As without the policy: one message per group per round, in turn order
+  // (the plain pick would answer noisy-0, noisy-1, noisy-2).
+  CHECK(bodies(receive(*a, "q", 3)) == std::vector<std::string>{"noisy-0", "noisy-1", "quiet-0"});
+  nodes.now += 31'000;  // those three are visible again, received once
+  // quiet (at the front now) gets its two rounds among the noisy backlog;
+  // quiet-0, past maxReceiveCount, goes to the dead-letter queue instead.
+  CHECK(bodies(receive(*b, "q", 10)) == std::vector<std::string>{"noisy-2", "noisy-3", "noisy-4", "noisy-5", "noisy-6",
+                                                                 "noisy-7", "noisy-8", "noisy-9", "quiet-1"});
+  CHECK(bodies(receive(*a, "dlq", 10)) == std::vector<std::string>{"quiet-0"});
 }

@@ -83,3 +83,21 @@ ENGINE_TEST("fair queues: the same share after a reopen, and for messages return
   CHECK(bodies_of_group(again, "quiet") == Bodies{"quiet-0"});
   CHECK_COUNTS(f, "std", 31 - again.size(), again.size(), 0);
 }
+
+ENGINE_TEST("fair queues: with a RedrivePolicy the groups still take turns, and messages still redrive",
+            "[fair][redrive]") {
+  Fixture f(backend);
+  f.create("dlq");
+  f.create("std", {{"RedrivePolicy", redrive_to("dlq", 1)}});
+  for (int i = 0; i < 30; ++i) f.send_to_group("std", "noisy-" + std::to_string(i), "noisy");
+  f.send_to_group("std", "quiet-0", "quiet");
+  auto got = f.receive("std", 5, 0);  // visible again at once, received once
+  CHECK(bodies_of_group(got, "quiet") == Bodies{"quiet-0"});
+  // The next turns move what was received once to the dead-letter queue
+  // (maxReceiveCount 1), quiet-0 included.
+  auto again = f.receive("std", 5);
+  CHECK(bodies_of_group(again, "quiet").empty());
+  const auto moved = f.receive("dlq", 10);
+  CHECK(bodies_of_group(moved, "quiet") == Bodies{"quiet-0"});
+  for (const auto& m : moved) CHECK(m.receive_count == 2);
+}
