@@ -3,7 +3,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
+#include <random>
 
 namespace wharf::storage::postgresql {
 namespace {
@@ -23,6 +26,17 @@ std::string sqlstate_of(const PGresult* result) {
 }
 
 }  // namespace
+
+// --- ReconnectBackoff --------------------------------------------------------
+
+std::chrono::milliseconds ReconnectBackoff::next() {
+  thread_local std::minstd_rand random{std::random_device{}()};
+  const int doublings = failures_ < 16 ? failures_ : 16;
+  ++failures_;
+  const int64_t full = std::min<int64_t>(kFirst.count() << doublings, kMost.count());
+  std::uniform_int_distribution<int64_t> jitter(full / 2, full);
+  return std::chrono::milliseconds(jitter(random));
+}
 
 // --- QueryResult -------------------------------------------------------------
 
@@ -154,7 +168,20 @@ void Connection::async_connect(const std::string& conninfo, std::chrono::millise
   }
   connect_handler_ = std::move(done);
   phase_ = Phase::Connecting;
-  conn_ = PQconnectStart(conninfo.c_str());
+  // The keepalive settings come before the caller's connection string
+  // (expanded from "dbname"), whose own values override them.
+  constexpr size_t kSettings = std::size(kKeepaliveSettings);
+  const char* keywords[kSettings + 2];
+  const char* values[kSettings + 2];
+  for (size_t i = 0; i < kSettings; ++i) {
+    keywords[i] = kKeepaliveSettings[i][0];
+    values[i] = kKeepaliveSettings[i][1];
+  }
+  keywords[kSettings] = "dbname";
+  values[kSettings] = conninfo.c_str();
+  keywords[kSettings + 1] = nullptr;
+  values[kSettings + 1] = nullptr;
+  conn_ = PQconnectStartParams(keywords, values, 1);
   if (!conn_ || PQstatus(conn_) == CONNECTION_BAD) return fail("cannot connect: ");
   PQsetNoticeReceiver(conn_, &Connection::receive_notice, this);  // conn_ never outlives this
   connect_timer_.expires_after(timeout);

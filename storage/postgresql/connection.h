@@ -18,6 +18,11 @@
 //
 // Host names in the connection string are resolved by libpq itself, which
 // blocks while it does; give addresses (or hostaddr=) where that matters.
+//
+// Every connection gets TCP keepalives (kKeepaliveSettings) unless its
+// connection string sets them itself, so that a database host that vanished
+// without closing its connections is noticed in 10-20 s rather than the
+// kernel's two hours (idle) or fifteen minutes (a statement unanswered).
 #pragma once
 
 #include <libpq-fe.h>
@@ -38,6 +43,36 @@
 #include <vector>
 
 namespace wharf::storage::postgresql {
+
+// The libpq settings every connection gets before the caller's connection
+// string is read (which overrides any of them): keepalive probes after 5 s
+// of silence, every 2 s, 3 unanswered end it; and no sent byte stays
+// unacknowledged for more than 10 s (TCP_USER_TIMEOUT, which also bounds
+// the probes: an idle dead peer is noticed after about 15 s, a busy one
+// after 10 s).
+inline constexpr const char* kKeepaliveSettings[][2] = {
+    {"keepalives", "1"},       {"keepalives_idle", "5"},      {"keepalives_interval", "2"},
+    {"keepalives_count", "3"}, {"tcp_user_timeout", "10000"},
+};
+
+// The waits between attempts to reach a database that could not be reached:
+// 50 ms, doubling to 2 s, each with jitter (between half and all of it, so
+// that the nodes of a fleet do not all come back in the same millisecond).
+// Not thread-safe: one per reconnecting thing, on its thread.
+class ReconnectBackoff {
+ public:
+  static constexpr std::chrono::milliseconds kFirst{50};
+  static constexpr std::chrono::milliseconds kMost{2000};
+
+  // The wait before the next attempt; each call doubles the next one.
+  std::chrono::milliseconds next();
+  // The database answered: the next failure starts again from kFirst.
+  void reset() { failures_ = 0; }
+  int failures() const { return failures_; }
+
+ private:
+  int failures_ = 0;
+};
 
 // Why a statement or the connection failed.
 struct PgError {
@@ -100,8 +135,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection& operator=(const Connection&) = delete;
 
   // Connects to `conninfo` (a postgresql:// URL or key=value words; libpq's
-  // forms, several hosts allowed), giving up after `timeout` (libpq's own
-  // connect_timeout does not apply to this way of connecting).
+  // forms, several hosts allowed, target_session_attrs honoured), giving up
+  // after `timeout` (libpq's own connect_timeout does not apply to this way
+  // of connecting). kKeepaliveSettings apply where `conninfo` is silent.
   void async_connect(const std::string& conninfo, std::chrono::milliseconds timeout, ConnectHandler done);
 
   // Runs one statement with text parameters ($1, $2, ...) and answers its
@@ -135,6 +171,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   bool connected() const { return phase_ == Phase::Idle || phase_ == Phase::Sending || phase_ == Phase::Receiving; }
   bool busy() const { return phase_ == Phase::Sending || phase_ == Phase::Receiving; }
+  // The connection's socket (-1 when there is none), for tests that look
+  // at its options.
+  int native_socket() const { return conn_ ? PQsocket(conn_) : -1; }
 
  private:
   enum class Phase { New, Connecting, Idle, Sending, Receiving, Closed };

@@ -6,6 +6,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <cstdio>
+#include <exception>
 #include <future>
 #include <string_view>
 #include <utility>
@@ -39,6 +41,22 @@ std::string bytes_of(std::string_view text) {
   for (size_t i = 2; i + 1 < text.size(); i += 2)
     bytes += static_cast<char>(nibble(text[i]) * 16 + nibble(text[i + 1]));
   return bytes;
+}
+
+// The cluster's thread. An exception escaping a handler (caller code the
+// transaction layer does not wrap: a `finished` callback, a timer's) would
+// end the process from here: it is logged and the loop goes on.
+void run_cluster_thread(asio::io_context& io) {
+  for (;;) {
+    try {
+      io.run();
+      return;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "wharf: PostgreSQL: a handler on the database thread threw: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "wharf: PostgreSQL: a handler on the database thread threw a non-std exception\n");
+    }
+  }
 }
 
 SqsError start_error(std::string message) { return make_error(ErrorCode::ServiceUnavailable, std::move(message)); }
@@ -126,7 +144,7 @@ PgCluster::~PgCluster() {
 
 std::shared_ptr<PgCluster> open_postgresql_cluster(PgOptions options, std::string& error) {
   std::shared_ptr<PgCluster> cluster(new PgCluster(std::move(options)));
-  cluster->thread_ = std::thread([io = &cluster->io_] { io->run(); });
+  cluster->thread_ = std::thread([io = &cluster->io_] { run_cluster_thread(*io); });
 
   auto out = std::make_shared<Migrating>();
   std::promise<Status> migrated;

@@ -54,7 +54,8 @@ PgNotifier::PgNotifier(std::shared_ptr<PgCluster> cluster, Heard heard)
       channel_(channel_of(cluster_->options().schema)),
       node_(random_token()),
       check_timer_(cluster_->io()),
-      window_timer_(cluster_->io()) {}
+      window_timer_(cluster_->io()),
+      retry_timer_(cluster_->io()) {}
 
 PgNotifier::~PgNotifier() = default;
 
@@ -79,6 +80,7 @@ void PgNotifier::stop() {
         listening_ = false;
         check_timer_.cancel();
         window_timer_.cancel();
+        retry_timer_.cancel();
         if (control_) control_->close();
         control_.reset();
         pending_.clear();
@@ -108,7 +110,7 @@ void PgNotifier::connected(std::optional<PgError> error) {
   if (stopped_) return;
   if (error) {
     connecting_ = false;
-    return;  // check() tries again
+    return retry_later();
   }
   std::vector<Statement> listen;
   listen.push_back(Statement{"SELECT set_config('application_name', $1, false)",
@@ -122,16 +124,30 @@ void PgNotifier::connected(std::optional<PgError> error) {
       std::fprintf(stderr, "wharf: PostgreSQL: cannot LISTEN: %s\n",
                    results.empty() ? "no answer" : results.back().error().message.c_str());
       if (self->control_) self->control_->close();
-      return;
+      return self->retry_later();
     }
+    self->backoff_.reset();
     self->listening_ = true;
     self->send_pending();
   });
 }
 
+// A connect (or LISTEN) failed: the next try after the backoff, not at
+// the next check.
+void PgNotifier::retry_later() {
+  if (stopped_ || retry_armed_) return;
+  retry_armed_ = true;
+  retry_timer_.expires_after(backoff_.next());
+  retry_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec) return;
+    self->retry_armed_ = false;
+    if (!self->stopped_ && !self->connecting_ && (!self->control_ || !self->control_->connected())) self->connect();
+  });
+}
+
 void PgNotifier::check() {
   if (stopped_) return;
-  if (!connecting_ && (!control_ || !control_->connected())) connect();
+  if (!connecting_ && !retry_armed_ && (!control_ || !control_->connected())) connect();
   if (control_ && !control_->connected()) listening_ = false;
   check_timer_.expires_after(kCheckEvery);
   check_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {

@@ -40,7 +40,8 @@ class PgNotifier : public std::enable_shared_from_this<PgNotifier> {
   // A window of this long per queue: the first announcement goes out at
   // once, later ones in the window become one NOTIFY at its end.
   static constexpr std::chrono::milliseconds kWindow{10};
-  // How often the control connection is checked (and remade when lost).
+  // How often the control connection is checked (and remade when lost; a
+  // connect that failed is tried again after a ReconnectBackoff instead).
   static constexpr std::chrono::milliseconds kCheckEvery{1000};
 
   // Starts connecting and listening on the cluster's thread; returns at once.
@@ -68,6 +69,7 @@ class PgNotifier : public std::enable_shared_from_this<PgNotifier> {
   void connect();
   void connected(std::optional<PgError> error);
   void check();  // every kCheckEvery: remake a lost control connection
+  void retry_later();
   void heard(const std::string& payload);
   void open_window(std::string payload);
   void queue_up(std::string payload);
@@ -85,6 +87,9 @@ class PgNotifier : public std::enable_shared_from_this<PgNotifier> {
   std::shared_ptr<Connection> control_;
   boost::asio::steady_timer check_timer_;
   boost::asio::steady_timer window_timer_;
+  boost::asio::steady_timer retry_timer_;  // armed while a failed connect's backoff runs
+  ReconnectBackoff backoff_;
+  bool retry_armed_ = false;
   std::map<std::string, Window> windows_;  // by payload
   std::vector<std::string> pending_;       // payloads to NOTIFY
   bool sending_ = false;

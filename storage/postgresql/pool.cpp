@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <cstdio>
 #include <utility>
 
 namespace wharf::storage::postgresql {
@@ -42,7 +43,8 @@ PoolLease::~PoolLease() {
   });
 }
 
-Pool::Pool(asio::io_context& io, PgOptions options) : io_(io), options_(std::move(options)), timer_(io) {
+Pool::Pool(asio::io_context& io, PgOptions options)
+    : io_(io), options_(std::move(options)), timer_(io), retry_timer_(io) {
   if (options_.connections < 1) options_.connections = 1;
 }
 
@@ -63,17 +65,29 @@ void Pool::acquire(Acquired acquired) {
 
 void Pool::take(Acquired acquired) {
   if (closed_) return acquired(make_error(ErrorCode::ServiceUnavailable, "The database pool is closed."));
-  if (!idle_.empty()) {
+  while (!idle_.empty()) {
     auto connection = std::move(idle_.back());
     idle_.pop_back();
-    return hand_over(std::move(connection), std::move(acquired));
+    if (connection->connected() && !connection->busy()) return hand_over(std::move(connection), std::move(acquired));
+    connection->close();  // the server ended it while it was idle (a restart, a failover)
+    --open_;
+  }
+  if (down_) {
+    return acquired(
+        make_error(ErrorCode::ServiceUnavailable, "The database cannot be reached: " + last_connect_error_));
   }
   if (waiters_.size() >= max_waiters()) {
     return acquired(make_error(ErrorCode::ServiceUnavailable, "Too many requests are waiting for the database."));
   }
   waiters_.push_back(Waiter{std::move(acquired), std::chrono::steady_clock::now() + options_.wait_timeout});
   if (waiters_.size() == 1) arm_timer();
-  // One new connection per waiter beyond those already being made.
+  connect_for_waiters();
+}
+
+// One new connection per waiter beyond those already being made; none
+// while a failed connect's backoff runs (its timer connects).
+void Pool::connect_for_waiters() {
+  if (closed_ || down_ || retry_armed_) return;
   if (open_ < static_cast<size_t>(options_.connections) && connecting_ < waiters_.size()) connect_one();
 }
 
@@ -100,15 +114,41 @@ void Pool::connected(std::shared_ptr<Connection> connection, std::optional<PgErr
   if (error || closed_) {
     connection->close();
     --open_;
-    if (error) last_connect_error_ = error->message;
+    if (closed_) return;
+    last_connect_error_ = error->message;
     // Nothing in use can come back to the waiters: the database cannot be
     // reached now, and they are told so rather than left to time out.
-    if (open_ == 0) {
-      fail_waiters(closed_ ? "The database pool is closed." : "The database cannot be reached: " + last_connect_error_);
+    if (open_ == 0 && !down_) {
+      down_ = true;
+      std::fprintf(stderr, "wharf: PostgreSQL cannot be reached (%s): answering 503, reconnecting with backoff\n",
+                   last_connect_error_.c_str());
     }
-    return;
+    if (down_) fail_waiters("The database cannot be reached: " + last_connect_error_);
+    return arm_retry();
   }
+  if (down_) std::fprintf(stderr, "wharf: PostgreSQL is reachable again\n");
+  down_ = false;
+  backoff_.reset();
   give_back(std::move(connection), false);
+}
+
+void Pool::arm_retry() {
+  if (retry_armed_ || closed_) return;
+  retry_armed_ = true;
+  retry_timer_.expires_after(backoff_.next());
+  retry_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec) return;
+    self->retry_armed_ = false;
+    self->retry();
+  });
+}
+
+// The backoff's wait is over: while down, one probe in the background
+// (nobody waits: callers were answered 503); otherwise for the waiters.
+void Pool::retry() {
+  if (closed_) return;
+  if (!down_) return connect_for_waiters();
+  if (connecting_ == 0) connect_one();
 }
 
 void Pool::give_back(std::shared_ptr<Connection> connection, bool discard) {
@@ -116,7 +156,7 @@ void Pool::give_back(std::shared_ptr<Connection> connection, bool discard) {
     connection->close();
     --open_;
     // A lost connection is made again for whoever waits.
-    if (!closed_ && !waiters_.empty() && connecting_ < waiters_.size()) connect_one();
+    connect_for_waiters();
     return;
   }
   if (waiters_.empty()) {
@@ -159,6 +199,7 @@ void Pool::fail_waiters(const std::string& why) {
 
 void Pool::close() {
   closed_ = true;
+  retry_timer_.cancel();
   for (auto& connection : idle_) connection->close();
   open_ -= idle_.size();
   idle_.clear();

@@ -9,11 +9,23 @@
 // finds none free waits in FIFO order; after PgOptions::wait_timeout, when
 // the wait queue is full, or when the database cannot be reached, it gets
 // ServiceUnavailable.
+//
+// Reconnecting: once a connect fails, the next one waits for a
+// ReconnectBackoff (50 ms doubling to 2 s, jittered) however many callers
+// arrive. When it failed with no connection open, the database is "down":
+// every caller gets ServiceUnavailable at once (not after the wait), and
+// one probe connection at a time is tried on the backoff's timer, in the
+// background, until one succeeds and the pool serves again. A lost
+// connection is dropped when it comes back (or when an idle one is found
+// dead) and made again by whoever needs one; each connect reads the whole
+// URL again, so with several hosts and target_session_attrs=read-write it
+// finds whichever host is the primary now.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -86,6 +98,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   size_t open_connections() const { return open_; }
   size_t idle_connections() const { return idle_.size(); }
   size_t waiting() const { return waiters_.size(); }
+  // The last connect failed with none open: callers get 503 at once.
+  bool unreachable() const { return down_.load(); }
 
  private:
   struct Waiter {
@@ -97,6 +111,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   void take(Acquired acquired);
   void serve_waiters();
   void connect_one();
+  void connect_for_waiters();  // one more connection when waiters need it and no backoff runs
+  void arm_retry();
+  void retry();
   void connected(std::shared_ptr<Connection> connection, std::optional<PgError> error);
   void give_back(std::shared_ptr<Connection> connection, bool discard);
   void hand_over(std::shared_ptr<Connection> connection, Acquired acquired);
@@ -115,6 +132,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
   size_t connecting_ = 0;  // of open_, still connecting
   bool closed_ = false;
   std::string last_connect_error_;
+  ReconnectBackoff backoff_;
+  boost::asio::steady_timer retry_timer_;
+  bool retry_armed_ = false;       // a connect failed: the next one waits for retry_timer_
+  std::atomic<bool> down_{false};  // see unreachable()
 };
 
 // The session settings every pooled connection gets at connect (one round

@@ -1,6 +1,7 @@
 #include "storage/postgresql/transaction.h"
 
 #include <cstdio>
+#include <exception>
 #include <string_view>
 #include <utility>
 
@@ -19,6 +20,28 @@ const QueryResult* first_failure(const std::vector<QueryResult>& results) {
 }
 
 Statement plain(const char* sql) { return Statement{sql, {}}; }
+
+// A session that is useless now even though it is open: a server shutting
+// down (57P01..03), a broken link (08***), a read-only session (25006: a
+// primary demoted by a failover). Making another finds the current primary.
+bool session_unusable(const PgError& error) {
+  const std::string_view state = error.sqlstate;
+  return error.connection_lost || starts_with(state, "08") || starts_with(state, "57P0") || state == "25006";
+}
+
+// What an exception escaping caller code (a body, a continuation) says,
+// for the log and for the InternalError the request gets instead.
+std::string escaped(std::exception_ptr thrown) {
+  std::string what = "an exception that is not a std::exception";
+  try {
+    std::rethrow_exception(std::move(thrown));
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  std::fprintf(stderr, "wharf: PostgreSQL: a continuation threw: %s\n", what.c_str());
+  return "Internal error in a database continuation: " + what;
+}
 
 }  // namespace
 
@@ -51,7 +74,7 @@ struct StatementsJob : std::enable_shared_from_this<StatementsJob> {
   void start() {
     ++attempt;
     pool.acquire([self = shared_from_this()](Result<Lease> lease) {
-      if (!lease.ok()) return self->done(lease.error());
+      if (!lease.ok()) return self->answer(lease.error());
       Lease held = std::move(lease.value());
       Connection& connection = held->connection();
       connection.async_pipeline(self->statements, [self, held](std::vector<QueryResult> results) mutable {
@@ -62,11 +85,29 @@ struct StatementsJob : std::enable_shared_from_this<StatementsJob> {
 
   void finish(Lease held, std::vector<QueryResult> results) {
     const QueryResult* failed = first_failure(results);
-    if (failed && failed->error().connection_lost) held->discard();
+    if (failed && session_unusable(failed->error())) held->discard();
     held.reset();  // back to the pool before the caller goes on
-    if (!failed) return done(std::move(results));
+    if (!failed) return answer(std::move(results));
     if (is_retryable(failed->error()) && attempt < kTransactionAttempts) return start();
-    done(map_pg_error(failed->error()));
+    answer(map_pg_error(failed->error()));
+  }
+
+  // A `done` that throws on the results (a continuation parsing them
+  // before it answers) is called once more, with InternalError, so that its
+  // request is answered; one that throws on an error is only logged.
+  void answer(Result<std::vector<QueryResult>> result) {
+    const bool success = result.ok();
+    try {
+      return done(std::move(result));
+    } catch (...) {
+      const std::string why = escaped(std::current_exception());
+      if (!success) return;
+      try {
+        done(make_error(ErrorCode::InternalError, why));
+      } catch (...) {
+        escaped(std::current_exception());
+      }
+    }
   }
 };
 
@@ -130,19 +171,40 @@ class TxRun final : public Tx, public std::enable_shared_from_this<TxRun> {
     lease_->connection().async_pipeline(pending_, [self = shared_from_this(), with_begin, with_commit, commit,
                                                    then = std::move(then)](std::vector<QueryResult> results) mutable {
       self->pending_.clear();
+      if (self->ended_) return;  // a continuation threw meanwhile: already answered
       if (const QueryResult* failed = first_failure(results)) return self->failed(failed->error(), commit);
       if (with_commit) results.pop_back();
       if (with_begin) results.erase(results.begin());
       if (commit) self->in_block_ = false;
-      if (then) then(results);
+      if (then && !self->guarded([&] { then(results); })) return;
       if (commit) self->end(Ok{});
     });
   }
 
+ public:
+  // Runs caller code (the body, a step's continuation): an exception it
+  // throws rolls the transaction back (the session is discarded: a step it
+  // started may still be running) and answers InternalError. False then.
+  template <class Code>
+  bool guarded(Code code) {
+    try {
+      code();
+      return true;
+    } catch (...) {
+      const std::string why = escaped(std::current_exception());
+      if (lease_) lease_->discard();
+      in_block_ = false;  // the session is closed, not reused: the server rolls back
+      end(make_error(ErrorCode::InternalError, why));
+      return false;
+    }
+  }
+
+ private:
   // `committing`: the failed pipeline ended the transaction (COMMIT, or an
   // implicit one), so a lost connection leaves its outcome unknown.
   void failed(const PgError& error, bool committing) {
     bool rerun = is_retryable(error);
+    if (session_unusable(error) && !error.connection_lost) lease_->discard();  // after its ROLLBACK
     if (error.connection_lost) {
       lease_->discard();
       in_block_ = false;  // the server rolls back a transaction whose connection ended
@@ -164,6 +226,7 @@ class TxRun final : public Tx, public std::enable_shared_from_this<TxRun> {
     pending_.push_back(plain("ROLLBACK"));
     lease_->connection().async_pipeline(pending_, [self = shared_from_this(), error = std::move(error),
                                                    rerun](std::vector<QueryResult> results) mutable {
+      if (self->ended_) return;  // a continuation threw meanwhile: already answered
       // A connection that cannot even roll back is not reused.
       if (results.empty() || !results.front().ok()) self->lease_->discard();
       if (rerun) return self->restart();
@@ -200,7 +263,8 @@ void start_transaction(const std::shared_ptr<TxJob>& job) {
       auto finished = std::move(job->finished);
       return finished(lease.error());
     }
-    job->body(std::make_shared<TxRun>(job, std::move(lease.value())));
+    auto run = std::make_shared<TxRun>(job, std::move(lease.value()));
+    run->guarded([&] { job->body(run); });
   });
 }
 

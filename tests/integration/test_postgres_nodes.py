@@ -206,7 +206,10 @@ class DatabaseOutageTest(unittest.TestCase):
         try:
             wait_until(lambda: ready_status(self.node) == 503, 5, what="/ready answering 503")
             for client in (self.client, self.node.query_client()):
+                asked = time.monotonic()
                 failed = self.send_or_error(client, url, "while down")
+                # Known down: answered at once, not after the pool's 5 s wait.
+                self.assertLess(time.monotonic() - asked, 2.0)
                 self.assertIsInstance(failed, ClientError)
                 self.assertEqual(http_status(failed), 503)
                 self.assertEqual(error_code(failed), "ServiceUnavailable")

@@ -1,0 +1,365 @@
+// The PostgreSQL backend's connections when the database goes away and
+// comes back (storage/postgresql/pool.h, connection.h, pg_notify.h): the
+// backoff, 503 at once while the database is known to be down, reconnecting
+// over a several-host URL, TCP keepalives on every connection, a session a
+// failover made read-only dropped, and exceptions thrown by continuations
+// on the database thread answered as InternalError. The outage tests stop
+// and restart a throwaway cluster of their own (on the same port), not the
+// one the other tests share.
+#include <catch2/catch.hpp>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/postgresql/connection.h"
+#include "storage/postgresql/open.h"
+#include "storage/postgresql/pg_janitor.h"
+#include "storage/postgresql/pg_notify.h"
+#include "storage/postgresql/pool.h"
+#include "storage/postgresql/transaction.h"
+#include "tests/unit/pg_test_cluster.h"
+
+using namespace wharf;
+using namespace wharf::storage::postgresql;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto kPatience = std::chrono::seconds(30);
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+int shell(const std::string& command, std::string& output) {
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return -1;
+  char buffer[512];
+  while (fgets(buffer, sizeof buffer, pipe)) output += buffer;
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// A cluster of this test's own, which it may stop and start again on the
+// same port (tests/pg/cluster.sh starts it; pg_ctl restarts it).
+class OwnCluster {
+ public:
+  OwnCluster() {
+    std::string pattern = "/tmp/wharf-pgr-XXXXXX";
+    REQUIRE(mkdtemp(pattern.data()));
+    dir_ = pattern;
+    std::string output;
+    const int status = shell(script() + " start " + dir_, output);
+    INFO(output);
+    REQUIRE(status == 0);
+    std::ifstream port_file(dir_ + "/port");
+    port_file >> port_;
+    REQUIRE(port_ > 0);
+  }
+  ~OwnCluster() {
+    std::string ignored;
+    shell(script() + " stop " + dir_ + " >/dev/null 2>&1", ignored);
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  int port() const { return port_; }
+  std::string url() const { return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/postgres"; }
+
+  void stop() {
+    std::string output;
+    REQUIRE(shell(script() + " stop " + dir_ + " 2>&1", output) == 0);
+  }
+  void start_again() {
+    std::string bin;
+    for (const auto& entry : std::filesystem::directory_iterator("/usr/lib/postgresql")) {
+      const std::string candidate = entry.path().string() + "/bin";
+      if (std::filesystem::exists(candidate + "/pg_ctl") && candidate > bin) bin = candidate;
+    }
+    REQUIRE(!bin.empty());
+    const std::string as_pg = getuid() == 0 ? "runuser -u postgres -- " : "";
+    std::string output;
+    const int status = shell(as_pg + bin + "/pg_ctl -D " + dir_ + "/data -l " + dir_ + "/pg.log -w -t 30 -o '-p " +
+                                 std::to_string(port_) + " -k " + dir_ + " -c listen_addresses=127.0.0.1' start 2>&1",
+                             output);
+    INFO(output);
+    REQUIRE(status == 0);
+  }
+
+ private:
+  static std::string script() { return std::string(WHARF_SOURCE_DIR) + "/tests/pg/cluster.sh"; }
+  std::string dir_;
+  int port_ = 0;
+};
+
+// A loopback port where nothing listens.
+unsigned short closed_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();
+}
+
+PgOptions options_for(const std::string& url, const std::string& schema) {
+  PgOptions options;
+  options.url = url;
+  options.schema = "pgreconnect_" + std::to_string(getpid()) + "_" + schema;
+  return options;
+}
+
+std::shared_ptr<PgCluster> open_cluster(const PgOptions& options) {
+  std::string error;
+  auto cluster = open_postgresql_cluster(options, error);
+  INFO(error);
+  REQUIRE(cluster);
+  return cluster;
+}
+
+template <typename T>
+T await(std::future<T> future) {
+  REQUIRE(future.wait_for(kPatience) == std::future_status::ready);
+  return future.get();
+}
+
+Result<std::vector<QueryResult>> run(Pool& pool, const std::string& sql) {
+  auto answer = std::make_shared<std::promise<Result<std::vector<QueryResult>>>>();
+  auto future = answer->get_future();
+  run_statements(pool, {Statement{sql, {}}},
+                 [answer](Result<std::vector<QueryResult>> r) { answer->set_value(std::move(r)); });
+  return await(std::move(future));
+}
+
+Status transact(Pool& pool, std::function<void(std::shared_ptr<Tx>)> body) {
+  auto answer = std::make_shared<std::promise<Status>>();
+  auto future = answer->get_future();
+  run_transaction(pool, std::move(body), [answer](Status s) { answer->set_value(std::move(s)); });
+  return await(std::move(future));
+}
+
+int socket_option(int fd, int level, int name) {
+  int value = -1;
+  socklen_t size = sizeof value;
+  REQUIRE(getsockopt(fd, level, name, &value, &size) == 0);
+  return value;
+}
+
+std::shared_ptr<Connection> connect(boost::asio::io_context& io, const std::string& url) {
+  auto connection = Connection::create(io);
+  std::optional<std::optional<PgError>> outcome;
+  connection->async_connect(url, std::chrono::seconds(10), [&](std::optional<PgError> error) { outcome = error; });
+  const auto deadline = Clock::now() + kPatience;
+  while (!outcome && Clock::now() < deadline) io.run_one_for(std::chrono::milliseconds(100));
+  REQUIRE(outcome);
+  INFO((*outcome ? (*outcome)->message : std::string("connected")));
+  REQUIRE(!*outcome);
+  return connection;
+}
+
+}  // namespace
+
+TEST_CASE("backoff: 50 ms doubling to 2 s, jittered between half and all of it", "[pg][reconnect]") {
+  ReconnectBackoff backoff;
+  int64_t full = 50;
+  for (int i = 0; i < 10; ++i) {
+    const int64_t wait = backoff.next().count();
+    CHECK(wait >= full / 2);
+    CHECK(wait <= full);
+    full = std::min<int64_t>(full * 2, 2000);
+  }
+  backoff.reset();
+  CHECK(backoff.next().count() <= 50);
+}
+
+TEST_CASE("keepalives: every connection gets them, unless its URL sets them", "[pg][reconnect]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  boost::asio::io_context io;
+  const std::string url = testing::test_postgres().url;
+  auto plain = connect(io, url);
+  const int fd = plain->native_socket();
+  REQUIRE(fd >= 0);
+  CHECK(socket_option(fd, SOL_SOCKET, SO_KEEPALIVE) == 1);
+  CHECK(socket_option(fd, IPPROTO_TCP, TCP_KEEPIDLE) == 5);
+  CHECK(socket_option(fd, IPPROTO_TCP, TCP_KEEPINTVL) == 2);
+  CHECK(socket_option(fd, IPPROTO_TCP, TCP_KEEPCNT) == 3);
+  CHECK(socket_option(fd, IPPROTO_TCP, TCP_USER_TIMEOUT) == 10000);
+
+  auto own = connect(io, url + "?keepalives_idle=30&tcp_user_timeout=0");
+  const int own_fd = own->native_socket();
+  CHECK(socket_option(own_fd, IPPROTO_TCP, TCP_KEEPIDLE) == 30);
+  CHECK(socket_option(own_fd, IPPROTO_TCP, TCP_KEEPINTVL) == 2);  // the rest as before
+  CHECK(socket_option(own_fd, IPPROTO_TCP, TCP_USER_TIMEOUT) == 0);
+
+  auto words =
+      connect(io, "host=127.0.0.1 port=" + url.substr(url.rfind(':') + 1, url.rfind('/') - url.rfind(':') - 1) +
+                      " user=postgres dbname=postgres keepalives_count=7");
+  CHECK(socket_option(words->native_socket(), IPPROTO_TCP, TCP_KEEPCNT) == 7);
+  CHECK(socket_option(words->native_socket(), IPPROTO_TCP, TCP_KEEPIDLE) == 5);
+}
+
+TEST_CASE("outage: 503 at once while the database is down, back within the backoff when it returns",
+          "[pg][reconnect]") {
+  OwnCluster database;
+  // Two hosts, the first with nothing listening: every (re)connect goes
+  // through libpq's host list and target_session_attrs, as under Patroni.
+  const std::string url = "postgresql://postgres@127.0.0.1:" + std::to_string(closed_port()) +
+                          ",127.0.0.1:" + std::to_string(database.port()) + "/postgres?target_session_attrs=read-write";
+  auto cluster = open_cluster(options_for(url, "outage"));
+  auto notifier = PgNotifier::start(cluster, [](std::string_view, std::string_view, std::string_view) {});
+  auto janitor = PgJanitor::start(cluster, 1000);
+  Pool& pool = cluster->pool();
+  REQUIRE(run(pool, "SELECT 1").ok());
+  const auto up = Clock::now() + kPatience;
+  while ((!notifier->listening() || !janitor->holds_lease()) && Clock::now() < up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(notifier->listening());
+  REQUIRE(janitor->holds_lease());
+
+  database.stop();
+  // The first request finds the pooled session gone and the database
+  // refusing: 503, without waiting for the pool's 5 s.
+  auto started = Clock::now();
+  auto first = run(pool, "SELECT 1");
+  REQUIRE(!first.ok());
+  CHECK(first.error().code == ErrorCode::ServiceUnavailable);
+  CHECK(seconds_since(started) < 1.0);
+  CHECK(pool.unreachable());
+  // Known down: every request is answered at once, and none tries to connect.
+  started = Clock::now();
+  for (int i = 0; i < 50; ++i) {
+    auto r = run(pool, "SELECT 1");
+    REQUIRE(!r.ok());
+    CHECK(r.error().code == ErrorCode::ServiceUnavailable);
+    CHECK_THAT(r.error().message, Catch::Contains("cannot be reached"));
+  }
+  const double fifty = seconds_since(started);
+  CHECK(fifty < 0.5);
+  auto failed = transact(pool, [](std::shared_ptr<Tx> tx) { tx->commit(); });
+  CHECK(!failed.ok());
+  const auto down = Clock::now() + std::chrono::seconds(5);
+  while ((notifier->listening() || janitor->holds_lease()) && Clock::now() < down)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(!notifier->listening());
+  CHECK(!janitor->holds_lease());
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // the backoff reaches its 2 s ceiling
+
+  database.start_again();
+  const auto back = Clock::now();
+  double served = -1, listening = -1, leased = -1;
+  while (Clock::now() < back + kPatience && (served < 0 || listening < 0 || leased < 0)) {
+    if (served < 0 && run(pool, "SELECT 1").ok()) served = seconds_since(back);
+    if (listening < 0 && notifier->listening()) listening = seconds_since(back);
+    if (leased < 0 && janitor->holds_lease()) leased = seconds_since(back);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::printf(
+      "outage: 50 requests while down answered in %.3f s; after the restart: first success %.2f s, "
+      "LISTEN again %.2f s, janitor lease %.2f s\n",
+      fifty, served, listening, leased);
+  CHECK(served >= 0);
+  CHECK(served < 2.5);  // the backoff's ceiling (2 s) and a connect
+  CHECK(listening >= 0);
+  CHECK(listening < 3.5);
+  CHECK(leased >= 0);
+  CHECK(!pool.unreachable());
+  CHECK(transact(pool, [](std::shared_ptr<Tx> tx) {
+          tx->step({Statement{"SELECT 1", {}}}, [tx](std::vector<QueryResult>&) { tx->commit(); });
+        }).ok());
+  janitor->stop();
+  notifier->stop();
+  // A janitor step still in flight holds the janitor (and so the cluster):
+  // the cluster must not be dropped last on its own thread.
+  janitor.reset();
+  notifier.reset();
+  const auto settled = Clock::now() + kPatience;
+  while (cluster.use_count() > 1 && Clock::now() < settled) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(cluster.use_count() == 1);
+}
+
+TEST_CASE("failover: a session that became read-only is dropped, the next one is read-write", "[pg][reconnect]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  PgOptions options = options_for(testing::test_postgres().url, "readonly");
+  options.connections = 1;
+  auto cluster = open_cluster(options);
+  Pool& pool = cluster->pool();
+  // What a demoted primary's sessions answer: 25006 to every write.
+  REQUIRE(run(pool, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY").ok());
+  auto refused = run(pool, "CREATE TABLE written (x int)");
+  REQUIRE(!refused.ok());
+  CHECK(refused.error().code == ErrorCode::ServiceUnavailable);
+  CHECK(run(pool, "CREATE TABLE written (x int)").ok());  // a fresh session
+}
+
+TEST_CASE("continuations that throw on the database thread answer InternalError", "[pg][reconnect]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  PgOptions options = options_for(testing::test_postgres().url, "throws");
+  options.connections = 1;
+  auto cluster = open_cluster(options);
+  Pool& pool = cluster->pool();
+
+  SECTION("a step's continuation") {
+    auto status = transact(pool, [](std::shared_ptr<Tx> tx) {
+      tx->step({Statement{"CREATE TABLE half (x int)", {}}},
+               [](std::vector<QueryResult>&) { throw std::runtime_error("parsing went wrong"); });
+    });
+    REQUIRE(!status.ok());
+    CHECK(status.error().code == ErrorCode::InternalError);
+    CHECK_THAT(status.error().message, Catch::Contains("parsing went wrong"));
+    CHECK(run(pool, "SELECT count(*) FROM pg_tables WHERE tablename = 'half'")->front().text(0, 0) == "0");
+  }
+  SECTION("a step's continuation that started another step first") {
+    auto status = transact(pool, [](std::shared_ptr<Tx> tx) {
+      tx->step({Statement{"SELECT 1", {}}}, [tx](std::vector<QueryResult>&) {
+        tx->step({Statement{"SELECT pg_sleep(0.2)", {}}}, [tx](std::vector<QueryResult>&) { tx->commit(); });
+        throw 42;
+      });
+    });
+    REQUIRE(!status.ok());
+    CHECK(status.error().code == ErrorCode::InternalError);
+  }
+  SECTION("a body") {
+    auto status = transact(pool, [](std::shared_ptr<Tx>) { throw std::logic_error("body bug"); });
+    REQUIRE(!status.ok());
+    CHECK(status.error().code == ErrorCode::InternalError);
+  }
+  SECTION("a run_statements continuation is called again with InternalError") {
+    std::vector<bool> calls;
+    auto answer = std::make_shared<std::promise<Status>>();
+    auto future = answer->get_future();
+    run_statements(pool, {Statement{"SELECT 1", {}}}, [&calls, answer](Result<std::vector<QueryResult>> r) {
+      calls.push_back(r.ok());
+      if (r.ok()) throw std::out_of_range("row 7");
+      answer->set_value(r.error());
+    });
+    const Status status = await(std::move(future));
+    REQUIRE(!status.ok());
+    CHECK(status.error().code == ErrorCode::InternalError);
+    CHECK(calls == std::vector<bool>{true, false});
+  }
+  SECTION("any other handler on the cluster's thread") {
+    boost::asio::post(cluster->io(), [] { throw std::runtime_error("a timer's bug"); });
+  }
+  // The process lives, the thread goes on, and the one session is usable.
+  auto after = run(pool, "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'");
+  REQUIRE(after.ok());
+  CHECK(after->front().text(0, 0) == "0");
+  CHECK(transact(pool, [](std::shared_ptr<Tx> tx) {
+          tx->step({Statement{"SELECT 1", {}}}, [tx](std::vector<QueryResult>&) { tx->commit(); });
+        }).ok());
+}
