@@ -4,12 +4,20 @@
 // run wherever run_due_work or the janitor runs: the row is taken FOR UPDATE
 // SKIP LOCKED, so one runner steps a task at a time whichever node, and the
 // rate allowance is kept in the row, so another runner continues the rate.
+// FIFO sources move each group in order: the pick is the FIFO receive's
+// (groups locked, each group's receivable run), and the destination's groups
+// are locked before the moved messages draw their seq and settled after, as
+// a FIFO send does (section 6.3).
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <map>
+#include <string_view>
+#include <vector>
 
 #include "common/ids.h"
 #include "storage/arn.h"
+#include "storage/message_rules.h"
 #include "storage/postgresql/pg_engine.h"
 #include "storage/postgresql/pg_janitor.h"
 #include "storage/postgresql/pg_statements.h"
@@ -93,10 +101,6 @@ Result<int64_t> judge_start(const std::optional<PgQueue>& source, const QueryRes
     return make_error(ErrorCode::InvalidParameterValue,
                       "There is already a task running. Only one active task is allowed for a source queue arn at a "
                       "given time.");
-  }
-  if (source->fifo) {
-    return make_error(ErrorCode::UnsupportedOperation,
-                      "Message move tasks from FIFO queues are not yet implemented on PostgreSQL.");
   }
   return sql::int_at(checks, 0, 0);
 }
@@ -189,11 +193,13 @@ namespace {
 
 // $1 clock override, $2 task id: the RUNNING task (unless another runner
 // holds it) with its source queue: the live queue of that name created
-// before the task started (NULL when it is gone, or was made anew).
+// before the task started (NULL when it is gone, or was made anew), its
+// retention and type.
 const sql::NamedSql kLockTask = {
     "move_lock_task",
     "SELECT now_ms($1::bigint), t.account_id, t.region, t.source_name, t.destination_arn, t.max_per_second, t.moved, "
-    "t.to_move, t.allowance, t.last_step_ms, q.id, (q.attributes::json->>'MessageRetentionPeriod')::bigint * 1000 "
+    "t.to_move, t.allowance, t.last_step_ms, q.id, (q.attributes::json->>'MessageRetentionPeriod')::bigint * 1000, "
+    "q.fifo "
     "FROM move_tasks t LEFT JOIN queues q ON q.account_id = t.account_id AND q.region = t.region "
     "AND q.name = t.source_name AND q.deleted_ms IS NULL AND q.created_ms <= t.started_ms "
     "WHERE t.id = $2::uuid AND t.status = 'RUNNING' FOR UPDATE OF t SKIP LOCKED"};
@@ -208,17 +214,20 @@ const sql::NamedSql kPickToMove = {
     "SELECT seq, system_attributes FROM messages WHERE queue_id = $1::bigint AND visible_at_ms <= $2::bigint "
     "AND sent_ms > $2::bigint - $3::bigint ORDER BY seq LIMIT $4::bigint FOR UPDATE SKIP LOCKED"};
 
-// $1 account, $2 region, $3 names: the live destinations, kept from
-// deletion until COMMIT.
-const sql::NamedSql kFindDestinations = {"move_find_destinations",
-                                         "SELECT name, id FROM queues WHERE account_id = $1 AND region = $2 "
-                                         "AND name = ANY($3::text[]) AND deleted_ms IS NULL FOR KEY SHARE"};
+// $1 account, $2 region, $3 names: the live destinations with their
+// retention, kept from deletion until COMMIT.
+const sql::NamedSql kFindDestinations = {
+    "move_find_destinations",
+    "SELECT name, id, (attributes::json->>'MessageRetentionPeriod')::bigint * 1000 FROM queues "
+    "WHERE account_id = $1 AND region = $2 AND name = ANY($3::text[]) AND deleted_ms IS NULL FOR KEY SHARE"};
 
 // $1 source id, $2 now, $3 seqs, $4 their destination ids, $5 their new
 // message ids, $6 their system attributes: each message leaves the source
 // and joins its destination as a new message (new seq and id, sent and
 // visible now, never received), answering each destination id with its
-// group ids (fair queues keep a row per group).
+// group ids (fair queues keep a row per group). The new seqs are drawn in
+// the old seqs' order (PostgreSQL evaluates nextval after the ORDER BY
+// sort), so each group keeps its order.
 const sql::NamedSql kMoveBack = {
     "move_back",
     "WITH moved AS (DELETE FROM messages WHERE queue_id = $1::bigint AND seq = ANY($3::bigint[]) RETURNING *), "
@@ -227,7 +236,7 @@ const sql::NamedSql kMoveBack = {
     "SELECT u.dest, nextval('message_seq'), u.mid, m.group_id, false, $2::bigint, $2::bigint, 0, 0, m.body, "
     "m.body_md5, m.message_attributes, u.sys FROM (SELECT * FROM moved ORDER BY seq) m "
     "JOIN unnest($3::bigint[], $4::bigint[], $5::uuid[], $6::text[]) AS u (seq, dest, mid, sys) ON u.seq = m.seq "
-    "RETURNING queue_id, group_id) "
+    "ORDER BY m.seq RETURNING queue_id, group_id) "
     "SELECT queue_id, array_agg(DISTINCT group_id) FROM added WHERE group_id <> '' GROUP BY queue_id"};
 
 // $1 id, $2 moved, $3 status, $4 failure reason, $5 allowance, $6 now.
@@ -246,68 +255,164 @@ struct MoveStep {
   std::string task_id;
   MoveStepOutcome out;
   std::string destination_arn;
-  int64_t moved = 0, to_move = 0, remaining = 0, source_id = 0;
+  int64_t moved = 0, to_move = 0, remaining = 0, source_id = 0, retention_ms = 0;
+  bool fifo = false;
   double allowance = 0;
   std::vector<int64_t> seqs;
-  std::vector<std::string> targets;  // each picked message's destination name ("" none)
-  std::vector<std::string> systems;  // each picked message's system attributes there
+  std::vector<std::string> targets;    // each picked message's destination name ("" none)
+  std::vector<std::string> systems;    // each picked message's system attributes there
+  std::vector<std::string> groups;     // each picked message's group
+  std::vector<std::string> looked_at;  // FIFO: the source's groups the pick locked
 
   void restart() {
     out = MoveStepOutcome{};
     seqs.clear();
-    targets.clear();
-    systems.clear();
+    for (auto* v : {&targets, &systems, &groups, &looked_at}) v->clear();
   }
 };
 
-// The picked messages' destinations and what they carry there.
-void read_picked(MoveStep& s, const QueryResult& picked) {
-  for (int row = 0; row < picked.rows(); ++row) {
-    SystemAttributes system = decode_system_attributes(picked.text(row, 1));
-    const std::string& arn = s.destination_arn.empty() ? system.dead_letter_queue_source_arn : s.destination_arn;
-    s.targets.push_back(queue_name_from_arn(arn, s.out.region, s.out.account_id).value_or(""));
-    returned_from_dead_letters(system);
-    s.systems.push_back(encode_system_attributes(system));
-    s.seqs.push_back(sql::int_at(picked, row, 0));
-  }
+// A live destination of the step's messages.
+struct Destination {
+  int64_t id = 0;
+  int64_t retention_ms = 0;
+};
+
+// One picked message: its destination and what it carries there.
+void add_picked(MoveStep& s, int64_t seq, std::string_view system_text, std::string_view group) {
+  SystemAttributes system = decode_system_attributes(system_text);
+  const std::string& arn = s.destination_arn.empty() ? system.dead_letter_queue_source_arn : s.destination_arn;
+  s.targets.push_back(queue_name_from_arn(arn, s.out.region, s.out.account_id).value_or(""));
+  returned_from_dead_letters(system);
+  s.systems.push_back(encode_system_attributes(system));
+  s.seqs.push_back(seq);
+  s.groups.emplace_back(group);
 }
 
-// The last round trip: the moves up to the first message without a live
-// destination (which fails the task), the task row, COMMIT.
-void finish_step(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<Tx>& tx,
-                 const std::map<std::string, std::string>& destination_ids) {
-  std::vector<int64_t> seqs, dests;
-  std::vector<std::string> ids, systems;
-  std::string failure;
-  for (size_t i = 0; i < s->seqs.size(); ++i) {
-    auto found = destination_ids.find(s->targets[i]);
-    if (found == destination_ids.end()) {
-      failure = kQueueMissing;  // no destination, or the message's source queue is gone
-      break;
+// A standard source's picked rows (kPickToMove), in seq order.
+void read_picked(MoveStep& s, const QueryResult& picked) {
+  for (int row = 0; row < picked.rows(); ++row) add_picked(s, sql::int_at(picked, row, 0), picked.text(row, 1), "");
+}
+
+// A FIFO source's picked rows (kFifoPick: the receivable groups, locked,
+// each with its first messages by seq): each group's receivable run
+// (fifo_receivable_run), then those messages in seq order up to the budget,
+// so a group moves from its first message on and one blocked by a message
+// that is not visible (in flight or delayed) waits, as on RocksDB.
+void read_fifo_picked(MoveStep& s, const QueryResult& picked, int64_t budget) {
+  enum : int { kGroup = 1, kSeq = 2, kVisibleAt = 3, kSystem = 7 };
+  std::vector<int> runs, rows;
+  for (int row = 0; row < picked.rows();) {
+    const std::string_view group = picked.text(row, kGroup);
+    s.looked_at.emplace_back(group);
+    rows.clear();
+    for (; row < picked.rows() && picked.text(row, kGroup) == group; ++row) {
+      if (!picked.is_null(row, kSeq)) rows.push_back(row);
     }
-    seqs.push_back(s->seqs[i]);
-    dests.push_back(std::stoll(found->second));
-    ids.push_back(random_uuid());
-    systems.push_back(s->systems[i]);
+    const size_t run = fifo_receivable_run(rows.begin(), rows.end(), rows.size(),
+                                           [&](int m) { return sql::int_at(picked, m, kVisibleAt) <= s.out.now; });
+    runs.insert(runs.end(), rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(run));
+  }
+  std::sort(runs.begin(), runs.end(),
+            [&](int a, int b) { return sql::int_at(picked, a, kSeq) < sql::int_at(picked, b, kSeq); });
+  if (runs.size() > static_cast<size_t>(budget)) runs.resize(static_cast<size_t>(budget));
+  for (int row : runs)
+    add_picked(s, sql::int_at(picked, row, kSeq), picked.text(row, kSystem), picked.text(row, kGroup));
+}
+
+// The messages one step moves (a prefix of the picked ones, in seq order).
+struct Moves {
+  std::vector<int64_t> seqs, destination_ids;
+  std::vector<std::string> ids, systems, groups;
+};
+
+// The distinct values of `values`, in their first order.
+std::vector<std::string_view> distinct(const std::vector<std::string_view>& values) {
+  std::vector<std::string_view> out;
+  for (auto v : values) {
+    if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+  }
+  return out;
+}
+
+// The groups of the moves to `destination_id`, in seq order.
+std::vector<std::string_view> groups_to(const Moves& moves, int64_t destination_id) {
+  std::vector<std::string_view> groups;
+  for (size_t i = 0; i < moves.seqs.size(); ++i) {
+    if (moves.destination_ids[i] == destination_id) groups.push_back(moves.groups[i]);
+  }
+  return distinct(groups);
+}
+
+// FIFO: before the move, each destination's groups of the moved messages
+// locked (destinations by id, groups sorted: as a FIFO send locks them
+// before it draws seqs); after it, those groups settled there (a group
+// that was empty becomes receivable, at the back), then the source's groups
+// looked at: those moved from first, in seq order.
+void add_fifo_group_statements(const MoveStep& s, const Moves& moves, const std::map<int64_t, int64_t>& retention_of,
+                               std::vector<Statement>& before, std::vector<Statement>& after) {
+  const std::string now = std::to_string(s.out.now);
+  for (const auto& [id, retention] : retention_of) {
+    std::vector<std::string_view> groups = groups_to(moves, id);
+    const std::string in_order = sql::text_array(groups);
+    std::sort(groups.begin(), groups.end());
+    before.push_back(sql::statement(sql::kFifoLockGroups, {std::to_string(id), sql::text_array(groups)}));
+    after.push_back(sql::statement(sql::kFifoSettleGroups,
+                                   {now, std::to_string(id), std::to_string(retention), in_order, "{}", "{}"}));
+  }
+  if (s.looked_at.empty()) return;
+  std::vector<std::string_view> groups(moves.groups.begin(), moves.groups.end());
+  groups.insert(groups.end(), s.looked_at.begin(), s.looked_at.end());
+  const std::vector<std::string_view> moved_groups(moves.groups.begin(), moves.groups.end());
+  after.push_back(sql::statement(
+      sql::kFifoSettleGroups,
+      {now, std::to_string(s.source_id), std::to_string(s.retention_ms), sql::text_array(distinct(groups)),
+       sql::bigint_array(moves.seqs), sql::text_array(moved_groups)}));
+}
+
+// The moves up to the first message without a live destination (which
+// fails the task: "" then, else the failure reason).
+std::string plan_moves(const std::shared_ptr<MoveStep>& s, const std::map<std::string, Destination>& destinations,
+                       Moves& moves, std::map<int64_t, int64_t>& retention_of) {
+  for (size_t i = 0; i < s->seqs.size(); ++i) {
+    auto found = destinations.find(s->targets[i]);
+    if (found == destinations.end()) return kQueueMissing;  // no destination, or the message's source queue is gone
+    moves.seqs.push_back(s->seqs[i]);
+    moves.destination_ids.push_back(found->second.id);
+    moves.ids.push_back(random_uuid());
+    moves.systems.push_back(s->systems[i]);
+    moves.groups.push_back(s->groups[i]);
+    retention_of[found->second.id] = found->second.retention_ms;
     if (std::find(s->out.destinations.begin(), s->out.destinations.end(), found->first) == s->out.destinations.end()) {
       s->out.destinations.push_back(found->first);
     }
   }
-  const auto count = static_cast<int64_t>(seqs.size());
+  return "";
+}
+
+// The last round trip: the moves, the task row, COMMIT.
+void finish_step(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<Tx>& tx,
+                 const std::map<std::string, Destination>& destinations) {
+  Moves moves;
+  std::map<int64_t, int64_t> retention_of;  // destination id -> its retention
+  const std::string failure = plan_moves(s, destinations, moves, retention_of);
+  const auto count = static_cast<int64_t>(moves.seqs.size());
   const bool drained = s->moved + count >= s->to_move || s->remaining == count;
   const std::string status = !failure.empty() ? "FAILED" : drained ? "COMPLETED" : "RUNNING";
   s->out.running = status == "RUNNING";
-  std::vector<Statement> last;
+  std::vector<Statement> last, after;
+  if (s->fifo) add_fifo_group_statements(*s, moves, retention_of, last, after);
   const std::string now = std::to_string(s->out.now);
   if (count > 0) {
-    std::vector<std::string_view> id_views(ids.begin(), ids.end()), system_views(systems.begin(), systems.end());
-    last.push_back(
-        sql::statement(kMoveBack, {std::to_string(s->source_id), now, sql::bigint_array(seqs), sql::bigint_array(dests),
-                                   sql::text_array(id_views), sql::text_array(system_views)}));
+    std::vector<std::string_view> id_views(moves.ids.begin(), moves.ids.end());
+    std::vector<std::string_view> system_views(moves.systems.begin(), moves.systems.end());
+    last.push_back(sql::statement(kMoveBack, {std::to_string(s->source_id), now, sql::bigint_array(moves.seqs),
+                                              sql::bigint_array(moves.destination_ids), sql::text_array(id_views),
+                                              sql::text_array(system_views)}));
   }
+  for (auto& statement : after) last.push_back(std::move(statement));
   last.push_back(sql::statement(kUpdateTask, {s->task_id, std::to_string(s->moved + count), status, failure,
                                               std::to_string(s->allowance - double(count)), now}));
-  if (count == 0) return tx->commit_with(std::move(last), [](std::vector<QueryResult>&) {});
+  if (count == 0 || s->fifo) return tx->commit_with(std::move(last), [](std::vector<QueryResult>&) {});
   // Fair queues keep a row per group: the moved messages' groups join their
   // destination's turns, in a last round trip before COMMIT.
   tx->step(std::move(last), [tx](std::vector<QueryResult>& r) {
@@ -322,15 +427,24 @@ void finish_step(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<Tx>& 
 }
 
 // After the task row: the source's count and picked messages, then their destinations.
-void pick_and_move(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<Tx>& tx, int64_t retention_ms,
-                   int64_t budget) {
+void pick_and_move(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<Tx>& tx, int64_t budget) {
   std::vector<Statement> second;
-  second.push_back(sql::statement(kCountSource, {std::to_string(s->source_id)}));
-  second.push_back(sql::statement(kPickToMove, {std::to_string(s->source_id), std::to_string(s->out.now),
-                                                std::to_string(retention_ms), std::to_string(budget)}));
-  tx->step(std::move(second), [s, tx](std::vector<QueryResult>& r) {
+  const std::string source_id = std::to_string(s->source_id), now = std::to_string(s->out.now);
+  second.push_back(sql::statement(kCountSource, {source_id}));
+  if (s->fifo) {
+    second.push_back(
+        sql::statement(sql::kFifoPick, {now, source_id, std::to_string(s->retention_ms), std::to_string(budget)}));
+  } else {
+    second.push_back(
+        sql::statement(kPickToMove, {source_id, now, std::to_string(s->retention_ms), std::to_string(budget)}));
+  }
+  tx->step(std::move(second), [s, tx, budget](std::vector<QueryResult>& r) {
     s->remaining = sql::int_at(r[0], 0, 0);
-    read_picked(*s, r[1]);
+    if (s->fifo) {
+      read_fifo_picked(*s, r[1], budget);
+    } else {
+      read_picked(*s, r[1]);
+    }
     std::vector<std::string_view> names;
     for (const auto& name : s->targets) {
       if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
@@ -339,11 +453,12 @@ void pick_and_move(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<Tx>
     std::vector<Statement> third;
     third.push_back(sql::statement(kFindDestinations, {s->out.account_id, s->out.region, sql::text_array(names)}));
     tx->step(std::move(third), [s, tx](std::vector<QueryResult>& found) {
-      std::map<std::string, std::string> ids;
+      std::map<std::string, Destination> destinations;
       for (int row = 0; row < found[0].rows(); ++row) {
-        ids.emplace(std::string(found[0].text(row, 0)), std::string(found[0].text(row, 1)));
+        destinations.emplace(std::string(found[0].text(row, 0)),
+                             Destination{sql::int_at(found[0], row, 1), sql::int_at(found[0], row, 2)});
       }
-      finish_step(s, tx, ids);
+      finish_step(s, tx, destinations);
     });
   });
 }
@@ -364,6 +479,8 @@ void step_locked_task(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<
                            [](std::vector<QueryResult>&) {});
   }
   s->source_id = sql::int_at(task, 0, 10);
+  s->retention_ms = sql::int_at(task, 0, 11);
+  s->fifo = task.text(0, 12) == "t";
   // RocksEngine's rate rule, from the row: whichever runner steps next continues it.
   const double rate = max_per_second > 0 ? max_per_second : kDefaultRate;
   const double stored = std::strtod(std::string(task.text(0, 8)).c_str(), nullptr);
@@ -371,7 +488,7 @@ void step_locked_task(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<
   s->allowance = std::min(rate, stored + rate * double(std::max<int64_t>(0, now - last_step)) / 1000.0);
   const int64_t budget =
       std::max<int64_t>(0, std::min(static_cast<int64_t>(std::floor(s->allowance)), s->to_move - s->moved));
-  pick_and_move(s, tx, sql::int_at(task, 0, 11), budget);
+  pick_and_move(s, tx, budget);
 }
 
 }  // namespace

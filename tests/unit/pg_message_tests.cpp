@@ -457,3 +457,116 @@ TEST_CASE("fair queues with a RedrivePolicy take turns too, and still redrive", 
                                                                  "noisy-7", "noisy-8", "noisy-9", "quiet-1"});
   CHECK(bodies(receive(*a, "dlq", 10)) == std::vector<std::string>{"quiet-0"});
 }
+
+// ---------------------------------------------------------------------------
+// Move tasks out of FIFO queues across nodes (docs/design/postgresql.md 6.11)
+
+namespace {
+
+// A connection of its own inside an open transaction, as a node in the
+// middle of a step holds one; close() without COMMIT is that node dying
+// (PostgreSQL rolls its transaction back and releases its locks).
+struct OpenTransaction {
+  boost::asio::io_context io;
+  std::shared_ptr<Connection> connection = Connection::create(io);
+
+  explicit OpenTransaction(const std::string& url) {
+    std::optional<std::optional<PgError>> connected;
+    connection->async_connect(url, std::chrono::seconds(10), [&](std::optional<PgError> e) { connected = e; });
+    while (!connected) io.run_one();
+    REQUIRE(!*connected);
+    REQUIRE(run("BEGIN").ok());
+  }
+  QueryResult run(const std::string& sql) {
+    std::optional<QueryResult> result;
+    connection->async_query(sql, {}, [&](QueryResult r) { result = std::move(r); });
+    while (!result) io.run_one();
+    return std::move(*result);
+  }
+  void close() { connection->close(); }
+};
+
+}  // namespace
+
+TEST_CASE("FIFO move task: a node that dies mid-step leaves the task to another node, each group kept in order",
+          "[pg][nodes][fifo][move-tasks]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  Nodes nodes;
+  auto a = nodes.node();
+  auto b = nodes.node();
+  const std::string s = "\"" + nodes.schema + "\".";
+  auto count_in = [&](const std::string& queue) {
+    return run_one(nodes.url, "SELECT count(*) FROM " + s + "messages m JOIN " + s +
+                                  "queues q ON q.id = m.queue_id WHERE q.name = '" + queue + "'")
+        .text(0, 0);
+  };
+  REQUIRE(a->create_queue("dlq.fifo", {{"FifoQueue", "true"}}, {}).ok());
+  const std::string policy =
+      R"({"deadLetterTargetArn":")" + queue_arn("us-east-1", "000000000000", "dlq.fifo") + R"(","maxReceiveCount":1})";
+  REQUIRE(a->create_queue("src.fifo", {{"FifoQueue", "true"}, {"RedrivePolicy", policy}}, {}).ok());
+  std::map<std::string, std::string> first_ids;  // body -> the id its send answered
+  for (int i = 1; i <= 4; ++i) {
+    for (const char* group : {"x", "y"}) {
+      const std::string body = group + std::to_string(i);
+      first_ids[body] = send_fifo(i % 2 ? *a : *b, "src.fifo", body, group, body).message_id;
+    }
+  }
+  for (int round = 0; round < 4; ++round) receive(*a, "src.fifo", 10, 0);  // received once, then dead-lettered
+  REQUIRE(count_in("src.fifo") == "0");
+  REQUIRE(count_in("dlq.fifo") == "8");
+
+  REQUIRE(a->start_move_task("dlq.fifo", std::nullopt, 2).ok());
+  nodes.now += 1'000;
+  a->run_due_work();  // two a second: x1, y1
+  CHECK(count_in("src.fifo") == "2");
+
+  // A is in the middle of its next step (the task row held, a message taken
+  // out of the DLQ) when it dies: B skips the task while A holds it, then
+  // carries on from the row, with nothing lost or moved twice.
+  OpenTransaction dying(nodes.url);
+  REQUIRE(dying.run("SELECT id FROM " + s + "move_tasks FOR UPDATE").ok());
+  REQUIRE(dying
+              .run("DELETE FROM " + s + "messages WHERE seq = (SELECT min(seq) FROM " + s + "messages m JOIN " + s +
+                   "queues q ON q.id = m.queue_id WHERE q.name = 'dlq.fifo')")
+              .ok());
+  nodes.now += 1'000;
+  b->run_due_work();
+  CHECK(count_in("src.fifo") == "2");
+  dying.close();
+  std::string status;
+  for (int i = 0; i < 100 && status != "COMPLETED"; ++i) {
+    nodes.now += 1'000;
+    b->run_due_work();
+    auto tasks = b->list_move_tasks("dlq.fifo", 10);
+    REQUIRE(tasks.ok());
+    status = tasks->front().status;
+    if (status != "COMPLETED") std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(status == "COMPLETED");
+  auto tasks = b->list_move_tasks("dlq.fifo", 10);
+  CHECK(tasks->front().moved == 8);
+  CHECK(count_in("dlq.fifo") == "0");
+
+  // Each group in order, with new ids and increasing sequence numbers.
+  std::map<std::string, std::vector<std::string>> bodies_of;
+  std::map<std::string, std::string> last_sequence;
+  for (int round = 0; round < 10; ++round) {
+    for (const auto& m : receive(*b, "src.fifo", 10, 600)) {
+      const std::string group = m.system_attributes.message_group_id;
+      bodies_of[group].push_back(m.body);
+      CHECK(m.message_id != first_ids[m.body]);
+      CHECK(m.system_attributes.dead_letter_queue_source_arn.empty());
+      CHECK(m.sequence_number > last_sequence[group]);
+      last_sequence[group] = m.sequence_number;
+      REQUIRE(a->delete_message("src.fifo", m.receipt_handle).ok());
+    }
+  }
+  CHECK(bodies_of["x"] == std::vector<std::string>{"x1", "x2", "x3", "x4"});
+  CHECK(bodies_of["y"] == std::vector<std::string>{"y1", "y2", "y3", "y4"});
+  // Both queues' groups are empty (the invariant of section 6.6), and the
+  // moves neither took nor were stopped by deduplication ids: a send with an
+  // original id within the window is still a duplicate of its first send.
+  CHECK(run_one(nodes.url, "SELECT count(*) FROM " + s + "groups WHERE ready_at_ms IS NOT NULL").text(0, 0) == "0");
+  CHECK(send_fifo(*b, "src.fifo", "x1", "x", "x1").message_id == first_ids["x1"]);
+  CHECK(count_in("src.fifo") == "0");
+}

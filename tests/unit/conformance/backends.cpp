@@ -51,11 +51,6 @@ Backend postgresql_backend() {
 
 bool runs_test(const Backend& backend, std::string_view tags) {
   if (backend.only_tags.empty()) return true;
-  // Not yet on PostgreSQL although each tag is listed: move tasks from FIFO queues.
-  if (backend.name == "postgresql" && tags.find("[fifo]") != std::string_view::npos &&
-      tags.find("[move-tasks]") != std::string_view::npos) {
-    return false;
-  }
   for (size_t open = tags.find('['); open != std::string_view::npos; open = tags.find('[', open + 1)) {
     const size_t close = tags.find(']', open);
     if (close == std::string_view::npos) break;
