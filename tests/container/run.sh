@@ -6,7 +6,10 @@
 # container by a new one on the same volume, receive the 3 messages. Checks the
 # image's HEALTHCHECK (`wharf health`), that SIGTERM stops the server (as PID 1
 # and under --init) quickly and cleanly, and prints the image size and the time
-# from `podman run` / `podman start` to the first answered request.
+# from `podman run` / `podman start` to the first answered request. Then
+# tests/container/postgres.sh builds the PostgreSQL variant (--target postgresql)
+# and runs two nodes of it on a throwaway PostgreSQL (send on one, receive on the
+# other, HEALTHCHECK, SIGTERM).
 #
 # Usage: tests/container/run.sh        (root; Debian 12; only the apt mirror needed)
 # Env (optional):
@@ -15,6 +18,7 @@
 #   IMAGE          image tag                                        (localhost/wharf:ci)
 #   STOP_LIMIT_MS  slowest acceptable `podman stop -t 5`            (3000)
 #   PYTHON         interpreter with boto3 >= 1.34 (JSON protocol)   (python3)
+#   CONTAINER_PG   0: skip the PostgreSQL variant                   (1)
 # Exits non-zero on any failure. Removes only its own containers and volume.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -106,6 +110,13 @@ t0=$(now_ns)
 pm stop -t 5 "$second" >/dev/null
 stop_pid1_again_ms=$(ms_since "$t0")
 ((stop_pid1_again_ms <= STOP_LIMIT_MS)) || fail "second stop took ${stop_pid1_again_ms} ms (limit ${STOP_LIMIT_MS})"
+
+# 7. The PostgreSQL variant: two nodes of it on one throwaway database.
+if [[ ${CONTAINER_PG:-1} != 0 ]]; then
+  t0=$SECONDS
+  PG_NODE_PORTS="${PG_NODE_PORTS:-$((HOST_PORT + 1)) $((HOST_PORT + 2))}" "$here/postgres.sh" || fail "the PostgreSQL image (tests/container/postgres.sh)"
+  log "PostgreSQL variant: $((SECONDS - t0)) s"
+fi
 
 size="$(pm image inspect --format '{{.Size}}' "$IMAGE")"
 log "image $IMAGE: ${size} bytes ($((size / 1024 / 1024)) MiB)"
