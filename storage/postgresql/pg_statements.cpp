@@ -309,7 +309,10 @@ const NamedSql kMoveToDeadLetterQueue = {
     "SELECT $2::bigint, nextval('message_seq'), m.message_id, m.group_id, false, $3::bigint, u.sent_ms, "
     "m.first_receive_ms, m.receive_count, m.body, m.body_md5, m.message_attributes, u.sys "
     "FROM (SELECT * FROM moved ORDER BY seq) m "
-    "JOIN unnest($4::bigint[], $5::bigint[], $6::text[]) AS u (seq, sent_ms, sys) ON u.seq = m.seq"};
+    "JOIN unnest($4::bigint[], $5::bigint[], $6::text[]) AS u (seq, sent_ms, sys) ON u.seq = m.seq "
+    // The join may reorder rows; sorted here, nextval() runs after the sort,
+    // so a FIFO group's messages keep their order in the dead-letter queue.
+    "ORDER BY m.seq"};
 
 // $1 queue id, $2 seqs (bigint[]): answers the seq of each message deleted.
 // Standard queues delete whatever handle names the message (judge_delete
