@@ -4,7 +4,12 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include <libpq-fe.h>
+
 #include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string_view>
 
 namespace wharf::testing {
@@ -78,11 +83,79 @@ class Cluster {
   bool started_ = false;
 };
 
+// The schemas test_schema_for() handed out, by place, and one connection
+// to empty them over.
+class Schemas {
+ public:
+  std::string for_place(const std::filesystem::path& place, const std::string& prefix) {
+    const std::lock_guard lock(mutex_);
+    if (const auto known = by_place_.find(place); known != by_place_.end()) return known->second;
+    for (auto it = by_place_.begin(); it != by_place_.end(); ++it) {
+      std::error_code ec;
+      if (std::filesystem::exists(it->first, ec) || ec) continue;  // still in use
+      std::string schema = std::move(it->second);
+      by_place_.erase(it);
+      if (!empty(schema)) break;  // left behind; a new one instead
+      by_place_.emplace(place, schema);
+      return schema;
+    }
+    std::string schema = prefix + place.filename().string();
+    by_place_.emplace(place, schema);
+    return schema;
+  }
+
+ private:
+  // Truncates every table but schema_version (meta too: opening makes a new
+  // receipt secret, as in a fresh schema) and restarts every sequence, in
+  // one transaction.
+  bool empty(const std::string& schema) {
+    if (!connection_) {
+      connection_.reset(PQconnectdb(test_postgres().url.c_str()));
+      if (PQstatus(connection_.get()) != CONNECTION_OK) {
+        connection_.reset();
+        return false;
+      }
+    }
+    char* quoted = PQescapeLiteral(connection_.get(), schema.data(), schema.size());
+    if (!quoted) return false;
+    const std::string name = quoted;
+    PQfreemem(quoted);
+    const std::string sql =
+        "DO $$ DECLARE tables text; s record; BEGIN"
+        " SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') INTO tables FROM pg_tables"
+        "  WHERE schemaname = " +
+        name +
+        " AND tablename <> 'schema_version';"
+        " IF tables IS NOT NULL THEN EXECUTE 'TRUNCATE ' || tables || ' RESTART IDENTITY'; END IF;"
+        " FOR s IN SELECT schemaname, sequencename FROM pg_sequences WHERE schemaname = " +
+        name +
+        " LOOP"
+        "  EXECUTE format('ALTER SEQUENCE %I.%I RESTART', s.schemaname, s.sequencename);"
+        " END LOOP; END $$";
+    PGresult* result = PQexec(connection_.get(), sql.c_str());
+    const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
+    PQclear(result);
+    return ok;
+  }
+
+  struct Finish {
+    void operator()(PGconn* c) const { PQfinish(c); }
+  };
+  std::mutex mutex_;
+  std::map<std::filesystem::path, std::string> by_place_;
+  std::unique_ptr<PGconn, Finish> connection_;
+};
+
 }  // namespace
 
 const TestPostgres& test_postgres() {
   static const Cluster cluster;  // stopped at exit
   return cluster.postgres();
+}
+
+std::string test_schema_for(const std::filesystem::path& place, const std::string& prefix) {
+  static Schemas schemas;  // its connection closes at exit, before the cluster stops
+  return schemas.for_place(place, prefix);
 }
 
 }  // namespace wharf::testing

@@ -4,6 +4,7 @@
 // stopped when the binary exits.
 #pragma once
 
+#include <filesystem>
 #include <string>
 
 namespace wharf::testing {
@@ -18,6 +19,16 @@ struct TestPostgres {
 };
 
 const TestPostgres& test_postgres();
+
+// The schema for the engine a test keeps in `place` (a directory the test
+// owns while it runs): the same schema for as long as `place` exists, so
+// reopening finds the state. A new place gets the schema of a place that is
+// gone (its test is over and its engine closed), emptied: every table
+// truncated but schema_version, every sequence restarted, so it is what a
+// fresh migration makes, without paying the migration per test case (the
+// conformance suite opens hundreds). Else, or when emptying fails, a new
+// schema "<prefix><place's name>", which opening migrates.
+std::string test_schema_for(const std::filesystem::path& place, const std::string& prefix);
 
 }  // namespace wharf::testing
 

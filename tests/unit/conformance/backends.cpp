@@ -39,7 +39,7 @@ Backend postgresql_backend() {
               std::string& error) -> std::unique_ptr<storage::Engine> {
     storage::postgresql::PgOptions pg;
     pg.url = test_postgres().url;
-    pg.schema = "conformance_" + place.filename().string();
+    pg.schema = test_schema_for(place, "conformance_");
     pg.connections = 2;
     auto cluster = storage::postgresql::open_postgresql_cluster(pg, error);
     if (!cluster) return nullptr;
