@@ -73,7 +73,9 @@ for port in 9324 9325; do
     fail "no /health on localhost:$port"
   log "localhost:$port healthy ${ms} ms after up"
 done
-podman ps -a --filter "name=${project}_" --format '{{.Names}} {{.Status}} restarts={{.Restarts}}' >&2
+for s in postgres wharf-1 wharf-2; do
+  log "$s: $(podman inspect -f '{{.State.Status}}, restarted {{.RestartCount}} times' "${project}_${s}_1")"
+done
 podman exec "${project}_postgres_1" pg_isready -U wharf -d wharf -h 127.0.0.1 >/dev/null || fail "pg_isready"
 podman exec "${project}_wharf-1_1" /wharf health >/dev/null || fail "wharf health in wharf-1"
 "$PY" "$here/sqs_check.py" http://127.0.0.1:9324 send compose-check 3 >/dev/null || fail "send on :9324"
