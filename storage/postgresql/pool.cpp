@@ -55,7 +55,8 @@ std::shared_ptr<Pool> Pool::create(asio::io_context& io, PgOptions options) {
 Pool::~Pool() = default;
 
 size_t Pool::max_waiters() const {
-  return options_.max_waiters ? options_.max_waiters : 64 * static_cast<size_t>(options_.connections);
+  constexpr size_t kDefaultMaxWaiters = 65536;  // a closure each: a few MB at most
+  return options_.max_waiters ? options_.max_waiters : kDefaultMaxWaiters;
 }
 
 void Pool::acquire(Acquired acquired) {

@@ -45,7 +45,10 @@ struct PgOptions {
   int connections = 4;           // at most this many open at once
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds wait_timeout{5000};  // waiting for a free connection: then 503
-  size_t max_waiters = 0;                        // 0: 64 * connections
+  // 0: kDefaultMaxWaiters. Only a memory bound: wait_timeout is what sheds
+  // load. A burst of requests (1,000 long polls opening at once, each with
+  // its first receive) must queue here, not fail.
+  size_t max_waiters = 0;
   std::string application_name = "wharf";
 };
 

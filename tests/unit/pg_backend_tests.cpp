@@ -238,6 +238,36 @@ TEST_CASE("pool: at most `connections` at once, waiters served in order, 503 aft
   REQUIRE(late.ok());
 }
 
+TEST_CASE("pool: a burst of 2,000 requests on 2 connections waits its turn, none refused", "[pg][pool]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  PgOptions options = options_for("burst");
+  options.connections = 2;
+  auto cluster = open_cluster(options);
+  Pool& pool = cluster->pool();
+  // Both connections are taken while the burst arrives: all of it waits.
+  auto a = acquire(pool);
+  auto b = acquire(pool);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  constexpr int kRequests = 2000;
+  std::mutex mutex;
+  int ok = 0, refused = 0;
+  std::promise<void> all_done;
+  for (int i = 0; i < kRequests; ++i) {
+    pool.acquire([&](Result<Lease> lease) {
+      std::lock_guard lock(mutex);
+      (lease.ok() ? ok : refused) += 1;
+      if (ok + refused == kRequests) all_done.set_value();
+      // The lease goes back at once: the next waiter is served.
+    });
+  }
+  a = make_error(ErrorCode::InternalError, "given back");
+  b = make_error(ErrorCode::InternalError, "given back");
+  await(all_done.get_future());
+  CHECK(ok == kRequests);
+  CHECK(refused == 0);
+}
+
 TEST_CASE("pool: a lost connection is made again", "[pg][pool]") {
   WHARF_REQUIRE_TEST_POSTGRES();
   PgOptions options = options_for("loss");
