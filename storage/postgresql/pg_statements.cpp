@@ -101,6 +101,17 @@ const NamedSql& send_fifo(size_t rows) {
   return statements.named.at(rows - 1);
 }
 
+// Statements that find a queue's messages by seq (handles, picks) are not
+// prepared: PostgreSQL would keep a generic plan, and one made while
+// `messages` was nearly empty (or small on average over many queues) finds
+// them by queue_id alone and filters seq. Measured in the pipeline
+// benchmark: a DELETE of 10 messages read ~750 pages (3 ms) that way, and
+// 4-5 planned for its values. Planning each time costs less than that
+// (receive + delete: see docs/design/postgresql.md, section 14);
+// statements whose plan does not depend on a queue's size stay prepared
+// (forcing custom plans for every statement cost a third of sendbatch).
+constexpr const char* kPlannedEachTime = "";
+
 // $1 queue id, $2 group ids (text[], sorted): locks the groups' rows in
 // that order, creating missing ones empty. PostgreSQL locks a conflicting
 // row even when the DO UPDATE's WHERE is false, so every sender to a group
@@ -163,7 +174,7 @@ const NamedSql kFifoPick = {
 // $1 queue id, $2 seqs: locks the groups of those messages, in group order
 // (a message's group never changes, so these are the right rows).
 const NamedSql kFifoLockHandled = {
-    "fifo_lock_handled",
+    kPlannedEachTime /* fifo_lock_handled */,
     "SELECT g.group_id FROM groups g WHERE g.queue_id = $1::bigint AND g.group_id IN ("
     "SELECT m.group_id FROM messages m WHERE m.queue_id = $1::bigint AND m.seq = ANY ($2::bigint[])) "
     "ORDER BY g.group_id FOR UPDATE OF g"};
@@ -171,14 +182,14 @@ const NamedSql kFifoLockHandled = {
 // $1 clock override, $2 queue id, $3 seqs, $4 retention: what the handle
 // rules need of each message that exists (after kFifoLockHandled). Columns:
 // now, seq, group, receive count, in flight.
-const NamedSql kFifoHandled = {"fifo_handled",
+const NamedSql kFifoHandled = {kPlannedEachTime /* fifo_handled */,
                                "SELECT c.now, m.seq, m.group_id, m.receive_count, m.flight AND m.visible_at_ms > c.now "
                                "FROM messages m, (SELECT now_ms($1::bigint) AS now) c WHERE m.queue_id = $2::bigint "
                                "AND m.seq = ANY ($3::bigint[]) AND m.sent_ms > c.now - $4::bigint FOR UPDATE OF m"};
 
 // $1 queue id, $2 seqs: deletes them, answering each one's seq and group.
 const NamedSql kDeleteFifo = {
-    "delete_fifo",
+    kPlannedEachTime /* delete_fifo */,
     "DELETE FROM messages WHERE queue_id = $1::bigint AND seq = ANY ($2::bigint[]) RETURNING seq, group_id"};
 
 // $1 queue id, $2 group ids (text[]). New groups join the back of the
@@ -193,7 +204,7 @@ const NamedSql kSendGroups = {
 // $1 clock override, $2 queue id, $3 retention, $4 max messages, $5
 // visibility timeout. The first visible, unexpired messages by
 // (visible_at_ms, seq), taken in one statement; answered in seq order.
-const NamedSql kReceiveStandard = {"receive_standard",
+const NamedSql kReceiveStandard = {kPlannedEachTime /* receive_standard */,
                                    "WITH clock AS (SELECT now_ms($1::bigint) AS now), vt AS (SELECT $5::bigint AS ms), "
                                    "picked AS (SELECT m.seq FROM messages m "
                                    "WHERE m.queue_id = $2::bigint AND m.visible_at_ms <= (SELECT now FROM clock) "
@@ -290,7 +301,7 @@ const NamedSql kFindDeadLetterQueue = {"find_dead_letter_queue",
 // $1 queue id, $2 now, $3 visibility timeout, $4 seqs (bigint[]): takes
 // the picked messages, answering kReceivedColumns in seq order.
 const NamedSql kTakePicked = {
-    "take_picked",
+    kPlannedEachTime /* take_picked */,
     "WITH c AS (SELECT $2::bigint AS now), vt AS (SELECT $3::bigint AS ms), "
     "taken AS (UPDATE messages m SET " WHARF_TAKE_SET
     "FROM c, vt WHERE m.queue_id = $1::bigint AND m.seq = ANY($4::bigint[]) " WHARF_TAKE_RETURNING
@@ -302,7 +313,7 @@ const NamedSql kTakePicked = {
 // message leaves the source and joins the dead-letter queue as a new row
 // (new seq, visible now, same id, body and receive count).
 const NamedSql kMoveToDeadLetterQueue = {
-    "move_to_dead_letter_queue",
+    kPlannedEachTime /* move_to_dead_letter_queue */,
     "WITH moved AS (DELETE FROM messages WHERE queue_id = $1::bigint AND seq = ANY($4::bigint[]) RETURNING *) "
     "INSERT INTO messages (queue_id, seq, message_id, group_id, flight, visible_at_ms, sent_ms, first_receive_ms, "
     "receive_count, body, body_md5, message_attributes, system_attributes) "
@@ -318,11 +329,12 @@ const NamedSql kMoveToDeadLetterQueue = {
 // Standard queues delete whatever handle names the message (judge_delete
 // never answers Expired there).
 const NamedSql kDeleteStandard = {
-    "delete_standard", "DELETE FROM messages WHERE queue_id = $1::bigint AND seq = ANY($2::bigint[]) RETURNING seq"};
+    kPlannedEachTime /* delete_standard */,
+    "DELETE FROM messages WHERE queue_id = $1::bigint AND seq = ANY($2::bigint[]) RETURNING seq"};
 
 // $1 clock override, $2 queue id, $3 seqs, $4 their new visibility
 // timeouts: answers (seq, now) of each message that exists.
-const NamedSql kChangeVisibility = {"change_visibility",
+const NamedSql kChangeVisibility = {kPlannedEachTime /* change_visibility */,
                                     "WITH clock AS (SELECT now_ms($1::bigint) AS now) "
                                     "UPDATE messages m SET visible_at_ms = c.now + u.timeout_ms, flight = true "
                                     "FROM clock c, unnest($3::bigint[], $4::bigint[]) AS u (seq, timeout_ms) "
