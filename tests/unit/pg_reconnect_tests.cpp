@@ -50,15 +50,6 @@ constexpr auto kPatience = std::chrono::seconds(30);
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-int shell(const std::string& command, std::string& output) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return -1;
-  char buffer[512];
-  while (fgets(buffer, sizeof buffer, pipe)) output += buffer;
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 // A cluster of this test's own, which it may stop and start again on the
 // same port (tests/pg/cluster.sh starts it; pg_ctl restarts it).
 class OwnCluster {
@@ -68,7 +59,7 @@ class OwnCluster {
     REQUIRE(mkdtemp(pattern.data()));
     dir_ = pattern;
     std::string output;
-    const int status = shell(script() + " start " + dir_, output);
+    const int status = testing::run_command(script() + " start " + dir_, output);
     INFO(output);
     REQUIRE(status == 0);
     std::ifstream port_file(dir_ + "/port");
@@ -77,7 +68,7 @@ class OwnCluster {
   }
   ~OwnCluster() {
     std::string ignored;
-    shell(script() + " stop " + dir_ + " >/dev/null 2>&1", ignored);
+    testing::run_command(script() + " stop " + dir_ + " >/dev/null 2>&1", ignored);
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
@@ -86,7 +77,7 @@ class OwnCluster {
 
   void stop() {
     std::string output;
-    REQUIRE(shell(script() + " stop " + dir_ + " 2>&1", output) == 0);
+    REQUIRE(testing::run_command(script() + " stop " + dir_ + " 2>&1", output) == 0);
   }
   void start_again() {
     std::string bin;
@@ -97,7 +88,8 @@ class OwnCluster {
     REQUIRE(!bin.empty());
     const std::string as_pg = getuid() == 0 ? "runuser -u postgres -- " : "";
     std::string output;
-    const int status = shell(as_pg + bin + "/pg_ctl -D " + dir_ + "/data -l " + dir_ + "/pg.log -w -t 30 -o '-p " +
+    const int status =
+        testing::run_command(as_pg + bin + "/pg_ctl -D " + dir_ + "/data -l " + dir_ + "/pg.log -w -t 30 -o '-p " +
                                  std::to_string(port_) + " -k " + dir_ + " -c listen_addresses=127.0.0.1' start 2>&1",
                              output);
     INFO(output);

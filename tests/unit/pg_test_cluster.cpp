@@ -13,6 +13,16 @@
 #include <string_view>
 
 namespace wharf::testing {
+
+int run_command(const std::string& command, std::string& output) {
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return -1;
+  char buffer[512];
+  while (fgets(buffer, sizeof buffer, pipe)) output += buffer;
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 namespace {
 
 constexpr std::string_view kUrlPrefix = "WHARF_TEST_POSTGRES_URL=";
@@ -21,16 +31,6 @@ std::string shell_quoted(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
-}
-
-// Runs `command`; answers its exit status and its standard output.
-int run(const std::string& command, std::string& output) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return -1;
-  char buffer[512];
-  while (fgets(buffer, sizeof buffer, pipe)) output += buffer;
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 class Cluster {
@@ -47,7 +47,7 @@ class Cluster {
     }
     dir_ = pattern;
     std::string output;
-    const int status = run(script() + " start " + shell_quoted(dir_), output);
+    const int status = run_command(script() + " start " + shell_quoted(dir_), output);
     if (status == 3) {
       postgres_.skip = true;
       postgres_.problem = "tests/pg/cluster.sh: PostgreSQL or the postgres user is missing";
@@ -67,7 +67,7 @@ class Cluster {
     if (dir_.empty()) return;
     if (started_) {
       std::string ignored;
-      run(script() + " stop " + shell_quoted(dir_) + " >/dev/null", ignored);
+      run_command(script() + " stop " + shell_quoted(dir_) + " >/dev/null", ignored);
     }
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);

@@ -30,6 +30,10 @@ const TestPostgres& test_postgres();
 // schema "<prefix><place's name>", which opening migrates.
 std::string test_schema_for(const std::filesystem::path& place, const std::string& prefix);
 
+// Runs `command` through the shell; answers its exit status (-1 when it did
+// not exit normally) and appends its standard output to `output`.
+int run_command(const std::string& command, std::string& output);
+
 }  // namespace wharf::testing
 
 // At the top of a test that needs PostgreSQL: skips the test (with a
