@@ -15,6 +15,8 @@ if [[ "${1:-}" == "--tests" ]]; then
   # the PostgreSQL backend's tests start their own PostgreSQL 15
   # (tests/pg/cluster.sh) and build against libpq.
   packages+=(postgresql-15 libpq-dev)
+  # the crash test's patroni variant starts a Patroni group (deploy/patroni-group.sh).
+  packages+=(patroni etcd-server python3-etcd)
   command -v node >/dev/null || packages+=(nodejs)
   command -v npm >/dev/null || packages+=(npm)
   command -v aws >/dev/null || packages+=(awscli)

@@ -361,10 +361,22 @@ class NodeSpread:
         return getattr(c, name)
 
 
+# When set, called as CALL_OBSERVER(fn, ok, response, t0, t1, error) after
+# every request (the patroni variant measures outages with it).
+CALL_OBSERVER = None
+
+
 def call(fn, **kw):
     """One request, no retry. Returns (ok, response, t0, t1, error). An error
     is 'Code/HTTP' for an answer from the server, else the exception's type
     (the request's fate is unknown)."""
+    out = _call(fn, **kw)
+    if CALL_OBSERVER is not None:
+        CALL_OBSERVER(fn, *out)
+    return out
+
+
+def _call(fn, **kw):
     t0 = now()
     try:
         r = fn(**kw)
@@ -1430,10 +1442,16 @@ def supports_durability(binary):
     return "--durability" in out
 
 
-def run_variant(args, binary, variant, extra_args, pg_url=None, nodes=1):
+def run_variant(args, binary, variant, extra_args, pg_url=None, nodes=1, disrupt=None, fifo=None,
+                report=None):
     """One run. With pg_url: `nodes` wharf nodes on that PostgreSQL database,
-    clients spread over them, and the standard queue only (unless --pg-fifo)."""
-    print(f"\n=== variant {variant}: seed {args.seed}, {args.kills} kills in ~{args.duration:.0f}s, "
+    clients spread over them, and the standard queue only (unless --pg-fifo
+    or `fifo`). `disrupt(ctx)`, when given, replaces the kills of wharf nodes:
+    it runs in the main thread during the load, returns (seconds it may take,
+    a function doing it that returns how many disruptions it made), and
+    `report(ctx)` then prints its own results and returns failures."""
+    what = f"{args.kills} kills in ~{args.duration:.0f}s" if disrupt is None else "database failovers"
+    print(f"\n=== variant {variant}: seed {args.seed}, {what}, "
           f"wharf {' '.join(extra_args) or '(default options)'}"
           f"{f', {nodes} nodes on PostgreSQL' if pg_url else ''} ===", flush=True)
     run_dir = tempfile.mkdtemp(prefix=f"wharf-crash-{variant}-")
@@ -1441,9 +1459,10 @@ def run_variant(args, binary, variant, extra_args, pg_url=None, nodes=1):
     servers = [Server(binary, run_dir, free_port(), extra_args, led,
                       name=f"node{k}" if nodes > 1 else "", pg_url=pg_url) for k in range(nodes)]
     srv = servers[0]
-    with_fifo = pg_url is None or args.pg_fifo
+    with_fifo = pg_url is None or args.pg_fifo if fifo is None else fifo
     ctx = Ctx(args, led, servers)
-    ctx.hard_deadline = time.monotonic() + args.duration + 2 * RETRY_LIMIT + args.drain_timeout + 60
+    load_seconds, disrupt_run = disrupt(ctx) if disrupt else (args.duration, None)
+    ctx.hard_deadline = time.monotonic() + load_seconds + 2 * RETRY_LIMIT + args.drain_timeout + 60
     t_start = now()
     threads = []
     ok = False
@@ -1490,9 +1509,13 @@ def run_variant(args, binary, variant, extra_args, pg_url=None, nodes=1):
         threads = prod_threads + cons_threads
         for t in threads:
             t.start()
-        chaos(ctx, plan)
-        kills = sum(1 for e in led.server_events if e[1] == "kill")
-        print(f"[{now():8.3f}] {kills} kills done; stopping producers", flush=True)
+        if disrupt_run:
+            kills = disrupt_run()
+        else:
+            chaos(ctx, plan)
+            kills = sum(1 for e in led.server_events if e[1] == "kill")
+        print(f"[{now():8.3f}] {kills} {'kills' if disrupt_run is None else 'disruptions'} done; "
+              "stopping producers", flush=True)
         for s_ in servers:
             if not s_.running() and not ctx.abort.is_set():
                 s_.start()
@@ -1586,7 +1609,8 @@ def run_variant(args, binary, variant, extra_args, pg_url=None, nodes=1):
     print(f"\n--- results: variant {variant}, seed {args.seed}, {elapsed:.1f}s ---")
     starts = sum(s_.starts for s_ in servers)
     longest = max([t for s_ in servers for t in s_.start_times] or [0])
-    print(f"  kills (SIGKILL during load): {kills}   restarts: {starts - len(servers)}   "
+    print(f"  {'kills (SIGKILL during load)' if disrupt is None else 'wharf kills'}: {kills}   "
+          f"restarts: {starts - len(servers)}   "
           f"longest start: {longest * 1000:.0f} ms   "
           f"starts refused (port busy, retried): {sum(1 for e in led.server_events if e[1] == 'start-retry')}")
     nrecv = sum(1 for _ in {d.rid for d in led.deliveries})
@@ -1620,6 +1644,9 @@ def run_variant(args, binary, variant, extra_args, pg_url=None, nodes=1):
     for g in led.gave_up[:10]:
         print(f"  gave up: {g}")
 
+    if report:
+        for f in report(ctx):
+            ctx.failures.append(f)
     failed = bool(ctx.failures) or bool(an.violations) or bool(led.gave_up)
     if an.violations:
         print("\n  VIOLATIONS:")
@@ -1638,7 +1665,7 @@ def run_variant(args, binary, variant, extra_args, pg_url=None, nodes=1):
         print(f"  run dir kept: {run_dir} (events.jsonl, wharf.start*.log, data/)")
     else:
         shutil.rmtree(run_dir, ignore_errors=True)
-    if kills < args.kills and not failed:
+    if disrupt is None and kills < args.kills and not failed:
         print(f"  FAILURE: only {kills} of {args.kills} kills happened")
         failed = True
     print(f"  => {'FAIL' if failed else 'PASS'} (variant {variant}, seed {args.seed})", flush=True)
@@ -1651,14 +1678,20 @@ def main():
     p.add_argument("--seed", type=int, default=1, help="seed of the kill schedule and client choices (default 1)")
     p.add_argument("--kills", type=int, default=20, help="SIGKILLs during the load phase (default 20)")
     p.add_argument("--duration", type=float, default=25.0, help="seconds of the load phase (default 25)")
-    p.add_argument("--variants", default="wal,fsync,postgresql",
+    p.add_argument("--variants", default="wal,fsync,postgresql,patroni",
                    help="comma list: 'wal' runs wharf with its default options, 'fsync' adds "
                         "--durability fsync (skipped if wharf --help does not list --durability), "
                         "'postgresql' runs --pg-nodes nodes with --storage postgresql on one throwaway "
-                        "PostgreSQL, standard queue only (skipped if PostgreSQL is not installed)")
+                        "PostgreSQL, standard queue only (skipped if PostgreSQL is not installed), "
+                        "'patroni' runs --pg-nodes nodes on a Patroni group (deploy/patroni-group.sh) "
+                        "whose primary is killed --failovers times (skipped if Patroni is not installed)")
     p.add_argument("--pg-nodes", type=int, default=2, help="wharf nodes of the postgresql variant (default 2)")
     p.add_argument("--pg-fifo", action="store_true",
                    help="the postgresql variant also runs the FIFO queue (off: FIFO on PostgreSQL is new)")
+    p.add_argument("--failovers", type=int, default=3,
+                   help="patroni variant: primaries killed, each after a Sync Standby is back (default 3)")
+    p.add_argument("--max-outage", type=float, default=15.0,
+                   help="patroni variant: fail when the clients see an outage longer than this (s)")
     p.add_argument("--visibility", type=int, default=3, help="visibility timeout of every receive (s)")
     p.add_argument("--margin", type=float, default=0.2, help="clock margin of the timing checks (s)")
     p.add_argument("--pace", type=float, default=0.06, help="max pause between a producer's sends (s)")
@@ -1683,7 +1716,7 @@ def main():
     p.add_argument("--binary", default=os.environ.get("WHARF_BIN") or os.path.join(REPO, "build", "wharf"))
     args = p.parse_args()
 
-    for flag in ("kills", "pg_nodes", "std_producers", "std_consumers", "fifo_producers", "fifo_consumers",
+    for flag in ("kills", "failovers", "pg_nodes", "std_producers", "std_consumers", "fifo_producers", "fifo_consumers",
                  "fifo_groups_per_producer"):
         if getattr(args, flag) < 1:
             p.error(f"--{flag.replace('_', '-')} must be at least 1")
@@ -1731,6 +1764,9 @@ def main():
                 results[variant] = run_variant(args, binary, variant, ["--durability", "fsync"])
             elif variant == "postgresql":
                 results[variant] = run_postgresql_variant(args, binary)
+            elif variant == "patroni":
+                import patroni_group   # beside this file
+                results[variant] = patroni_group.run_patroni_variant(args, binary, sys.modules[__name__])
             else:
                 p.error(f"unknown variant {variant!r}")
     except KeyboardInterrupt as e:
