@@ -132,6 +132,16 @@ const sql::NamedSql kJanitorAttempts = {
     "WHERE expires_ms <= now_ms(NULL::bigint) LIMIT 1000 FOR UPDATE SKIP LOCKED) x "
     "WHERE a.queue_id = x.queue_id AND a.attempt_id = x.attempt_id"};
 
+// Send tokens older than 10 minutes (a send's outcome is learnt within
+// kInDoubtWait; the margin covers nodes' clocks, which time the tokens),
+// along the primary key: a token starts with its ms. Up to 20,000 a round,
+// more than the sends of a second at any rate measured.
+const sql::NamedSql kJanitorSendTokens = {
+    "janitor_send_tokens",
+    "DELETE FROM send_tokens WHERE token IN (SELECT token FROM send_tokens WHERE token < "
+    "(lpad(to_hex(now_ms(NULL::bigint) - 600000), 16, '0') || '0000000000000000')::uuid "
+    "ORDER BY token LIMIT 20000)"};
+
 // One step of a round: its own transaction; `done(false)` on failure.
 using Step = std::function<void(Pool&, std::function<void(bool)>)>;
 
@@ -299,6 +309,7 @@ void PgJanitor::run_round() {
     steps->push_back(statement_step(sql::statement(kJanitorDroppedQueues, {cooldown})));
     steps->push_back(statement_step(sql::statement(kJanitorDedup, {})));
     steps->push_back(statement_step(sql::statement(kJanitorAttempts, {})));
+    steps->push_back(statement_step(sql::statement(kJanitorSendTokens, {})));
     run_each(self->cluster_->pool(), steps, 0, [self] {
       self->busy_ = false;
       if (self->stopped_) return;

@@ -5,6 +5,7 @@
 // after it committed. FIFO sends (6.3): the groups locked, the
 // deduplication keys claimed by the INSERT itself, the groups settled.
 #include <algorithm>
+#include <chrono>
 #include <optional>
 
 #include "common/ids.h"
@@ -85,6 +86,14 @@ void settle(PgEngine& engine, int64_t queue_id, const std::string& queue_name, c
   engine.count_activity(queue_id, sent);
 }
 
+// This node's time, for a send whose answer (with the database's time) was
+// lost: only the listener's deadlines use it.
+int64_t local_now_ms(const PgEngine& engine) {
+  if (engine.options().now_ms) return engine.options().now_ms();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 void send_standard(PgEngine& engine, const PgQueue& queue, std::vector<NewMessage> messages, Engine::SendKind kind,
                    Done<Result<SendResults>> done) {
   const SendRules rules = send_rules_of(false, queue.attributes, queue.dedup_per_group);
@@ -107,12 +116,18 @@ void send_standard(PgEngine& engine, const PgQueue& queue, std::vector<NewMessag
   std::vector<Statement> statements;
   add_inserts(engine, queue, messages, staged, results, statements);
   add_groups(queue, staged, statements);
-  run_statements(
-      engine.pool(), std::move(statements),
+  // At most once across a COMMIT in doubt (section 6.2.1). FIFO sends need
+  // no token: a retry of the same send is deduplicated.
+  const std::string token = sql::send_token(std::chrono::system_clock::now());
+  statements.push_back(sql::statement(sql::kSendToken, {token}));
+  run_statements_fenced(
+      engine.pool(), std::move(statements), sql::statement(sql::kFenceSendToken, {token}),
       [&engine, queue_id = queue.id, name = queue.name, staged = std::move(staged), results = std::move(results),
        done = std::move(done)](Result<std::vector<QueryResult>> answered) mutable {
         if (!answered) return done(answered.error());
-        settle(engine, queue_id, name, staged, sql::int_at(answered->front(), 0, 0));
+        // Empty: it committed, its answers were lost with the connection.
+        const int64_t now = answered->empty() ? local_now_ms(engine) : sql::int_at(answered->front(), 0, 0);
+        settle(engine, queue_id, name, staged, now);
         done(std::move(results));
       });
 }

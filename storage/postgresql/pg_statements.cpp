@@ -2,6 +2,9 @@
 
 #include <array>
 #include <charconv>
+#include <random>
+
+#include "common/ids.h"
 
 namespace wharf::storage::postgresql::sql {
 namespace {
@@ -200,6 +203,30 @@ const NamedSql kSendGroups = {
     "INSERT INTO groups (queue_id, group_id, ready_at_ms, turn) "
     "SELECT $1::bigint, g, 0, nextval('turn_seq') * 64 FROM unnest($2::text[]) AS g "
     "ON CONFLICT (queue_id, group_id) DO NOTHING"};
+
+// $1 the send's token (send_token below).
+const NamedSql kSendToken = {"send_token", "INSERT INTO send_tokens (token) VALUES ($1::uuid)"};
+
+// $1 the token of a send whose commit is in doubt: answers `fenced` of the
+// row now there. false: the send's own row, so the send committed; true:
+// this fence's row (or an earlier fence's), and the send never can commit
+// (its INSERT would conflict). A send still running on the old session
+// holds the key: this waits for it to end.
+const NamedSql kFenceSendToken = {"fence_send_token",
+                                  "INSERT INTO send_tokens (token, fenced) VALUES ($1::uuid, true) "
+                                  "ON CONFLICT (token) DO UPDATE SET fenced = send_tokens.fenced RETURNING fenced"};
+
+std::string send_token(std::chrono::system_clock::time_point now) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  thread_local std::mt19937_64 rng{std::random_device{}() ^ (uint64_t(std::random_device{}()) << 32)};
+  const uint64_t random = rng();
+  UuidBytes bytes;
+  for (int i = 0; i < 8; ++i) {
+    bytes[i] = static_cast<uint8_t>(static_cast<uint64_t>(ms) >> (56 - 8 * i));
+    bytes[8 + i] = static_cast<uint8_t>(random >> (56 - 8 * i));
+  }
+  return uuid_text(bytes);
+}
 
 // $1 clock override, $2 queue id, $3 retention, $4 max messages, $5
 // visibility timeout. The first visible, unexpired messages by

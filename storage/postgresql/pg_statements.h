@@ -7,6 +7,7 @@
 // the time takes now_ms($1) (section 5). Times and durations are ms.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -32,6 +33,14 @@ const NamedSql& send_standard(size_t rows);
 // Marks a standard queue as having message groups and adds the groups'
 // rows (fair queues, section 6.5).
 extern const NamedSql kSendGroups;
+// A standard send's token, inserted in its transaction, and the fence that
+// learns, after the connection was lost with its COMMIT in doubt, whether
+// it committed (section 6.2.1). A token is 16 bytes shown as a UUID: the
+// time in ms (big-endian, so that old tokens are pruned along the key),
+// then 8 random bytes.
+extern const NamedSql kSendToken;
+extern const NamedSql kFenceSendToken;
+std::string send_token(std::chrono::system_clock::time_point now);
 
 // Receives on a standard queue: the fast path (no groups, no redrive), the
 // fair path (groups take turns) and, with a RedrivePolicy, a pick in a

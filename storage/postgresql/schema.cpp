@@ -1,5 +1,6 @@
 // The migrations. Version 1 is docs/design/postgresql.md section 3 (with
-// the now_ms function of section 5); version 2 adds two indexes. Never
+// the now_ms function of section 5); version 2 adds two indexes; version 3
+// the send tokens. Never
 // edit an entry once released: append a new one.
 #include "storage/postgresql/schema.h"
 
@@ -126,10 +127,25 @@ Migration version_2() {
           }};
 }
 
+// A standard send's token (docs/design/postgresql.md section 6.2.1): a
+// send inserts it in its own transaction, so that when the connection is
+// lost after COMMIT was sent, a fence on the current primary learns
+// whether it committed (the row is there, `fenced` false) or makes sure it
+// never will (the fence's own row, `fenced` true). Tokens start with their
+// time in ms (big-endian), so the janitor prunes old ones along the
+// primary key.
+Migration version_3() {
+  return {3,
+          "send_tokens (standard sends whose commit was in doubt)",
+          {
+              "CREATE TABLE send_tokens (token uuid PRIMARY KEY, fenced boolean NOT NULL DEFAULT false)",
+          }};
+}
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
-  static const std::vector<Migration> all = {version_1(), version_2()};
+  static const std::vector<Migration> all = {version_1(), version_2(), version_3()};
   return all;
 }
 

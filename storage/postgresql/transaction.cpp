@@ -1,5 +1,7 @@
 #include "storage/postgresql/transaction.h"
 
+#include <boost/asio/steady_timer.hpp>
+
 #include <cstdio>
 #include <exception>
 #include <string_view>
@@ -27,6 +29,15 @@ Statement plain(const char* sql) { return Statement{sql, {}}; }
 bool session_unusable(const PgError& error) {
   const std::string_view state = error.sqlstate;
   return error.connection_lost || starts_with(state, "08") || starts_with(state, "57P0") || state == "25006";
+}
+
+// A pipeline that failed this way may have committed: the session ended
+// (or the server went away) with its results, the COMMIT's among them,
+// not all read. 25006 (read only) and every other error refused a
+// statement, so the transaction never committed.
+bool in_doubt(const PgError& error) {
+  const std::string_view state = error.sqlstate;
+  return error.connection_lost || starts_with(state, "08") || starts_with(state, "57P0");
 }
 
 // What an exception escaping caller code (a body, a continuation) says,
@@ -61,15 +72,19 @@ SqsError map_pg_error(const PgError& error) {
 
 namespace {
 
-// One run_statements call: kept for a rerun after 40001/40P01.
+// One run_statements call: kept for a rerun after 40001/40P01, and, with a
+// fence, for learning the outcome of a COMMIT in doubt.
 struct StatementsJob : std::enable_shared_from_this<StatementsJob> {
   Pool& pool;
   std::vector<Statement> statements;
   StatementsDone done;
+  std::optional<Statement> fence;
   int attempt = 0;
+  std::chrono::steady_clock::time_point in_doubt_until{};
+  std::unique_ptr<boost::asio::steady_timer> timer;
 
-  StatementsJob(Pool& p, std::vector<Statement> s, StatementsDone d)
-      : pool(p), statements(std::move(s)), done(std::move(d)) {}
+  StatementsJob(Pool& p, std::vector<Statement> s, StatementsDone d, std::optional<Statement> f = std::nullopt)
+      : pool(p), statements(std::move(s)), done(std::move(d)), fence(std::move(f)) {}
 
   void start() {
     ++attempt;
@@ -88,8 +103,48 @@ struct StatementsJob : std::enable_shared_from_this<StatementsJob> {
     if (failed && session_unusable(failed->error())) held->discard();
     held.reset();  // back to the pool before the caller goes on
     if (!failed) return answer(std::move(results));
+    // Lost with the pipeline sent: its COMMIT may have happened.
+    if (fence && in_doubt(failed->error())) return learn_outcome();
     if (is_retryable(failed->error()) && attempt < kTransactionAttempts) return start();
     answer(map_pg_error(failed->error()));
+  }
+
+  // The fence on whichever session the pool finds now (a new primary after
+  // a failover); again later while the database cannot answer.
+  void learn_outcome() {
+    if (in_doubt_until == std::chrono::steady_clock::time_point{}) {
+      in_doubt_until = std::chrono::steady_clock::now() + kInDoubtWait;
+    }
+    pool.acquire([self = shared_from_this()](Result<Lease> lease) {
+      if (!lease.ok()) return self->outcome_later();
+      Lease held = std::move(lease.value());
+      held->connection().async_pipeline({*self->fence}, [self, held](std::vector<QueryResult> results) mutable {
+        const QueryResult& fenced = results.front();
+        if (!fenced.ok() && session_unusable(fenced.error())) held->discard();
+        held.reset();
+        if (!fenced.ok() || fenced.rows() != 1) return self->outcome_later();
+        if (fenced.text(0, 0) == "f") return self->answer(std::vector<QueryResult>{});
+        self->answer(make_error(ErrorCode::ServiceUnavailable,
+                                "The connection to the database was lost before this write committed; it was not "
+                                "stored. Retry it."));
+      });
+    });
+  }
+
+  void outcome_later() {
+    if (std::chrono::steady_clock::now() + kInDoubtRetry > in_doubt_until) {
+      std::fprintf(stderr, "wharf: PostgreSQL: a write's commit stayed in doubt for %lld ms: answered 503\n",
+                   static_cast<long long>(kInDoubtWait.count()));
+      return answer(make_error(ErrorCode::ServiceUnavailable,
+                               "The connection to the database was lost while this write committed, and the "
+                               "database could not be asked whether it did: it may have been stored."));
+    }
+    if (!timer) timer = std::make_unique<boost::asio::steady_timer>(pool.io());
+    timer->expires_after(kInDoubtRetry);
+    timer->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec) return self->answer(make_error(ErrorCode::ServiceUnavailable, "The database is shutting down."));
+      self->learn_outcome();
+    });
   }
 
   // A `done` that throws on the results (a continuation parsing them
@@ -272,6 +327,10 @@ void start_transaction(const std::shared_ptr<TxJob>& job) {
 
 void run_statements(Pool& pool, std::vector<Statement> statements, StatementsDone done) {
   std::make_shared<StatementsJob>(pool, std::move(statements), std::move(done))->start();
+}
+
+void run_statements_fenced(Pool& pool, std::vector<Statement> statements, Statement fence, StatementsDone done) {
+  std::make_shared<StatementsJob>(pool, std::move(statements), std::move(done), std::move(fence))->start();
 }
 
 void run_transaction(Pool& pool, std::function<void(std::shared_ptr<Tx>)> body, std::function<void(Status)> finished) {

@@ -7,6 +7,7 @@
 // continuations and the final callbacks. Start them from any thread.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -37,6 +38,24 @@ bool is_retryable(const PgError& error);
 // the first failure. Reruns on 40001/40P01 (kTransactionAttempts).
 using StatementsDone = std::function<void(Result<std::vector<QueryResult>>)>;
 void run_statements(Pool& pool, std::vector<Statement> statements, StatementsDone done);
+
+// How long a pipeline whose COMMIT is in doubt keeps trying to learn its
+// outcome (a failover takes about Patroni's ttl), and how often.
+constexpr std::chrono::milliseconds kInDoubtWait{30'000};
+constexpr std::chrono::milliseconds kInDoubtRetry{250};
+
+// run_statements for a write that must take effect at most once although
+// its caller may not learn whether it committed: the connection lost after
+// the pipeline was sent (a failover, a broken link). `statements` insert a
+// token; `fence` claims it on whichever primary answers now and returns
+// one row, one boolean column: false when the statements' own row was
+// there (they committed), true when the fence's is (they did not, and now
+// never can). The fence runs again every kInDoubtRetry until it is
+// answered or kInDoubtWait passed. `done` gets: the results as
+// run_statements does; an EMPTY vector when the statements committed but
+// their results were lost; ServiceUnavailable when they did not commit or
+// the outcome stayed unknown (the message says which).
+void run_statements_fenced(Pool& pool, std::vector<Statement> statements, Statement fence, StatementsDone done);
 
 // A transaction of several round trips. The body gets a Tx and drives it:
 // step() as often as needed (each is one round trip; the first also sends

@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/engine.h"
 #include "storage/postgresql/connection.h"
 #include "storage/postgresql/open.h"
 #include "storage/postgresql/pg_janitor.h"
@@ -41,6 +42,7 @@
 #include "tests/unit/pg_test_cluster.h"
 
 using namespace wharf;
+using namespace wharf::storage;
 using namespace wharf::storage::postgresql;
 using Clock = std::chrono::steady_clock;
 
@@ -80,12 +82,7 @@ class OwnCluster {
     REQUIRE(testing::run_command(script() + " stop " + dir_ + " 2>&1", output) == 0);
   }
   void start_again() {
-    std::string bin;
-    for (const auto& entry : std::filesystem::directory_iterator("/usr/lib/postgresql")) {
-      const std::string candidate = entry.path().string() + "/bin";
-      if (std::filesystem::exists(candidate + "/pg_ctl") && candidate > bin) bin = candidate;
-    }
-    REQUIRE(!bin.empty());
+    const std::string bin = bin_dir();
     const std::string as_pg = getuid() == 0 ? "runuser -u postgres -- " : "";
     std::string output;
     const int status =
@@ -95,8 +92,40 @@ class OwnCluster {
     INFO(output);
     REQUIRE(status == 0);
   }
+  // `sql` run by psql as postgres (one transaction unless it says
+  // otherwise): its unaligned output, trimmed. `background`: started and
+  // left running (its own end is the test's business).
+  std::string psql(const std::string& sql, bool background = false) {
+    std::string output;
+    const std::string command = bin_dir() + "/psql -X -At -h 127.0.0.1 -p " + std::to_string(port_) +
+                                " -U postgres -d postgres -c \"" + sql + "\"" +
+                                (background ? " >/dev/null 2>&1 &" : " 2>&1");
+    const int status = testing::run_command(command, output);
+    INFO(sql << ": " << output);
+    REQUIRE(status == 0);
+    while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
+    return output;
+  }
+  // psql's answer to `sql`, asked every 50 ms until it is not empty (30 s at most).
+  std::string await_row(const std::string& sql) {
+    const auto deadline = Clock::now() + kPatience;
+    for (;;) {
+      std::string row = psql(sql);
+      if (!row.empty() || Clock::now() > deadline) return row;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
 
  private:
+  static std::string bin_dir() {
+    std::string bin;
+    for (const auto& entry : std::filesystem::directory_iterator("/usr/lib/postgresql")) {
+      const std::string candidate = entry.path().string() + "/bin";
+      if (std::filesystem::exists(candidate + "/pg_ctl") && candidate > bin) bin = candidate;
+    }
+    REQUIRE(!bin.empty());
+    return bin;
+  }
   static std::string script() { return std::string(WHARF_SOURCE_DIR) + "/tests/pg/cluster.sh"; }
   std::string dir_;
   int port_ = 0;
@@ -360,4 +389,73 @@ TEST_CASE("continuations that throw on the database thread answer InternalError"
   CHECK(transact(pool, [](std::shared_ptr<Tx> tx) {
           tx->step({Statement{"SELECT 1", {}}}, [tx](std::vector<QueryResult>&) { tx->commit(); });
         }).ok());
+}
+
+// A standard send whose connection is lost after its COMMIT was sent
+// (pg_send.cpp, transaction.h: run_statements_fenced). Made for real: the
+// commit waits for a synchronous standby that does not exist (it is
+// already committed locally then, as on a primary that dies before its
+// standby confirms), and the test terminates that session.
+TEST_CASE("a send lost with its COMMIT in doubt: committed, it answers success and is stored once",
+          "[pg][reconnect][in-doubt]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  OwnCluster own;
+  const PgOptions options = options_for(own.url(), "doubt_done");
+  auto cluster = open_cluster(options);
+  auto engine = open_postgresql_engine(cluster, EngineOptions{});
+  REQUIRE(engine->create_queue("q", {}, {}).ok());
+  own.psql("ALTER SYSTEM SET synchronous_standby_names = 'nobody'");
+  own.psql("SELECT pg_reload_conf()");
+  std::vector<NewMessage> one(1);
+  one[0].body = "in doubt";
+  auto sent = std::async(std::launch::async, [&] { return engine->send_messages("q", std::move(one)); });
+  const std::string pid = own.await_row("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'");
+  REQUIRE(!pid.empty());
+  CHECK(own.psql("SELECT pg_terminate_backend(" + pid + ")") == "t");
+  // The fence's own write commits only once there is no standby to wait for.
+  own.psql("ALTER SYSTEM RESET synchronous_standby_names");
+  own.psql("SELECT pg_reload_conf()");
+  REQUIRE(sent.wait_for(kPatience) == std::future_status::ready);
+  auto answered = sent.get();
+  INFO((answered.ok() ? std::string() : answered.error().message));
+  REQUIRE(answered.ok());
+  REQUIRE(answered->size() == 1);
+  REQUIRE(answered->front().ok());
+  const std::string id = answered->front()->message_id;
+  CHECK(own.psql("SELECT count(*) FROM " + options.schema + ".messages WHERE message_id = '" + id + "'") == "1");
+  auto received = engine->receive_messages("q", 10, std::nullopt, "");
+  REQUIRE(received.ok());
+  REQUIRE(received->size() == 1);
+  CHECK(received->front().message_id == id);
+}
+
+TEST_CASE("a send lost with its COMMIT in doubt: not committed, it answers 503 and is never stored",
+          "[pg][reconnect][in-doubt]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  OwnCluster own;
+  const PgOptions options = options_for(own.url(), "doubt_lost");
+  auto cluster = open_cluster(options);
+  auto engine = open_postgresql_engine(cluster, EngineOptions{});
+  REQUIRE(engine->create_queue("q", {}, {}).ok());
+  // Holds the send (at its token) until the test ends its session; the
+  // fence then waits for the lock too, and finds the token unclaimed.
+  const std::string tokens = options.schema + ".send_tokens";
+  own.psql("BEGIN; LOCK TABLE " + tokens + " IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;", true);
+  REQUIRE(!own.await_row("SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                         "WHERE c.relname = 'send_tokens' AND l.mode = 'AccessExclusiveLock' AND l.granted")
+               .empty());
+  std::vector<NewMessage> one(1);
+  one[0].body = "never stored";
+  auto sent = std::async(std::launch::async, [&] { return engine->send_messages("q", std::move(one)); });
+  const std::string pid =
+      own.await_row("SELECT pid FROM pg_stat_activity WHERE application_name = 'wharf' AND wait_event_type = 'Lock'");
+  REQUIRE(!pid.empty());
+  CHECK(own.psql("SELECT pg_terminate_backend(" + pid + ")") == "t");
+  REQUIRE(sent.wait_for(kPatience) == std::future_status::ready);
+  auto answered = sent.get();
+  REQUIRE(!answered.ok());
+  CHECK(answered.error().code == ErrorCode::ServiceUnavailable);
+  CHECK(answered.error().message.find("it was not stored") != std::string::npos);
+  CHECK(own.psql("SELECT count(*) FROM " + options.schema + ".messages") == "0");
+  CHECK(own.psql("SELECT count(*) FROM " + tokens + " WHERE fenced") == "1");
 }
