@@ -20,6 +20,7 @@
 #include "storage/arn.h"
 #include "storage/postgresql/open.h"
 #include "storage/postgresql/pg_janitor.h"
+#include "storage/postgresql/pg_statements.h"
 #include "storage/postgresql/transaction.h"
 #include "tests/unit/pg_test_cluster.h"
 
@@ -258,6 +259,26 @@ TEST_CASE("janitor: expired deduplication entries and receive attempts are remov
   CHECK(a.query("SELECT dedup_key FROM dedup") == "new1");
   CHECK(eventually([&] { return a.query("SELECT count(*) FROM receive_attempts") == "1"; }));
   CHECK(a.query("SELECT attempt_id FROM receive_attempts") == "new");
+}
+
+TEST_CASE("janitor: send tokens older than 10 minutes are removed, along the key", "[pg][janitor][in-doubt]") {
+  WHARF_REQUIRE_TEST_POSTGRES();
+  const std::string schema = fresh_schema("tokens");
+  Node a(schema);
+  a.janitor->stop();
+  REQUIRE(a.engine->create_queue("q", {}, {}).ok());
+  NewMessage m;
+  m.body = "fresh";
+  REQUIRE(a.engine->send_message("q", m).ok());  // its token: now
+  const auto now = std::chrono::system_clock::now();
+  const std::string old = sql::send_token(now - std::chrono::minutes(11));
+  const std::string recent = sql::send_token(now - std::chrono::minutes(9));
+  a.query("INSERT INTO send_tokens (token) VALUES ('" + old + "'), ('" + recent + "')");
+  CHECK(a.query("SELECT count(*) FROM send_tokens") == "3");
+  a.janitor = PgJanitor::start(a.cluster, 60'000);
+  CHECK(eventually([&] { return a.query("SELECT count(*) FROM send_tokens") == "2"; }));
+  CHECK(a.query("SELECT count(*) FROM send_tokens WHERE token = '" + old + "'") == "0");
+  CHECK(a.query("SELECT count(*) FROM send_tokens WHERE token = '" + recent + "'") == "1");
 }
 
 namespace {
