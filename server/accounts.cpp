@@ -14,6 +14,7 @@
 #ifdef WHARF_POSTGRESQL
 #include "storage/postgresql/open.h"
 #include "storage/postgresql/pg_engine.h"
+#include "storage/postgresql/pg_groups.h"
 #include "storage/postgresql/pg_janitor.h"
 #include "storage/postgresql/pg_notify.h"
 #include "storage/postgresql/transaction.h"
@@ -83,6 +84,19 @@ void drain(pg::PgCluster& cluster) {
   }
   log::warn("PostgreSQL operations still in flight at shutdown");
 }
+
+// One group's engine of (account, region): its sends announced on that
+// group's control connection.
+std::unique_ptr<pg::PgEngine> postgres_engine(const std::shared_ptr<pg::PgCluster>& cluster,
+                                              const std::shared_ptr<pg::PgNotifier>& notifier,
+                                              const storage::EngineOptions& options) {
+  auto engine = std::make_unique<pg::PgEngine>(cluster, options);
+  engine->set_announcer([notifier = std::weak_ptr<pg::PgNotifier>(notifier), account_id = options.account_id,
+                         region = options.region](const std::string& queue) {
+    if (auto live = notifier.lock()) live->announce(account_id, region, queue);
+  });
+  return engine;
+}
 #endif
 
 }  // namespace
@@ -95,12 +109,11 @@ std::unique_ptr<storage::Engine> Accounts::open_engine(const std::string& accoun
   storage::EngineOptions options = engine_options(settings, account_id, region);
   if (uses_postgresql(settings)) {
 #ifdef WHARF_POSTGRESQL
-    auto engine = std::make_unique<pg::PgEngine>(pg_cluster_, options);
-    engine->set_announcer(
-        [notifier = std::weak_ptr<pg::PgNotifier>(pg_notifier_), account_id, region](const std::string& queue) {
-          if (auto live = notifier.lock()) live->announce(account_id, region, queue);
-        });
-    return engine;
+    if (!pg_groups_) return postgres_engine(pg_clusters_.front(), pg_notifiers_.front(), options);
+    std::vector<std::unique_ptr<pg::PgEngine>> engines;
+    for (size_t i = 0; i < pg_clusters_.size(); ++i)
+      engines.push_back(postgres_engine(pg_clusters_[i], pg_notifiers_[i], options));
+    return std::make_unique<pg::GroupedEngine>(pg_groups_, std::move(engines), options);
 #else
     error = "unreachable: storage postgresql without the backend";
     return nullptr;
@@ -116,7 +129,14 @@ std::unique_ptr<storage::Engine> Accounts::open_engine(const std::string& accoun
 
 std::vector<std::string> Accounts::regions_with_data(const std::string& id, std::string& error) {
 #ifdef WHARF_POSTGRESQL
-  if (pg_cluster_) return postgres_regions(*pg_cluster_, id, error);
+  if (!pg_clusters_.empty()) {
+    std::set<std::string> regions;  // every group's
+    for (auto& cluster : pg_clusters_) {
+      for (auto& region : postgres_regions(*cluster, id, error)) regions.insert(std::move(region));
+      if (!error.empty()) break;
+    }
+    return {regions.begin(), regions.end()};
+  }
 #endif
   (void)error;
   return storage::rocksdb_regions_on_disk(settings_->data_dir, id);
@@ -124,14 +144,30 @@ std::vector<std::string> Accounts::regions_with_data(const std::string& id, std:
 
 bool Accounts::open_postgresql(std::string& error) {
 #ifdef WHARF_POSTGRESQL
-  pg_cluster_ = pg::open_postgresql_cluster(postgres_options(*settings_), error);
-  if (!pg_cluster_) return false;
+  const pg::PgOptions options = postgres_options(*settings_);
+  if (settings_->postgres_group_urls.empty()) {
+    auto cluster = pg::open_postgresql_cluster(options, error);
+    if (!cluster) return false;
+    pg_clusters_.push_back(std::move(cluster));
+  } else {
+    std::vector<pg::PgOptions> groups;
+    for (const auto& url : settings_->postgres_group_urls) {
+      groups.push_back(options);
+      groups.back().url = url;
+    }
+    pg_groups_ = pg::open_postgresql_groups(groups, error);
+    if (!pg_groups_) return false;
+    for (const auto& group : pg_groups_->groups()) pg_clusters_.push_back(group.cluster);
+    log::info("PostgreSQL groups open", log::Fields().add("groups", std::to_string(pg_clusters_.size())));
+  }
   LongPolls* long_polls = long_polls_;
-  pg_notifier_ = pg::PgNotifier::start(
-      pg_cluster_, [long_polls](std::string_view account, std::string_view region, std::string_view queue) {
-        long_polls->notify(long_poll_key(account, region, queue));
-      });
-  pg_janitor_ = pg::PgJanitor::start(pg_cluster_, int64_t(settings_->queue_delete_cooldown_seconds) * 1000);
+  for (const auto& cluster : pg_clusters_) {
+    pg_notifiers_.push_back(pg::PgNotifier::start(
+        cluster, [long_polls](std::string_view account, std::string_view region, std::string_view queue) {
+          long_polls->notify(long_poll_key(account, region, queue));
+        }));
+    pg_janitors_.push_back(pg::PgJanitor::start(cluster, int64_t(settings_->queue_delete_cooldown_seconds) * 1000));
+  }
   return true;
 #else
   error =
@@ -143,7 +179,9 @@ bool Accounts::open_postgresql(std::string& error) {
 
 bool Accounts::storage_ready() const {
 #ifdef WHARF_POSTGRESQL
-  if (pg_notifier_) return pg_notifier_->listening();
+  // The catalog group's control connection (the only one without groups):
+  // another group down makes only its queues unavailable, not the node.
+  if (!pg_notifiers_.empty()) return pg_notifiers_.front()->listening();
 #endif
   return true;
 }
@@ -238,17 +276,18 @@ void Accounts::close() {
   // With PostgreSQL: the control connection first (no more wake-ups of the
   // long polls), then the engines, then the cluster (its pool and thread).
 #ifdef WHARF_POSTGRESQL
-  if (pg_notifier_) pg_notifier_->stop();
-  if (pg_janitor_) pg_janitor_->stop();
-  if (pg_cluster_) drain(*pg_cluster_);
+  for (auto& notifier : pg_notifiers_) notifier->stop();
+  for (auto& janitor : pg_janitors_) janitor->stop();
+  for (auto& cluster : pg_clusters_) drain(*cluster);
 #endif
-  pg_notifier_.reset();
-  pg_janitor_.reset();
+  pg_notifiers_.clear();
+  pg_janitors_.clear();
   for (auto& [id, tenant] : tenants_) {
     close_one(*tenant.home);
     for (auto& account : tenant.others) close_one(*account);
   }
-  pg_cluster_.reset();
+  pg_groups_.reset();
+  pg_clusters_.clear();
 }
 
 Account* Accounts::find(std::string_view id) {

@@ -17,7 +17,9 @@
 // With --storage postgresql, every (account, region) engine shares one
 // PgCluster (the pool, on its own thread) and one PgNotifier (the control
 // connection: other nodes' sends wake this node's long polls, and this
-// node's are announced to them).
+// node's are announced to them). With --postgres-groups, one of each (and
+// a janitor) per database group, and each (account, region) engine is a
+// GroupedEngine over one PgEngine per group (storage/postgresql/pg_groups.h).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -39,6 +41,7 @@
 
 namespace wharf::storage::postgresql {
 class PgCluster;
+class PgGroups;
 class PgJanitor;
 class PgNotifier;
 }  // namespace wharf::storage::postgresql
@@ -113,10 +116,12 @@ class Accounts {
   boost::asio::io_context* io_ = nullptr;
   const Settings* settings_ = nullptr;
   LongPolls* long_polls_ = nullptr;
-  // --storage postgresql: one of each per process.
-  std::shared_ptr<storage::postgresql::PgCluster> pg_cluster_;
-  std::shared_ptr<storage::postgresql::PgNotifier> pg_notifier_;
-  std::shared_ptr<storage::postgresql::PgJanitor> pg_janitor_;  // work no request drives, under a lease
+  // --storage postgresql: one of each per database group (one without
+  // --postgres-groups), in the order listed; the first is the catalog.
+  std::vector<std::shared_ptr<storage::postgresql::PgCluster>> pg_clusters_;
+  std::vector<std::shared_ptr<storage::postgresql::PgNotifier>> pg_notifiers_;
+  std::vector<std::shared_ptr<storage::postgresql::PgJanitor>> pg_janitors_;  // work no request drives, under a lease
+  std::shared_ptr<storage::postgresql::PgGroups> pg_groups_;                  // --postgres-groups only
 };
 
 }  // namespace wharf::server

@@ -260,6 +260,11 @@ std::vector<Option> storage_options() {
           "postgres_url", "", Kind::Text, 0, 0,
           "with storage postgresql: the database, in libpq's form (postgresql://USER:PASSWORD@HOST:PORT/DB, "
           "several hosts allowed); prefer WHARF_POSTGRES_URL or the config file, which ps does not show"),
+      plain<&Settings::postgres_groups>(
+          "postgres_groups", "", Kind::Text, 0, 0,
+          "with storage postgresql: several database groups instead of postgres_url: a file listing one libpq URL "
+          "per line (blank lines and # comments ignored); the first is the catalog group, each queue lives on one "
+          "group"),
       plain<&Settings::postgres_connections>(
           "postgres_connections", "", Kind::Number, 0, 1000,
           "with storage postgresql: database connections of this node at most (0: 2 per worker thread, at least "
@@ -469,6 +474,23 @@ Reason read_config_file(const std::string& path, StartupConfig& config, json& qu
   return std::nullopt;
 }
 
+// The groups file: one URL per line, blank lines and # comments ignored
+// (a URL holds no '#' outside its password: percent-encode one there).
+std::optional<std::string> read_postgres_groups(const std::string& path, std::vector<std::string>& urls) {
+  std::ifstream file(path);
+  if (!file) return "cannot read " + path;
+  std::string line;
+  while (std::getline(file, line)) {
+    if (const auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos) continue;
+    const auto last = line.find_last_not_of(" \t\r");
+    urls.push_back(line.substr(first, last - first + 1));
+  }
+  if (urls.empty()) return path + " lists no database URL";
+  return std::nullopt;
+}
+
 // The settings of one storage backend given with the other: --durability
 // with PostgreSQL refuses to start (durability is the database's
 // synchronous_commit: a flag promising fsync must not silently do nothing);
@@ -483,12 +505,23 @@ int check_storage_settings(const std::set<std::string>& given, Settings& s, std:
            "file)\n";
     return 2;
   }
-  if (postgres && s.postgres_url.empty()) {
+  if (postgres && !s.postgres_url.empty() && !s.postgres_groups.empty()) {
+    err << "wharf: postgres_url and postgres_groups exclude each other: give one database (--postgres-url) or a "
+           "file listing several groups (--postgres-groups), not both\n";
+    return 2;
+  }
+  if (postgres && s.postgres_url.empty() && s.postgres_groups.empty()) {
     err << "wharf: storage postgresql needs postgres_url (--postgres-url, WHARF_POSTGRES_URL or postgres_url in "
-           "the config file)\n";
+           "the config file) or postgres_groups (--postgres-groups FILE)\n";
     return 1;
   }
   if (!postgres) return -1;
+  if (!s.postgres_groups.empty()) {
+    if (auto why = read_postgres_groups(s.postgres_groups, s.postgres_group_urls)) {
+      err << "wharf: postgres_groups: " << *why << "\n";
+      return 1;
+    }
+  }
   for (const char* key : {"data_dir", "min_free_disk_mb"}) {
     if (given.count(key)) s.ignored_settings.push_back(key);
   }

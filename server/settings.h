@@ -40,7 +40,12 @@ struct Settings {
   // Where queues live: "rocksdb" (under data_dir) or "postgresql" (the
   // database postgres_url names, shared by any number of nodes).
   std::string storage = "rocksdb";
-  std::string postgres_url;           // libpq's URL or key=value words
+  std::string postgres_url;  // libpq's URL or key=value words
+  // Several database groups instead (exclusive with postgres_url): the
+  // file listing one URL per line, and the URLs read from it at start (the
+  // first is the catalog group).
+  std::string postgres_groups;
+  std::vector<std::string> postgres_group_urls;
   unsigned postgres_connections = 0;  // 0: 2 per I/O thread, at least 2
   std::string postgres_schema = "wharf";
   // Settings given that the chosen storage ignores: warned of at start.

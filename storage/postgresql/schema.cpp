@@ -142,10 +142,31 @@ Migration version_3() {
           }};
 }
 
+// Several groups (docs/design/postgresql.md, "Several groups"): every
+// database gets a random id of its own, and the tables the catalog group
+// (the first one listed) keeps: where each queue is placed, and which groups
+// it places queues on. Made in every group; only the catalog's are used.
+Migration version_4() {
+  return {4,
+          "group_id in meta, queue_placements and placement_groups (several database groups)",
+          {
+              "INSERT INTO meta (key, value) VALUES ('group_id', convert_to(gen_random_uuid()::text, 'UTF8'))"
+              " ON CONFLICT (key) DO NOTHING",
+              "CREATE TABLE IF NOT EXISTS queue_placements ("
+              " account_id text COLLATE \"C\" NOT NULL,"
+              " region text COLLATE \"C\" NOT NULL,"
+              " name text COLLATE \"C\" NOT NULL,"
+              " group_id text NOT NULL,"
+              " created_ms bigint NOT NULL,"
+              " PRIMARY KEY (account_id, region, name))",
+              "CREATE TABLE IF NOT EXISTS placement_groups (group_id text PRIMARY KEY, added_ms bigint NOT NULL)",
+          }};
+}
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
-  static const std::vector<Migration> all = {version_1(), version_2(), version_3()};
+  static const std::vector<Migration> all = {version_1(), version_2(), version_3(), version_4()};
   return all;
 }
 

@@ -1,0 +1,349 @@
+// Several database groups (storage/postgresql/pg_groups.h): placement
+// (stable, recorded in the catalog, co-located with a dead-letter queue),
+// cross-group redrive and moves refused, ListQueues merged, a group that is
+// down making only its own queues unavailable, and the start-up checks.
+// Two throwaway clusters of this test's own (tests/pg/cluster.sh), so one
+// can be stopped; each test case uses a schema of its own on both.
+#include <catch2/catch.hpp>
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/postgresql/open.h"
+#include "storage/postgresql/pg_engine.h"
+#include "storage/postgresql/pg_groups.h"
+#include "storage/postgresql/transaction.h"
+#include "tests/unit/pg_test_cluster.h"
+
+using namespace wharf;
+using namespace wharf::storage;
+using namespace wharf::storage::postgresql;
+
+namespace {
+
+// A cluster of this test's own, which it may stop and start again on the
+// same port.
+class OwnCluster {
+ public:
+  OwnCluster() {
+    std::string pattern = "/tmp/wharf-pgg-XXXXXX";
+    REQUIRE(mkdtemp(pattern.data()));
+    dir_ = pattern;
+    std::string output;
+    const int status = testing::run_command(script() + " start " + dir_, output);
+    INFO(output);
+    REQUIRE(status == 0);
+    std::ifstream port_file(dir_ + "/port");
+    port_file >> port_;
+    REQUIRE(port_ > 0);
+  }
+  ~OwnCluster() {
+    std::string ignored;
+    testing::run_command(script() + " stop " + dir_ + " >/dev/null 2>&1", ignored);
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::string url() const { return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/postgres"; }
+  void stop() {
+    std::string output;
+    REQUIRE(testing::run_command(script() + " stop " + dir_ + " 2>&1", output) == 0);
+  }
+  // pg_ctl start on the same port (cluster.sh start would pick a new one).
+  void start_again() {
+    std::string bin;
+    for (const auto& entry : std::filesystem::directory_iterator("/usr/lib/postgresql")) {
+      const std::string candidate = entry.path().string() + "/bin";
+      if (std::filesystem::exists(candidate + "/pg_ctl") && candidate > bin) bin = candidate;
+    }
+    REQUIRE(!bin.empty());
+    const std::string as_pg = getuid() == 0 ? "runuser -u postgres -- " : "";
+    std::string output;
+    const int status =
+        testing::run_command(as_pg + bin + "/pg_ctl -D " + dir_ + "/data -l " + dir_ + "/pg.log -w -t 30 -o '-p " +
+                                 std::to_string(port_) + " -k " + dir_ + " -c listen_addresses=127.0.0.1' start 2>&1",
+                             output);
+    INFO(output);
+    REQUIRE(status == 0);
+  }
+
+ private:
+  static std::string script() { return std::string(WHARF_SOURCE_DIR) + "/tests/pg/cluster.sh"; }
+  std::string dir_;
+  int port_ = 0;
+};
+
+struct TwoClusters {
+  OwnCluster a;
+  OwnCluster b;
+};
+
+TwoClusters& clusters() {
+  static TwoClusters both;
+  return both;
+}
+
+bool postgres_missing() {
+  const auto& pg = testing::test_postgres();
+  return pg.skip;
+}
+
+std::vector<PgOptions> options_for(const std::vector<std::string>& urls, const std::string& schema) {
+  std::vector<PgOptions> out;
+  for (const auto& url : urls) {
+    PgOptions options;
+    options.url = url;
+    options.schema = "pggroups_" + std::to_string(getpid()) + "_" + schema;
+    options.connections = 2;
+    out.push_back(options);
+  }
+  return out;
+}
+
+std::shared_ptr<PgGroups> open_groups(const std::vector<std::string>& urls, const std::string& schema) {
+  std::string error;
+  auto groups = open_postgresql_groups(options_for(urls, schema), error);
+  INFO(error);
+  REQUIRE(groups);
+  return groups;
+}
+
+std::unique_ptr<GroupedEngine> engine_over(const std::shared_ptr<PgGroups>& groups) {
+  EngineOptions options;
+  options.queue_delete_cooldown_ms = 0;
+  std::vector<std::unique_ptr<PgEngine>> engines;
+  for (const auto& group : groups->groups()) engines.push_back(std::make_unique<PgEngine>(group.cluster, options));
+  return std::make_unique<GroupedEngine>(groups, std::move(engines), options);
+}
+
+size_t group_of(GroupedEngine& engine, const std::string& name) {
+  std::promise<Result<size_t>> answered;
+  engine.async_locate(name, [&answered](Result<size_t> r) { answered.set_value(std::move(r)); });
+  auto r = answered.get_future().get();
+  INFO(name << ": " << (r.ok() ? "" : r.error().message));
+  REQUIRE(r.ok());
+  return *r;
+}
+
+std::string first_value(PgCluster& cluster, const std::string& sql) {
+  std::promise<Result<std::vector<QueryResult>>> answered;
+  run_statements(cluster.pool(), {Statement{sql, {}}},
+                 [&answered](Result<std::vector<QueryResult>> r) { answered.set_value(std::move(r)); });
+  auto r = answered.get_future().get();
+  INFO((r.ok() ? "" : r.error().message));
+  REQUIRE(r.ok());
+  REQUIRE(r->front().rows() > 0);
+  return std::string(r->front().text(0, 0));
+}
+
+std::string arn_of(const std::string& name) { return "arn:aws:sqs:us-east-1:000000000000:" + name; }
+
+AttributeMap redrive_to(const std::string& dead_letter) {
+  return {{"RedrivePolicy", R"({"deadLetterTargetArn":")" + arn_of(dead_letter) + R"(","maxReceiveCount":3})"}};
+}
+
+// A new queue placed on `group` (names tried in turn; the hash decides).
+std::string queue_on(GroupedEngine& engine, size_t group, const std::string& prefix) {
+  for (int i = 0; i < 64; ++i) {
+    const std::string name = prefix + std::to_string(i);
+    REQUIRE(engine.create_queue(name, {}, {}).ok());
+    if (group_of(engine, name) == group) return name;
+  }
+  FAIL("no queue landed on group " << group);
+  return "";
+}
+
+// Sends, receives and deletes one message on `name`: "" or the failure.
+std::string round_trip(Engine& engine, const std::string& name) {
+  NewMessage message;
+  message.body = "hello " + name;
+  auto sent = engine.send_message(name, message);
+  if (!sent) return "send: " + sent.error().message;
+  auto received = engine.receive_messages(name, 1, 30);
+  if (!received) return "receive: " + received.error().message;
+  if (received->size() != 1) return "receive: " + std::to_string(received->size()) + " messages";
+  auto deleted = engine.delete_message(name, received->front().receipt_handle);
+  if (!deleted) return "delete: " + deleted.error().message;
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("groups: placement is recorded, stable, spread by the hash, the same on another node", "[pg][groups]") {
+  if (postgres_missing()) return;
+  auto& both = clusters();
+  auto groups = open_groups({both.a.url(), both.b.url()}, "placement");
+  auto engine = engine_over(groups);
+  std::vector<size_t> per_group(2);
+  for (int i = 0; i < 20; ++i) {
+    const std::string name = "spread-" + std::to_string(i);
+    REQUIRE(engine->create_queue(name, {}, {}).ok());
+    const size_t group = group_of(*engine, name);
+    ++per_group[group];
+    CHECK(group == groups->hashed_group("000000000000", "us-east-1", name));
+  }
+  INFO(per_group[0] << " / " << per_group[1]);
+  CHECK(per_group[0] >= 4);
+  CHECK(per_group[1] >= 4);
+  CHECK(first_value(groups->catalog(), "SELECT count(*) FROM queue_placements") == "20");
+  CHECK(first_value(*groups->groups()[1].cluster, "SELECT count(*) FROM queue_placements") == "0");
+  // Each queue's row is on its own group only.
+  CHECK(first_value(*groups->groups()[1].cluster, "SELECT count(*) FROM queues") == std::to_string(per_group[1]));
+
+  // Deleted and re-created: back on its group. Another node agrees.
+  const size_t before = group_of(*engine, "spread-3");
+  REQUIRE(engine->delete_queue("spread-3").ok());
+  CHECK(engine->get_queue("spread-3").error().code == ErrorCode::QueueDoesNotExist);
+  REQUIRE(engine->create_queue("spread-3", {}, {}).ok());
+  CHECK(group_of(*engine, "spread-3") == before);
+  auto other_groups = open_groups({both.a.url(), both.b.url()}, "placement");
+  auto other = engine_over(other_groups);
+  for (int i = 0; i < 20; ++i) {
+    const std::string name = "spread-" + std::to_string(i);
+    CHECK(group_of(*other, name) == group_of(*engine, name));
+  }
+  CHECK(round_trip(*other, "spread-7").empty());
+  CHECK(placement_hash("a", "b", "c") == placement_hash("a", "b", "c"));
+  CHECK(placement_hash("ab", "", "c") != placement_hash("a", "b", "c"));
+}
+
+TEST_CASE("groups: a queue with a dead-letter queue is placed with it; cross-group redrive and moves are refused",
+          "[pg][groups]") {
+  if (postgres_missing()) return;
+  auto& both = clusters();
+  auto groups = open_groups({both.a.url(), both.b.url()}, "colocate");
+  auto engine = engine_over(groups);
+  REQUIRE(engine->create_queue("dlq", {}, {}).ok());
+  const size_t dlq_group = group_of(*engine, "dlq");
+  for (int i = 0; i < 8; ++i) {
+    const std::string name = "source-" + std::to_string(i);
+    auto created = engine->create_queue(name, redrive_to("dlq"), {});
+    INFO((created.ok() ? "" : created.error().message));
+    REQUIRE(created.ok());
+    CHECK(group_of(*engine, name) == dlq_group);
+  }
+  auto sources = engine->dead_letter_source_queues("dlq");
+  REQUIRE(sources.ok());
+  CHECK(sources->size() == 8);
+
+  const std::string elsewhere = queue_on(*engine, 1 - dlq_group, "elsewhere-");
+  auto refused = engine->set_queue_attributes(elsewhere, redrive_to("dlq"));
+  REQUIRE(!refused.ok());
+  CHECK(refused.error().code == ErrorCode::InvalidParameterValue);
+  CHECK_THAT(refused.error().message, Catch::Contains("another database group"));
+  auto move = engine->start_move_task("dlq", elsewhere, std::nullopt);
+  REQUIRE(!move.ok());
+  CHECK(move.error().code == ErrorCode::InvalidParameterValue);
+  CHECK_THAT(move.error().message, Catch::Contains("another database group"));
+  // A name already placed elsewhere cannot be created with that policy.
+  REQUIRE(engine->delete_queue(elsewhere).ok());
+  auto recreated = engine->create_queue(elsewhere, redrive_to("dlq"), {});
+  REQUIRE(!recreated.ok());
+  CHECK(recreated.error().code == ErrorCode::InvalidParameterValue);
+  // On the same group, both work.
+  CHECK(engine->set_queue_attributes("source-1", redrive_to("dlq")).ok());
+  auto task = engine->start_move_task("dlq", std::string("source-2"), std::nullopt);
+  INFO((task.ok() ? "" : task.error().message));
+  CHECK(task.ok());
+  if (task.ok()) CHECK(engine->cancel_move_task(*task).ok());
+  CHECK(engine->cancel_move_task("00000000-0000-0000-0000-000000000000").error().code ==
+        ErrorCode::ResourceNotFoundException);
+}
+
+TEST_CASE("groups: ListQueues merges every group, sorted", "[pg][groups]") {
+  if (postgres_missing()) return;
+  auto& both = clusters();
+  auto groups = open_groups({both.a.url(), both.b.url()}, "list");
+  auto engine = engine_over(groups);
+  std::set<std::string> expected;
+  std::set<size_t> used;
+  for (int i = 0; i < 12; ++i) {
+    const std::string name = (i % 2 ? "odd-" : "even-") + std::to_string(i);
+    REQUIRE(engine->create_queue(name, {}, {}).ok());
+    expected.insert(name);
+    used.insert(group_of(*engine, name));
+  }
+  CHECK(used.size() == 2);
+  const auto all = engine->list_queues("");
+  CHECK(std::vector<std::string>(expected.begin(), expected.end()) == all);
+  const auto odd = engine->list_queues("odd-");
+  CHECK(odd.size() == 6);
+  CHECK(engine->get_queue("never-made").error().code == ErrorCode::QueueDoesNotExist);
+  CHECK(engine->send_message("never-made", NewMessage{}).error().code == ErrorCode::QueueDoesNotExist);
+}
+
+TEST_CASE("groups: a group that is down makes only its queues unavailable", "[pg][groups][outage]") {
+  if (postgres_missing()) return;
+  auto& both = clusters();
+  auto groups = open_groups({both.a.url(), both.b.url()}, "outage");
+  auto engine = engine_over(groups);
+  const std::string on_a = queue_on(*engine, 0, "alpha-");
+  const std::string on_b = queue_on(*engine, 1, "beta-");
+  REQUIRE(round_trip(*engine, on_a).empty());
+  REQUIRE(round_trip(*engine, on_b).empty());
+
+  both.b.stop();
+  auto down = engine->send_message(on_b, NewMessage{});
+  REQUIRE(!down.ok());
+  CHECK(down.error().code == ErrorCode::ServiceUnavailable);
+  CHECK(engine->receive_messages(on_b, 1, 30).error().code == ErrorCode::ServiceUnavailable);
+  for (int i = 0; i < 5; ++i) CHECK(round_trip(*engine, on_a) == "");
+  // A queue the hash places on the group that is up can still be created.
+  std::string fresh;
+  for (int i = 0; fresh.empty() && i < 64; ++i) {
+    const std::string name = "fresh-" + std::to_string(i);
+    if (groups->hashed_group("000000000000", "us-east-1", name) == 0) fresh = name;
+  }
+  CHECK(engine->create_queue(fresh, {}, {}).ok());
+  CHECK(round_trip(*engine, fresh) == "");
+  CHECK_THROWS(engine->list_queues(""));  // a partial list would be wrong: 503
+
+  both.b.start_again();
+  std::string outcome = "not tried";
+  for (int i = 0; i < 100 && !outcome.empty(); ++i) {
+    outcome = round_trip(*engine, on_b);
+    if (!outcome.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  CHECK(outcome == "");
+  CHECK(engine->list_queues("").size() >= 3);
+}
+
+TEST_CASE("groups: start-up refuses a missing group, a catalog not listed first, a database twice",
+          "[pg][groups][startup]") {
+  if (postgres_missing()) return;
+  auto& both = clusters();
+  {
+    auto groups = open_groups({both.a.url(), both.b.url()}, "startup");
+    auto engine = engine_over(groups);
+    REQUIRE(engine->create_queue("kept", {}, {}).ok());
+  }
+  std::string error;
+  CHECK(!open_postgresql_groups(options_for({both.a.url()}, "startup"), error));
+  CHECK_THAT(error, Catch::Contains("which the list does not name"));
+  error.clear();
+  CHECK(!open_postgresql_groups(options_for({both.b.url(), both.a.url()}, "startup"), error));
+  CHECK_THAT(error, Catch::Contains("must be listed first"));
+  error.clear();
+  CHECK(!open_postgresql_groups(options_for({both.a.url(), both.b.url(), both.a.url()}, "startup"), error));
+  CHECK_THAT(error, Catch::Contains("are the same database"));
+  // One group first, then a second one appended: the first one's queues
+  // are recorded and stay where they are.
+  auto alone = open_groups({both.b.url()}, "grow");
+  auto engine = engine_over(alone);
+  for (int i = 0; i < 6; ++i) REQUIRE(engine->create_queue("old-" + std::to_string(i), {}, {}).ok());
+  engine.reset();
+  alone.reset();
+  auto grown = open_groups({both.b.url(), both.a.url()}, "grow");
+  auto after = engine_over(grown);
+  for (int i = 0; i < 6; ++i) CHECK(group_of(*after, "old-" + std::to_string(i)) == 0);
+  CHECK(first_value(grown->catalog(), "SELECT count(*) FROM placement_groups") == "2");
+}
