@@ -317,6 +317,30 @@ TEST_CASE("groups: a group that is down makes only its queues unavailable", "[pg
   CHECK(engine->list_queues("").size() >= 3);
 }
 
+TEST_CASE("groups: with the catalog down, cached placements keep working; creates and lookups answer 503",
+          "[pg][groups][outage]") {
+  if (postgres_missing()) return;
+  auto& both = clusters();
+  auto groups = open_groups({both.a.url(), both.b.url()}, "catalog_down");
+  auto engine = engine_over(groups);
+  const std::string on_b = queue_on(*engine, 1, "beta-");
+  REQUIRE(round_trip(*engine, on_b).empty());
+  auto uncached = engine_over(groups);  // another engine: nothing cached
+
+  both.a.stop();
+  for (int i = 0; i < 3; ++i) CHECK(round_trip(*engine, on_b) == "");
+  CHECK(uncached->get_queue(on_b).error().code == ErrorCode::ServiceUnavailable);
+  CHECK(engine->create_queue("new-while-down", {}, {}).error().code == ErrorCode::ServiceUnavailable);
+
+  both.a.start_again();
+  std::string outcome = "not tried";
+  for (int i = 0; i < 100 && !outcome.empty(); ++i) {
+    outcome = round_trip(*uncached, on_b);
+    if (!outcome.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  CHECK(outcome == "");
+}
+
 TEST_CASE("groups: start-up refuses a missing group, a catalog not listed first, a database twice",
           "[pg][groups][startup]") {
   if (postgres_missing()) return;
