@@ -285,17 +285,17 @@ cmd_start() {
   cat "$dir/url"
 }
 
-# SIGTERM to $2 (a PID file's process), then up to $3 seconds for it to go,
-# then SIGKILL.
+# Signal $4 (default TERM) to $2 (a PID file's process), then up to $3
+# seconds for it to go, then SIGKILL.
 stop_pid() {
-  local what="$1" pid="$2" timeout="$3" i
+  local what="$1" pid="$2" timeout="$3" sig="${4:-TERM}" i
   alive "$pid" || return 0
-  kill -TERM "$pid" 2>/dev/null
+  kill -"$sig" "$pid" 2>/dev/null
   for ((i = 0; i < timeout * 10; i++)); do
     alive "$pid" || return 0
     sleep 0.1
   done
-  echo "patroni-group.sh: $what (pid $pid) still runs ${timeout}s after SIGTERM: SIGKILL" >&2
+  echo "patroni-group.sh: $what (pid $pid) still runs ${timeout}s after SIG$sig: SIGKILL" >&2
   kill -KILL "$pid" 2>/dev/null
 }
 
@@ -311,10 +311,11 @@ cmd_stop() {
     stop_pid "patroni $m" "$(read_pid "$dir/$m/patroni.pid")" "$STOP_TIMEOUT"
     rm -f "$dir/$m/patroni.pid"
   done
-  # a postmaster left behind by a killed agent
+  # a postmaster left behind by a killed agent: SIGINT is PostgreSQL's fast
+  # shutdown (SIGTERM would wait for every client to disconnect)
   for m in "${MEMBERS[@]}"; do
     pid=$(postmaster_pid "$dir/$m")
-    [[ -n "$pid" ]] && stop_pid "postgres $m" "$pid" "$STOP_TIMEOUT"
+    [[ -n "$pid" ]] && stop_pid "postgres $m" "$pid" "$STOP_TIMEOUT" INT
   done
   stop_pid etcd "$(read_pid "$dir/etcd.pid")" 10
   rm -f "$dir/etcd.pid"
