@@ -82,7 +82,20 @@ cleanup() {
     log "KEEP=1: left running; remove with: CONTAINERS_CONF=$conf CONTAINERS_STORAGE_CONF=$CONTAINERS_STORAGE_CONF ${compose[*]} down -v"
     return
   fi
+  down_all
+}
+# `down -v` in podman-compose 1.0.3 leaves the project's network and the anonymous
+# volumes of the images' VOLUME lines (wharf's /data): remove those too.
+down_all() {
+  local c v anonymous=()
+  for c in $(podman ps -a -q --filter "name=^${project}_" 2>/dev/null); do
+    for v in $(podman inspect -f '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}' "$c" 2>/dev/null); do
+      [[ $v == "${project}_"* ]] || anonymous+=("$v")
+    done
+  done
   "${compose[@]}" down -v >/dev/null 2>&1 || true
+  for v in "${anonymous[@]}"; do podman volume rm -f "$v" >/dev/null 2>&1 || true; done
+  podman network rm -f "${project}_default" >/dev/null 2>&1 || true
 }
 dump_logs() {
   for s in etcd "${members[@]}" wharf-1 wharf-2; do
@@ -90,7 +103,7 @@ dump_logs() {
   done
 }
 trap 'status=$?; if ((status)); then dump_logs; fi; cleanup' EXIT
-"${compose[@]}" down -v >/dev/null 2>&1 || true  # leftovers of an interrupted run
+down_all  # leftovers of an interrupted run
 
 # 2. Images, through the file's build sections.
 t=$SECONDS
