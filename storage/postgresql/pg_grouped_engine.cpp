@@ -4,6 +4,8 @@
 // this node: placements never move); ListQueues and the others that span
 // groups ask every group and merge. Cross-group redrive and move tasks are
 // refused (not built yet).
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <utility>
 
@@ -34,10 +36,17 @@ SqsError cross_group_move() {
 
 // The dead-letter queue a RedrivePolicy in `attributes` names, when it is
 // one of this (account, region) (another one is the engine's to refuse).
+// The request's attributes are not validated yet (redrive_policy() reads
+// stored ones and may throw on others): anything malformed is left to the
+// engine to refuse in its own words.
 std::optional<std::string> dead_letter_name(const EngineOptions& options, const AttributeMap& attributes) {
-  auto policy = redrive_policy(attributes);
-  if (!policy) return std::nullopt;
-  auto name = queue_name_from_arn(policy->dead_letter_target_arn, options.region, options.account_id);
+  const auto policy = attributes.find("RedrivePolicy");
+  if (policy == attributes.end() || policy->second.empty()) return std::nullopt;
+  const auto parsed = nlohmann::json::parse(policy->second, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_object()) return std::nullopt;
+  const auto arn = parsed.find("deadLetterTargetArn");
+  if (arn == parsed.end() || !arn->is_string()) return std::nullopt;
+  auto name = queue_name_from_arn(arn->get_ref<const std::string&>(), options.region, options.account_id);
   if (name && !PgEngine::can_name_queue(*name)) return std::nullopt;
   return name;
 }

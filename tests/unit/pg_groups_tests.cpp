@@ -231,6 +231,14 @@ TEST_CASE("groups: a queue with a dead-letter queue is placed with it; cross-gro
     REQUIRE(created.ok());
     CHECK(group_of(*engine, name) == dlq_group);
   }
+  // The request's policy is read before the engine validates it: a count
+  // as a string is valid, a malformed policy is the engine's to refuse.
+  const std::string stringy = R"({"deadLetterTargetArn":")" + arn_of("dlq") + R"(","maxReceiveCount":"5"})";
+  REQUIRE(engine->create_queue("stringy", {{"RedrivePolicy", stringy}}, {}).ok());
+  CHECK(group_of(*engine, "stringy") == dlq_group);
+  CHECK(engine->create_queue("malformed", {{"RedrivePolicy", "{not json"}}, {}).error().code ==
+        ErrorCode::InvalidParameterValue);
+  REQUIRE(engine->delete_queue("stringy").ok());
   auto sources = engine->dead_letter_source_queues("dlq");
   REQUIRE(sources.ok());
   CHECK(sources->size() == 8);
