@@ -192,14 +192,22 @@ void GroupedEngine::record_placement(const std::string& name, size_t preferred, 
 // places is the catalog group's engine's to answer (QueueDoesNotExist, or
 // its own words for move tasks) exactly as with one group. A cached group
 // answering QueueDoesNotExist drops the entry: the next call looks again.
+PgEngine* GroupedEngine::cached_engine(const std::string& name) const {
+  auto group = cached(name);
+  return group ? engines_[*group].get() : nullptr;
+}
+
+template <class R>
+Done<R> GroupedEngine::forgetting(const std::string& name, Done<R> done) {
+  return [this, name, done = std::move(done)](R answer) {
+    if (!answer.ok() && is_missing(answer.error())) forget(name);
+    done(std::move(answer));
+  };
+}
+
 template <class R, class Op>
 void GroupedEngine::route(const std::string& name, Done<R> done, Op op) {
-  if (auto group = cached(name)) {
-    return op(*engines_[*group], name, Done<R>([this, name, done = std::move(done)](R answer) {
-      if (!answer.ok() && is_missing(answer.error())) forget(name);
-      done(std::move(answer));
-    }));
-  }
+  if (PgEngine* engine = cached_engine(name)) return op(*engine, name, forgetting(name, std::move(done)));
   async_locate(name, [this, name, done = std::move(done), op = std::move(op)](Result<size_t> group) mutable {
     if (!group && !is_missing(group.error())) return done(group.error());
     op(*engines_[group ? *group : 0], name, std::move(done));
@@ -336,6 +344,9 @@ void GroupedEngine::async_send_messages(const std::string& queue_name, std::vect
 void GroupedEngine::async_delete_messages(const std::string& queue_name,
                                           const std::vector<std::string>& receipt_handles,
                                           Done<Result<std::vector<Status>>> done) {
+  if (PgEngine* engine = cached_engine(queue_name)) {  // no copy of the handles
+    return engine->async_delete_messages(queue_name, receipt_handles, forgetting(queue_name, std::move(done)));
+  }
   route(queue_name, std::move(done),
         [receipt_handles](PgEngine& e, const std::string& n, Done<Result<std::vector<Status>>> d) {
           e.async_delete_messages(n, receipt_handles, std::move(d));
@@ -345,6 +356,9 @@ void GroupedEngine::async_delete_messages(const std::string& queue_name,
 void GroupedEngine::async_change_visibilities(const std::string& queue_name,
                                               const std::vector<VisibilityChange>& changes,
                                               Done<Result<std::vector<Status>>> done) {
+  if (PgEngine* engine = cached_engine(queue_name)) {
+    return engine->async_change_visibilities(queue_name, changes, forgetting(queue_name, std::move(done)));
+  }
   route(queue_name, std::move(done), [changes](PgEngine& e, const std::string& n, Done<Result<std::vector<Status>>> d) {
     e.async_change_visibilities(n, changes, std::move(d));
   });
@@ -353,6 +367,10 @@ void GroupedEngine::async_change_visibilities(const std::string& queue_name,
 void GroupedEngine::async_receive_messages(const std::string& queue_name, int max_messages,
                                            std::optional<int> visibility_timeout, const std::string& attempt_id,
                                            Done<Result<std::vector<ReceivedMessage>>> done) {
+  if (PgEngine* engine = cached_engine(queue_name)) {
+    return engine->async_receive_messages(queue_name, max_messages, visibility_timeout, attempt_id,
+                                          forgetting(queue_name, std::move(done)));
+  }
   route(queue_name, std::move(done),
         [max_messages, visibility_timeout, attempt_id](PgEngine& e, const std::string& n,
                                                        Done<Result<std::vector<ReceivedMessage>>> d) {

@@ -118,6 +118,13 @@ class GroupedEngine final : public Engine {
   template <class R, class Op>
   void route(const std::string& name, Done<R> done, Op op);
   std::optional<size_t> cached(const std::string& name) const;
+  // The engine of a cached placement (nullptr: not cached), for the hot
+  // paths, which then pass their arguments on without copying them.
+  PgEngine* cached_engine(const std::string& name) const;
+  // `done`, dropping the cached placement when the group answers
+  // QueueDoesNotExist.
+  template <class R>
+  Done<R> forgetting(const std::string& name, Done<R> done);
   void remember(const std::string& name, size_t group);
   void forget(const std::string& name);
   // Records `preferred` as the queue's group unless a record exists; answers
