@@ -32,7 +32,7 @@ run "integration: boto3 JSON + query, AWS CLI, HTTP" tests/integration/run.sh
 run "integration: JavaScript SDK v3 + v2" tests/js/run.sh
 run "PostgreSQL: the Python and JavaScript suites on two nodes of one database" tests/pg/run-suites.sh
 run "browser: web console in chromium (playwright-core)" tests/browser/run.sh
-run "crash safety: 20 SIGKILLs under load, wal, fsync, and two nodes on PostgreSQL" tests/crash/run.sh
+run "crash safety: 20 SIGKILLs under load, wal, fsync, two nodes on PostgreSQL; 3 failovers of a Patroni group" tests/crash/run.sh
 run "benchmark smoke: every wharf-bench scenario, correctness only" \
   env BENCH_BIN="$PWD/build/bench/wharf-bench" bench/run-all.sh --smoke
 run "container: image build, boto3 across a restart on a volume, health check, SIGTERM" tests/container/run.sh
