@@ -132,6 +132,46 @@ class TwoGroupsTest(unittest.TestCase):
         self.assertEqual([m["Body"] for m in got], ["back"])
 
 
+    def names_on(self, database, prefix):
+        out = database.psql(f"SELECT 'n=' || name FROM {SCHEMA}.queues WHERE deleted_ms IS NULL "
+                            f"AND name LIKE '{prefix}%'")
+        return sorted(line.split("n=")[1].strip() for line in out.splitlines() if "n=" in line)
+
+    def test_redrive_stays_on_its_group_and_cross_group_is_refused(self):
+        names = [f"dl-{i:02d}" for i in range(12)]
+        for name in names:
+            self.c1.create_queue(QueueName=name)
+        first, second = self.names_on(_databases[0], "dl-"), self.names_on(_databases[1], "dl-")
+        self.assertTrue(first and second, (first, second))
+        dlq_url = self.c1.get_queue_url(QueueName=first[0])["QueueUrl"]
+        dlq_arn = self.c1.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        policy = '{"deadLetterTargetArn":"%s","maxReceiveCount":"1"}' % dlq_arn
+
+        # A queue on the other group may not dead-letter into it, nor move messages to it.
+        other_url = self.c1.get_queue_url(QueueName=second[0])["QueueUrl"]
+        with self.assertRaises(ClientError) as refused:
+            self.c1.set_queue_attributes(QueueUrl=other_url, Attributes={"RedrivePolicy": policy})
+        self.assertEqual(refused.exception.response["Error"]["Code"], "InvalidParameterValue")
+        self.assertIn("another database group", refused.exception.response["Error"]["Message"])
+        other_arn = self.c1.get_queue_attributes(QueueUrl=other_url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        with self.assertRaises(ClientError) as moved:
+            self.c1.start_message_move_task(SourceArn=dlq_arn, DestinationArn=other_arn)
+        self.assertEqual(moved.exception.response["Error"]["Code"], "InvalidParameterValue")
+
+        # A new queue naming it is placed on its group, and redrive works there.
+        source_url = self.c1.create_queue(QueueName="dl-source", Attributes={"RedrivePolicy": policy})["QueueUrl"]
+        self.assertEqual(self.names_on(_databases[0], "dl-source"), ["dl-source"])
+        self.c1.send_message(QueueUrl=source_url, MessageBody="twice received")
+        got = receive_all(self.c1, source_url, 1, timeout=10, VisibilityTimeout=0)
+        self.assertEqual([m["Body"] for m in got], ["twice received"])
+        source_url2 = self.c2.get_queue_url(QueueName="dl-source")["QueueUrl"]
+        self.assertEqual(self.c2.receive_message(QueueUrl=source_url2, WaitTimeSeconds=1).get("Messages", []), [])
+        dead = receive_all(self.c2, self.c2.get_queue_url(QueueName=first[0])["QueueUrl"], 1, timeout=10)
+        self.assertEqual([m["Body"] for m in dead], ["twice received"])
+
+
 class BadSettingsTest(unittest.TestCase):
 
     def test_url_and_groups_exclude_each_other(self):

@@ -31,56 +31,7 @@ using namespace wharf::storage::postgresql;
 
 namespace {
 
-// A cluster of this test's own, which it may stop and start again on the
-// same port.
-class OwnCluster {
- public:
-  OwnCluster() {
-    std::string pattern = "/tmp/wharf-pgg-XXXXXX";
-    REQUIRE(mkdtemp(pattern.data()));
-    dir_ = pattern;
-    std::string output;
-    const int status = testing::run_command(script() + " start " + dir_, output);
-    INFO(output);
-    REQUIRE(status == 0);
-    std::ifstream port_file(dir_ + "/port");
-    port_file >> port_;
-    REQUIRE(port_ > 0);
-  }
-  ~OwnCluster() {
-    std::string ignored;
-    testing::run_command(script() + " stop " + dir_ + " >/dev/null 2>&1", ignored);
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  std::string url() const { return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/postgres"; }
-  void stop() {
-    std::string output;
-    REQUIRE(testing::run_command(script() + " stop " + dir_ + " 2>&1", output) == 0);
-  }
-  // pg_ctl start on the same port (cluster.sh start would pick a new one).
-  void start_again() {
-    std::string bin;
-    for (const auto& entry : std::filesystem::directory_iterator("/usr/lib/postgresql")) {
-      const std::string candidate = entry.path().string() + "/bin";
-      if (std::filesystem::exists(candidate + "/pg_ctl") && candidate > bin) bin = candidate;
-    }
-    REQUIRE(!bin.empty());
-    const std::string as_pg = getuid() == 0 ? "runuser -u postgres -- " : "";
-    std::string output;
-    const int status =
-        testing::run_command(as_pg + bin + "/pg_ctl -D " + dir_ + "/data -l " + dir_ + "/pg.log -w -t 30 -o '-p " +
-                                 std::to_string(port_) + " -k " + dir_ + " -c listen_addresses=127.0.0.1' start 2>&1",
-                             output);
-    INFO(output);
-    REQUIRE(status == 0);
-  }
-
- private:
-  static std::string script() { return std::string(WHARF_SOURCE_DIR) + "/tests/pg/cluster.sh"; }
-  std::string dir_;
-  int port_ = 0;
-};
+using testing::OwnCluster;
 
 struct TwoClusters {
   OwnCluster a;

@@ -52,84 +52,7 @@ constexpr auto kPatience = std::chrono::seconds(30);
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-// A cluster of this test's own, which it may stop and start again on the
-// same port (tests/pg/cluster.sh starts it; pg_ctl restarts it).
-class OwnCluster {
- public:
-  OwnCluster() {
-    std::string pattern = "/tmp/wharf-pgr-XXXXXX";
-    REQUIRE(mkdtemp(pattern.data()));
-    dir_ = pattern;
-    std::string output;
-    const int status = testing::run_command(script() + " start " + dir_, output);
-    INFO(output);
-    REQUIRE(status == 0);
-    std::ifstream port_file(dir_ + "/port");
-    port_file >> port_;
-    REQUIRE(port_ > 0);
-  }
-  ~OwnCluster() {
-    std::string ignored;
-    testing::run_command(script() + " stop " + dir_ + " >/dev/null 2>&1", ignored);
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  int port() const { return port_; }
-  std::string url() const { return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/postgres"; }
-
-  void stop() {
-    std::string output;
-    REQUIRE(testing::run_command(script() + " stop " + dir_ + " 2>&1", output) == 0);
-  }
-  void start_again() {
-    const std::string bin = bin_dir();
-    const std::string as_pg = getuid() == 0 ? "runuser -u postgres -- " : "";
-    std::string output;
-    const int status =
-        testing::run_command(as_pg + bin + "/pg_ctl -D " + dir_ + "/data -l " + dir_ + "/pg.log -w -t 30 -o '-p " +
-                                 std::to_string(port_) + " -k " + dir_ + " -c listen_addresses=127.0.0.1' start 2>&1",
-                             output);
-    INFO(output);
-    REQUIRE(status == 0);
-  }
-  // `sql` run by psql as postgres (one transaction unless it says
-  // otherwise): its unaligned output, trimmed. `background`: started and
-  // left running (its own end is the test's business).
-  std::string psql(const std::string& sql, bool background = false) {
-    std::string output;
-    const std::string command = bin_dir() + "/psql -X -At -h 127.0.0.1 -p " + std::to_string(port_) +
-                                " -U postgres -d postgres -c \"" + sql + "\"" +
-                                (background ? " >/dev/null 2>&1 &" : " 2>&1");
-    const int status = testing::run_command(command, output);
-    INFO(sql << ": " << output);
-    REQUIRE(status == 0);
-    while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
-    return output;
-  }
-  // psql's answer to `sql`, asked every 50 ms until it is not empty (30 s at most).
-  std::string await_row(const std::string& sql) {
-    const auto deadline = Clock::now() + kPatience;
-    for (;;) {
-      std::string row = psql(sql);
-      if (!row.empty() || Clock::now() > deadline) return row;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-
- private:
-  static std::string bin_dir() {
-    std::string bin;
-    for (const auto& entry : std::filesystem::directory_iterator("/usr/lib/postgresql")) {
-      const std::string candidate = entry.path().string() + "/bin";
-      if (std::filesystem::exists(candidate + "/pg_ctl") && candidate > bin) bin = candidate;
-    }
-    REQUIRE(!bin.empty());
-    return bin;
-  }
-  static std::string script() { return std::string(WHARF_SOURCE_DIR) + "/tests/pg/cluster.sh"; }
-  std::string dir_;
-  int port_ = 0;
-};
+using testing::OwnCluster;
 
 // A loopback port where nothing listens.
 unsigned short closed_port() {
@@ -391,6 +314,25 @@ TEST_CASE("continuations that throw on the database thread answer InternalError"
         }).ok());
 }
 
+namespace {
+
+// A cluster of its own (the tests change its settings and end its
+// sessions), an engine over it and a standard queue "q".
+struct InDoubtSend {
+  explicit InDoubtSend(const std::string& schema)
+      : options(options_for(own.url(), schema)),
+        cluster(open_cluster(options)),
+        engine(open_postgresql_engine(cluster, EngineOptions{})) {
+    REQUIRE(engine->create_queue("q", {}, {}).ok());
+  }
+  OwnCluster own;
+  PgOptions options;
+  std::shared_ptr<PgCluster> cluster;
+  std::unique_ptr<Engine> engine;
+};
+
+}  // namespace
+
 // A standard send whose connection is lost after its COMMIT was sent
 // (pg_send.cpp, transaction.h: run_statements_fenced). Made for real: the
 // commit waits for a synchronous standby that does not exist (it is
@@ -399,11 +341,10 @@ TEST_CASE("continuations that throw on the database thread answer InternalError"
 TEST_CASE("a send lost with its COMMIT in doubt: committed, it answers success and is stored once",
           "[pg][reconnect][in-doubt]") {
   WHARF_REQUIRE_TEST_POSTGRES();
-  OwnCluster own;
-  const PgOptions options = options_for(own.url(), "doubt_done");
-  auto cluster = open_cluster(options);
-  auto engine = open_postgresql_engine(cluster, EngineOptions{});
-  REQUIRE(engine->create_queue("q", {}, {}).ok());
+  InDoubtSend setup("doubt_done");
+  OwnCluster& own = setup.own;
+  const PgOptions& options = setup.options;
+  Engine* engine = setup.engine.get();
   own.psql("ALTER SYSTEM SET synchronous_standby_names = 'nobody'");
   own.psql("SELECT pg_reload_conf()");
   std::vector<NewMessage> one(1);
@@ -432,11 +373,10 @@ TEST_CASE("a send lost with its COMMIT in doubt: committed, it answers success a
 TEST_CASE("a send lost with its COMMIT in doubt: not committed, it answers 503 and is never stored",
           "[pg][reconnect][in-doubt]") {
   WHARF_REQUIRE_TEST_POSTGRES();
-  OwnCluster own;
-  const PgOptions options = options_for(own.url(), "doubt_lost");
-  auto cluster = open_cluster(options);
-  auto engine = open_postgresql_engine(cluster, EngineOptions{});
-  REQUIRE(engine->create_queue("q", {}, {}).ok());
+  InDoubtSend setup("doubt_lost");
+  OwnCluster& own = setup.own;
+  const PgOptions& options = setup.options;
+  Engine* engine = setup.engine.get();
   // Holds the send (at its token) until the test ends its session; the
   // fence then waits for the lock too, and finds the token unclaimed.
   const std::string tokens = options.schema + ".send_tokens";

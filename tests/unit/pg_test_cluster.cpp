@@ -3,14 +3,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
+#include <catch2/catch.hpp>
+
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string_view>
+#include <thread>
 
 namespace wharf::testing {
 
@@ -21,6 +27,82 @@ int run_command(const std::string& command, std::string& output) {
   while (fgets(buffer, sizeof buffer, pipe)) output += buffer;
   const int status = pclose(pipe);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+namespace {
+
+std::string cluster_script() { return std::string(WHARF_SOURCE_DIR) + "/tests/pg/cluster.sh"; }
+
+// The newest installed PostgreSQL's bin directory.
+std::string postgres_bin_dir() {
+  std::string bin;
+  for (const auto& entry : std::filesystem::directory_iterator("/usr/lib/postgresql")) {
+    const std::string candidate = entry.path().string() + "/bin";
+    if (std::filesystem::exists(candidate + "/pg_ctl") && candidate > bin) bin = candidate;
+  }
+  REQUIRE(!bin.empty());
+  return bin;
+}
+
+}  // namespace
+
+OwnCluster::OwnCluster() {
+  std::string pattern = "/tmp/wharf-pgown-XXXXXX";
+  REQUIRE(mkdtemp(pattern.data()));
+  dir_ = pattern;
+  std::string output;
+  const int status = run_command(cluster_script() + " start " + dir_, output);
+  INFO(output);
+  REQUIRE(status == 0);
+  std::ifstream port_file(dir_ + "/port");
+  port_file >> port_;
+  REQUIRE(port_ > 0);
+}
+
+OwnCluster::~OwnCluster() {
+  std::string ignored;
+  run_command(cluster_script() + " stop " + dir_ + " >/dev/null 2>&1", ignored);
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+std::string OwnCluster::url() const { return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/postgres"; }
+
+void OwnCluster::stop() {
+  std::string output;
+  REQUIRE(run_command(cluster_script() + " stop " + dir_ + " 2>&1", output) == 0);
+}
+
+void OwnCluster::start_again() {
+  const std::string as_pg = getuid() == 0 ? "runuser -u postgres -- " : "";
+  std::string output;
+  const int status =
+      run_command(as_pg + postgres_bin_dir() + "/pg_ctl -D " + dir_ + "/data -l " + dir_ + "/pg.log -w -t 30 -o '-p " +
+                      std::to_string(port_) + " -k " + dir_ + " -c listen_addresses=127.0.0.1' start 2>&1",
+                  output);
+  INFO(output);
+  REQUIRE(status == 0);
+}
+
+std::string OwnCluster::psql(const std::string& sql, bool background) {
+  std::string output;
+  const std::string command = postgres_bin_dir() + "/psql -X -At -h 127.0.0.1 -p " + std::to_string(port_) +
+                              " -U postgres -d postgres -c \"" + sql + "\"" +
+                              (background ? " >/dev/null 2>&1 &" : " 2>&1");
+  const int status = run_command(command, output);
+  INFO(sql << ": " << output);
+  REQUIRE(status == 0);
+  while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
+  return output;
+}
+
+std::string OwnCluster::await_row(const std::string& sql) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    std::string row = psql(sql);
+    if (!row.empty() || std::chrono::steady_clock::now() > deadline) return row;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 namespace {

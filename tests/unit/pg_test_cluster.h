@@ -34,6 +34,32 @@ std::string test_schema_for(const std::filesystem::path& place, const std::strin
 // not exit normally) and appends its standard output to `output`.
 int run_command(const std::string& command, std::string& output);
 
+// A throwaway cluster of one test's own (tests/pg/cluster.sh, under /tmp),
+// which the test may stop and start again on the same port; stopped and
+// removed when it goes. Every step REQUIREs success.
+class OwnCluster {
+ public:
+  OwnCluster();
+  ~OwnCluster();
+  OwnCluster(const OwnCluster&) = delete;
+  OwnCluster& operator=(const OwnCluster&) = delete;
+
+  int port() const { return port_; }
+  std::string url() const;
+  void stop();
+  void start_again();  // pg_ctl start on the same port (cluster.sh start would pick a new one)
+  // `sql` run by psql as postgres (one transaction unless it says
+  // otherwise): its unaligned output, trimmed. `background`: started and
+  // left running (its own end is the test's business).
+  std::string psql(const std::string& sql, bool background = false);
+  // psql's answer to `sql`, asked every 50 ms until it is not empty (30 s at most).
+  std::string await_row(const std::string& sql);
+
+ private:
+  std::string dir_;
+  int port_ = 0;
+};
+
 }  // namespace wharf::testing
 
 // At the top of a test that needs PostgreSQL: skips the test (with a
