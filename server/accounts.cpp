@@ -166,7 +166,8 @@ bool Accounts::open_postgresql(std::string& error) {
         cluster, [long_polls](std::string_view account, std::string_view region, std::string_view queue) {
           long_polls->notify(long_poll_key(account, region, queue));
         }));
-    pg_janitors_.push_back(pg::PgJanitor::start(cluster, int64_t(settings_->queue_delete_cooldown_seconds) * 1000));
+    pg_janitors_.push_back(pg::PgJanitor::start(cluster, int64_t(settings_->queue_delete_cooldown_seconds) * 1000,
+                                                /*step_move_tasks=*/!pg_groups_));
   }
   return true;
 #else

@@ -43,6 +43,9 @@ void PgEngine::async_run_due_work(Done<std::optional<int64_t>> done) {
             if (!queues.is_null(row, column)) consider(sql::int_at(queues, row, column));
           }
         }
+        // One of several groups: GroupedEngine steps the move tasks, which
+        // may move messages to other groups.
+        if (grouped()) return done(next);
         // Move tasks of this (account, region) step here too (pg_move_tasks.cpp):
         // SKIP LOCKED keeps them to one runner at a time, with the janitor's too.
         step_running_move_tasks(pool(), now_param(), options_.account_id, options_.region,

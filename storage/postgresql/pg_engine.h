@@ -24,6 +24,8 @@
 
 namespace wharf::storage::postgresql {
 
+struct NewQueue;  // a create's checked request (pg_queues.cpp)
+
 // A live queue's row (table `queues`), as the operations need it.
 struct PgQueue {
   int64_t id = 0;
@@ -68,6 +70,9 @@ class PgEngine final : public Engine {
   void async_modify_queue(const std::string& name, std::function<Status(QueueInfo&)> change,
                           Done<Status> done) override;
   void async_dead_letter_source_queues(const std::string& name, Done<Result<std::vector<std::string>>> done) override;
+  // The queues of this group that name `name` as their dead-letter queue;
+  // `here` false: whether or not `name` lives on this group (GroupedEngine).
+  void dead_letter_sources(const std::string& name, bool here, Done<Result<std::vector<std::string>>> done);
 
   // Messages (pg_send.cpp, pg_receive.cpp, pg_handles.cpp).
   void async_send_messages(const std::string& queue_name, std::vector<NewMessage> messages, SendKind kind,
@@ -86,6 +91,13 @@ class PgEngine final : public Engine {
   // Move tasks (pg_move_tasks.cpp) and time-driven work (pg_due_work.cpp).
   void async_start_move_task(const std::string& source_name, std::optional<std::string> destination,
                              std::optional<int> max_per_second, Done<Result<std::string>> done) override;
+  // What a start's checks learned from other groups (GroupedEngine).
+  struct StartElsewhere {
+    bool dead_letter_source_elsewhere = false;  // a queue of another group names the source as its dead-letter queue
+    std::optional<bool> destination_fifo;       // set: the destination lives on another group, and is FIFO or not
+  };
+  void start_move_task(const std::string& source_name, std::optional<std::string> destination,
+                       std::optional<int> max_per_second, StartElsewhere elsewhere, Done<Result<std::string>> done);
   void async_cancel_move_task(const std::string& task_id, Done<Result<uint64_t>> done) override;
   void async_list_move_tasks(const std::string& source_name, size_t max_results,
                              Done<Result<std::vector<MoveTask>>> done) override;
@@ -129,6 +141,27 @@ class PgEngine final : public Engine {
   void count_activity(int64_t queue_id, const QueueActivity& more);
   QueueActivity activity_of(int64_t queue_id) const;
 
+  // What GroupedEngine tells the engines it owns (docs/design/postgresql.md
+  // 12b); an engine of the only group has none, and nothing changes there.
+  struct GroupHooks {
+    // Whether the live queue `name` is placed on another group (cached:
+    // placements never move). A receive then parks what it dead-letters
+    // towards it in `outbox`, and a step of a move task leaves it alone.
+    std::function<void(const std::string& name, std::function<void(bool elsewhere)> then)> elsewhere;
+    // The stored attributes of `name` when it is a live queue of another
+    // group (else nullopt): a RedrivePolicy naming it is checked with them.
+    std::function<void(const std::string& name, std::function<void(std::optional<AttributeMap>)> then)>
+        attributes_elsewhere;
+    // After a receive that parked messages committed, before its answer
+    // (`then`): the forwarder copies them on.
+    std::function<void(std::function<void()> then)> parked;
+  };
+  void set_group_hooks(GroupHooks hooks) { hooks_ = std::move(hooks); }
+  bool grouped() const { return static_cast<bool>(hooks_.parked); }
+  // then(true) when the dead-letter queue is on another group (never with one group).
+  void where_dead_letters_go(const std::string& dead_letter_queue, std::function<void(bool elsewhere)> then);
+  const GroupHooks& group_hooks() const { return hooks_; }
+
   // QueueDoesNotExist for `name`, in the words every backend uses.
   static SqsError no_such_queue(const std::string& name);
   // Whether some queue could have this name (standard or FIFO). Others are
@@ -143,13 +176,20 @@ class PgEngine final : public Engine {
                                                                    const std::map<std::string, AttributeMap>& other)>;
   // Reads the queue's row FOR UPDATE (and `other`, when given), applies
   // `change`, writes what it answers, COMMIT (pg_queues.cpp).
-  void change_queue(const std::string& name, std::optional<std::string> other, QueueChange change, Done<Status> done);
+  // `other_elsewhere`: `other`'s attributes when it lives on another group.
+  void change_queue(const std::string& name, std::optional<std::string> other, QueueChange change, Done<Status> done,
+                    std::optional<AttributeMap> other_elsewhere = std::nullopt);
+  void set_queue_attributes(const std::string& name, const AttributeMap& attributes,
+                            std::optional<AttributeMap> target_elsewhere, Done<Status> done);
+  void create_checked(std::shared_ptr<NewQueue> request, std::optional<AttributeMap> target_elsewhere,
+                      Done<Result<QueueInfo>> done);
 
   std::shared_ptr<PgCluster> cluster_;
   EngineOptions options_;
   mutable std::mutex mutex_;  // guards listener_ and activity_
   EngineListener* listener_ = nullptr;
   std::function<void(const std::string&)> announce_;  // set_announcer
+  GroupHooks hooks_;                                  // set_group_hooks
   std::unordered_map<int64_t, QueueActivity> activity_;
   // run_due_work reports messages that became visible after this (pg_due_work.cpp).
   std::atomic<int64_t> due_work_since_ms_{std::numeric_limits<int64_t>::min()};

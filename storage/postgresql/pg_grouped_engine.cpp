@@ -3,7 +3,7 @@
 // operation goes to the group the catalog places the queue on (cached on
 // this node: placements never move); ListQueues and the others that span
 // groups ask every group and merge. Cross-group redrive and move tasks are
-// refused (not built yet).
+// in pg_grouped_transfers.cpp.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -21,18 +21,6 @@ const char* const kPlacementOf =
     "SELECT group_id FROM queue_placements WHERE account_id = $1 AND region = $2 AND name = $3";
 
 bool is_missing(const SqsError& error) { return error.code == ErrorCode::QueueDoesNotExist; }
-
-SqsError cross_group_redrive() {
-  return make_error(ErrorCode::InvalidParameterValue,
-                    "Invalid value for the parameter RedrivePolicy. Reason: the dead-letter queue is on another "
-                    "database group; cross-group redrive is not supported yet.");
-}
-
-SqsError cross_group_move() {
-  return make_error(ErrorCode::InvalidParameterValue,
-                    "Invalid value for the parameter DestinationArn. Reason: the destination queue is on another "
-                    "database group; cross-group message moves are not supported yet.");
-}
 
 // The dead-letter queue a RedrivePolicy in `attributes` names, when it is
 // one of this (account, region) (another one is the engine's to refuse).
@@ -105,7 +93,9 @@ Names merge_names(std::vector<Names>& answers, bool (*tolerate)(const SqsError&)
 
 GroupedEngine::GroupedEngine(std::shared_ptr<PgGroups> groups, std::vector<std::unique_ptr<PgEngine>> engines,
                              const EngineOptions& options)
-    : groups_(std::move(groups)), engines_(std::move(engines)), options_(options) {}
+    : groups_(std::move(groups)), engines_(std::move(engines)), options_(options) {
+  for (size_t i = 0; i < engines_.size(); ++i) install_hooks(i);
+}
 
 GroupedEngine::~GroupedEngine() = default;
 
@@ -214,19 +204,6 @@ void GroupedEngine::route(const std::string& name, Done<R> done, Op op) {
   });
 }
 
-void GroupedEngine::on_same_group(const std::string& name, const std::string& other, const SqsError& refusal,
-                                  std::function<void(PgEngine&)> then, std::function<void(SqsError)> failed) {
-  async_locate(name, [this, other, refusal, then = std::move(then), failed = std::move(failed)](Result<size_t> g) {
-    if (!g && !is_missing(g.error())) return failed(g.error());
-    if (!g) return then(*engines_[0]);  // no such queue: answered as with one group
-    async_locate(other, [this, refusal, group = *g, then, failed](Result<size_t> o) {
-      if (!o && !is_missing(o.error())) return failed(o.error());
-      if (o && *o != group) return failed(refusal);
-      then(*engines_[group]);
-    });
-  });
-}
-
 // --- queues ----------------------------------------------------------------
 
 void GroupedEngine::async_create_queue(const std::string& name, const AttributeMap& attributes, const TagMap& tags,
@@ -247,7 +224,6 @@ void GroupedEngine::place_and_create(const std::string& name, std::optional<size
                                      const AttributeMap& attributes, const TagMap& tags, Done<Result<QueueInfo>> done) {
   auto create_on = [this, name, dead_letter_group, attributes, tags, done = std::move(done)](Result<size_t> g) {
     if (!g) return done(g.error());
-    if (dead_letter_group && *g != *dead_letter_group) return done(cross_group_redrive());
     engines_[*g]->async_create_queue(name, attributes, tags, done);
   };
   if (auto group = cached(name)) return create_on(*group);
@@ -289,16 +265,9 @@ void GroupedEngine::async_queue_counts(const std::string& name, Done<Result<Queu
 
 void GroupedEngine::async_set_queue_attributes(const std::string& name, const AttributeMap& attributes,
                                                Done<Status> done) {
-  auto target = attributes.count("RedrivePolicy") ? dead_letter_name(options_, attributes) : std::nullopt;
-  if (!target) {
-    return route(name, std::move(done), [attributes](PgEngine& e, const std::string& n, Done<Status> d) {
-      e.async_set_queue_attributes(n, attributes, std::move(d));
-    });
-  }
-  on_same_group(
-      name, *target, cross_group_redrive(),
-      [name, attributes, done](PgEngine& e) { e.async_set_queue_attributes(name, attributes, done); },
-      [done](SqsError error) { done(std::move(error)); });
+  route(name, std::move(done), [attributes](PgEngine& e, const std::string& n, Done<Status> d) {
+    e.async_set_queue_attributes(n, attributes, std::move(d));
+  });
 }
 
 void GroupedEngine::async_purge_queue(const std::string& name, Done<Status> done) {
@@ -314,20 +283,19 @@ void GroupedEngine::async_modify_queue(const std::string& name, std::function<St
 }
 
 // Merged over groups: the dead-letter queue's group answers whether it
-// exists; the others (QueueDoesNotExist there) add nothing.
+// exists; every group adds the queues it holds that name it.
 void GroupedEngine::async_dead_letter_source_queues(const std::string& name, Done<Names> done) {
-  ask_every_group<Names>(
-      engines_, [name](PgEngine& e, Done<Names> d) { e.async_dead_letter_source_queues(name, std::move(d)); },
-      [name, done = std::move(done)](std::vector<Names>& answers) {
-        const bool anywhere = std::any_of(answers.begin(), answers.end(), [](const Names& a) { return a.ok(); });
-        if (!anywhere) {
-          for (auto& a : answers) {
-            if (!is_missing(a.error())) return done(a.error());
-          }
-          return done(PgEngine::no_such_queue(name));
-        }
-        done(merge_names(answers, is_missing));
-      });
+  async_locate(name, [this, name, done = std::move(done)](Result<size_t> g) {
+    if (!g.ok() && !is_missing(g.error())) return done(g.error());
+    if (!g.ok()) return engines_[0]->async_dead_letter_source_queues(name, done);
+    const size_t group = *g;
+    ask_every_group<Names>(
+        engines_,
+        [this, name, group](PgEngine& e, Done<Names> d) {
+          e.dead_letter_sources(name, &e == engines_[group].get(), std::move(d));
+        },
+        [done](std::vector<Names>& answers) { done(merge_names(answers, nullptr)); });
+  });
 }
 
 // --- messages ----------------------------------------------------------------
@@ -395,22 +363,6 @@ void GroupedEngine::async_delete_peeked_message(const std::string& queue_name, c
 
 // --- move tasks and due work -----------------------------------------------
 
-void GroupedEngine::async_start_move_task(const std::string& source_name, std::optional<std::string> destination,
-                                          std::optional<int> max_per_second, Done<Result<std::string>> done) {
-  if (!destination || !PgEngine::can_name_queue(*destination)) {
-    return route(source_name, std::move(done),
-                 [destination, max_per_second](PgEngine& e, const std::string& n, Done<Result<std::string>> d) {
-                   e.async_start_move_task(n, destination, max_per_second, std::move(d));
-                 });
-  }
-  on_same_group(
-      source_name, *destination, cross_group_move(),
-      [source_name, destination, max_per_second, done](PgEngine& e) {
-        e.async_start_move_task(source_name, destination, max_per_second, done);
-      },
-      [done](SqsError error) { done(std::move(error)); });
-}
-
 // A task's id names no group: every group is asked; the one that has it
 // answers (else a group that could not answer, else "does not exist").
 void GroupedEngine::async_cancel_move_task(const std::string& task_id, Done<Result<uint64_t>> done) {
@@ -436,16 +388,18 @@ void GroupedEngine::async_list_move_tasks(const std::string& source_name, size_t
         });
 }
 
+// Each group's own due work, then the transfers between groups
+// (pg_grouped_transfers.cpp): the earliest time any has work again.
 void GroupedEngine::async_run_due_work(Done<std::optional<int64_t>> done) {
   using Next = std::optional<int64_t>;
   ask_every_group<Next>(
       engines_, [](PgEngine& e, Done<Next> d) { e.async_run_due_work(std::move(d)); },
-      [done = std::move(done)](std::vector<Next>& answers) {
+      [this, done = std::move(done)](std::vector<Next>& answers) {
         Next earliest;
         for (const auto& a : answers) {
           if (a && (!earliest || *a < *earliest)) earliest = a;
         }
-        done(earliest);
+        transfers_due(0, earliest, done);
       });
 }
 

@@ -63,6 +63,8 @@ uint64_t placement_hash(std::string_view account_id, std::string_view region, st
 // holds). Waits (start-up only). nullptr with `error` set when any fails.
 std::shared_ptr<PgGroups> open_postgresql_groups(const std::vector<PgOptions>& groups, std::string& error);
 
+struct ForwardPass;  // pg_grouped_transfers.cpp
+
 class GroupedEngine final : public Engine {
  public:
   // engines[i] is the engine of groups->groups()[i], for options' (account, region).
@@ -133,10 +135,20 @@ class GroupedEngine final : public Engine {
   // The placement of a new queue, then its creation on that group.
   void place_and_create(const std::string& name, std::optional<size_t> dead_letter_group,
                         const AttributeMap& attributes, const TagMap& tags, Done<Result<QueueInfo>> done);
-  // Locates `name` and `other`, then `then(name's group)`, or refuses with
-  // `refusal` when `other` exists on another group.
-  void on_same_group(const std::string& name, const std::string& other, const SqsError& refusal,
-                     std::function<void(PgEngine&)> then, std::function<void(SqsError)> failed);
+  // Cross-group redrive and move tasks (pg_grouped_transfers.cpp). The
+  // engine of `group` learns which queues live elsewhere and whom to tell
+  // when a receive parked dead-lettered messages.
+  void install_hooks(size_t group);
+  // One pass of the forwarder over `group`'s outbox of this (account,
+  // region): `done` with when to look again (now: more is waiting).
+  void forward(size_t group, Done<std::optional<int64_t>> done);
+  // The forwarder and the move tasks of groups[group..], one group after
+  // another; `done` with the earliest of `earliest` and their next times.
+  void transfers_due(size_t group, std::optional<int64_t> earliest, Done<std::optional<int64_t>> done);
+  void copy_parked(std::shared_ptr<ForwardPass> pass, size_t next, Done<std::optional<int64_t>> done);
+  void finish_forward(std::shared_ptr<ForwardPass> pass, Done<std::optional<int64_t>> done);
+  // The RUNNING move tasks of this (account, region) whose source is on `group`, one step each.
+  void step_moves(size_t group, Done<std::optional<int64_t>> done);
 
   std::shared_ptr<PgGroups> groups_;
   std::vector<std::unique_ptr<PgEngine>> engines_;

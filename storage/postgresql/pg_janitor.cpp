@@ -142,6 +142,13 @@ const sql::NamedSql kJanitorSendTokens = {
     "(lpad(to_hex(now_ms(NULL::bigint) - 600000), 16, '0') || '0000000000000000')::uuid "
     "ORDER BY token LIMIT 20000)"};
 
+// Transfer keys (pg_transfer.h) past their day.
+const sql::NamedSql kJanitorTransferKeys = {
+    "janitor_transfer_keys",
+    "DELETE FROM transfer_keys t USING (SELECT queue_id, message_id FROM transfer_keys "
+    "WHERE expires_ms <= now_ms(NULL::bigint) LIMIT 1000 FOR UPDATE SKIP LOCKED) x "
+    "WHERE t.queue_id = x.queue_id AND t.message_id = x.message_id"};
+
 // One step of a round: its own transaction; `done(false)` on failure.
 using Step = std::function<void(Pool&, std::function<void(bool)>)>;
 
@@ -197,16 +204,18 @@ void run_fifo_janitor_steps(Pool& pool, std::function<void(bool)> done) {
   run_each(pool, steps, 0, [ok, done = std::move(done)] { done(*ok); });
 }
 
-PgJanitor::PgJanitor(std::shared_ptr<PgCluster> cluster, int64_t queue_delete_cooldown_ms)
+PgJanitor::PgJanitor(std::shared_ptr<PgCluster> cluster, int64_t queue_delete_cooldown_ms, bool step_move_tasks)
     : cluster_(std::move(cluster)),
       cooldown_ms_(queue_delete_cooldown_ms),
+      step_move_tasks_(step_move_tasks),
       timer_(cluster_->io()),
       lease_key_("wharf-janitor/" + cluster_->options().schema) {}
 
 PgJanitor::~PgJanitor() = default;
 
-std::shared_ptr<PgJanitor> PgJanitor::start(std::shared_ptr<PgCluster> cluster, int64_t queue_delete_cooldown_ms) {
-  std::shared_ptr<PgJanitor> janitor(new PgJanitor(std::move(cluster), queue_delete_cooldown_ms));
+std::shared_ptr<PgJanitor> PgJanitor::start(std::shared_ptr<PgCluster> cluster, int64_t queue_delete_cooldown_ms,
+                                            bool step_move_tasks) {
+  std::shared_ptr<PgJanitor> janitor(new PgJanitor(std::move(cluster), queue_delete_cooldown_ms, step_move_tasks));
   asio::post(janitor->cluster_->io(), [janitor] { janitor->tick(); });
   return janitor;
 }
@@ -310,6 +319,7 @@ void PgJanitor::run_round() {
     steps->push_back(statement_step(sql::statement(kJanitorDedup, {})));
     steps->push_back(statement_step(sql::statement(kJanitorAttempts, {})));
     steps->push_back(statement_step(sql::statement(kJanitorSendTokens, {})));
+    steps->push_back(statement_step(sql::statement(kJanitorTransferKeys, {})));
     run_each(self->cluster_->pool(), steps, 0, [self] {
       self->busy_ = false;
       if (self->stopped_) return;
@@ -320,6 +330,7 @@ void PgJanitor::run_round() {
 }
 
 void PgJanitor::step_moves() {
+  if (!step_move_tasks_) return;
   busy_ = true;
   step_running_move_tasks(cluster_->pool(), std::nullopt, std::nullopt, std::nullopt,
                           [self = shared_from_this()](std::vector<MoveStepOutcome> steps) {

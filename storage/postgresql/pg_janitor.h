@@ -36,18 +36,33 @@ struct MoveStepOutcome {
   int64_t now = 0;                        // the step's time (0: the task was not stepped)
 };
 
+// What a step needs when its messages may go to queues on other groups
+// (GroupedEngine, docs/design/postgresql.md 12b; none with one group).
+// Each message bound elsewhere is copied there first (pg_transfer.h, keyed
+// by its id), then deleted from the source in the step's transaction.
+struct MoveElsewhere {
+  size_t own = 0;  // the source's group
+  // The group of the live queue `name`; QueueDoesNotExist when none. Any thread.
+  std::function<void(const std::string& name, std::function<void(Result<size_t>)> then)> locate;
+  std::function<Pool&(size_t group)> pool_of;
+  // After the step: `name` on `group` got messages.
+  std::function<void(size_t group, const std::string& name)> notify;
+};
+
 // One step of the RUNNING task `task_id`: the task row FOR UPDATE SKIP
 // LOCKED (skipped when another runner has it), the allowance from the row,
 // up to that many visible messages of the source in seq order moved to
 // their destination as new messages, the row updated. `now`: the clock
 // override (PgEngine::now_param), NULL for the database's time.
-void step_move_task(Pool& pool, PgParam now, std::string task_id, std::function<void(Result<MoveStepOutcome>)> done);
+void step_move_task(Pool& pool, PgParam now, std::string task_id, std::function<void(Result<MoveStepOutcome>)> done,
+                    std::shared_ptr<const MoveElsewhere> elsewhere = nullptr);
 
 // Steps RUNNING tasks: those of (account, region), or of every account and
 // region when `account` is NULL; one transaction per task, one after
 // another. `done` gets what each step did (failed steps left out).
 void step_running_move_tasks(Pool& pool, PgParam now, PgParam account, PgParam region,
-                             std::function<void(std::vector<MoveStepOutcome>)> done);
+                             std::function<void(std::vector<MoveStepOutcome>)> done,
+                             std::shared_ptr<const MoveElsewhere> elsewhere = nullptr);
 
 // The janitor's FIFO steps once, as a round runs them: retention of every
 // FIFO queue (expired messages deleted, their groups settled), then the
@@ -63,7 +78,11 @@ class PgJanitor : public std::enable_shared_from_this<PgJanitor> {
 
   // Starts trying for the lease on the cluster's thread. `queue_delete_cooldown_ms`:
   // how long a deleted queue's row stays (EngineOptions' value).
-  static std::shared_ptr<PgJanitor> start(std::shared_ptr<PgCluster> cluster, int64_t queue_delete_cooldown_ms);
+  // `step_move_tasks` false: a group of several (pg_groups.h), whose tasks
+  // may move messages to other groups, which only GroupedEngine reaches:
+  // it steps them in its due work.
+  static std::shared_ptr<PgJanitor> start(std::shared_ptr<PgCluster> cluster, int64_t queue_delete_cooldown_ms,
+                                          bool step_move_tasks = true);
   ~PgJanitor();
 
   // Closes the lease connection (giving the lease up) and stops; waits for
@@ -75,7 +94,7 @@ class PgJanitor : public std::enable_shared_from_this<PgJanitor> {
   uint64_t rounds() const { return rounds_.load(); }
 
  private:
-  PgJanitor(std::shared_ptr<PgCluster> cluster, int64_t queue_delete_cooldown_ms);
+  PgJanitor(std::shared_ptr<PgCluster> cluster, int64_t queue_delete_cooldown_ms, bool step_move_tasks);
   void tick();
   void connect();
   void try_lease();
@@ -85,6 +104,7 @@ class PgJanitor : public std::enable_shared_from_this<PgJanitor> {
 
   std::shared_ptr<PgCluster> cluster_;
   int64_t cooldown_ms_;
+  bool step_move_tasks_;
   boost::asio::steady_timer timer_;
   std::shared_ptr<Connection> lease_;
   std::string lease_key_;

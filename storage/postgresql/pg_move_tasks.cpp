@@ -8,6 +8,8 @@
 // (groups locked, each group's receivable run), and the destination's groups
 // are locked before the moved messages draw their seq and settled after, as
 // a FIFO send does (section 6.3).
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -21,6 +23,7 @@
 #include "storage/postgresql/pg_engine.h"
 #include "storage/postgresql/pg_janitor.h"
 #include "storage/postgresql/pg_statements.h"
+#include "storage/postgresql/pg_transfer.h"
 #include "storage/redrive_rules.h"
 #include "storage/system_attributes.h"
 
@@ -82,14 +85,15 @@ bool looks_like_uuid(std::string_view id) {
 
 // What start_move_task decides from its checks (RocksEngine's, in its order).
 Result<int64_t> judge_start(const std::optional<PgQueue>& source, const QueryResult& checks,
-                            const std::optional<std::string>& destination, const std::optional<PgQueue>& dest) {
+                            const std::optional<std::string>& destination, const std::optional<PgQueue>& dest,
+                            const PgEngine::StartElsewhere& elsewhere) {
   if (!source) return source_not_found();
-  if (checks.text(0, 1) != "t") {
+  if (checks.text(0, 1) != "t" && !elsewhere.dead_letter_source_elsewhere) {
     return make_error(ErrorCode::InvalidParameterValue, "Source queue must be configured as a Dead Letter Queue.");
   }
   if (destination) {
     if (!dest) return not_found("The resource that you specified for the DestinationArn parameter doesn't exist.");
-    if (dest->id == source->id) {
+    if (!elsewhere.destination_fifo && dest->id == source->id) {
       return make_error(ErrorCode::InvalidParameterValue, "The destination queue can not be the source queue.");
     }
     if (dest->fifo != source->fifo) {
@@ -109,6 +113,12 @@ Result<int64_t> judge_start(const std::optional<PgQueue>& source, const QueryRes
 
 void PgEngine::async_start_move_task(const std::string& source_name, std::optional<std::string> destination,
                                      std::optional<int> max_per_second, Done<Result<std::string>> done) {
+  start_move_task(source_name, std::move(destination), max_per_second, StartElsewhere{}, std::move(done));
+}
+
+void PgEngine::start_move_task(const std::string& source_name, std::optional<std::string> destination,
+                               std::optional<int> max_per_second, StartElsewhere elsewhere,
+                               Done<Result<std::string>> done) {
   if (!can_name_queue(source_name)) return done(source_not_found());
   if (destination && !can_name_queue(*destination)) {
     return done(not_found("The resource that you specified for the DestinationArn parameter doesn't exist."));
@@ -118,16 +128,20 @@ void PgEngine::async_start_move_task(const std::string& source_name, std::option
   auto answer = std::make_shared<Status>(Ok{});
   const std::string source_arn = queue_arn(options_.region, options_.account_id, source_name);
   const std::string destination_arn = destination ? queue_arn(options_.region, options_.account_id, *destination) : "";
-  auto body = [this, source_name, destination, max_per_second, handle, started, answer, source_arn,
-               destination_arn](std::shared_ptr<Tx> tx) {
+  auto body = [this, source_name, destination, max_per_second, handle, started, answer, source_arn, destination_arn,
+               elsewhere](std::shared_ptr<Tx> tx) {
     std::vector<Statement> checks;
     checks.push_back(queue_row_statement(source_name, true));  // one start per source at a time
     checks.push_back(
         sql::statement(kStartChecks, {now_param(), options_.account_id, options_.region, source_arn, source_name}));
-    if (destination) checks.push_back(queue_row_statement(*destination, false));
+    if (destination && !elsewhere.destination_fifo) checks.push_back(queue_row_statement(*destination, false));
     tx->step(std::move(checks), [=, this](std::vector<QueryResult>& r) {
-      const std::optional<PgQueue> dest = destination ? queue_from_row(r[2]) : std::nullopt;
-      auto now = judge_start(queue_from_row(r[0]), r[1], destination, dest);
+      std::optional<PgQueue> dest = destination && r.size() > 2 ? queue_from_row(r[2]) : std::nullopt;
+      if (elsewhere.destination_fifo) {
+        dest.emplace();
+        dest->fifo = *elsewhere.destination_fifo;
+      }
+      auto now = judge_start(queue_from_row(r[0]), r[1], destination, dest, elsewhere);
       if (!now) return tx->fail(now.error());
       *started = *now;
       tx->commit_with(
@@ -249,8 +263,23 @@ const sql::NamedSql kRunningTasks = {"move_running_tasks",
                                      "SELECT id FROM move_tasks WHERE status = 'RUNNING' AND ($1::text IS NULL OR "
                                      "(account_id = $1 AND region = $2)) ORDER BY started_ms LIMIT 100"};
 
+// $1 queue id, $2 seqs: what a copy to another group carries of each.
+const sql::NamedSql kMoveContent = {"move_content",
+                                    "SELECT seq, message_id, body, body_md5, message_attributes FROM messages "
+                                    "WHERE queue_id = $1::bigint AND seq = ANY($2::bigint[])"};
+
+// A message's content, for a copy to another group.
+struct Content {
+  std::string message_id, body, body_md5, message_attributes;
+};
+
 // One step's state across its round trips (afresh when the transaction runs again).
 struct MoveStep {
+  Pool* pool = nullptr;
+  std::shared_ptr<const MoveElsewhere> elsewhere;  // null: one group
+  std::map<std::string, size_t> remote;            // destinations on other groups -> their group
+  std::map<int64_t, Content> contents;             // seq -> content, of messages bound elsewhere
+  std::vector<std::pair<size_t, std::string>> delivered_elsewhere;
   PgParam now_param;
   std::string task_id;
   MoveStepOutcome out;
@@ -266,6 +295,9 @@ struct MoveStep {
 
   void restart() {
     out = MoveStepOutcome{};
+    remote.clear();
+    contents.clear();
+    delivered_elsewhere.clear();
     seqs.clear();
     for (auto* v : {&targets, &systems, &groups, &looked_at}) v->clear();
   }
@@ -320,9 +352,13 @@ void read_fifo_picked(MoveStep& s, const QueryResult& picked, int64_t budget) {
 }
 
 // The messages one step moves (a prefix of the picked ones, in seq order).
+// A destination id 0: the queue `names[i]` on group `groups_of[i]`
+// (another group's), copied there before the step commits.
 struct Moves {
   std::vector<int64_t> seqs, destination_ids;
-  std::vector<std::string> ids, systems, groups;
+  std::vector<std::string> ids, systems, groups, names;
+  std::vector<size_t> groups_of;
+  std::vector<size_t> source_index;  // the message's position among the picked ones
 };
 
 // The distinct values of `values`, in their first order.
@@ -375,12 +411,23 @@ std::string plan_moves(const std::shared_ptr<MoveStep>& s, const std::map<std::s
                        Moves& moves, std::map<int64_t, int64_t>& retention_of) {
   for (size_t i = 0; i < s->seqs.size(); ++i) {
     auto found = destinations.find(s->targets[i]);
-    if (found == destinations.end()) return kQueueMissing;  // no destination, or the message's source queue is gone
+    auto remote = s->remote.find(s->targets[i]);
+    if (found == destinations.end() && remote == s->remote.end()) {
+      return kQueueMissing;  // no destination, or the message's source queue is gone
+    }
     moves.seqs.push_back(s->seqs[i]);
-    moves.destination_ids.push_back(found->second.id);
     moves.ids.push_back(random_uuid());
     moves.systems.push_back(s->systems[i]);
     moves.groups.push_back(s->groups[i]);
+    moves.names.push_back(s->targets[i]);
+    moves.source_index.push_back(i);
+    if (found == destinations.end()) {
+      moves.destination_ids.push_back(0);
+      moves.groups_of.push_back(remote->second);
+      continue;
+    }
+    moves.destination_ids.push_back(found->second.id);
+    moves.groups_of.push_back(0);
     retention_of[found->second.id] = found->second.retention_ms;
     if (std::find(s->out.destinations.begin(), s->out.destinations.end(), found->first) == s->out.destinations.end()) {
       s->out.destinations.push_back(found->first);
@@ -389,12 +436,30 @@ std::string plan_moves(const std::shared_ptr<MoveStep>& s, const std::map<std::s
   return "";
 }
 
+// The moves to `local` ones (destination id not 0), as kMoveBack takes them.
+Moves local_moves(const Moves& moves) {
+  Moves local;
+  for (size_t i = 0; i < moves.seqs.size(); ++i) {
+    if (moves.destination_ids[i] == 0) continue;
+    local.seqs.push_back(moves.seqs[i]);
+    local.destination_ids.push_back(moves.destination_ids[i]);
+    local.ids.push_back(moves.ids[i]);
+    local.systems.push_back(moves.systems[i]);
+  }
+  return local;
+}
+
+std::vector<int64_t> remote_seqs(const Moves& moves) {
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < moves.seqs.size(); ++i) {
+    if (moves.destination_ids[i] == 0) out.push_back(moves.seqs[i]);
+  }
+  return out;
+}
+
 // The last round trip: the moves, the task row, COMMIT.
-void finish_step(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<Tx>& tx,
-                 const std::map<std::string, Destination>& destinations) {
-  Moves moves;
-  std::map<int64_t, int64_t> retention_of;  // destination id -> its retention
-  const std::string failure = plan_moves(s, destinations, moves, retention_of);
+void commit_step(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<Tx>& tx, const Moves& moves,
+                 const std::map<int64_t, int64_t>& retention_of, const std::string& failure) {
   const auto count = static_cast<int64_t>(moves.seqs.size());
   const bool drained = s->moved + count >= s->to_move || s->remaining == count;
   const std::string status = !failure.empty() ? "FAILED" : drained ? "COMPLETED" : "RUNNING";
@@ -402,17 +467,23 @@ void finish_step(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<Tx>& 
   std::vector<Statement> last, after;
   if (s->fifo) add_fifo_group_statements(*s, moves, retention_of, last, after);
   const std::string now = std::to_string(s->out.now);
-  if (count > 0) {
-    std::vector<std::string_view> id_views(moves.ids.begin(), moves.ids.end());
-    std::vector<std::string_view> system_views(moves.systems.begin(), moves.systems.end());
-    last.push_back(sql::statement(kMoveBack, {std::to_string(s->source_id), now, sql::bigint_array(moves.seqs),
-                                              sql::bigint_array(moves.destination_ids), sql::text_array(id_views),
+  const Moves local = local_moves(moves);
+  if (!local.seqs.empty()) {
+    std::vector<std::string_view> id_views(local.ids.begin(), local.ids.end());
+    std::vector<std::string_view> system_views(local.systems.begin(), local.systems.end());
+    last.push_back(sql::statement(kMoveBack, {std::to_string(s->source_id), now, sql::bigint_array(local.seqs),
+                                              sql::bigint_array(local.destination_ids), sql::text_array(id_views),
                                               sql::text_array(system_views)}));
+  }
+  // Copied to other groups already: only deleted here.
+  if (local.seqs.size() < moves.seqs.size()) {
+    last.push_back(
+        sql::statement(sql::kDeleteStandard, {std::to_string(s->source_id), sql::bigint_array(remote_seqs(moves))}));
   }
   for (auto& statement : after) last.push_back(std::move(statement));
   last.push_back(sql::statement(kUpdateTask, {s->task_id, std::to_string(s->moved + count), status, failure,
                                               std::to_string(s->allowance - double(count)), now}));
-  if (count == 0 || s->fifo) return tx->commit_with(std::move(last), [](std::vector<QueryResult>&) {});
+  if (local.seqs.empty() || s->fifo) return tx->commit_with(std::move(last), [](std::vector<QueryResult>&) {});
   // Fair queues keep a row per group: the moved messages' groups join their
   // destination's turns, in a last round trip before COMMIT.
   tx->step(std::move(last), [tx](std::vector<QueryResult>& r) {
@@ -423,6 +494,130 @@ void finish_step(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<Tx>& 
     }
     if (groups.empty()) return tx->commit();
     tx->commit_with(std::move(groups), [](std::vector<QueryResult>&) {});
+  });
+}
+
+// The copies of the moves bound to other groups, one group after another
+// (each its own transaction there, keyed by the source's message id), then
+// commit_step on the step's own thread. A group that fails fails the step
+// (retried next time: copies made are skipped then); a destination gone
+// there leaves its messages in the source and fails the task.
+void copy_elsewhere(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<Tx>& tx, std::shared_ptr<Moves> moves,
+                    std::map<int64_t, int64_t> retention_of, std::string failure, std::vector<size_t> groups,
+                    size_t next) {
+  if (next >= groups.size()) return commit_step(s, tx, *moves, retention_of, failure);
+  const size_t group = groups[next];
+  std::vector<TransferMessage> copies;
+  for (size_t i = 0; i < moves->seqs.size(); ++i) {
+    if (moves->destination_ids[i] != 0 || moves->groups_of[i] != group) continue;
+    const Content& c = s->contents.at(moves->seqs[i]);
+    TransferMessage m;
+    m.destination = moves->names[i];
+    m.key = c.message_id;
+    m.message_id = moves->ids[i];
+    m.group_id = moves->groups[i];
+    m.sent_ms = s->out.now;
+    m.body = c.body;
+    m.body_md5 = c.body_md5;
+    m.message_attributes = c.message_attributes;
+    m.system_attributes = moves->systems[i];
+    copies.push_back(std::move(m));
+  }
+  transfer_in(
+      s->elsewhere->pool_of(group), s->now_param, s->out.account_id, s->out.region, std::move(copies), {},
+      [s, tx, moves, retention_of = std::move(retention_of), failure = std::move(failure), groups = std::move(groups),
+       next, group](Result<TransferOutcome> r) mutable {
+        boost::asio::post(s->pool->io(), [s, tx, moves, retention_of = std::move(retention_of),
+                                          failure = std::move(failure), groups = std::move(groups), next, group,
+                                          r = std::move(r)]() mutable {
+          if (!r.ok()) return tx->fail(r.error());
+          if (!r->missing.empty()) {
+            failure = kQueueMissing;
+            Moves kept;
+            for (size_t i = 0; i < moves->seqs.size(); ++i) {
+              const bool gone = moves->destination_ids[i] == 0 && moves->groups_of[i] == group &&
+                                std::find(r->missing.begin(), r->missing.end(), moves->names[i]) != r->missing.end();
+              if (gone) continue;
+              kept.seqs.push_back(moves->seqs[i]);
+              kept.destination_ids.push_back(moves->destination_ids[i]);
+              kept.ids.push_back(moves->ids[i]);
+              kept.systems.push_back(moves->systems[i]);
+              kept.groups.push_back(moves->groups[i]);
+              kept.names.push_back(moves->names[i]);
+              kept.groups_of.push_back(moves->groups_of[i]);
+              kept.source_index.push_back(moves->source_index[i]);
+            }
+            *moves = std::move(kept);
+          }
+          for (const auto& name : r->delivered) s->delivered_elsewhere.emplace_back(group, name);
+          copy_elsewhere(s, tx, moves, std::move(retention_of), std::move(failure), std::move(groups), next + 1);
+        });
+      });
+}
+
+// The moves planned from the destinations found; those bound to other
+// groups copied there first.
+void finish_step(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<Tx>& tx,
+                 const std::map<std::string, Destination>& destinations) {
+  auto moves = std::make_shared<Moves>();
+  std::map<int64_t, int64_t> retention_of;  // destination id -> its retention
+  std::string failure = plan_moves(s, destinations, *moves, retention_of);
+  std::vector<size_t> groups;
+  for (size_t i = 0; i < moves->seqs.size(); ++i) {
+    if (moves->destination_ids[i] == 0 && std::find(groups.begin(), groups.end(), moves->groups_of[i]) == groups.end())
+      groups.push_back(moves->groups_of[i]);
+  }
+  if (groups.empty()) return commit_step(s, tx, *moves, retention_of, failure);
+  copy_elsewhere(s, tx, moves, std::move(retention_of), std::move(failure), std::move(groups), 0);
+}
+
+// Each destination name's group (MoveElsewhere::locate), one after another
+// and back on the step's thread: names on other groups go to s->remote,
+// names of no queue are left out (missing), and `then` gets this group's.
+void locate_targets(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<Tx>& tx, std::vector<std::string> names,
+                    size_t next, std::vector<std::string> local, std::function<void(std::vector<std::string>)> then) {
+  if (next >= names.size()) return then(std::move(local));
+  const std::string name = names[next];
+  s->elsewhere->locate(name, [s, tx, names = std::move(names), next, local = std::move(local), then = std::move(then),
+                              name](Result<size_t> g) mutable {
+    boost::asio::post(s->pool->io(), [s, tx, names = std::move(names), next, local = std::move(local),
+                                      then = std::move(then), name, g = std::move(g)]() mutable {
+      if (!g.ok() && g.error().code != ErrorCode::QueueDoesNotExist) return tx->fail(g.error());
+      if (g.ok() && *g == s->elsewhere->own) local.push_back(name);
+      if (g.ok() && *g != s->elsewhere->own) s->remote[name] = *g;
+      locate_targets(s, tx, std::move(names), next + 1, std::move(local), std::move(then));
+    });
+  });
+}
+
+// The destinations of this group found (kept from deletion until COMMIT),
+// and the content of the messages bound elsewhere read; then finish_step.
+void find_destinations(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<Tx>& tx,
+                       const std::vector<std::string>& local) {
+  std::vector<Statement> third;
+  const std::vector<std::string_view> names(local.begin(), local.end());
+  third.push_back(sql::statement(kFindDestinations, {s->out.account_id, s->out.region, sql::text_array(names)}));
+  std::vector<int64_t> elsewhere;
+  for (size_t i = 0; i < s->seqs.size(); ++i) {
+    if (s->remote.count(s->targets[i])) elsewhere.push_back(s->seqs[i]);
+  }
+  if (!elsewhere.empty()) {
+    third.push_back(sql::statement(kMoveContent, {std::to_string(s->source_id), sql::bigint_array(elsewhere)}));
+  }
+  tx->step(std::move(third), [s, tx](std::vector<QueryResult>& found) {
+    std::map<std::string, Destination> destinations;
+    for (int row = 0; row < found[0].rows(); ++row) {
+      destinations.emplace(std::string(found[0].text(row, 0)),
+                           Destination{sql::int_at(found[0], row, 1), sql::int_at(found[0], row, 2)});
+    }
+    if (found.size() > 1) {
+      const QueryResult& c = found[1];
+      for (int row = 0; row < c.rows(); ++row) {
+        s->contents[sql::int_at(c, row, 0)] = Content{std::string(c.text(row, 1)), std::string(c.text(row, 2)),
+                                                      std::string(c.text(row, 3)), std::string(c.text(row, 4))};
+      }
+    }
+    finish_step(s, tx, destinations);
   });
 }
 
@@ -445,21 +640,14 @@ void pick_and_move(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<Tx>
     } else {
       read_picked(*s, r[1]);
     }
-    std::vector<std::string_view> names;
+    std::vector<std::string> names;
     for (const auto& name : s->targets) {
       if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
     }
     if (names.empty()) return finish_step(s, tx, {});
-    std::vector<Statement> third;
-    third.push_back(sql::statement(kFindDestinations, {s->out.account_id, s->out.region, sql::text_array(names)}));
-    tx->step(std::move(third), [s, tx](std::vector<QueryResult>& found) {
-      std::map<std::string, Destination> destinations;
-      for (int row = 0; row < found[0].rows(); ++row) {
-        destinations.emplace(std::string(found[0].text(row, 0)),
-                             Destination{sql::int_at(found[0], row, 1), sql::int_at(found[0], row, 2)});
-      }
-      finish_step(s, tx, destinations);
-    });
+    if (!s->elsewhere) return find_destinations(s, tx, names);
+    locate_targets(s, tx, std::move(names), 0, {},
+                   [s, tx](std::vector<std::string> local) { find_destinations(s, tx, local); });
   });
 }
 
@@ -493,8 +681,11 @@ void step_locked_task(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<
 
 }  // namespace
 
-void step_move_task(Pool& pool, PgParam now, std::string task_id, std::function<void(Result<MoveStepOutcome>)> done) {
+void step_move_task(Pool& pool, PgParam now, std::string task_id, std::function<void(Result<MoveStepOutcome>)> done,
+                    std::shared_ptr<const MoveElsewhere> elsewhere) {
   auto s = std::make_shared<MoveStep>();
+  s->pool = &pool;
+  s->elsewhere = std::move(elsewhere);
   s->now_param = std::move(now);
   s->task_id = std::move(task_id);
   auto body = [s](std::shared_ptr<Tx> tx) {
@@ -506,6 +697,9 @@ void step_move_task(Pool& pool, PgParam now, std::string task_id, std::function<
   };
   run_transaction(pool, std::move(body), [s, done = std::move(done)](Status finished) {
     if (!finished) return done(finished.error());
+    if (s->elsewhere) {
+      for (const auto& [group, name] : s->delivered_elsewhere) s->elsewhere->notify(group, name);
+    }
     done(std::move(s->out));
   });
 }
@@ -514,26 +708,30 @@ namespace {
 
 void step_next(Pool& pool, PgParam now, std::shared_ptr<std::vector<std::string>> ids, size_t next,
                std::shared_ptr<std::vector<MoveStepOutcome>> outcomes,
-               std::function<void(std::vector<MoveStepOutcome>)> done) {
+               std::function<void(std::vector<MoveStepOutcome>)> done, std::shared_ptr<const MoveElsewhere> elsewhere) {
   if (next >= ids->size()) return done(std::move(*outcomes));
-  step_move_task(pool, now, (*ids)[next],
-                 [&pool, now, ids, next, outcomes, done = std::move(done)](Result<MoveStepOutcome> r) mutable {
-                   if (r) outcomes->push_back(std::move(r.value()));
-                   step_next(pool, std::move(now), ids, next + 1, outcomes, std::move(done));
-                 });
+  step_move_task(
+      pool, now, (*ids)[next],
+      [&pool, now, ids, next, outcomes, done = std::move(done), elsewhere](Result<MoveStepOutcome> r) mutable {
+        if (r) outcomes->push_back(std::move(r.value()));
+        step_next(pool, std::move(now), ids, next + 1, outcomes, std::move(done), std::move(elsewhere));
+      },
+      elsewhere);
 }
 
 }  // namespace
 
 void step_running_move_tasks(Pool& pool, PgParam now, PgParam account, PgParam region,
-                             std::function<void(std::vector<MoveStepOutcome>)> done) {
+                             std::function<void(std::vector<MoveStepOutcome>)> done,
+                             std::shared_ptr<const MoveElsewhere> elsewhere) {
   run_statements(pool, {sql::statement(kRunningTasks, {std::move(account), std::move(region)})},
-                 [&pool, now = std::move(now), done = std::move(done)](Result<std::vector<QueryResult>> r) mutable {
+                 [&pool, now = std::move(now), done = std::move(done),
+                  elsewhere = std::move(elsewhere)](Result<std::vector<QueryResult>> r) mutable {
                    if (!r) return done({});
                    auto ids = std::make_shared<std::vector<std::string>>();
                    for (int row = 0; row < r->front().rows(); ++row) ids->emplace_back(r->front().text(row, 0));
                    step_next(pool, std::move(now), ids, 0, std::make_shared<std::vector<MoveStepOutcome>>(),
-                             std::move(done));
+                             std::move(done), std::move(elsewhere));
                  });
 }
 

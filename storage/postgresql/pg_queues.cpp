@@ -16,6 +16,15 @@
 
 namespace wharf::storage::postgresql {
 
+// A create's request, checked by the neutral rules before any round trip.
+struct NewQueue {
+  std::string name;
+  AttributeMap given;    // validated, as the request gave them (compared with an existing queue)
+  AttributeMap initial;  // the defaults with `given` applied
+  TagMap tags;
+  bool fifo = false;
+};
+
 namespace {
 
 constexpr int64_t kPurgeIntervalMs = 60'000;
@@ -50,15 +59,6 @@ SqsError invalid_name(bool fifo) {
                            "underscores, must end with .fifo suffix and be 1 to 80 in length."
                          : "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length");
 }
-
-// A create's request, checked by the neutral rules before any round trip.
-struct NewQueue {
-  std::string name;
-  AttributeMap given;    // validated, as the request gave them (compared with an existing queue)
-  AttributeMap initial;  // the defaults with `given` applied
-  TagMap tags;
-  bool fifo = false;
-};
 
 Result<NewQueue> check_new_queue(const std::string& name, const AttributeMap& attributes, const TagMap& tags) {
   auto validated = validate_queue_attributes(attributes, /*creating=*/true);
@@ -123,11 +123,23 @@ void PgEngine::async_create_queue(const std::string& name, const AttributeMap& a
   auto checked = check_new_queue(name, attributes, tags);
   if (!checked) return done(checked.error());
   auto request = std::make_shared<NewQueue>(std::move(checked.value()));
+  const auto target = redrive_target_name(options_, request->initial);
+  if (!target || !grouped()) return create_checked(std::move(request), std::nullopt, std::move(done));
+  hooks_.attributes_elsewhere(*target,
+                              [this, request, done = std::move(done)](std::optional<AttributeMap> elsewhere) mutable {
+                                create_checked(std::move(request), std::move(elsewhere), std::move(done));
+                              });
+}
+
+// The create's transaction. `target_elsewhere`: the attributes of the
+// dead-letter queue its RedrivePolicy names, when that lives on another group.
+void PgEngine::create_checked(std::shared_ptr<NewQueue> request, std::optional<AttributeMap> target_elsewhere,
+                              Done<Result<QueueInfo>> done) {
   auto answer = std::make_shared<std::optional<Result<QueueInfo>>>();
   auto race_lost = std::make_shared<bool>(false);
   run_transaction(
       pool(),
-      [this, request, answer, race_lost](std::shared_ptr<Tx> tx) {
+      [this, request, answer, race_lost, target_elsewhere](std::shared_ptr<Tx> tx) {
         std::vector<Statement> reads;
         reads.push_back(now_statement(now_param()));
         reads.push_back(queue_row_statement(request->name, false));
@@ -138,7 +150,7 @@ void PgEngine::async_create_queue(const std::string& name, const AttributeMap& a
                       "wq_tombstone"});
         const auto target = redrive_target_name(options_, request->initial);
         if (target) reads.push_back(queue_row_statement(*target, false));
-        tx->step(std::move(reads), [this, tx, request, answer, race_lost, target](Results& r) {
+        tx->step(std::move(reads), [this, tx, request, answer, race_lost, target, target_elsewhere](Results& r) {
           const int64_t now = to_int(r[0].text(0, 0));
           if (auto existing = queue_from_row(r[1])) {
             *answer = existing_answer(std::move(*existing), request->given);
@@ -152,6 +164,7 @@ void PgEngine::async_create_queue(const std::string& name, const AttributeMap& a
           std::map<std::string, AttributeMap> known;
           if (target) {
             if (auto row = queue_from_row(r[3])) known.emplace(*target, std::move(row->attributes));
+            if (target_elsewhere) known.emplace(*target, *target_elsewhere);
           }
           if (auto st = check_redrive(options_, request->name, request->initial, known); !st) {
             return tx->fail(st.error());
@@ -230,6 +243,10 @@ void PgEngine::async_list_queues(std::string_view prefix, Done<Result<std::vecto
 }
 
 void PgEngine::async_dead_letter_source_queues(const std::string& name, Done<Result<std::vector<std::string>>> done) {
+  dead_letter_sources(name, true, std::move(done));
+}
+
+void PgEngine::dead_letter_sources(const std::string& name, bool here, Done<Result<std::vector<std::string>>> done) {
   if (!can_name_queue(name)) return done(no_such_queue(name));
   std::vector<Statement> statements;
   statements.push_back(queue_row_statement(name, false));
@@ -238,9 +255,9 @@ void PgEngine::async_dead_letter_source_queues(const std::string& name, Done<Res
                 " AND deleted_ms IS NULL AND dead_letter_target = $3 ORDER BY name",
                 {options_.account_id, options_.region, queue_arn(options_.region, options_.account_id, name)},
                 "wq_dead_letter_sources"});
-  run_statements(pool(), std::move(statements), [name, done = std::move(done)](Result<Results> r) {
+  run_statements(pool(), std::move(statements), [name, here, done = std::move(done)](Result<Results> r) {
     if (!r.ok()) return done(r.error());
-    if ((*r)[0].rows() == 0) return done(no_such_queue(name));
+    if ((*r)[0].rows() == 0 && here) return done(no_such_queue(name));
     std::vector<std::string> names;
     for (int i = 0; i < (*r)[1].rows(); ++i) names.emplace_back((*r)[1].text(i, 0));
     done(std::move(names));
@@ -307,22 +324,23 @@ void PgEngine::async_delete_queue(const std::string& name, Done<Status> done) {
 // on the row, then the UPDATE it asks for, COMMIT: 2 round trips. `extra`
 // names one more queue to read (a RedrivePolicy's target).
 void PgEngine::change_queue(const std::string& name, std::optional<std::string> extra, QueueChange change,
-                            Done<Status> done) {
+                            Done<Status> done, std::optional<AttributeMap> extra_elsewhere) {
   if (!can_name_queue(name)) return done(no_such_queue(name));
   run_transaction(
       pool(),
-      [this, name, extra, change = std::move(change)](std::shared_ptr<Tx> tx) {
+      [this, name, extra, change = std::move(change), extra_elsewhere](std::shared_ptr<Tx> tx) {
         std::vector<Statement> reads;
         reads.push_back(now_statement(now_param()));
         reads.push_back(queue_row_statement(name, true));
         if (extra) reads.push_back(queue_row_statement(*extra, false));
-        tx->step(std::move(reads), [this, tx, name, extra, change](Results& r) {
+        tx->step(std::move(reads), [this, tx, name, extra, change, extra_elsewhere](Results& r) {
           auto row = queue_from_row(r[1]);
           if (!row) return tx->fail(no_such_queue(name));
           std::map<std::string, AttributeMap> known;
           if (extra) {
             // The queue itself, as stored, when it names itself.
             if (auto other = *extra == name ? row : queue_from_row(r[2])) known.emplace(*extra, other->attributes);
+            if (extra_elsewhere) known.emplace(*extra, *extra_elsewhere);
           }
           auto update = change(*row, to_int(r[0].text(0, 0)), known);
           if (!update.ok()) return tx->fail(update.error());
@@ -333,6 +351,23 @@ void PgEngine::change_queue(const std::string& name, std::optional<std::string> 
 }
 
 void PgEngine::async_set_queue_attributes(const std::string& name, const AttributeMap& attributes, Done<Status> done) {
+  auto validated = validate_queue_attributes(attributes, /*creating=*/false);
+  if (!validated) return done(validated.error());
+  auto changes = std::make_shared<AttributeMap>(std::move(validated.value()));
+  const bool redrive_changes = changes->count("RedrivePolicy") > 0;
+  std::optional<std::string> target = redrive_changes ? redrive_target_name(options_, *changes) : std::nullopt;
+  if (target && grouped()) {  // the target may live on another group: its attributes from there
+    const std::string wanted = *target;
+    return hooks_.attributes_elsewhere(
+        wanted, [this, name, attributes, done = std::move(done)](std::optional<AttributeMap> elsewhere) mutable {
+          set_queue_attributes(name, attributes, std::move(elsewhere), std::move(done));
+        });
+  }
+  set_queue_attributes(name, attributes, std::nullopt, std::move(done));
+}
+
+void PgEngine::set_queue_attributes(const std::string& name, const AttributeMap& attributes,
+                                    std::optional<AttributeMap> target_elsewhere, Done<Status> done) {
   auto validated = validate_queue_attributes(attributes, /*creating=*/false);
   if (!validated) return done(validated.error());
   auto changes = std::make_shared<AttributeMap>(std::move(validated.value()));
@@ -356,7 +391,7 @@ void PgEngine::async_set_queue_attributes(const std::string& name, const Attribu
                       "wq_set_attributes"});
         return update;
       },
-      std::move(done));
+      std::move(done), std::move(target_elsewhere));
 }
 
 void PgEngine::async_modify_queue(const std::string& name, std::function<Status(QueueInfo&)> change,

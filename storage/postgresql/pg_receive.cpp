@@ -111,6 +111,7 @@ struct RedriveReceive {
   std::string source_arn;
   std::string dead_letter_queue;  // its name
   int max_receive_count = 0;
+  bool elsewhere = false;  // the dead-letter queue is on another group: moved to the outbox
   // Decided in the first round trip:
   int64_t now = 0;
   int64_t dead_letter_queue_id = 0;  // 0: none (missing or deleted): nothing is moved
@@ -138,7 +139,7 @@ void decide(RedriveReceive& r, const QueryResult& picked) {
     r.now = sql::int_at(picked, row, 0);
     const int64_t seq = sql::int_at(picked, row, 1);
     const auto receive_count = static_cast<uint32_t>(sql::int_at(picked, row, 2));
-    if (r.dead_letter_queue_id == 0 || !redrives_on_receive(receive_count, r.max_receive_count)) {
+    if ((r.dead_letter_queue_id == 0 && !r.elsewhere) || !redrives_on_receive(receive_count, r.max_receive_count)) {
       r.take.push_back(seq);
       continue;
     }
@@ -151,15 +152,30 @@ void decide(RedriveReceive& r, const QueryResult& picked) {
   }
 }
 
+// The dead-lettered messages of a receive moved to a dead-letter queue on
+// another group: into the outbox, for the forwarder (section 12b).
+Statement park(const PgEngine& engine, int64_t queue_id, const std::string& source_name,
+               const std::string& dead_letter_queue, int64_t now, const std::vector<int64_t>& dead,
+               const std::vector<int64_t>& dead_sent_ms, const std::vector<std::string>& dead_system) {
+  const std::vector<std::string_view> system(dead_system.begin(), dead_system.end());
+  return sql::statement(
+      sql::kParkForDeadLetterQueue,
+      {std::to_string(queue_id), engine.options().account_id, engine.options().region, dead_letter_queue, source_name,
+       std::to_string(now), sql::bigint_array(dead), sql::bigint_array(dead_sent_ms), sql::text_array(system)});
+}
+
 // The second round trip: take, move, COMMIT.
-void take_and_move(const std::shared_ptr<RedriveReceive>& r, const std::shared_ptr<Tx>& tx) {
+void take_and_move(const PgEngine& engine, const std::shared_ptr<RedriveReceive>& r, const std::shared_ptr<Tx>& tx) {
   std::vector<Statement> statements;
   const std::string queue_id = std::to_string(r->ask.queue_id);
   if (!r->take.empty()) {
     statements.push_back(sql::statement(sql::kTakePicked, {queue_id, std::to_string(r->now),
                                                            std::to_string(r->ask.vt_ms), sql::bigint_array(r->take)}));
   }
-  if (!r->dead.empty()) {
+  if (!r->dead.empty() && r->elsewhere) {
+    statements.push_back(park(engine, r->ask.queue_id, r->ask.queue_name, r->dead_letter_queue, r->now, r->dead,
+                              r->dead_sent_ms, r->dead_system));
+  } else if (!r->dead.empty()) {
     std::vector<std::string_view> system(r->dead_system.begin(), r->dead_system.end());
     statements.push_back(
         sql::statement(sql::kMoveToDeadLetterQueue,
@@ -172,15 +188,18 @@ void take_and_move(const std::shared_ptr<RedriveReceive>& r, const std::shared_p
   });
 }
 
-// After a receive's COMMIT: the dead-letter queue hears of the messages
-// moved to it, and the source counts them.
-void report_dead_lettered(PgEngine& engine, int64_t queue_id, const std::string& dead_letter_queue,
-                          size_t moved_count) {
-  if (moved_count == 0) return;
-  engine.notify_available(dead_letter_queue);
+// After a receive's COMMIT: the source counts the messages moved to the
+// dead-letter queue, and that queue hears of them; those parked for
+// another group are first forwarded (GroupHooks::parked). Then `then`.
+void report_dead_lettered(PgEngine& engine, int64_t queue_id, const std::string& dead_letter_queue, size_t moved_count,
+                          bool elsewhere, std::function<void()> then) {
+  if (moved_count == 0) return then();
   QueueActivity moved;
   moved.moved_to_dead_letter = moved_count;
   engine.count_activity(queue_id, moved);
+  if (elsewhere) return engine.group_hooks().parked(std::move(then));
+  engine.notify_available(dead_letter_queue);
+  then();
 }
 
 void receive_with_redrive(PgEngine& engine, std::shared_ptr<RedriveReceive> r, Done<Result<Received>> done) {
@@ -191,23 +210,28 @@ void receive_with_redrive(PgEngine& engine, std::shared_ptr<RedriveReceive> r, D
     if (r->fair) pick.push_back(std::to_string(kGroupsPerMessage * r->ask.max_messages));
     std::vector<Statement> first;
     first.push_back(sql::statement(r->fair ? sql::kPickFairForRedrive : sql::kPickForRedrive, std::move(pick)));
-    first.push_back(sql::statement(sql::kFindDeadLetterQueue,
-                                   {engine.options().account_id, engine.options().region, r->dead_letter_queue}));
-    tx->step(std::move(first), [r, tx](std::vector<QueryResult>& results) {
-      const QueryResult& dlq = results[1];
+    if (!r->elsewhere) {
+      first.push_back(sql::statement(sql::kFindDeadLetterQueue,
+                                     {engine.options().account_id, engine.options().region, r->dead_letter_queue}));
+    }
+    tx->step(std::move(first), [&engine, r, tx](std::vector<QueryResult>& results) {
       // A standard queue's dead-letter queue is standard (checked when the policy was set).
-      if (dlq.rows() > 0 && dlq.text(0, 1) == "f") r->dead_letter_queue_id = sql::int_at(dlq, 0, 0);
+      if (results.size() > 1 && results[1].rows() > 0 && results[1].text(0, 1) == "f") {
+        r->dead_letter_queue_id = sql::int_at(results[1], 0, 0);
+      }
       decide(*r, results[0]);
-      take_and_move(r, tx);
+      take_and_move(engine, r, tx);
     });
   };
   run_transaction(engine.pool(), std::move(body), [&engine, r, done = std::move(done)](Status finished) {
     if (!finished) return done(finished.error());
-    Received out;
-    if (r->taken) out = received_from(*r->taken, r->ask.queue_id, engine.receipt_secret());
-    report_dead_lettered(engine, r->ask.queue_id, r->dead_letter_queue, r->dead.size());
-    settle_taken(engine, r->ask, out.size(), r->now);
-    done(std::move(out));
+    auto out = std::make_shared<Received>();
+    if (r->taken) *out = received_from(*r->taken, r->ask.queue_id, engine.receipt_secret());
+    report_dead_lettered(engine, r->ask.queue_id, r->dead_letter_queue, r->dead.size(), r->elsewhere,
+                         [&engine, r, out, done = std::move(done)] {
+                           settle_taken(engine, r->ask, out->size(), r->now);
+                           done(std::move(*out));
+                         });
   });
 }
 
@@ -220,6 +244,7 @@ struct FifoReceive {
   std::string source_arn;
   std::string dead_letter_queue;  // its name; "" without a RedrivePolicy
   int max_receive_count = 0;
+  bool elsewhere = false;  // the dead-letter queue is on another group: moved to the outbox
   std::string attempt_id;  // "" none
   int64_t attempt_window_ms = 0;
   // Decided in the first round trips:
@@ -247,7 +272,7 @@ void take_or_move(FifoReceive& r, const QueryResult& picked, int row, const std:
   r.touched.push_back(seq);
   r.touched_groups.push_back(group);
   const auto receive_count = static_cast<uint32_t>(sql::int_at(picked, row, kCount));
-  if (r.dead_letter_queue_id == 0 || !redrives_on_receive(receive_count, r.max_receive_count)) {
+  if ((r.dead_letter_queue_id == 0 && !r.elsewhere) || !redrives_on_receive(receive_count, r.max_receive_count)) {
     r.take.push_back(seq);
     r.take_counts.push_back(receive_count + 1);
     return;
@@ -286,7 +311,7 @@ void decide_fifo(FifoReceive& r, const QueryResult& picked) {
 
 // The second round trip: take, move (a FIFO dead-letter queue's groups
 // locked, sorted, and settled), settle the groups looked at, COMMIT.
-void take_and_settle(const std::shared_ptr<FifoReceive>& r, const std::shared_ptr<Tx>& tx) {
+void take_and_settle(const PgEngine& engine, const std::shared_ptr<FifoReceive>& r, const std::shared_ptr<Tx>& tx) {
   std::vector<Statement> statements;
   const std::string queue_id = std::to_string(r->ask.queue_id);
   const std::string now = std::to_string(r->now);
@@ -294,7 +319,10 @@ void take_and_settle(const std::shared_ptr<FifoReceive>& r, const std::shared_pt
     statements.push_back(
         sql::statement(sql::kTakePicked, {queue_id, now, std::to_string(r->ask.vt_ms), sql::bigint_array(r->take)}));
   }
-  if (!r->dead.empty()) {
+  if (!r->dead.empty() && r->elsewhere) {
+    statements.push_back(park(engine, r->ask.queue_id, r->ask.queue_name, r->dead_letter_queue, r->now, r->dead,
+                              r->dead_sent_ms, r->dead_system));
+  } else if (!r->dead.empty()) {
     std::sort(r->dead_groups.begin(), r->dead_groups.end());
     const std::string dlq_id = std::to_string(r->dead_letter_queue_id);
     const std::vector<std::string_view> dead_groups(r->dead_groups.begin(), r->dead_groups.end());
@@ -334,16 +362,16 @@ void pick_fifo(PgEngine& engine, const std::shared_ptr<FifoReceive>& r, const st
   first.push_back(
       sql::statement(sql::kFifoPick, {r->now_param, std::to_string(r->ask.queue_id),
                                       std::to_string(r->ask.retention_ms), std::to_string(r->ask.max_messages)}));
-  if (!r->dead_letter_queue.empty()) {
+  if (!r->dead_letter_queue.empty() && !r->elsewhere) {
     first.push_back(sql::statement(sql::kFindDeadLetterQueue,
                                    {engine.options().account_id, engine.options().region, r->dead_letter_queue}));
   }
-  tx->step(std::move(first), [r, tx](std::vector<QueryResult>& results) {
+  tx->step(std::move(first), [&engine, r, tx](std::vector<QueryResult>& results) {
     if (results.size() > 1 && results[1].rows() > 0 && results[1].text(0, 1) == "t") {
       r->dead_letter_queue_id = sql::int_at(results[1], 0, 0);
     }
     decide_fifo(*r, results[0]);
-    take_and_settle(r, tx);
+    take_and_settle(engine, r, tx);
   });
 }
 
@@ -417,11 +445,13 @@ void receive_fifo(PgEngine& engine, std::shared_ptr<FifoReceive> r, Done<Result<
   };
   run_transaction(engine.pool(), std::move(body), [&engine, r, done = std::move(done)](Status finished) {
     if (!finished) return done(finished.error());
-    Received out;
-    if (r->taken) out = received_from(*r->taken, r->ask.queue_id, engine.receipt_secret(), true, &r->take);
-    report_dead_lettered(engine, r->ask.queue_id, r->dead_letter_queue, r->dead.size());
-    settle_taken(engine, r->ask, out.size(), r->now);
-    done(std::move(out));
+    auto out = std::make_shared<Received>();
+    if (r->taken) *out = received_from(*r->taken, r->ask.queue_id, engine.receipt_secret(), true, &r->take);
+    report_dead_lettered(engine, r->ask.queue_id, r->dead_letter_queue, r->dead.size(), r->elsewhere,
+                         [&engine, r, out, done = std::move(done)] {
+                           settle_taken(engine, r->ask, out->size(), r->now);
+                           done(std::move(*out));
+                         });
   });
 }
 
@@ -449,12 +479,14 @@ void PgEngine::async_receive_messages(const std::string& queue_name, int max_mes
       r->now_param = now_param();
       r->attempt_id = attempt_id;  // standard queues ignore it
       r->attempt_window_ms = options().dedup_window_ms;
-      if (dead_letter_queue) {
-        r->source_arn = queue_arn(options().region, options().account_id, q.name);
-        r->dead_letter_queue = std::move(*dead_letter_queue);
-        r->max_receive_count = policy->max_receive_count;
-      }
-      return receive_fifo(*this, std::move(r), std::move(done));
+      if (!dead_letter_queue) return receive_fifo(*this, std::move(r), std::move(done));
+      r->source_arn = queue_arn(options().region, options().account_id, q.name);
+      r->dead_letter_queue = std::move(*dead_letter_queue);
+      r->max_receive_count = policy->max_receive_count;
+      return where_dead_letters_go(r->dead_letter_queue, [this, r, done = std::move(done)](bool elsewhere) mutable {
+        r->elsewhere = elsewhere;
+        receive_fifo(*this, std::move(r), std::move(done));
+      });
     }
     if (!dead_letter_queue) return receive_at_once(*this, ask, q.has_groups, std::move(done));
     auto r = std::make_shared<RedriveReceive>();
@@ -463,8 +495,16 @@ void PgEngine::async_receive_messages(const std::string& queue_name, int max_mes
     r->source_arn = queue_arn(options().region, options().account_id, q.name);
     r->dead_letter_queue = std::move(*dead_letter_queue);
     r->max_receive_count = policy->max_receive_count;
-    receive_with_redrive(*this, std::move(r), std::move(done));
+    where_dead_letters_go(r->dead_letter_queue, [this, r, done = std::move(done)](bool elsewhere) mutable {
+      r->elsewhere = elsewhere;
+      receive_with_redrive(*this, std::move(r), std::move(done));
+    });
   });
+}
+
+void PgEngine::where_dead_letters_go(const std::string& dead_letter_queue, std::function<void(bool)> then) {
+  if (!grouped()) return then(false);
+  hooks_.elsewhere(dead_letter_queue, std::move(then));
 }
 
 }  // namespace wharf::storage::postgresql

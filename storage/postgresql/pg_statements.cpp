@@ -352,6 +352,20 @@ const NamedSql kMoveToDeadLetterQueue = {
     // so a FIFO group's messages keep their order in the dead-letter queue.
     "ORDER BY m.seq"};
 
+// $1 source queue id, $2 account, $3 region, $4 dead-letter queue name,
+// $5 source name, $6 now, $7 seqs, $8 their enqueue times there, $9 their
+// system attributes there (section 12b): each message leaves the source
+// for the outbox, in seq order, to be copied to its dead-letter queue on
+// another group by the forwarder.
+const NamedSql kParkForDeadLetterQueue = {
+    kPlannedEachTime /* park_for_dead_letter_queue */,
+    "WITH moved AS (DELETE FROM messages WHERE queue_id = $1::bigint AND seq = ANY($7::bigint[]) RETURNING *) "
+    "INSERT INTO outbox (account_id, region, destination, source_name, message_id, group_id, sent_ms, "
+    "first_receive_ms, receive_count, body, body_md5, message_attributes, system_attributes, parked_ms) "
+    "SELECT $2, $3, $4, $5, m.message_id, m.group_id, u.sent_ms, m.first_receive_ms, m.receive_count, m.body, "
+    "m.body_md5, m.message_attributes, u.sys, $6::bigint FROM (SELECT * FROM moved ORDER BY seq) m "
+    "JOIN unnest($7::bigint[], $8::bigint[], $9::text[]) AS u (seq, sent_ms, sys) ON u.seq = m.seq ORDER BY m.seq"};
+
 // $1 queue id, $2 seqs (bigint[]): answers the seq of each message deleted.
 // Standard queues delete whatever handle names the message (judge_delete
 // never answers Expired there).

@@ -54,6 +54,9 @@ extern const NamedSql kPickFairForRedrive;
 extern const NamedSql kFindDeadLetterQueue;
 extern const NamedSql kTakePicked;
 extern const NamedSql kMoveToDeadLetterQueue;
+// The same move, when the dead-letter queue is on another group: into the
+// outbox (section 12b).
+extern const NamedSql kParkForDeadLetterQueue;
 
 // The columns of a received message, in this order, in every receive's answer.
 enum ReceivedColumn : int {

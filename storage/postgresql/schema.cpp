@@ -1,6 +1,7 @@
 // The migrations. Version 1 is docs/design/postgresql.md section 3 (with
 // the now_ms function of section 5); version 2 adds two indexes; version 3
-// the send tokens. Never
+// the send tokens, version 4 the placement tables, version 5 the outbox
+// and transfer keys. Never
 // edit an entry once released: append a new one.
 #include "storage/postgresql/schema.h"
 
@@ -163,10 +164,47 @@ Migration version_4() {
           }};
 }
 
+// Cross-group redrive and move tasks (docs/design/postgresql.md 12b): the
+// messages a receive dead-lettered towards a queue on another group, parked
+// in the receive's transaction until the forwarder copies them there
+// (`id` gives the order they were parked), and on the receiving side the
+// keys of the copies made (queue, the message id the copy is keyed by), so
+// that a copy made again after a crash is skipped. The janitor prunes the
+// keys after a day.
+Migration version_5() {
+  return {5,
+          "outbox and transfer_keys (cross-group redrive and move tasks)",
+          {
+              "CREATE TABLE outbox ("
+              " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+              " account_id text COLLATE \"C\" NOT NULL,"
+              " region text COLLATE \"C\" NOT NULL,"
+              " destination text COLLATE \"C\" NOT NULL,"
+              " source_name text COLLATE \"C\" NOT NULL,"
+              " message_id uuid NOT NULL,"
+              " group_id text COLLATE \"C\" NOT NULL,"
+              " sent_ms bigint NOT NULL,"
+              " first_receive_ms bigint NOT NULL,"
+              " receive_count int NOT NULL,"
+              " body text NOT NULL,"
+              " body_md5 text NOT NULL,"
+              " message_attributes text NOT NULL,"
+              " system_attributes text NOT NULL,"
+              " parked_ms bigint NOT NULL)",
+              "CREATE INDEX outbox_scope ON outbox (account_id, region, id)",
+              "CREATE TABLE transfer_keys ("
+              " queue_id bigint NOT NULL REFERENCES queues (id) ON DELETE CASCADE,"
+              " message_id uuid NOT NULL,"
+              " expires_ms bigint NOT NULL,"
+              " PRIMARY KEY (queue_id, message_id))",
+              "CREATE INDEX transfer_keys_expiry ON transfer_keys USING brin (expires_ms)",
+          }};
+}
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
-  static const std::vector<Migration> all = {version_1(), version_2(), version_3(), version_4()};
+  static const std::vector<Migration> all = {version_1(), version_2(), version_3(), version_4(), version_5()};
   return all;
 }
 

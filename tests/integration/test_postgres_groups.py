@@ -3,7 +3,8 @@ driven by boto3 over real sockets: 20 queues created through the SDK spread
 over both groups (counted with SQL on each database), ListQueues returns them
 all, messages sent on node 1 are received on node 2, and with one group's
 database stopped its queues answer 503 while the other group's queues keep
-working; it comes back with the database. Also: --postgres-url with
+working; it comes back with the database; dead-letter redrive and move
+tasks between queues of the two groups. Also: --postgres-url with
 --postgres-groups refuses to start.
 
 Skipped when PostgreSQL is not installed (CI installs it), or when the wharf
@@ -137,7 +138,7 @@ class TwoGroupsTest(unittest.TestCase):
                             f"AND name LIKE '{prefix}%'")
         return sorted(line.split("n=")[1].strip() for line in out.splitlines() if "n=" in line)
 
-    def test_redrive_stays_on_its_group_and_cross_group_is_refused(self):
+    def test_redrive_and_move_tasks_across_groups(self):
         names = [f"dl-{i:02d}" for i in range(12)]
         for name in names:
             self.c1.create_queue(QueueName=name)
@@ -148,28 +149,53 @@ class TwoGroupsTest(unittest.TestCase):
             "Attributes"]["QueueArn"]
         policy = '{"deadLetterTargetArn":"%s","maxReceiveCount":"1"}' % dlq_arn
 
-        # A queue on the other group may not dead-letter into it, nor move messages to it.
+        # A queue of the other group dead-letters into it: the receive on
+        # node 1 parks the message, and node 2 finds it in the dead-letter queue.
         other_url = self.c1.get_queue_url(QueueName=second[0])["QueueUrl"]
-        with self.assertRaises(ClientError) as refused:
-            self.c1.set_queue_attributes(QueueUrl=other_url, Attributes={"RedrivePolicy": policy})
-        self.assertEqual(refused.exception.response["Error"]["Code"], "InvalidParameterValue")
-        self.assertIn("another database group", refused.exception.response["Error"]["Message"])
-        other_arn = self.c1.get_queue_attributes(QueueUrl=other_url, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
-        with self.assertRaises(ClientError) as moved:
-            self.c1.start_message_move_task(SourceArn=dlq_arn, DestinationArn=other_arn)
-        self.assertEqual(moved.exception.response["Error"]["Code"], "InvalidParameterValue")
+        self.c1.set_queue_attributes(QueueUrl=other_url, Attributes={"RedrivePolicy": policy})
+        listed = self.c2.list_dead_letter_source_queues(QueueUrl=self.c2.get_queue_url(QueueName=first[0])["QueueUrl"])
+        self.assertEqual([u.rsplit("/", 1)[1] for u in listed["queueUrls"]], [second[0]])
+        sent = self.c1.send_message(QueueUrl=other_url, MessageBody="across")
+        got = receive_all(self.c1, other_url, 1, timeout=10, VisibilityTimeout=0)
+        self.assertEqual([m["Body"] for m in got], ["across"])
+        self.assertEqual(self.c1.receive_message(QueueUrl=other_url, WaitTimeSeconds=1).get("Messages", []), [])
+        dlq_url2 = self.c2.get_queue_url(QueueName=first[0])["QueueUrl"]
+        dead = receive_all(self.c2, dlq_url2, 1, timeout=10, VisibilityTimeout=0,
+                           AttributeNames=["All"])
+        self.assertEqual([m["Body"] for m in dead], ["across"])
+        self.assertEqual(dead[0]["MessageId"], sent["MessageId"])
+        self.assertTrue(dead[0]["Attributes"]["DeadLetterQueueSourceArn"].endswith(":" + second[0]))
+        self.assertEqual(self.count_outbox(_databases[1]), 0)
 
-        # A new queue naming it is placed on its group, and redrive works there.
-        source_url = self.c1.create_queue(QueueName="dl-source", Attributes={"RedrivePolicy": policy})["QueueUrl"]
+        # A move task back to its source, across groups: started on node 2, done.
+        task = self.c2.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
+        self.assertTrue(task)
+        wait_until(lambda: self.c1.list_message_move_tasks(SourceArn=dlq_arn)["Results"][0]["Status"] == "COMPLETED",
+                   timeout=30, interval=0.2)
+        back = receive_all(self.c1, other_url, 1, timeout=10)
+        self.assertEqual([m["Body"] for m in back], ["across"])
+        self.assertNotEqual(back[0]["MessageId"], sent["MessageId"])
+
+        # A move task to a named queue of the other group.
+        for body in ("one", "two", "three"):
+            self.c1.send_message(QueueUrl=dlq_url, MessageBody=body)
+        target_url = self.c1.get_queue_url(QueueName=second[1])["QueueUrl"]
+        target_arn = self.c1.get_queue_attributes(QueueUrl=target_url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        self.c1.start_message_move_task(SourceArn=dlq_arn, DestinationArn=target_arn)
+        wait_until(lambda: self.c2.list_message_move_tasks(SourceArn=dlq_arn)["Results"][0]["Status"] == "COMPLETED",
+                   timeout=30, interval=0.2)
+        self.assertEqual(self.c2.list_message_move_tasks(SourceArn=dlq_arn)["Results"][0]["ApproximateNumberOfMessagesMoved"], 3)
+        moved = receive_all(self.c2, self.c2.get_queue_url(QueueName=second[1])["QueueUrl"], 3, timeout=10)
+        self.assertEqual(sorted(m["Body"] for m in moved), ["one", "three", "two"])
+
+        # A new queue naming a dead-letter queue is placed on its group.
+        self.c1.create_queue(QueueName="dl-source", Attributes={"RedrivePolicy": policy})
         self.assertEqual(self.names_on(_databases[0], "dl-source"), ["dl-source"])
-        self.c1.send_message(QueueUrl=source_url, MessageBody="twice received")
-        got = receive_all(self.c1, source_url, 1, timeout=10, VisibilityTimeout=0)
-        self.assertEqual([m["Body"] for m in got], ["twice received"])
-        source_url2 = self.c2.get_queue_url(QueueName="dl-source")["QueueUrl"]
-        self.assertEqual(self.c2.receive_message(QueueUrl=source_url2, WaitTimeSeconds=1).get("Messages", []), [])
-        dead = receive_all(self.c2, self.c2.get_queue_url(QueueName=first[0])["QueueUrl"], 1, timeout=10)
-        self.assertEqual([m["Body"] for m in dead], ["twice received"])
+
+    def count_outbox(self, database):
+        out = database.psql(f"SELECT 'count=' || count(*) FROM {SCHEMA}.outbox")
+        return int(out.split("count=")[1].split()[0])
 
 
 class BadSettingsTest(unittest.TestCase):

@@ -1,6 +1,6 @@
 // Several database groups (storage/postgresql/pg_groups.h): placement
 // (stable, recorded in the catalog, co-located with a dead-letter queue),
-// cross-group redrive and moves refused, ListQueues merged, a group that is
+// redrive and move tasks across groups, ListQueues merged, a group that is
 // down making only its own queues unavailable, and the start-up checks.
 // Two throwaway clusters of this test's own (tests/pg/cluster.sh), so one
 // can be stopped; each test case uses a schema of its own on both.
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +23,8 @@
 #include "storage/postgresql/open.h"
 #include "storage/postgresql/pg_engine.h"
 #include "storage/postgresql/pg_groups.h"
+#include "storage/postgresql/pg_transfer.h"
+#include "storage/system_attributes.h"
 #include "storage/postgresql/transaction.h"
 #include "tests/unit/pg_test_cluster.h"
 
@@ -167,8 +170,7 @@ TEST_CASE("groups: placement is recorded, stable, spread by the hash, the same o
   CHECK(placement_hash("ab", "", "c") != placement_hash("a", "b", "c"));
 }
 
-TEST_CASE("groups: a queue with a dead-letter queue is placed with it; cross-group redrive and moves are refused",
-          "[pg][groups]") {
+TEST_CASE("groups: a queue with a dead-letter queue is placed with it", "[pg][groups]") {
   if (postgres_missing()) return;
   auto& both = clusters();
   auto groups = open_groups({both.a.url(), both.b.url()}, "colocate");
@@ -193,29 +195,184 @@ TEST_CASE("groups: a queue with a dead-letter queue is placed with it; cross-gro
   auto sources = engine->dead_letter_source_queues("dlq");
   REQUIRE(sources.ok());
   CHECK(sources->size() == 8);
-
-  const std::string elsewhere = queue_on(*engine, 1 - dlq_group, "elsewhere-");
-  auto refused = engine->set_queue_attributes(elsewhere, redrive_to("dlq"));
-  REQUIRE(!refused.ok());
-  CHECK(refused.error().code == ErrorCode::InvalidParameterValue);
-  CHECK_THAT(refused.error().message, Catch::Contains("another database group"));
-  auto move = engine->start_move_task("dlq", elsewhere, std::nullopt);
-  REQUIRE(!move.ok());
-  CHECK(move.error().code == ErrorCode::InvalidParameterValue);
-  CHECK_THAT(move.error().message, Catch::Contains("another database group"));
-  // A name already placed elsewhere cannot be created with that policy.
-  REQUIRE(engine->delete_queue(elsewhere).ok());
-  auto recreated = engine->create_queue(elsewhere, redrive_to("dlq"), {});
-  REQUIRE(!recreated.ok());
-  CHECK(recreated.error().code == ErrorCode::InvalidParameterValue);
-  // On the same group, both work.
-  CHECK(engine->set_queue_attributes("source-1", redrive_to("dlq")).ok());
-  auto task = engine->start_move_task("dlq", std::string("source-2"), std::nullopt);
-  INFO((task.ok() ? "" : task.error().message));
-  CHECK(task.ok());
-  if (task.ok()) CHECK(engine->cancel_move_task(*task).ok());
   CHECK(engine->cancel_move_task("00000000-0000-0000-0000-000000000000").error().code ==
         ErrorCode::ResourceNotFoundException);
+}
+
+namespace {
+
+// The bodies `name` hands out now (visibility timeout 0), up to 10.
+std::vector<std::string> bodies_in(Engine& engine, const std::string& name) {
+  auto received = engine.receive_messages(name, 10, 0);
+  INFO(name << ": " << (received.ok() ? "" : received.error().message));
+  REQUIRE(received.ok());
+  std::vector<std::string> out;
+  for (const auto& m : *received) out.push_back(m.body);
+  return out;
+}
+
+// Due work until `name`'s newest move task is no longer RUNNING (bounded: 15 s).
+MoveTask run_move(GroupedEngine& engine, const std::string& source) {
+  for (int i = 0; i < 150; ++i) {
+    engine.run_due_work();
+    auto tasks = engine.list_move_tasks(source, 1);
+    REQUIRE(tasks.ok());
+    REQUIRE(!tasks->empty());
+    if (tasks->front().status != "RUNNING") return tasks->front();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  FAIL("the move task of " << source << " did not end");
+  return {};
+}
+
+void send_bodies(Engine& engine, const std::string& name, const std::vector<std::string>& bodies,
+                 const std::string& group = "") {
+  for (const auto& body : bodies) {
+    NewMessage m;
+    m.body = body;
+    m.group_id = group;
+    if (!group.empty()) m.deduplication_id = body;
+    REQUIRE(engine.send_message(name, m).ok());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("groups: redrive and move tasks across groups copy then delete, keyed by message id", "[pg][groups]") {
+  if (postgres_missing()) return;
+  auto& both = clusters();
+  auto groups = open_groups({both.a.url(), both.b.url()}, "transfers");
+  auto engine = engine_over(groups);
+  REQUIRE(engine->create_queue("dlq", {}, {}).ok());
+  const size_t dlq_group = group_of(*engine, "dlq");
+  PgCluster& dlq_db = *groups->groups()[dlq_group].cluster;
+  PgCluster& other_db = *groups->groups()[1 - dlq_group].cluster;
+
+  // A RedrivePolicy naming a queue of the other group: accepted, listed.
+  const std::string source = queue_on(*engine, 1 - dlq_group, "source-");
+  REQUIRE(engine->set_queue_attributes(source, redrive_to("dlq")).ok());
+  CHECK(engine->dead_letter_source_queues("dlq").value() == std::vector<std::string>{source});
+  CHECK(engine->set_queue_attributes(source, redrive_to("no-such-dlq")).error().code ==
+        ErrorCode::InvalidParameterValue);
+
+  // Past maxReceiveCount (3) the receive parks it, and it is in the
+  // dead-letter queue by the time the receive answers: same id, its source.
+  NewMessage redriven;
+  redriven.body = "redriven";
+  auto sent = engine->send_message(source, redriven);
+  REQUIRE(sent.ok());
+  for (int i = 0; i < 3; ++i) CHECK(bodies_in(*engine, source) == std::vector<std::string>{"redriven"});
+  CHECK(bodies_in(*engine, source).empty());
+  auto dead = engine->receive_messages("dlq", 10, 0);
+  REQUIRE(dead.ok());
+  REQUIRE(dead->size() == 1);
+  CHECK(dead->front().message_id == sent->message_id);
+  CHECK(dead->front().system_attributes.dead_letter_queue_source_arn == arn_of(source));
+  CHECK(first_value(other_db, "SELECT count(*) FROM outbox") == "0");
+  CHECK(engine->queue_counts(source)->moved_to_dead_letter == 1);
+
+  // A forwarder that stopped between the copy's COMMIT and the outbox's
+  // delete: its row is still parked, its copy (and key) already there. The
+  // next pass deletes the row and makes no second copy.
+  const std::string id = "6f1c7a3e-0000-4000-8000-000000000001";
+  TransferMessage copy;
+  copy.destination = "dlq";
+  copy.key = copy.message_id = id;
+  copy.body = "crashed";
+  copy.body_md5 = "x";
+  SystemAttributes from_source;
+  from_source.dead_letter_queue_source_arn = arn_of(source);
+  copy.system_attributes = encode_system_attributes(from_source);
+  copy.sent_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  std::promise<Result<TransferOutcome>> copied;
+  transfer_in(dlq_db.pool(), std::nullopt, "000000000000", "us-east-1", {copy}, {},
+              [&copied](Result<TransferOutcome> r) { copied.set_value(std::move(r)); });
+  REQUIRE(copied.get_future().get().ok());
+  first_value(other_db,
+              "INSERT INTO outbox (account_id, region, destination, source_name, message_id, group_id, sent_ms, "
+              "first_receive_ms, receive_count, body, body_md5, message_attributes, system_attributes, parked_ms) "
+              "VALUES ('000000000000', 'us-east-1', 'dlq', '" +
+                  source + "', '" + id + "', '', now_ms(NULL), 0, 4, 'crashed', 'x', '', '', 0) RETURNING id");
+  engine->run_due_work();
+  CHECK(first_value(other_db, "SELECT count(*) FROM outbox") == "0");
+  CHECK(first_value(dlq_db, "SELECT count(*) FROM messages WHERE message_id = '" + id + "'") == "1");
+
+  // A parked message whose dead-letter queue is gone goes back to its source.
+  first_value(other_db,
+              "INSERT INTO outbox (account_id, region, destination, source_name, message_id, group_id, sent_ms, "
+              "first_receive_ms, receive_count, body, body_md5, message_attributes, system_attributes, parked_ms) "
+              "VALUES ('000000000000', 'us-east-1', 'gone-dlq', '" +
+                  source + "', gen_random_uuid(), '', now_ms(NULL), 0, 0, 'returned', 'x', '', '', 0) RETURNING id");
+  engine->run_due_work();
+  CHECK(first_value(other_db, "SELECT count(*) FROM outbox") == "0");
+  CHECK(bodies_in(*engine, source) == std::vector<std::string>{"returned"});
+  REQUIRE(engine->purge_queue(source).ok());
+
+  // A move task back to the sources: across groups, as new messages.
+  auto back = engine->start_move_task("dlq", std::nullopt, std::nullopt);
+  INFO((back.ok() ? "" : back.error().message));
+  REQUIRE(back.ok());
+  MoveTask ended = run_move(*engine, "dlq");
+  CHECK(ended.status == "COMPLETED");
+  CHECK(ended.moved == 2);
+  std::vector<std::string> returned = bodies_in(*engine, source);
+  std::sort(returned.begin(), returned.end());
+  CHECK(returned == std::vector<std::string>{"crashed", "redriven"});
+  CHECK(bodies_in(*engine, "dlq").empty());
+
+  // A move task to a named queue of the other group; one message whose key
+  // is already there (a step that stopped after that group's COMMIT) is
+  // deleted from the source without a second copy.
+  const std::string target = queue_on(*engine, 1 - dlq_group, "target-");
+  send_bodies(*engine, "dlq", {"one", "two", "three"});
+  const std::string two_id = first_value(dlq_db,
+                                         "SELECT message_id FROM messages m JOIN queues q ON q.id = m.queue_id "
+                                         "WHERE q.name = 'dlq' AND m.body = 'two'");
+  first_value(other_db, "INSERT INTO transfer_keys (queue_id, message_id, expires_ms) SELECT id, '" + two_id +
+                            "', now_ms(NULL) + 60000 FROM queues WHERE name = '" + target +
+                            "' AND deleted_ms IS NULL RETURNING 1");
+  auto task = engine->start_move_task("dlq", target, std::nullopt);
+  INFO((task.ok() ? "" : task.error().message));
+  REQUIRE(task.ok());
+  ended = run_move(*engine, "dlq");
+  CHECK(ended.status == "COMPLETED");
+  CHECK(ended.moved == 3);
+  std::vector<std::string> moved = bodies_in(*engine, target);
+  std::sort(moved.begin(), moved.end());
+  CHECK(moved == std::vector<std::string>{"one", "three"});
+  CHECK(bodies_in(*engine, "dlq").empty());
+  // FIFO and standard do not mix, across groups too.
+  REQUIRE(engine->create_queue("dlq.fifo", {{"FifoQueue", "true"}}, {}).ok());
+  const std::string fifo_target = queue_on(*engine, 1 - group_of(*engine, "dlq.fifo"), "standard-");
+  REQUIRE(engine->create_queue("fifo-source.fifo", {{"FifoQueue", "true"}}, {}).ok());
+  REQUIRE(engine->set_queue_attributes("fifo-source.fifo", redrive_to("dlq.fifo")).ok());
+  CHECK(engine->start_move_task("dlq.fifo", fifo_target, std::nullopt).error().code ==
+        ErrorCode::InvalidParameterValue);
+}
+
+TEST_CASE("groups: a FIFO queue's messages keep their order through a dead-letter queue on another group",
+          "[pg][groups]") {
+  if (postgres_missing()) return;
+  auto& both = clusters();
+  auto groups = open_groups({both.a.url(), both.b.url()}, "fifo_transfers");
+  auto engine = engine_over(groups);
+  REQUIRE(engine->create_queue("dlq.fifo", {{"FifoQueue", "true"}}, {}).ok());
+  const size_t dlq_group = group_of(*engine, "dlq.fifo");
+  std::string source;
+  for (int i = 0; i < 64 && source.empty(); ++i) {
+    const std::string name = "source-" + std::to_string(i) + ".fifo";
+    REQUIRE(engine->create_queue(name, {{"FifoQueue", "true"}}, {}).ok());
+    if (group_of(*engine, name) != dlq_group) source = name;
+  }
+  REQUIRE(!source.empty());
+  const std::string policy = R"({"deadLetterTargetArn":")" + arn_of("dlq.fifo") + R"(","maxReceiveCount":1})";
+  REQUIRE(engine->set_queue_attributes(source, {{"RedrivePolicy", policy}}).ok());
+  send_bodies(*engine, source, {"a", "b", "c", "d"}, "g");
+  CHECK(bodies_in(*engine, source) == std::vector<std::string>{"a", "b", "c", "d"});
+  CHECK(bodies_in(*engine, source).empty());  // all four past the count: moved, in order
+  CHECK(bodies_in(*engine, "dlq.fifo") == std::vector<std::string>{"a", "b", "c", "d"});
 }
 
 TEST_CASE("groups: ListQueues merges every group, sorted", "[pg][groups]") {
