@@ -110,7 +110,7 @@ TEST_CASE("migrations: a fresh schema gets every table, versions 1 and 2 and a r
   CHECK(cluster->receipt_secret().size() == 32);
   Pool& pool = cluster->pool();
   CHECK(first_value(pool, "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1", {options.schema}) ==
-        "11");  // version 4 adds queue_placements and placement_groups
+        "13");  // version 4 adds queue_placements and placement_groups, version 5 outbox and transfer_keys
   CHECK(first_value(pool, "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version") ==
         every_version());
   CHECK(first_value(pool, "SELECT now_ms(42)") == "42");
@@ -165,6 +165,8 @@ TEST_CASE("migrations: a schema at version 1 reaches the newest, also with sever
     REQUIRE(run(cluster->pool(), "DROP INDEX messages_group_ready").ok());
     REQUIRE(run(cluster->pool(), "DROP INDEX groups_empty").ok());
     REQUIRE(run(cluster->pool(), "DROP TABLE send_tokens").ok());  // version 3's
+    REQUIRE(run(cluster->pool(), "DROP TABLE outbox").ok());       // version 5's
+    REQUIRE(run(cluster->pool(), "DROP TABLE transfer_keys").ok());
     REQUIRE(run(cluster->pool(), "DELETE FROM schema_version WHERE version >= 2").ok());
     CHECK(first_value(cluster->pool(), v2_indexes) == "0");
   }
