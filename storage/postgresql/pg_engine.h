@@ -144,13 +144,14 @@ class PgEngine final : public Engine {
   // What GroupedEngine tells the engines it owns (docs/design/postgresql.md
   // 12b); an engine of the only group has none, and nothing changes there.
   struct GroupHooks {
-    // Whether the live queue `name` is placed on another group (cached:
-    // placements never move). A receive then parks what it dead-letters
-    // towards it in `outbox`, and a step of a move task leaves it alone.
-    std::function<void(const std::string& name, std::function<void(bool elsewhere)> then)> elsewhere;
+    // Whether the queue `name` is placed on another group (cached:
+    // placements never move): a receive then parks what it dead-letters
+    // towards it in `outbox`. An error when the catalog cannot say (503).
+    std::function<void(const std::string& name, std::function<void(Result<bool> elsewhere)> then)> elsewhere;
     // The stored attributes of `name` when it is a live queue of another
     // group (else nullopt): a RedrivePolicy naming it is checked with them.
-    std::function<void(const std::string& name, std::function<void(std::optional<AttributeMap>)> then)>
+    // An error when that group or the catalog cannot say.
+    std::function<void(const std::string& name, std::function<void(Result<std::optional<AttributeMap>>)> then)>
         attributes_elsewhere;
     // After a receive that parked messages committed, before its answer
     // (`then`): the forwarder copies them on.
@@ -159,7 +160,7 @@ class PgEngine final : public Engine {
   void set_group_hooks(GroupHooks hooks) { hooks_ = std::move(hooks); }
   bool grouped() const { return static_cast<bool>(hooks_.parked); }
   // then(true) when the dead-letter queue is on another group (never with one group).
-  void where_dead_letters_go(const std::string& dead_letter_queue, std::function<void(bool elsewhere)> then);
+  void where_dead_letters_go(const std::string& dead_letter_queue, std::function<void(Result<bool> elsewhere)> then);
   const GroupHooks& group_hooks() const { return hooks_; }
 
   // QueueDoesNotExist for `name`, in the words every backend uses.

@@ -92,16 +92,23 @@ std::vector<Parked> parked_rows(const QueryResult& rows) {
 
 void GroupedEngine::install_hooks(size_t group) {
   PgEngine::GroupHooks hooks;
-  hooks.elsewhere = [this, group](const std::string& name, std::function<void(bool)> then) {
-    async_locate(name, [group, then = std::move(then)](Result<size_t> g) { then(g.ok() && *g != group); });
+  // No placement: not elsewhere (the engine finds no such queue itself).
+  hooks.elsewhere = [this, group](const std::string& name, std::function<void(Result<bool>)> then) {
+    async_locate(name, [group, then = std::move(then)](Result<size_t> g) {
+      if (!g.ok() && g.error().code != ErrorCode::QueueDoesNotExist) return then(g.error());
+      then(g.ok() && *g != group);
+    });
   };
   hooks.attributes_elsewhere = [this, group](const std::string& name,
-                                             std::function<void(std::optional<AttributeMap>)> then) {
+                                             std::function<void(Result<std::optional<AttributeMap>>)> then) {
+    using Found = Result<std::optional<AttributeMap>>;
     async_locate(name, [this, group, name, then = std::move(then)](Result<size_t> g) {
-      if (!g.ok() || *g == group) return then(std::nullopt);
+      if (!g.ok() && g.error().code != ErrorCode::QueueDoesNotExist) return then(g.error());
+      if (!g.ok() || *g == group) return then(Found(std::nullopt));
       engines_[*g]->async_get_queue(name, [then](Result<QueueInfo> q) {
-        if (!q.ok()) return then(std::nullopt);
-        then(std::move(q->attributes));
+        if (!q.ok() && q.error().code != ErrorCode::QueueDoesNotExist) return then(q.error());
+        if (!q.ok()) return then(Found(std::nullopt));
+        then(Found(std::move(q->attributes)));
       });
     });
   };
@@ -290,6 +297,7 @@ void GroupedEngine::async_start_move_task(const std::string& source_name, std::o
     const size_t group = *g;
     async_dead_letter_source_queues(source_name, [this, source_name, destination, max_per_second, group,
                                                   done = std::move(done)](Result<std::vector<std::string>> sources) {
+      if (!sources.ok() && sources.error().code != ErrorCode::QueueDoesNotExist) return done(sources.error());
       PgEngine::StartElsewhere elsewhere;
       elsewhere.dead_letter_source_elsewhere = sources.ok() && !sources->empty();
       auto start = [this, source_name, destination, max_per_second, group, done](PgEngine::StartElsewhere e) {

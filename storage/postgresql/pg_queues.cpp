@@ -125,10 +125,11 @@ void PgEngine::async_create_queue(const std::string& name, const AttributeMap& a
   auto request = std::make_shared<NewQueue>(std::move(checked.value()));
   const auto target = redrive_target_name(options_, request->initial);
   if (!target || !grouped()) return create_checked(std::move(request), std::nullopt, std::move(done));
-  hooks_.attributes_elsewhere(*target,
-                              [this, request, done = std::move(done)](std::optional<AttributeMap> elsewhere) mutable {
-                                create_checked(std::move(request), std::move(elsewhere), std::move(done));
-                              });
+  hooks_.attributes_elsewhere(
+      *target, [this, request, done = std::move(done)](Result<std::optional<AttributeMap>> elsewhere) mutable {
+        if (!elsewhere.ok()) return done(elsewhere.error());
+        create_checked(std::move(request), std::move(*elsewhere), std::move(done));
+      });
 }
 
 // The create's transaction. `target_elsewhere`: the attributes of the
@@ -358,10 +359,11 @@ void PgEngine::async_set_queue_attributes(const std::string& name, const Attribu
   std::optional<std::string> target = redrive_changes ? redrive_target_name(options_, *changes) : std::nullopt;
   if (target && grouped()) {  // the target may live on another group: its attributes from there
     const std::string wanted = *target;
-    return hooks_.attributes_elsewhere(
-        wanted, [this, name, attributes, done = std::move(done)](std::optional<AttributeMap> elsewhere) mutable {
-          set_queue_attributes(name, attributes, std::move(elsewhere), std::move(done));
-        });
+    return hooks_.attributes_elsewhere(wanted, [this, name, attributes, done = std::move(done)](
+                                                   Result<std::optional<AttributeMap>> elsewhere) mutable {
+      if (!elsewhere.ok()) return done(elsewhere.error());
+      set_queue_attributes(name, attributes, std::move(*elsewhere), std::move(done));
+    });
   }
   set_queue_attributes(name, attributes, std::nullopt, std::move(done));
 }

@@ -483,10 +483,12 @@ void PgEngine::async_receive_messages(const std::string& queue_name, int max_mes
       r->source_arn = queue_arn(options().region, options().account_id, q.name);
       r->dead_letter_queue = std::move(*dead_letter_queue);
       r->max_receive_count = policy->max_receive_count;
-      return where_dead_letters_go(r->dead_letter_queue, [this, r, done = std::move(done)](bool elsewhere) mutable {
-        r->elsewhere = elsewhere;
-        receive_fifo(*this, std::move(r), std::move(done));
-      });
+      return where_dead_letters_go(r->dead_letter_queue,
+                                   [this, r, done = std::move(done)](Result<bool> elsewhere) mutable {
+                                     if (!elsewhere.ok()) return done(elsewhere.error());
+                                     r->elsewhere = *elsewhere;
+                                     receive_fifo(*this, std::move(r), std::move(done));
+                                   });
     }
     if (!dead_letter_queue) return receive_at_once(*this, ask, q.has_groups, std::move(done));
     auto r = std::make_shared<RedriveReceive>();
@@ -495,14 +497,15 @@ void PgEngine::async_receive_messages(const std::string& queue_name, int max_mes
     r->source_arn = queue_arn(options().region, options().account_id, q.name);
     r->dead_letter_queue = std::move(*dead_letter_queue);
     r->max_receive_count = policy->max_receive_count;
-    where_dead_letters_go(r->dead_letter_queue, [this, r, done = std::move(done)](bool elsewhere) mutable {
-      r->elsewhere = elsewhere;
+    where_dead_letters_go(r->dead_letter_queue, [this, r, done = std::move(done)](Result<bool> elsewhere) mutable {
+      if (!elsewhere.ok()) return done(elsewhere.error());
+      r->elsewhere = *elsewhere;
       receive_with_redrive(*this, std::move(r), std::move(done));
     });
   });
 }
 
-void PgEngine::where_dead_letters_go(const std::string& dead_letter_queue, std::function<void(bool)> then) {
+void PgEngine::where_dead_letters_go(const std::string& dead_letter_queue, std::function<void(Result<bool>)> then) {
   if (!grouped()) return then(false);
   hooks_.elsewhere(dead_letter_queue, std::move(then));
 }

@@ -442,11 +442,24 @@ TEST_CASE("groups: with the catalog down, cached placements keep working; create
   const std::string on_b = queue_on(*engine, 1, "beta-");
   REQUIRE(round_trip(*engine, on_b).empty());
   auto uncached = engine_over(groups);  // another engine: nothing cached
+  // A queue on b whose dead-letter queue's placement this engine has not
+  // cached: with the catalog down its receives answer 503, rather than
+  // hand out a message that may be past its maxReceiveCount.
+  const std::string dead = queue_on(*engine, 0, "dead-");
+  const std::string redriving = queue_on(*engine, 1, "redriving-");
+  REQUIRE(engine->set_queue_attributes(redriving, redrive_to(dead)).ok());
+  NewMessage kept;
+  kept.body = "kept";
+  REQUIRE(engine->send_message(redriving, kept).ok());
+  auto half = engine_over(groups);
+  REQUIRE(half->get_queue(redriving).ok());
 
   both.a.stop();
   for (int i = 0; i < 3; ++i) CHECK(round_trip(*engine, on_b) == "");
   CHECK(uncached->get_queue(on_b).error().code == ErrorCode::ServiceUnavailable);
   CHECK(engine->create_queue("new-while-down", {}, {}).error().code == ErrorCode::ServiceUnavailable);
+  auto refused = half->receive_messages(redriving, 1, 0);
+  CHECK((refused.ok() ? ErrorCode::InternalError : refused.error().code) == ErrorCode::ServiceUnavailable);
 
   both.a.start_again();
   std::string outcome = "not tried";
