@@ -159,21 +159,22 @@ Status update_declared_queue(storage::Engine& engine, const DeclaredQueue& queue
 
 }  // namespace
 
-Reason parse_declared_queues(const json& list, const Settings& settings, std::vector<DeclaredQueue>& queues) {
-  if (!list.is_array()) return "queues: must be a list of queues";
+Reason parse_declared_queues(const json& list, const Settings& settings, std::vector<DeclaredQueue>& queues,
+                             const std::string& source) {
+  if (!list.is_array()) return source + ": must be a list of queues";
   for (size_t i = 0; i < list.size(); ++i) {
     DeclaredQueue queue;
     if (auto why = parse_queue(list[i], settings, queue)) {
-      std::string where = "queues[" + std::to_string(i) + "]";
+      std::string where = source + "[" + std::to_string(i) + "]";
       if (!queue.name.empty()) where += " (" + queue.name + ")";
       return where + ": " + *why;
     }
     for (const auto& other : queues) {
-      if (other.name == queue.name) return "queues: " + queue.name + " is declared twice";
+      if (other.name == queue.name) return source + ": " + queue.name + " is declared twice";
     }
     queues.push_back(std::move(queue));
   }
-  if (auto why = order_queues(queues, settings)) return "queues: " + *why;
+  if (auto why = order_queues(queues, settings)) return source + ": " + *why;
   return std::nullopt;
 }
 

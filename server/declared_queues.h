@@ -1,5 +1,6 @@
-// Queues the config file declares up front (its "queues" list): read from
-// the file once the region and account id are final, then created or
+// Queues the config file declares up front (its "queues" list) and those of
+// WHARF_QUEUES (server/queues_from_env.h, made into the same list): read
+// once the region and account id are final, then created or
 // brought up to date at start, through the engine so that CreateQueue's and
 // SetQueueAttributes' rules apply.
 #pragma once
@@ -25,9 +26,11 @@ struct DeclaredQueue {
 // before the queues that name it (otherwise in the file's order). A
 // RedrivePolicy may name its dead-letter queue by "deadLetterQueue", made
 // into an ARN of `settings`' region and account. Answers why the list is
-// refused (naming the entry), or nullopt.
+// refused (naming the entry as `source`[INDEX]), or nullopt. Queues already
+// in `queues` (another source's) are ordered with the new ones.
 std::optional<std::string> parse_declared_queues(const nlohmann::json& list, const Settings& settings,
-                                                 std::vector<DeclaredQueue>& queues);
+                                                 std::vector<DeclaredQueue>& queues,
+                                                 const std::string& source = "queues");
 
 // Creates the declared queues that do not exist, and gives existing ones the
 // declared attributes and tags (attributes and tags not declared are left as
