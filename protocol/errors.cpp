@@ -98,9 +98,12 @@ const ErrorWireInfo& wire_info(ErrorCode code) {
   return kErrorRows[index].wire;
 }
 
-std::string_view query_error_message(const SqsError& error) {
-  if (error.code == ErrorCode::QueueDoesNotExist) return "The specified queue does not exist for this wsdl version.";
-  return error.message;
+std::string query_error_message(const SqsError& error) {
+  if (error.code != ErrorCode::QueueDoesNotExist) return error.message;
+  constexpr std::string_view kJsonWords = "The specified queue does not exist.";
+  const std::string_view message = error.message;
+  return "The specified queue does not exist for this wsdl version." +
+         std::string(message.starts_with(kJsonWords) ? message.substr(kJsonWords.size()) : std::string_view());
 }
 
 }  // namespace wharf::protocol

@@ -1,6 +1,7 @@
 // How each SqsError code appears on the wire in each protocol.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "common/sqs_error.h"
@@ -18,7 +19,8 @@ const ErrorWireInfo& wire_info(ErrorCode code);
 
 // The message the query protocol shows for `error`. The error is made once,
 // in the JSON protocol's words; AWS's query endpoint words a missing queue
-// its own way ("... does not exist for this wsdl version.").
-std::string_view query_error_message(const SqsError& error);
+// its own way ("... does not exist for this wsdl version."), keeping what
+// Wharf adds after AWS's words.
+std::string query_error_message(const SqsError& error);
 
 }  // namespace wharf::protocol

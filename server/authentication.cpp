@@ -37,8 +37,18 @@ Result<Caller> unverified_caller(std::string_view authorization, std::string_vie
   return Caller{server_account, std::string(region)};
 }
 
+SqsError missing_signature_error() {
+  return make_error(ErrorCode::MissingAuthenticationToken,
+                    "Request is missing Authentication Token. This Wharf server runs with --auth: every SQS request "
+                    "must be signed with AWS Signature Version 4 by one of the access keys the server was given "
+                    "(WHARF_CREDENTIALS or --credentials-file, as KEY:SECRET[:ACCOUNT]). The AWS SDKs and CLI sign "
+                    "by default with the client's credentials (e.g. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); "
+                    "do not configure them to send unsigned requests.");
+}
+
 Result<Signer> verify_signature(const protocol::SignedRequest& request, const Credentials& credentials, int64_t now_s) {
   auto auth = protocol::parse_sigv4(request);
+  if (!auth && auth.error().code == ErrorCode::MissingAuthenticationToken) return missing_signature_error();
   if (!auth) return auth.error();
   auto secret = credentials.find(auth->access_key);
   if (secret == credentials.end()) {

@@ -34,6 +34,12 @@ struct Signer {
 // InvalidClientTokenId, SignatureDoesNotMatch, RequestExpired.
 Result<Signer> verify_signature(const protocol::SignedRequest& request, const Credentials& credentials, int64_t now_s);
 
+// AWS's answer to a request that carries no signature at all
+// (MissingAuthenticationToken, "Request is missing Authentication Token"),
+// followed by why and how to sign: with --auth on, an unsigned client (an
+// SDK told not to sign, curl) is a common test mistake.
+SqsError missing_signature_error();
+
 // Who a request acts as, and in which region: a queue lives in one region
 // of one account, as in AWS.
 struct Caller {

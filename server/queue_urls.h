@@ -19,6 +19,14 @@ namespace wharf::server {
 // regions), /queue/REGION/ACCOUNT/NAME in any other.
 std::string queue_url(const Call& call, const std::string& name);
 
+// The scheme://host[:port] of the request's queue URLs: --public-url (e.g.
+// behind a proxy or a port mapping), else the address the client used.
+std::string queue_url_base(const Call& call);
+
+// A queue URL under `base` (see queue_url).
+std::string queue_url_at(std::string_view base, std::string_view region, std::string_view default_region,
+                         std::string_view account_id, std::string_view name);
+
 // What a QueueUrl names, whatever host it names: a queue URL's (or path's)
 // /ACCOUNT/NAME or /queue/REGION/ACCOUNT/NAME, or a bare queue name.
 struct QueueUrlParts {
@@ -35,6 +43,35 @@ std::optional<QueueUrlParts> split_queue_url(std::string_view url);
 // request is signed for (as AWS answers a queue URL of another region), or
 // is no queue URL.
 Result<std::string> queue_name_from_url(const Call& call);
+
+// What the server expected of a request's QueueUrl, for the text of a
+// QueueDoesNotExist error.
+struct QueueUrlExpectation {
+  std::string_view base_url;        // of its queue URLs (queue_url_base)
+  std::string_view host;            // the request's Host header (empty: none)
+  std::string_view public_url;      // --public-url (empty: none)
+  std::string_view account_id;      // the account the request acts as
+  std::string_view region;          // the region it is signed for
+  std::string_view default_region;  // --region, whose queue URLs name no region
+};
+
+// AWS's words for a QueueUrl that names no queue ("The specified queue does
+// not exist."), followed, when the QueueUrl is not what this server expected
+// (another account, region or host, or no queue URL at all), by what it
+// expected and the URL it gives that queue: in a test suite, the usual cause
+// is a URL from another server (LocalStack, ElasticMQ, another Wharf) or
+// configuration. Only AWS's words when the QueueUrl is as expected. The
+// host is never refused (Wharf finds a queue by the URL's path: proxies and
+// port mappings keep working); it is named only when no queue was found.
+// `parts`: split_queue_url(queue_url).
+std::string queue_does_not_exist_text(std::string_view queue_url, const std::optional<QueueUrlParts>& parts,
+                                      const QueueUrlExpectation& expected);
+
+// `error` as queue_does_not_exist_text explains it when it is the bare
+// QueueDoesNotExist of a request that named its queue by QueueUrl (the
+// engine found no queue there), else `error` unchanged. For errors only:
+// never on a request's successful path.
+SqsError explain_queue_does_not_exist(const Call& call, const SqsError& error);
 
 // One page of queue URLs for `names` (sorted), from the request's
 // MaxResults (1-1000) and NextToken; a token only when MaxResults was given
