@@ -7,6 +7,7 @@
 #include "protocol/json_writer.h"
 #include "server/access_control.h"
 #include "server/authentication.h"
+#include "server/dev_api.h"
 #include "server/log.h"
 #include "server/wal_syncer.h"
 
@@ -86,6 +87,12 @@ void SqsEndpoint::serve(Exchange& x) const {
   // Exceptions mean bugs; one must not take the server down with it.
   try {
     if (answer_console(x)) return;
+    if (services_.settings.dev_api && is_dev_api_path(text_of(x.request.target()))) {
+      return serve_dev_api(x.request, services_, authenticate(x.request), [&x](protocol::EncodedResponse answer) {
+        x.response = std::move(answer);
+        x.answered();
+      });
+    }
     serve_sqs(x);
   } catch (const std::exception& e) {
     log::error("internal error", log::Fields().add("request_id", x.request_id).add("exception", e.what()));

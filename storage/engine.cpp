@@ -63,6 +63,14 @@ Status Engine::set_queue_attributes(const std::string& name, const AttributeMap&
   return wait_for<Status>([&](auto done) { async_set_queue_attributes(name, attributes, std::move(done)); });
 }
 
+void Engine::async_reset(Done<Status> done) {
+  done(make_error(ErrorCode::InternalError, "This storage backend cannot reset its data."));
+}
+
+Status Engine::reset() {
+  return wait_for<Status>([&](auto done) { async_reset(std::move(done)); });
+}
+
 Status Engine::purge_queue(const std::string& name) {
   return wait_for<Status>([&](auto done) { async_purge_queue(name, std::move(done)); });
 }

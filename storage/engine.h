@@ -214,6 +214,16 @@ class Engine {
   // of message move tasks. Answers the next time it has work, if any.
   virtual void async_run_due_work(Done<std::optional<int64_t>> done) = 0;
 
+  // Deletes everything of this engine's account and region: every queue,
+  // message, deduplication entry, receive attempt, move task and name
+  // cooldown (a queue of any name can be created at once afterwards), as one
+  // change that is durable (synced) before `done` gets Ok; on an error
+  // nothing is deleted. For test suites (--dev-api, POST /_wharf/reset).
+  // An operation that ran before is deleted with the rest, one that runs
+  // after sees an empty account; long polls waiting on a queue are told, and
+  // find it gone. The default answers that the backend cannot.
+  virtual void async_reset(Done<Status> done);
+
   // Durability. Every change is in the write-ahead log before the call that
   // made it completes; `sync_log` makes all of it so far survive power loss
   // (fsync). `log_position` grows with every write, so a caller can tell
@@ -254,6 +264,7 @@ class Engine {
   Result<uint64_t> cancel_move_task(const std::string& task_id);
   Result<std::vector<MoveTask>> list_move_tasks(const std::string& source_name, size_t max_results);
   std::optional<int64_t> run_due_work();
+  Status reset();
 
   // Single-entry forms of the batches.
   Result<SentMessage> send_message(const std::string& queue_name, NewMessage message);

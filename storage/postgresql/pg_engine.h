@@ -103,6 +103,8 @@ class PgEngine final : public Engine {
                              Done<Result<std::vector<MoveTask>>> done) override;
   void async_run_due_work(Done<std::optional<int64_t>> done) override;
 
+  void async_reset(Done<Status> done) override;  // pg_reset.cpp
+
   uint64_t log_position() override { return 0; }
   Status sync_log() override { return Ok{}; }
   uint64_t storage_bytes() override;

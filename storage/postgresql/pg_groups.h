@@ -108,6 +108,9 @@ class GroupedEngine final : public Engine {
                              Done<Result<std::vector<MoveTask>>> done) override;
   void async_run_due_work(Done<std::optional<int64_t>> done) override;
 
+  // Each group's engine, then the catalog's placement records (pg_reset.cpp).
+  void async_reset(Done<Status> done) override;
+
   uint64_t log_position() override { return 0; }
   Status sync_log() override { return Ok{}; }
   uint64_t storage_bytes() override;

@@ -231,6 +231,7 @@ class RocksEngine final : public Engine {
   void async_list_move_tasks(const std::string& source_name, size_t max_results,
                              Done<Result<std::vector<MoveTask>>> done) override;
   void async_run_due_work(Done<std::optional<int64_t>> done) override;
+  void async_reset(Done<Status> done) override;  // rocks_reset.cpp
 
   // The operations themselves, synchronous (they hide Engine's waiting
   // forms, which would end up here anyway).
@@ -265,6 +266,7 @@ class RocksEngine final : public Engine {
   Result<std::vector<MoveTask>> list_move_tasks(const std::string& source_name, size_t max_results);
 
   std::optional<int64_t> run_due_work();
+  Status reset();
 
   uint64_t log_position() override;
   Status sync_log() override;
