@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -19,6 +20,7 @@
 #include "server/accounts.h"
 #include "server/authentication.h"
 #include "server/config.h"
+#include "server/ephemeral.h"
 #include "server/health_command.h"
 #include "server/http_server.h"
 #include "server/log.h"
@@ -122,14 +124,17 @@ IoThreads make_io_threads(unsigned threads) {
   return io;
 }
 
-// The first line: test harnesses and scripts read the port from it.
+// The first line: test harnesses and scripts read the port from it. Then,
+// whatever the log level and format, one line on stdout for harnesses that
+// read the endpoint: WHARF_ENDPOINT=http://127.0.0.1:PORT.
 void log_started(const Settings& settings, const wharf::server::HttpServer& http, size_t declared_queues,
                  unsigned threads) {
   namespace log = wharf::server::log;
+  const std::string durability = std::string(", durability ") + (settings.fsync ? "fsync" : "wal");
   const std::string storage =
-      settings.storage == "postgresql"
-          ? "storage postgresql, schema " + settings.postgres_schema
-          : "data dir " + settings.data_dir + ", durability " + (settings.fsync ? "fsync" : "wal");
+      settings.storage == "postgresql" ? "storage postgresql, schema " + settings.postgres_schema
+      : settings.ephemeral             ? "storage rocksdb in memory (ephemeral: nothing on disk, gone at exit)"
+                                       : "data dir " + settings.data_dir + durability;
   std::string started = "wharf " WHARF_VERSION " listening on " + settings.bind + ":" + std::to_string(http.port()) +
                         ", " + storage + ", auth " + (settings.credentials.empty() ? "off" : "sigv4");
   if (http.tls_port()) started += ", tls on " + settings.bind + ":" + std::to_string(http.tls_port());
@@ -138,9 +143,15 @@ void log_started(const Settings& settings, const wharf::server::HttpServer& http
                          .add("threads", threads)
                          .add("console", settings.console ? "on" : "off")
                          .add("auto_create_queues", settings.auto_create_queues ? "on" : "off"));
+  // One write, so that no other thread's log line splits it.
+  const std::string endpoint = "WHARF_ENDPOINT=" + wharf::server::local_endpoint(settings.bind, http.port()) + "\n";
+  std::fwrite(endpoint.data(), 1, endpoint.size(), stdout);
+  std::fflush(stdout);
   // After the first line, which scripts read the port from.
+  const std::string why = settings.ephemeral ? "an ephemeral server keeps its data in memory"
+                                             : "it does not apply to storage " + settings.storage;
   for (const auto& key : settings.ignored_settings) {
-    log::warn("setting ignored: it does not apply to storage " + settings.storage, log::Fields().add("setting", key));
+    log::warn("setting ignored: " + why, log::Fields().add("setting", key));
   }
 }
 
@@ -177,6 +188,9 @@ int main(int argc, char** argv) {
 
   namespace log = wharf::server::log;
   std::string error;
+  // RocksDB's in-memory Env holds an ephemeral server's data (nothing on
+  // disk, even after a SIGKILL): the data dir is only a name in it.
+  if (settings.ephemeral) settings.data_dir = "/wharf-ephemeral";
   const unsigned threads = settings.threads ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
   IoThreads io_threads = make_io_threads(threads);
   boost::asio::io_context& io = io_threads.first();
@@ -197,12 +211,14 @@ int main(int argc, char** argv) {
     log::error(error);
     return 3;
   }
+  // Caught before the first line: a harness may stop the server as soon as
+  // it has read it.
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   accounts.start();
   log_started(settings, http, declared_queues.size(), threads);
 
   // Stop: no new connections, long polls answered (empty), a moment for the
   // answers to be written, then the threads end and RocksDB is closed.
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   boost::asio::steady_timer drain(io);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;

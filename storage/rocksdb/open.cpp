@@ -4,6 +4,7 @@
 #include "storage/rocksdb/open.h"
 
 #include <rocksdb/compaction_filter.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/sst_file_manager.h>
 
@@ -54,9 +55,14 @@ class DedupExpiryFilterFactory : public rocksdb::CompactionFilterFactory {
 
 }  // namespace
 
-std::unique_ptr<Engine> open_rocksdb_engine(const EngineOptions& options, const RocksOptions& rocks,
+std::unique_ptr<Engine> open_rocksdb_engine(const EngineOptions& options, const RocksOptions& given,
                                             std::string& error) {
+  RocksOptions rocks = given;
   rocksdb::DBOptions db_options;
+  if (rocks.in_memory) {
+    rocks.memory_env.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
+    db_options.env = rocks.memory_env.get();
+  }
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.keep_log_file_num = 4;
@@ -65,7 +71,7 @@ std::unique_ptr<Engine> open_rocksdb_engine(const EngineOptions& options, const 
   db_options.db_write_buffer_size = static_cast<size_t>(std::max<int64_t>(rocks.write_floor_bytes, 4ll << 20));
   // Tracks SST sizes: after a no-space error RocksDB holds back compactions
   // that would not fit and resumes by itself once space is freed.
-  db_options.sst_file_manager.reset(rocksdb::NewSstFileManager(rocksdb::Env::Default()));
+  db_options.sst_file_manager.reset(rocksdb::NewSstFileManager(db_options.env));
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const char* name : kColumnFamilies) {
     rocksdb::ColumnFamilyOptions family;
@@ -106,7 +112,7 @@ std::unique_ptr<Engine> open_rocksdb_account_engine(const EngineOptions& options
   } else if (!own_account) {
     rocks.data_dir = (root / "accounts" / options.account_id).string();
   }
-  if (!default_region || !own_account) {
+  if ((!default_region || !own_account) && !rocks.in_memory) {
     std::error_code ec;
     std::filesystem::create_directories(rocks.data_dir, ec);
     if (ec) {

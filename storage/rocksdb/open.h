@@ -10,6 +10,10 @@
 
 #include "storage/engine.h"
 
+namespace rocksdb {
+class Env;
+}
+
 namespace wharf::storage {
 
 struct RocksOptions {
@@ -25,6 +29,13 @@ struct RocksOptions {
   // Tests only: called before each RocksDB write (outside the engine lock);
   // returning true fails that write as an I/O error would.
   std::function<bool()> write_fault;
+  // Everything in memory (RocksDB's in-memory Env), nothing on disk, gone
+  // with the engine: --ephemeral. data_dir is then a name in that memory,
+  // and the free-space floors do not apply.
+  bool in_memory = false;
+  // The engine's in-memory Env, set by open_rocksdb_engine: kept in the
+  // engine's copy of these options, so that it outlives the engine's RocksDB.
+  std::shared_ptr<rocksdb::Env> memory_env;
 };
 
 // Opens (or creates) rocks.data_dir. Fails with a message when it cannot be

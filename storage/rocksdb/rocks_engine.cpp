@@ -50,6 +50,7 @@ RocksEngine::RocksEngine(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::C
 RocksEngine::~RocksEngine() {
   for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
   db_->Close();
+  db_.reset();  // before rocks_, which holds the in-memory Env it may run on
 }
 
 bool RocksEngine::load(std::string& error) {
@@ -176,6 +177,7 @@ std::string RocksEngine::arn(const std::string& name) const {
 }
 
 Status RocksEngine::check_free_space(WriteKind kind) {
+  if (rocks_.in_memory) return Ok{};  // no disk to fill
   const auto now = std::chrono::steady_clock::now();
   if (now - free_checked_ >= std::chrono::milliseconds(100)) {
     std::error_code ec;

@@ -23,8 +23,10 @@ TEXT_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (debug|info|war
 
 
 def log_lines(server):
+    """The log's lines, without the one WHARF_ENDPOINT= line (not a log line)."""
     with open(server.log_path, "rb") as f:
-        return [line.decode("utf-8") for line in f.read().split(b"\n") if line]
+        return [line.decode("utf-8") for line in f.read().split(b"\n")
+                if line and not line.startswith(b"WHARF_ENDPOINT=")]
 
 
 class LogTest(unittest.TestCase):
