@@ -5,7 +5,7 @@ from SIGTERM to exit. Modes (runs interleaved, so that a load change on the
 machine hits each mode alike):
 
   data-dir    --data-dir <a fresh empty directory>  (today's default use)
-  ephemeral   --ephemeral                           (a private temporary directory)
+  ephemeral   --ephemeral                           (RocksDB in memory, nothing on disk)
 
 Every server is `--port 0 --bind 127.0.0.1`; the port is read from the first
 stdout line ("listening on 127.0.0.1:PORT"), as test harnesses do.
