@@ -18,6 +18,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "server/queues_from_env.h"
+
 #ifndef WHARF_VERSION
 #define WHARF_VERSION "unknown"
 #endif
@@ -240,6 +242,10 @@ std::vector<Option> feature_options() {
          return std::nullopt;
        },
        [](const StartupConfig& c) -> json { return !c.settings.console; }},
+      plain<&Settings::dev_api>("dev_api", "", Kind::Switch, 0, 0,
+                                "serve POST /_wharf/reset, which deletes every queue, message and name cooldown "
+                                "(?account=ID: of one account); for test suites. With auth, only the server's "
+                                "own account's key may call it"),
   };
 }
 
@@ -256,6 +262,10 @@ std::vector<Option> storage_options() {
          return std::nullopt;
        },
        [](const StartupConfig& c) -> json { return c.settings.storage; }},
+      plain<&Settings::ephemeral>(
+          "ephemeral", "", Kind::Switch, 0, 0,
+          "storage rocksdb in memory (RocksDB's in-memory Env): nothing on disk, every queue gone at exit: a "
+          "throwaway server for test suites; data_dir is then ignored"),
       plain<&Settings::postgres_url>(
           "postgres_url", "", Kind::Text, 0, 0,
           "with storage postgresql: the database, in libpq's form (postgresql://USER:PASSWORD@HOST:PORT/DB, "
@@ -510,6 +520,13 @@ int check_storage_settings(const std::set<std::string>& given, Settings& s, std:
            "file listing several groups (--postgres-groups), not both\n";
     return 2;
   }
+  if (postgres && s.ephemeral) {
+    err << "wharf: ephemeral applies to storage rocksdb only (RocksDB in memory, gone at exit): "
+           "with storage postgresql, give a throwaway --postgres-schema instead; remove --ephemeral (or "
+           "WHARF_EPHEMERAL, or ephemeral in the config file) or --storage postgresql\n";
+    return 2;
+  }
+  if (s.ephemeral && given.count("data_dir")) s.ignored_settings.push_back("data_dir");
   if (postgres && s.postgres_url.empty() && s.postgres_groups.empty()) {
     err << "wharf: storage postgresql needs postgres_url (--postgres-url, WHARF_POSTGRES_URL or postgres_url in "
            "the config file) or postgres_groups (--postgres-groups FILE)\n";
@@ -621,6 +638,12 @@ int load_config(int argc, const char* const* argv, const Environment& environmen
   if (!queues.is_null()) {
     if (auto why = parse_declared_queues(queues, s, config.queues)) {
       err << "wharf: config file " << path << ": " << *why << "\n";
+      return 1;
+    }
+  }
+  if (auto text = from_environment("WHARF_QUEUES")) {
+    if (auto why = add_queues_from_environment(*text, s, config.queues)) {
+      err << "wharf: " << *why << "\n";
       return 1;
     }
   }

@@ -37,9 +37,14 @@ struct Settings {
   bool access_log = false;                 // a line per SQS request
   bool auto_create_queues = false;         // a missing queue named by a URL is created on first use
   bool console = true;                     // the web console at /console
+  bool dev_api = false;                    // POST /_wharf/reset (server/dev_api.h): for test suites
   // Where queues live: "rocksdb" (under data_dir) or "postgresql" (the
   // database postgres_url names, shared by any number of nodes).
   std::string storage = "rocksdb";
+  // RocksDB in its in-memory Env instead of data_dir: nothing on disk,
+  // every queue gone at exit; a throwaway server for a test suite
+  // (server/ephemeral.h).
+  bool ephemeral = false;
   std::string postgres_url;  // libpq's URL or key=value words
   // Several database groups instead (exclusive with postgres_url): the
   // file listing one URL per line, and the URLs read from it at start (the

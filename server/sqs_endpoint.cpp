@@ -9,6 +9,7 @@
 #include "server/authentication.h"
 #include "server/dev_api.h"
 #include "server/log.h"
+#include "server/queue_urls.h"
 #include "server/wal_syncer.h"
 
 namespace wharf::server {
@@ -256,6 +257,7 @@ void SqsEndpoint::settle(Exchange& x, Result<Answer> result) const {
 }
 
 void SqsEndpoint::finish_sqs(Exchange& x, Result<Answer> r) const {
+  if (!r && x.call_) r = explain_queue_does_not_exist(*x.call_, r.error());  // what Wharf expected of the QueueUrl
   answer_counted(x, !r                     ? protocol::encode_error(x.format_, r.error(), x.request_id)
                     : r->json_text.empty() ? protocol::encode_result(x.format_, x.action_, r->tree, x.request_id)
                                            : protocol::encode_json_text(std::move(r->json_text)));

@@ -19,4 +19,4 @@ fi
 # timeout signals its whole process group, so the harness's SIGTERM handler
 # kills the servers it started.
 exec timeout -k 15 300 node --test --test-concurrency=2 --test-timeout=60000 \
-  --test-reporter=spec v3.test.mjs v2.test.mjs auth.test.mjs accounts.test.mjs tls.test.mjs api_v3.test.mjs api_v2.test.mjs fifo_v3.test.mjs fifo_v2.test.mjs
+  --test-reporter=spec v3.test.mjs v2.test.mjs auth.test.mjs accounts.test.mjs tls.test.mjs api_v3.test.mjs api_v2.test.mjs fifo_v3.test.mjs fifo_v2.test.mjs endpoint_env.test.mjs
