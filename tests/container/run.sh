@@ -6,7 +6,9 @@
 # container by a new one on the same volume, receive the 3 messages. Checks the
 # image's HEALTHCHECK (`wharf health`), that SIGTERM stops the server (as PID 1
 # and under --init) quickly and cleanly, and prints the image size and the time
-# from `podman run` / `podman start` to the first answered request. Then
+# from `podman run` / `podman start` to the first answered request. Then the
+# Testcontainers for Node example (tests/container/testcontainers) runs against
+# the image through a private `podman system service` socket. Then
 # tests/container/postgres.sh builds the PostgreSQL variant (--target postgresql)
 # and runs two nodes of it on a throwaway PostgreSQL (send on one, receive on the
 # other, HEALTHCHECK, SIGTERM).
@@ -111,7 +113,18 @@ pm stop -t 5 "$second" >/dev/null
 stop_pid1_again_ms=$(ms_since "$t0")
 ((stop_pid1_again_ms <= STOP_LIMIT_MS)) || fail "second stop took ${stop_pid1_again_ms} ms (limit ${STOP_LIMIT_MS})"
 
-# 7. The PostgreSQL variant: two nodes of it on one throwaway database.
+# 7. Testcontainers for Node (GenericContainer, wait on /health, WHARF_EPHEMERAL=1,
+#    the AWS SDK v3 on the mapped port) through podman's Docker-compatible socket;
+#    the image's HEALTHCHECK first runs one interval after the start: 1 s at most.
+t0=$SECONDS
+hc_interval="$(pm image inspect -f '{{.HealthCheck.Interval}}' "$IMAGE")"
+[[ $hc_interval =~ ^([0-9]+ms|1s)$ ]] || fail "the image's HEALTHCHECK interval is $hc_interval, want 1s at most"
+tc_out="$("$here/testcontainers/run.sh" "$IMAGE")" || { printf '%s\n' "$tc_out" >&2; fail "Testcontainers example"; }
+printf '%s\n' "$tc_out" | grep '^testcontainers:' >&2
+tc_ready="$(printf '%s\n' "$tc_out" | sed -n 's/^testcontainers: start->first answer \([0-9]*\) ms.*/\1/p')"
+log "Testcontainers step: $((SECONDS - t0)) s"
+
+# 8. The PostgreSQL variant: two nodes of it on one throwaway database.
 if [[ ${CONTAINER_PG:-1} != 0 ]]; then
   t0=$SECONDS
   PG_NODE_PORTS="${PG_NODE_PORTS:-$((HOST_PORT + 1)) $((HOST_PORT + 2))}" "$here/postgres.sh" || fail "the PostgreSQL image (tests/container/postgres.sh)"
@@ -122,6 +135,7 @@ size="$(pm image inspect --format '{{.Size}}' "$IMAGE")"
 log "image $IMAGE: ${size} bytes ($((size / 1024 / 1024)) MiB)"
 log "first answered request: ${run_ms} ms after podman run, ${start_ms} ms after podman start"
 log "SIGTERM stop: ${stop_init_ms} ms under --init, ${stop_pid1_ms} ms and ${stop_pid1_again_ms} ms as PID 1"
+log "Testcontainers: ${tc_ready} ms from start() to the first SQS answer"
 log "total $((SECONDS - t_begin)) s"
 echo "container test: passed (image ${size} bytes, run->ready ${run_ms} ms, start->ready ${start_ms} ms," \
-     "stop ${stop_init_ms}/${stop_pid1_ms}/${stop_pid1_again_ms} ms)"
+     "stop ${stop_init_ms}/${stop_pid1_ms}/${stop_pid1_again_ms} ms, Testcontainers start->answer ${tc_ready} ms)"
