@@ -45,9 +45,6 @@ constexpr int kForwardBatch = 50;
 // How soon a pass that failed (a group down) is tried again.
 constexpr int64_t kForwardRetryMs = 1'000;
 
-// $1 clock override.
-const sql::NamedSql kOutboxNow = {"outbox_now", "SELECT now_ms($1::bigint)"};
-
 // $1 account, $2 region, $3 limit: the parked messages, oldest first.
 const sql::NamedSql kOutboxBatch = {
     "outbox_batch",
@@ -144,7 +141,7 @@ void locate_each(std::shared_ptr<ForwardPass> pass, std::vector<std::string> nam
 void GroupedEngine::forward(size_t group, Done<std::optional<int64_t>> done) {
   PgEngine& source = *engines_[group];
   std::vector<Statement> reads;
-  reads.push_back(sql::statement(kOutboxNow, {source.now_param()}));
+  reads.push_back(sql::statement(sql::kNow, {source.now_param()}));
   reads.push_back(sql::statement(kOutboxBatch, {options_.account_id, options_.region, std::to_string(kForwardBatch)}));
   run_statements(source.pool(), std::move(reads),
                  [this, group, done = std::move(done)](Result<std::vector<QueryResult>> r) mutable {

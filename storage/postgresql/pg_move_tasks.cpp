@@ -358,7 +358,6 @@ struct Moves {
   std::vector<int64_t> seqs, destination_ids;
   std::vector<std::string> ids, systems, groups, names;
   std::vector<size_t> groups_of;
-  std::vector<size_t> source_index;  // the message's position among the picked ones
 };
 
 // The distinct values of `values`, in their first order.
@@ -420,7 +419,6 @@ std::string plan_moves(const std::shared_ptr<MoveStep>& s, const std::map<std::s
     moves.systems.push_back(s->systems[i]);
     moves.groups.push_back(s->groups[i]);
     moves.names.push_back(s->targets[i]);
-    moves.source_index.push_back(i);
     if (found == destinations.end()) {
       moves.destination_ids.push_back(0);
       moves.groups_of.push_back(remote->second);
@@ -436,17 +434,26 @@ std::string plan_moves(const std::shared_ptr<MoveStep>& s, const std::map<std::s
   return "";
 }
 
-// The moves to `local` ones (destination id not 0), as kMoveBack takes them.
-Moves local_moves(const Moves& moves) {
-  Moves local;
+// The moves for which `keep(i)` holds, in their order.
+template <class Keep>
+Moves moves_where(const Moves& moves, Keep keep) {
+  Moves out;
   for (size_t i = 0; i < moves.seqs.size(); ++i) {
-    if (moves.destination_ids[i] == 0) continue;
-    local.seqs.push_back(moves.seqs[i]);
-    local.destination_ids.push_back(moves.destination_ids[i]);
-    local.ids.push_back(moves.ids[i]);
-    local.systems.push_back(moves.systems[i]);
+    if (!keep(i)) continue;
+    out.seqs.push_back(moves.seqs[i]);
+    out.destination_ids.push_back(moves.destination_ids[i]);
+    out.ids.push_back(moves.ids[i]);
+    out.systems.push_back(moves.systems[i]);
+    out.groups.push_back(moves.groups[i]);
+    out.names.push_back(moves.names[i]);
+    out.groups_of.push_back(moves.groups_of[i]);
   }
-  return local;
+  return out;
+}
+
+// The moves to this group's queues (destination id not 0), as kMoveBack takes them.
+Moves local_moves(const Moves& moves) {
+  return moves_where(moves, [&](size_t i) { return moves.destination_ids[i] != 0; });
 }
 
 std::vector<int64_t> remote_seqs(const Moves& moves) {
@@ -523,36 +530,26 @@ void copy_elsewhere(const std::shared_ptr<MoveStep>& s, const std::shared_ptr<Tx
     m.system_attributes = moves->systems[i];
     copies.push_back(std::move(m));
   }
-  transfer_in(
-      s->elsewhere->pool_of(group), s->now_param, s->out.account_id, s->out.region, std::move(copies), {},
-      [s, tx, moves, retention_of = std::move(retention_of), failure = std::move(failure), groups = std::move(groups),
-       next, group](Result<TransferOutcome> r) mutable {
-        boost::asio::post(s->pool->io(), [s, tx, moves, retention_of = std::move(retention_of),
-                                          failure = std::move(failure), groups = std::move(groups), next, group,
-                                          r = std::move(r)]() mutable {
-          if (!r.ok()) return tx->fail(r.error());
-          if (!r->missing.empty()) {
-            failure = kQueueMissing;
-            Moves kept;
-            for (size_t i = 0; i < moves->seqs.size(); ++i) {
-              const bool gone = moves->destination_ids[i] == 0 && moves->groups_of[i] == group &&
-                                std::find(r->missing.begin(), r->missing.end(), moves->names[i]) != r->missing.end();
-              if (gone) continue;
-              kept.seqs.push_back(moves->seqs[i]);
-              kept.destination_ids.push_back(moves->destination_ids[i]);
-              kept.ids.push_back(moves->ids[i]);
-              kept.systems.push_back(moves->systems[i]);
-              kept.groups.push_back(moves->groups[i]);
-              kept.names.push_back(moves->names[i]);
-              kept.groups_of.push_back(moves->groups_of[i]);
-              kept.source_index.push_back(moves->source_index[i]);
-            }
-            *moves = std::move(kept);
-          }
-          for (const auto& name : r->delivered) s->delivered_elsewhere.emplace_back(group, name);
-          copy_elsewhere(s, tx, moves, std::move(retention_of), std::move(failure), std::move(groups), next + 1);
-        });
-      });
+  transfer_in(s->elsewhere->pool_of(group), s->now_param, s->out.account_id, s->out.region, std::move(copies), {},
+              [s, tx, moves, retention_of = std::move(retention_of), failure = std::move(failure),
+               groups = std::move(groups), next, group](Result<TransferOutcome> r) mutable {
+                boost::asio::post(
+                    s->pool->io(), [s, tx, moves, retention_of = std::move(retention_of), failure = std::move(failure),
+                                    groups = std::move(groups), next, group, r = std::move(r)]() mutable {
+                      if (!r.ok()) return tx->fail(r.error());
+                      if (!r->missing.empty()) {
+                        failure = kQueueMissing;
+                        const auto& missing = r->missing;
+                        *moves = moves_where(*moves, [&](size_t i) {
+                          return moves->destination_ids[i] != 0 || moves->groups_of[i] != group ||
+                                 std::find(missing.begin(), missing.end(), moves->names[i]) == missing.end();
+                        });
+                      }
+                      for (const auto& name : r->delivered) s->delivered_elsewhere.emplace_back(group, name);
+                      copy_elsewhere(s, tx, moves, std::move(retention_of), std::move(failure), std::move(groups),
+                                     next + 1);
+                    });
+              });
 }
 
 // The moves planned from the destinations found; those bound to other

@@ -11,6 +11,7 @@
 #include "storage/arn.h"
 #include "storage/message_rules.h"
 #include "storage/postgresql/pg_engine.h"
+#include "storage/postgresql/pg_statements.h"
 #include "storage/queue_tags.h"
 #include "storage/redrive_rules.h"
 
@@ -91,7 +92,7 @@ Result<QueueInfo> existing_answer(PgQueue existing, const AttributeMap& given) {
 
 namespace {
 
-Statement now_statement(PgParam now) { return Statement{"SELECT now_ms($1::bigint)", {std::move(now)}, "wq_now"}; }
+Statement now_statement(PgParam now) { return sql::statement(sql::kNow, {std::move(now)}); }
 
 // The queue a RedrivePolicy in `attributes` names, when it is one of this
 // engine's (account, region): its row is read with the others so that

@@ -366,6 +366,8 @@ const NamedSql kParkForDeadLetterQueue = {
     "m.body_md5, m.message_attributes, u.sys, $6::bigint FROM (SELECT * FROM moved ORDER BY seq) m "
     "JOIN unnest($7::bigint[], $8::bigint[], $9::text[]) AS u (seq, sent_ms, sys) ON u.seq = m.seq ORDER BY m.seq"};
 
+const NamedSql kNow = {"now", "SELECT now_ms($1::bigint)"};
+
 // $1 queue id, $2 seqs (bigint[]): answers the seq of each message deleted.
 // Standard queues delete whatever handle names the message (judge_delete
 // never answers Expired there).

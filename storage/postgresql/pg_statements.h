@@ -107,6 +107,9 @@ extern const NamedSql kAttemptRecord;
 extern const NamedSql kSweepExpired;
 extern const NamedSql kDueWork;
 
+// $1 clock override: the time now_ms answers (section 5), for a
+// transaction that decides with it.
+extern const NamedSql kNow;
 // A Statement of `named` with these parameters.
 Statement statement(const NamedSql& named, std::vector<PgParam> params);
 

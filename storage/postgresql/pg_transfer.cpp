@@ -12,9 +12,6 @@
 namespace wharf::storage::postgresql {
 namespace {
 
-// $1 clock override.
-const sql::NamedSql kTransferNow = {"transfer_now", "SELECT now_ms($1::bigint)"};
-
 // $1 account, $2 region, $3 names: the live destinations (id, name, fifo,
 // retention in ms), kept from deletion until COMMIT.
 const sql::NamedSql kTransferDestinations = {
@@ -149,7 +146,7 @@ void transfer_in(Pool& pool, PgParam now, std::string account_id, std::string re
       if (std::find(names.begin(), names.end(), m.destination) == names.end()) names.push_back(m.destination);
     }
     std::vector<Statement> reads;
-    reads.push_back(sql::statement(kTransferNow, {t->now_param}));
+    reads.push_back(sql::statement(sql::kNow, {t->now_param}));
     reads.push_back(sql::statement(kTransferDestinations, {t->account_id, t->region, sql::text_array(views(names))}));
     tx->step(std::move(reads), [t, tx](std::vector<QueryResult>& r) {
       t->out.now = sql::int_at(r[0], 0, 0);
