@@ -2,6 +2,8 @@
 // is (visible, in flight, delayed), which groups can deliver, and the
 // time-driven moves between those states. Memory only, except that
 // retention expiry deletes the expired messages' records.
+#include <algorithm>
+
 #include "storage/rocksdb/rocks_engine.h"
 
 namespace wharf::storage {
@@ -133,19 +135,23 @@ void RocksEngine::expire_retention(Queue& q, int64_t now) {
   for (uint64_t seq : expired) forget_message(q, seq);
 }
 
-// Ends FIFO dedup entries and receive attempts past their window. Memory
-// only: the dedup column family's compaction filter drops expired records
-// on disk, and loading skips them.
+// Ends receive attempts past their window, and sweeps the settled FIFO
+// dedup claims from memory. Dedup records past their window stay on disk
+// until the dedup column family's compaction filter drops them; a lookup
+// takes one for none.
 void RocksEngine::expire_dedup(Queue& q, int64_t now) {
   for (auto it = q.attempts.begin(); it != q.attempts.end();) {
     it = it->second.expires_ms <= now ? q.attempts.erase(it) : std::next(it);
   }
-  while (!q.dedup_expiry.empty() && q.dedup_expiry.front().first <= now) {
-    const auto& [expires, key] = q.dedup_expiry.front();
-    auto entry = q.dedup.find(key);
-    if (entry != q.dedup.end() && entry->second.expires_ms == expires) q.dedup.erase(entry);
-    q.dedup_expiry.pop_front();
-  }
+  sweep_pending_dedup(q, /*always=*/true);
+}
+
+// A settled claim's record is visible to a Get (settle comes after the
+// write returned), or, if its write failed, there is nothing to find.
+void RocksEngine::sweep_pending_dedup(Queue& q, bool always) {
+  if (q.pending_dedup.empty() || (!always && q.pending_dedup.size() < q.pending_dedup_sweep_at)) return;
+  std::erase_if(q.pending_dedup, [](const auto& entry) { return entry.second.outcome->settled(); });
+  q.pending_dedup_sweep_at = std::max(Queue::kFewestToSweep, 2 * q.pending_dedup.size());
 }
 
 }  // namespace wharf::storage

@@ -69,7 +69,8 @@ bool RocksEngine::load(std::string& error) {
   }
   s = db_->Get(rocksdb::ReadOptions(), meta_cf_, "next_queue_id", &value);
   if (s.ok() && value.size() == 8) next_queue_id_ = get_u64(value);
-  return load_queues(error) && load_messages(error) && load_dedup(error) && load_move_tasks(error);
+  // FIFO deduplication records are not loaded: each send looks its key up.
+  return load_queues(error) && load_messages(error) && load_move_tasks(error);
 }
 
 bool RocksEngine::load_queues(std::string& error) {
@@ -120,36 +121,6 @@ bool RocksEngine::load_messages(std::string& error) {
     q.next_seq = std::max(q.next_seq, seq + 1);
     index_message(q, seq, *state, now);
   }
-  if (!it->status().ok()) error = it->status().ToString();
-  return it->status().ok();
-}
-
-bool RocksEngine::load_dedup(std::string& error) {
-  std::unordered_map<uint64_t, Queue*> by_id;
-  for (auto& [name, q] : queues_) by_id[q.id] = &q;
-  const int64_t now = this->now();
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), dedup_cf_));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    const std::string_view key(it->key().data(), it->key().size());
-    const std::string_view value(it->value().data(), it->value().size());
-    if (key.size() < 8 || value.size() < 16) {
-      error = "corrupt deduplication record";
-      return false;
-    }
-    auto found = by_id.find(get_u64(key.substr(0, 8)));
-    const auto expires = static_cast<int64_t>(get_u64(value.substr(0, 8)));
-    if (found == by_id.end() || expires <= now) continue;  // the compaction filter drops it
-    Queue& q = *found->second;
-    const auto message_id = uuid_bytes(value.substr(16));
-    if (!message_id) {
-      error = "corrupt deduplication record (message id)";
-      return false;
-    }
-    const std::string dedup(key.substr(8));
-    q.dedup[dedup] = DedupEntry{*message_id, get_u64(value.substr(8, 8)), expires, nullptr};
-    q.dedup_expiry.emplace_back(expires, dedup);
-  }
-  for (auto& [name, q] : queues_) std::sort(q.dedup_expiry.begin(), q.dedup_expiry.end());
   if (!it->status().ok()) error = it->status().ToString();
   return it->status().ok();
 }
@@ -431,8 +402,7 @@ Status RocksEngine::purge_queue(const std::string& name) {
   q.in_flight.clear();
   q.delayed.clear();
   q.attempts.clear();
-  q.dedup.clear();
-  q.dedup_expiry.clear();
+  q.pending_dedup.clear();
   q.last_purge_ms = now;
   return Ok{};
 }
@@ -453,6 +423,12 @@ uint64_t RocksEngine::storage_bytes() {
   db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &sst);
   db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables);
   return sst + memtables;
+}
+
+size_t RocksEngine::dedup_in_memory(const std::string& queue_name) {
+  std::lock_guard lock(mu_);
+  auto it = queues_.find(queue_name);
+  return it == queues_.end() ? 0 : it->second.pending_dedup.size();
 }
 
 // --- time-driven work ------------------------------------------------------

@@ -6,11 +6,14 @@
 //   message_content  queue id + seq -> immutable content (body, attributes)
 //   message_state    queue id + seq -> small mutable state (visibility, counts)
 //   move_tasks       task id -> JSON record of a message move task
-//   dedup            queue id + dedup key -> FIFO deduplication entry
+//   dedup            queue id + dedup key -> FIFO deduplication entry (expiry,
+//                    seq, message id), looked up there by each FIFO send
 // In memory: per queue, message metadata (never bodies), message groups,
-// the groups ready to deliver, and the in-flight and delayed messages by
-// time. One mutex guards it all; every change is one WriteBatch. Receives
-// change memory as they choose messages and undo it if the write fails.
+// the groups ready to deliver, the in-flight and delayed messages by
+// time, and of the FIFO deduplication entries only those whose write may
+// be in flight. One mutex guards it all; every change is one WriteBatch.
+// Receives change memory as they choose messages and undo it if the write
+// fails.
 #pragma once
 
 #include <rocksdb/db.h>
@@ -19,7 +22,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -78,6 +80,7 @@ class SendOutcome {
     state_.notify_all();
   }
   bool failed() const { return state_.load() == kNotStored; }
+  bool settled() const { return state_.load() != kWriting; }
   bool wait_stored() const {
     state_.wait(kWriting);
     return state_.load() == kStored;
@@ -88,11 +91,15 @@ class SendOutcome {
   std::atomic<int> state_{kWriting};
 };
 
-struct DedupEntry {
-  UuidBytes message_id;  // 16 bytes instead of 36 characters: there is one entry per FIFO message sent in the window
+// A FIFO deduplication key claimed by a send whose write may still be in
+// flight. Memory holds only these (the dedup column family holds the
+// window): a duplicate that finds one waits for its outcome; once settled
+// as stored the record is visible to a Get, and the entry is swept.
+struct PendingDedup {
+  UuidBytes message_id;
   uint64_t seq = 0;
   int64_t expires_ms = 0;
-  std::shared_ptr<const SendOutcome> outcome;  // null: read from disk at open
+  std::shared_ptr<const SendOutcome> outcome;
 };
 
 // A FIFO receive that can be retried with its ReceiveRequestAttemptId.
@@ -121,14 +128,16 @@ struct Queue {
   std::set<std::pair<uint64_t, Group*>> ready;
   uint64_t turn = 0;
   uint64_t visible_count = 0;
-  std::set<TimeSeq> in_flight;                        // by visibility deadline
-  std::set<TimeSeq> delayed;                          // by end of delay
-  std::unordered_map<std::string, DedupEntry> dedup;  // FIFO: by dedup key
-  // (expiry, dedup key) in the order keys were claimed, so by expiry while
-  // the clock runs forward. A record whose key was claimed again, or taken
-  // back after a failed write, no longer matches its entry's expiry and is
-  // skipped when it comes up.
-  std::deque<std::pair<int64_t, std::string>> dedup_expiry;
+  std::set<TimeSeq> in_flight;  // by visibility deadline
+  std::set<TimeSeq> delayed;    // by end of delay
+  // FIFO: the newest claim of each dedup key whose send was published,
+  // until swept once settled (sweep_pending_dedup); the window itself is on
+  // disk. Swept when it has doubled since the last sweep (and holds at
+  // least kFewestToSweep), so sweeps cost O(1) per send, and it stays within
+  // about twice the claims in flight.
+  static constexpr size_t kFewestToSweep = 64;
+  std::unordered_map<std::string, PendingDedup> pending_dedup;
+  size_t pending_dedup_sweep_at = kFewestToSweep;            // its size that triggers the next sweep
   std::unordered_map<std::string, ReceiveAttempt> attempts;  // FIFO: by attempt id
   int64_t last_purge_ms = -1'000'000;
   // Activity since the engine opened (memory only): see QueueCounts.
@@ -155,6 +164,9 @@ struct SendInProgress {
   std::vector<std::pair<size_t, std::shared_ptr<const SendOutcome>>> waits;
   std::shared_ptr<SendOutcome> outcome;  // FIFO: this send's, once published
   rocksdb::WriteBatch batch;
+  // FIFO: buffers reused by each message's dedup lookup (key and value).
+  std::string dedup_record_key;
+  rocksdb::PinnableSlice dedup_record;
 };
 
 // A receive request in progress (rocks_messages.cpp): what it was asked, and
@@ -272,6 +284,10 @@ class RocksEngine final : public Engine {
   Status sync_log() override;
   uint64_t storage_bytes() override;
 
+  // Tests: the FIFO deduplication entries `queue_name` holds in memory
+  // (Queue::pending_dedup), 0 for no such queue.
+  size_t dedup_in_memory(const std::string& queue_name);
+
  private:
   // rocks_engine.cpp
   int64_t now() const;
@@ -289,7 +305,6 @@ class RocksEngine final : public Engine {
   Status check_redrive_target(const std::string& source_name, const AttributeMap& attributes);
   bool load_queues(std::string& error);
   bool load_messages(std::string& error);
-  bool load_dedup(std::string& error);
 
   // message_index.cpp: the in-memory index
   void index_message(Queue& q, uint64_t seq, const MessageState& state, int64_t now);
@@ -305,6 +320,9 @@ class RocksEngine final : public Engine {
   bool promote_due(Queue& q, int64_t now);
   void expire_retention(Queue& q, int64_t now);
   void expire_dedup(Queue& q, int64_t now);
+  // Drops the settled entries of q.pending_dedup (all, or once it has
+  // doubled since the last sweep).
+  void sweep_pending_dedup(Queue& q, bool always);
   // Adds a message to `q` in `batch` (reserving sequence numbers on disk as
   // needed); the caller indexes it once the batch is written.
   uint64_t stage_message(Queue& q, rocksdb::WriteBatch& batch, const MessageContent& content,
@@ -313,6 +331,7 @@ class RocksEngine final : public Engine {
 
   // rocks_messages.cpp: send, in steps
   bool answer_duplicate(const Queue& q, SendInProgress& send, const std::string& dedup, int64_t now);
+  bool answer_stored_duplicate(const Queue& q, SendInProgress& send, const std::string& dedup, int64_t now);
   void stage_new_message(Queue& q, SendInProgress& send, NewMessage& message, const SendRules& rules, std::string dedup,
                          int64_t now);
   Status publish_staged(Queue& q, SendInProgress& send, const std::string& queue_name, int64_t now);

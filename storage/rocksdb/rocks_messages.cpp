@@ -19,6 +19,14 @@ namespace {
 // Sequence numbers are reserved on disk this many at a time.
 constexpr uint64_t kSeqReservation = 1 << 16;
 
+// A FIFO deduplication record's key (as dedup_key()), into a buffer reused
+// from one message to the next.
+void set_dedup_record_key(std::string& out, uint64_t queue_id, std::string_view dedup) {
+  out.clear();
+  put_u64(out, queue_id);
+  out.append(dedup);
+}
+
 }  // namespace
 
 uint64_t RocksEngine::stage_message(Queue& q, rocksdb::WriteBatch& batch, const MessageContent& content,
@@ -105,21 +113,47 @@ Result<std::vector<Result<SentMessage>>> RocksEngine::send_messages(const std::s
 }
 
 // A duplicate within the window (of a send stored earlier, or earlier in
-// this batch) is accepted but not enqueued again. One whose write failed is
-// not there: its sender cleans it up.
+// this batch) is accepted but not enqueued again. Looked up where the claim
+// can be: in memory while its send may still be writing (the duplicate
+// waits for that write; one whose write failed is not a duplicate, and its
+// sender cleans it up), in this batch, then on disk. A claim leaves memory
+// only once its write is settled, when a Get sees its record.
 bool RocksEngine::answer_duplicate(const Queue& q, SendInProgress& send, const std::string& dedup, int64_t now) {
-  auto earlier = q.dedup.find(dedup);
-  if (earlier != q.dedup.end() && earlier->second.expires_ms > now &&
-      !(earlier->second.outcome && earlier->second.outcome->failed())) {
-    if (earlier->second.outcome) send.waits.emplace_back(send.results.size(), earlier->second.outcome);
-    send.results.emplace_back(
-        SentMessage{uuid_text(earlier->second.message_id), sequence_number_text(earlier->second.seq)});
-    return true;
+  if (!q.pending_dedup.empty()) {
+    auto pending = q.pending_dedup.find(dedup);
+    if (pending != q.pending_dedup.end() && pending->second.expires_ms > now && !pending->second.outcome->failed()) {
+      send.waits.emplace_back(send.results.size(), pending->second.outcome);
+      send.results.emplace_back(
+          SentMessage{uuid_text(pending->second.message_id), sequence_number_text(pending->second.seq)});
+      return true;
+    }
   }
   auto in_batch = std::find_if(send.staged.begin(), send.staged.end(),
                                [&](const SendInProgress::Staged& s) { return s.dedup == dedup; });
-  if (in_batch == send.staged.end()) return false;
-  send.results.emplace_back(SentMessage{in_batch->message_id, sequence_number_text(in_batch->seq)});
+  if (in_batch != send.staged.end()) {
+    send.results.emplace_back(SentMessage{in_batch->message_id, sequence_number_text(in_batch->seq)});
+    return true;
+  }
+  return answer_stored_duplicate(q, send, dedup, now);
+}
+
+// The record of a claim whose write was stored (value: expiry, seq, message
+// id): a duplicate while its expiry is after `now`. A record that cannot be
+// read fails the entry rather than risk a second copy of the message.
+bool RocksEngine::answer_stored_duplicate(const Queue& q, SendInProgress& send, const std::string& dedup, int64_t now) {
+  set_dedup_record_key(send.dedup_record_key, q.id, dedup);
+  send.dedup_record.Reset();
+  const auto s = db_->Get(rocksdb::ReadOptions(), dedup_cf_, send.dedup_record_key, &send.dedup_record);
+  if (s.IsNotFound()) return false;
+  if (!s.ok() || send.dedup_record.size() < 16) {
+    send.results.emplace_back(make_error(ErrorCode::InternalError, "Storage read of a deduplication record failed: " +
+                                                                       (s.ok() ? "corrupt record" : s.ToString())));
+    return true;
+  }
+  const std::string_view record(send.dedup_record.data(), send.dedup_record.size());
+  if (static_cast<int64_t>(get_u64(record)) <= now) return false;
+  send.results.emplace_back(
+      SentMessage{std::string(record.substr(16)), sequence_number_text(get_u64(record.substr(8)))});
   return true;
 }
 
@@ -144,11 +178,17 @@ void RocksEngine::stage_new_message(Queue& q, SendInProgress& send, NewMessage& 
   state.group_id = message.group_id;
   const uint64_t seq = stage_message(q, send.batch, content, state);
   if (q.fifo) {
-    std::string value;
-    put_u64(value, static_cast<uint64_t>(now + options_.dedup_window_ms));
-    put_u64(value, seq);
-    value += content.message_id;
-    send.batch.Put(dedup_cf_, dedup_key(q.id, dedup), value);
+    // Expiry and seq (8 bytes each, big-endian), then the message id.
+    char header[16];
+    const auto expires = static_cast<uint64_t>(now + options_.dedup_window_ms);
+    for (int i = 0; i < 8; ++i) {
+      header[i] = static_cast<char>(expires >> (56 - 8 * i));
+      header[8 + i] = static_cast<char>(seq >> (56 - 8 * i));
+    }
+    set_dedup_record_key(send.dedup_record_key, q.id, dedup);
+    const rocksdb::Slice key(send.dedup_record_key);
+    const rocksdb::Slice value[2] = {rocksdb::Slice(header, sizeof header), rocksdb::Slice(content.message_id)};
+    send.batch.Put(dedup_cf_, rocksdb::SliceParts(&key, 1), rocksdb::SliceParts(value, 2));
   }
   send.results.emplace_back(SentMessage{content.message_id, q.fifo ? sequence_number_text(seq) : std::string()});
   send.staged.push_back(SendInProgress::Staged{seq, std::move(state), std::move(dedup), content.message_id});
@@ -157,19 +197,22 @@ void RocksEngine::stage_new_message(Queue& q, SendInProgress& send, NewMessage& 
 // Indexes the staged messages before the write, which happens after the
 // engine lock is released: a receive that picks one of these messages
 // writes, and reads its content, only after this write (see write_mu_). FIFO
-// deduplication entries are published with an outcome that duplicates wait for.
+// deduplication claims are published with an outcome that duplicates wait for
+// (each the newest claim of its key: a key can be claimed again once its
+// window has passed); settled ones are swept first, now and then.
 Status RocksEngine::publish_staged(Queue& q, SendInProgress& send, const std::string& queue_name, int64_t now) {
   if (auto room = check_free_space(WriteKind::Grows); !room) return room.error();
-  if (q.fifo) send.outcome = std::make_shared<SendOutcome>();
+  if (q.fifo) {
+    send.outcome = std::make_shared<SendOutcome>();
+    sweep_pending_dedup(q, /*always=*/false);
+  }
   q.sent_total += send.staged.size();
   bool visible_now = false;
-  for (const auto& s : send.staged) {
+  for (auto& s : send.staged) {
     index_message(q, s.seq, s.state, now);
-    if (q.fifo) {
-      // A key can be claimed again once its window has passed.
-      const int64_t expires = now + options_.dedup_window_ms;
-      q.dedup[s.dedup] = DedupEntry{uuid_bytes(s.message_id).value(), s.seq, expires, send.outcome};
-      q.dedup_expiry.emplace_back(expires, s.dedup);
+    if (q.fifo) {  // the key moves to the map: a failed send finds its claims by outcome
+      q.pending_dedup.insert_or_assign(std::move(s.dedup), PendingDedup{uuid_bytes(s.message_id).value(), s.seq,
+                                                                        now + options_.dedup_window_ms, send.outcome});
     }
     if (s.state.visible_at_ms <= now) {
       visible_now = true;
@@ -216,10 +259,10 @@ void RocksEngine::unstage_failed_send(const SendInProgress& send, const std::str
   if (still == queues_.end() || still->second.id != queue_id) return;
   Queue& sq = still->second;
   sq.sent_total -= send.staged.size();
-  for (const auto& s : send.staged) {
-    forget_message(sq, s.seq);
-    auto d = s.dedup.empty() ? sq.dedup.end() : sq.dedup.find(s.dedup);
-    if (d != sq.dedup.end() && uuid_text(d->second.message_id) == s.message_id) sq.dedup.erase(d);
+  for (const auto& s : send.staged) forget_message(sq, s.seq);
+  // Its claims that no later send replaced (nor a purge or sweep removed).
+  if (send.outcome) {
+    std::erase_if(sq.pending_dedup, [&](const auto& entry) { return entry.second.outcome == send.outcome; });
   }
 }
 
