@@ -9,7 +9,9 @@
 namespace wharf::storage {
 
 inline void put_u64(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
+  char bytes[8];
+  for (int i = 7; i >= 0; --i, v >>= 8) bytes[i] = static_cast<char>(v & 0xFF);
+  out.append(bytes, 8);
 }
 
 // Reads the first 8 bytes of `bytes` (the caller checks there are 8).

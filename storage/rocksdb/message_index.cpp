@@ -126,9 +126,7 @@ void RocksEngine::expire_retention(Queue& q, int64_t now) {
   std::vector<uint64_t> expired;
   for (const auto& [seq, live] : q.messages) {
     if (live.sent_ms + retention > now) break;
-    const std::string key = message_key(q.id, seq);
-    batch.Delete(content_cf_, key);
-    batch.Delete(state_cf_, key);
+    stage_removal(batch, q.id, seq);
     expired.push_back(seq);
   }
   if (expired.empty() || !write(batch)) return;

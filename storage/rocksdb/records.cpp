@@ -14,7 +14,9 @@ constexpr char kContentVersion2 = 2;
 constexpr char kStateVersion = 2;
 
 void put_u32(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
+  char bytes[4];
+  for (int i = 3; i >= 0; --i, v >>= 8) bytes[i] = static_cast<char>(v & 0xFF);
+  out.append(bytes, 4);
 }
 
 uint32_t get_u32(std::string_view bytes) {
@@ -85,9 +87,10 @@ std::string encode_content(const MessageContent& c) {
   put_bytes(out, c.message_attributes);
   put_bytes(out, c.system_attributes);
   if (with_md5) {
-    for (size_t i = 0; i < 32; i += 2) {
-      out.push_back(static_cast<char>(hex_byte_value(c.body_md5[i], c.body_md5[i + 1])));
-    }
+    char digest[16];
+    for (size_t i = 0; i < 16; ++i)
+      digest[i] = static_cast<char>(hex_byte_value(c.body_md5[2 * i], c.body_md5[2 * i + 1]));
+    out.append(digest, 16);
   }
   return out;
 }

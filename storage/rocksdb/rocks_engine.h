@@ -327,6 +327,11 @@ class RocksEngine final : public Engine {
   // needed); the caller indexes it once the batch is written.
   uint64_t stage_message(Queue& q, rocksdb::WriteBatch& batch, const MessageContent& content,
                          const MessageState& state);
+  // Stages the removal of a message's two records. Content is written once
+  // per key (sequence numbers are never reused), so a SingleDelete removes
+  // it: a pair still in one memtable vanishes at flush instead of leaving a
+  // tombstone to compact. State is rewritten at receives: a plain Delete.
+  void stage_removal(rocksdb::WriteBatch& batch, uint64_t queue_id, uint64_t seq);
   std::optional<MessageContent> read_content(const Queue& q, uint64_t seq);
 
   // rocks_messages.cpp: send, in steps
@@ -343,8 +348,7 @@ class RocksEngine final : public Engine {
   void take_fifo_run(Queue& q, const std::string& queue_name, ReceiveInProgress& receive, Group& g, size_t n);
   void pick_fair_turns(Queue& q, const std::string& queue_name, ReceiveInProgress& receive, int max_messages);
   void take_message(Queue& q, const std::string& queue_name, ReceiveInProgress& receive, uint64_t seq);
-  bool dead_letter(Queue& q, const std::string& queue_name, ReceiveInProgress& receive, uint64_t seq,
-                   const std::string& key);
+  bool dead_letter(Queue& q, const std::string& queue_name, ReceiveInProgress& receive, uint64_t seq);
   Status commit_picks(Queue& q, ReceiveInProgress& receive, const std::string* attempt_id);
   std::vector<ReceivedMessage> read_received(const std::string& queue_name, uint64_t queue_id, bool fifo,
                                              const std::vector<ReceiveInProgress::Pick>& taken);

@@ -44,6 +44,12 @@ uint64_t RocksEngine::stage_message(Queue& q, rocksdb::WriteBatch& batch, const 
   return seq;
 }
 
+void RocksEngine::stage_removal(rocksdb::WriteBatch& batch, uint64_t queue_id, uint64_t seq) {
+  const std::string key = message_key(queue_id, seq);
+  batch.SingleDelete(content_cf_, key);
+  batch.Delete(state_cf_, key);
+}
+
 std::optional<MessageContent> RocksEngine::read_content(const Queue& q, uint64_t seq) {
   std::string value;
   if (!db_->Get(rocksdb::ReadOptions(), content_cf_, message_key(q.id, seq), &value).ok()) return std::nullopt;
@@ -357,9 +363,7 @@ Status RocksEngine::delete_peeked_message(const std::string& queue_name, const s
     return make_error(ErrorCode::InvalidParameterValue, "The message " + message_id + " is no longer in the queue.");
   }
   rocksdb::WriteBatch batch;
-  const std::string key = message_key(q.id, position);
-  batch.Delete(content_cf_, key);
-  batch.Delete(state_cf_, key);
+  stage_removal(batch, q.id, position);
   if (auto st = write(batch); !st) return st.error();
   forget_message(q, position);
   ++q.deleted_total;
@@ -480,13 +484,12 @@ void RocksEngine::take_message(Queue& q, const std::string& queue_name, ReceiveI
   const std::string key = message_key(q.id, seq);
   receive.undo.emplace_back(seq, state_of(live));
   if (live.sent_ms + receive.retention_ms <= receive.now) {
-    receive.batch.Delete(content_cf_, key);
-    receive.batch.Delete(state_cf_, key);
+    stage_removal(receive.batch, q.id, seq);
     forget_message(q, seq);
     return;
   }
   if (receive.dlq && redrives_on_receive(live.receive_count, receive.max_receive_count) &&
-      dead_letter(q, queue_name, receive, seq, key)) {
+      dead_letter(q, queue_name, receive, seq)) {
     return;
   }
   // Received: in flight until the deadline.
@@ -504,8 +507,7 @@ void RocksEngine::take_message(Queue& q, const std::string& queue_name, ReceiveI
 
 // Moves a message past maxReceiveCount to the dead-letter queue in the
 // receive's batch; false when its content is gone (it is then taken as usual).
-bool RocksEngine::dead_letter(Queue& q, const std::string& queue_name, ReceiveInProgress& receive, uint64_t seq,
-                              const std::string& key) {
+bool RocksEngine::dead_letter(Queue& q, const std::string& queue_name, ReceiveInProgress& receive, uint64_t seq) {
   auto content = read_content(q, seq);
   if (!content) return false;
   const Live& live = q.messages.at(seq);
@@ -515,8 +517,7 @@ bool RocksEngine::dead_letter(Queue& q, const std::string& queue_name, ReceiveIn
   moved.visible_at_ms = receive.now;
   moved.sent_ms = content->sent_ms = moved_message.sent_ms;
   content->system_attributes = encode_system_attributes(moved_message.system_attributes);
-  receive.batch.Delete(content_cf_, key);
-  receive.batch.Delete(state_cf_, key);
+  stage_removal(receive.batch, q.id, seq);
   receive.dead_letters.push_back(
       ReceiveInProgress::DeadLetter{stage_message(*receive.dlq, receive.batch, *content, moved), moved});
   forget_message(q, seq);
@@ -652,9 +653,7 @@ Result<std::vector<Status>> RocksEngine::delete_messages(const std::string& queu
     }
     results.emplace_back(Ok{});
     if (verdict == DeleteVerdict::AlreadyDeleted) continue;
-    const std::string key = message_key(q.id, handle->seq);
-    batch.Delete(content_cf_, key);
-    batch.Delete(state_cf_, key);
+    stage_removal(batch, q.id, handle->seq);
     deleted.push_back(handle->seq);
   }
   if (deleted.empty()) return results;

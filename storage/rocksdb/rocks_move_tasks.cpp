@@ -229,9 +229,7 @@ void RocksEngine::step_move_task(MoveTaskRecord& task, int64_t now) {
     state.sent_ms = now;
     state.visible_at_ms = now;
     state.group_id = live.group->id;
-    const std::string key = message_key(source.id, it->first);
-    batch.Delete(content_cf_, key);
-    batch.Delete(state_cf_, key);
+    stage_removal(batch, source.id, it->first);
     moves.push_back(
         Move{it->first, &destination->second, stage_message(destination->second, batch, *content, state), state});
     ++updated.task.moved;
