@@ -7,6 +7,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <optional>
@@ -63,11 +64,6 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         timeout_(std::chrono::seconds(endpoint_->settings().idle_timeout_seconds)),
         exchange_(*this) {
     ++endpoint_->state().open_connections;
-    // Beast reads max(512, free capacity) bytes at a time: from an empty
-    // buffer a 700-byte SendMessage took two reads, a SendMessageBatch of ten
-    // 256-byte bodies several. Room for a typical request up front makes it
-    // one read (SendMessageBatch: 9.4 -> 8.1 us of server CPU per message).
-    buffer_.reserve(kInitialReadBuffer);
     exchange_.tls = std::is_same_v<Stream, TlsStream>;
   }
   ~Session() { --endpoint_->state().open_connections; }
@@ -96,6 +92,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   };
 
   void read() {
+    // Beast reads max(512, free capacity) bytes at a time: from a small
+    // buffer a 700-byte SendMessage took two reads, a SendMessageBatch of
+    // ten 256-byte bodies several. Room for the connection's last request
+    // (1-16 KiB) makes it one read (SendMessageBatch: 9.4 -> 8.1 us of
+    // server CPU per message), while an idle long poll keeps 1 KiB.
+    buffer_.reserve(read_reserve_);
     parser_.emplace();
     parser_->body_limit(kMaxBodyBytes);
     parser_->header_limit(kMaxHeaderBytes);
@@ -142,6 +144,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     if (ec) return close();
     exchange_.request = parser_->release();
+    read_reserve_ = std::clamp<size_t>(exchange_.request.body().size() + 1024, 1024, 16384);
     beast::get_lowest_layer(stream_).expires_never();  // a long poll may take a while; the work bounds itself
     if (endpoint_->settings().access_log) {
       beast::error_code peer_ec;
@@ -185,8 +188,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::chrono::seconds timeout_;
   SessionExchange exchange_;
   std::shared_ptr<Session> serving_;  // this, while the endpoint answers
-  static constexpr size_t kInitialReadBuffer = 4096;
   beast::flat_buffer buffer_;
+  size_t read_reserve_ = 1024;  // see read()
   std::optional<http::request_parser<http::string_body>> parser_;
   Response response_;
 };

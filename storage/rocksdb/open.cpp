@@ -103,7 +103,12 @@ std::unique_ptr<Engine> open_rocksdb_engine(const EngineOptions& options, const 
       table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
       table.whole_key_filtering = true;
       family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-      family.memtable_prefix_bloom_size_ratio = 0.1;
+      // The memtable's filter is allocated (and zeroed) with each memtable:
+      // 0.1 of RocksDB's 64 MB default added 6.4 MB to an idle server's RSS.
+      // A 16 MB memtable (about 120,000 entries) with a 2% filter: 320 KB,
+      // about 20 bits per entry.
+      family.write_buffer_size = 16 << 20;
+      family.memtable_prefix_bloom_size_ratio = 0.02;
       family.memtable_whole_key_filtering = true;
     }
     families.emplace_back(name, family);
