@@ -164,9 +164,6 @@ struct SendInProgress {
   std::vector<std::pair<size_t, std::shared_ptr<const SendOutcome>>> waits;
   std::shared_ptr<SendOutcome> outcome;  // FIFO: this send's, once published
   rocksdb::WriteBatch batch;
-  // FIFO: buffers reused by each message's dedup lookup (key and value).
-  std::string dedup_record_key;
-  rocksdb::PinnableSlice dedup_record;
 };
 
 // A receive request in progress (rocks_messages.cpp): what it was asked, and

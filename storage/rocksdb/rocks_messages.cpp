@@ -19,14 +19,6 @@ namespace {
 // Sequence numbers are reserved on disk this many at a time.
 constexpr uint64_t kSeqReservation = 1 << 16;
 
-// A FIFO deduplication record's key (as dedup_key()), into a buffer reused
-// from one message to the next.
-void set_dedup_record_key(std::string& out, uint64_t queue_id, std::string_view dedup) {
-  out.clear();
-  put_u64(out, queue_id);
-  out.append(dedup);
-}
-
 }  // namespace
 
 uint64_t RocksEngine::stage_message(Queue& q, rocksdb::WriteBatch& batch, const MessageContent& content,
@@ -147,16 +139,15 @@ bool RocksEngine::answer_duplicate(const Queue& q, SendInProgress& send, const s
 // id): a duplicate while its expiry is after `now`. A record that cannot be
 // read fails the entry rather than risk a second copy of the message.
 bool RocksEngine::answer_stored_duplicate(const Queue& q, SendInProgress& send, const std::string& dedup, int64_t now) {
-  set_dedup_record_key(send.dedup_record_key, q.id, dedup);
-  send.dedup_record.Reset();
-  const auto s = db_->Get(rocksdb::ReadOptions(), dedup_cf_, send.dedup_record_key, &send.dedup_record);
+  std::string value;
+  const auto s = db_->Get(rocksdb::ReadOptions(), dedup_cf_, dedup_key(q.id, dedup), &value);
   if (s.IsNotFound()) return false;
-  if (!s.ok() || send.dedup_record.size() < 16) {
+  if (!s.ok() || value.size() < 16) {
     send.results.emplace_back(make_error(ErrorCode::InternalError, "Storage read of a deduplication record failed: " +
                                                                        (s.ok() ? "corrupt record" : s.ToString())));
     return true;
   }
-  const std::string_view record(send.dedup_record.data(), send.dedup_record.size());
+  const std::string_view record(value);
   if (static_cast<int64_t>(get_u64(record)) <= now) return false;
   send.results.emplace_back(
       SentMessage{std::string(record.substr(16)), sequence_number_text(get_u64(record.substr(8)))});
@@ -185,16 +176,12 @@ void RocksEngine::stage_new_message(Queue& q, SendInProgress& send, NewMessage& 
   const uint64_t seq = stage_message(q, send.batch, content, state);
   if (q.fifo) {
     // Expiry and seq (8 bytes each, big-endian), then the message id.
-    char header[16];
-    const auto expires = static_cast<uint64_t>(now + options_.dedup_window_ms);
-    for (int i = 0; i < 8; ++i) {
-      header[i] = static_cast<char>(expires >> (56 - 8 * i));
-      header[8 + i] = static_cast<char>(seq >> (56 - 8 * i));
-    }
-    set_dedup_record_key(send.dedup_record_key, q.id, dedup);
-    const rocksdb::Slice key(send.dedup_record_key);
-    const rocksdb::Slice value[2] = {rocksdb::Slice(header, sizeof header), rocksdb::Slice(content.message_id)};
-    send.batch.Put(dedup_cf_, rocksdb::SliceParts(&key, 1), rocksdb::SliceParts(value, 2));
+    std::string value;
+    value.reserve(16 + content.message_id.size());
+    put_u64(value, static_cast<uint64_t>(now + options_.dedup_window_ms));
+    put_u64(value, seq);
+    value += content.message_id;
+    send.batch.Put(dedup_cf_, dedup_key(q.id, dedup), value);
   }
   send.results.emplace_back(SentMessage{content.message_id, q.fifo ? sequence_number_text(seq) : std::string()});
   send.staged.push_back(SendInProgress::Staged{seq, std::move(state), std::move(dedup), content.message_id});

@@ -28,16 +28,7 @@ using namespace wharf::testing;
 
 namespace {
 
-// The hook outlives the engine that calls it (a base, made first).
-struct WriteHook {
-  std::function<bool()> write_fault;  // see RocksOptions::write_fault
-};
-
-struct DedupFixture : WriteHook, Fixture {
-  DedupFixture()
-      : Fixture(rocksdb_backend(
-            [this](RocksOptions& rocks) { rocks.write_fault = [this] { return write_fault && write_fault(); }; })) {}
-
+struct DedupFixture : RocksFaultFixture {
   RocksEngine& rocks() {
     auto* engine = dynamic_cast<RocksEngine*>(this->engine.get());
     REQUIRE(engine);

@@ -29,19 +29,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The hook outlives the engine that calls it: a base of RocksFixture, so it
-// is made before the Fixture opens the engine and destroyed after.
-struct WriteFaultHook {
-  std::function<bool()> write_fault;  // see RocksOptions::write_fault
-};
-
-// The shared fixture over the RocksDB backend, with its test write-fault hook
-// and a look at the records on disk.
-struct RocksFixture : WriteFaultHook, Fixture {
-  RocksFixture()
-      : Fixture(rocksdb_backend(
-            [this](RocksOptions& rocks) { rocks.write_fault = [this] { return write_fault && write_fault(); }; })) {}
-
+// The fixture over the RocksDB backend with its write-fault hook, and a look
+// at the records on disk.
+struct RocksFixture : RocksFaultFixture {
   fs::path data_dir() const { return rocksdb_data_dir(dir.path()); }
 
   // The number of FIFO dedup records on disk (the engine is closed and

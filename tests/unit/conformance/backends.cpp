@@ -25,6 +25,11 @@ Backend rocksdb_backend(std::function<void(storage::RocksOptions&)> customize) {
   return b;
 }
 
+RocksFaultFixture::RocksFaultFixture()
+    : Fixture(rocksdb_backend([this](storage::RocksOptions& rocks) {
+        rocks.write_fault = [this] { return write_fault && write_fault(); };
+      })) {}
+
 #ifdef WHARF_POSTGRESQL
 // PostgreSQL: the test cluster of this binary (pg_test_cluster.h), a schema
 // of its own per fixture (named after its directory; reopening opens a new
