@@ -42,7 +42,7 @@ pg::PgOptions postgres_options(const Settings& settings) {
   pg::PgOptions options;
   options.url = settings.postgres_url;
   options.schema = settings.postgres_schema;
-  const unsigned threads = settings.threads ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = request_threads(settings, std::thread::hardware_concurrency());
   options.connections =
       static_cast<int>(settings.postgres_connections ? settings.postgres_connections : std::max(2u, 2 * threads));
   return options;

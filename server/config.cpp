@@ -181,7 +181,8 @@ std::vector<Option> durability_and_security_options() {
 // What one process takes on at most, and the FIFO deduplication window.
 std::vector<Option> limit_options() {
   return {
-      plain<&Settings::threads>("threads", "", Kind::Number, 0, 1024, "worker threads (0: one per core)"),
+      plain<&Settings::threads>("threads", "", Kind::Number, 0, 1024,
+                                "request threads (0: one per core; with RocksDB on up to 2 cores, one)"),
       plain<&Settings::max_connections>("max_connections", "", Kind::Number, 1, 10'000'000,
                                         "open connections at most; past it new ones get HTTP 503 and are closed"),
       plain<&Settings::max_long_polls>("max_long_polls", "", Kind::Number, 0, 10'000'000,

@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
   // RocksDB's in-memory Env holds an ephemeral server's data (nothing on
   // disk, even after a SIGKILL): the data dir is only a name in it.
   if (settings.ephemeral) settings.data_dir = "/wharf-ephemeral";
-  const unsigned threads = settings.threads ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = wharf::server::request_threads(settings, std::thread::hardware_concurrency());
   IoThreads io_threads = make_io_threads(threads);
   boost::asio::io_context& io = io_threads.first();
   wharf::server::LongPolls long_polls(io, settings.max_long_polls);

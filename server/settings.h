@@ -1,6 +1,7 @@
 // Process settings, from the command line.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -17,7 +18,7 @@ struct Settings {
   std::string account_id = "000000000000";
   std::string region = "us-east-1";
   std::string public_url;              // base of queue URLs, scheme://host[:port]; "": from each request's Host header
-  unsigned threads = 0;                // 0: one per core
+  unsigned threads = 0;                // 0: request_threads() picks
   unsigned max_connections = 20000;    // past it, new connections get a 503 and are closed
   unsigned max_long_polls = 20000;     // past it, a long poll gets ServiceUnavailable
   unsigned idle_timeout_seconds = 60;  // a connection that sends no complete request for this long is closed
@@ -56,5 +57,18 @@ struct Settings {
   // Settings given that the chosen storage ignores: warned of at start.
   std::vector<std::string> ignored_settings;
 };
+
+// The request threads to run: `threads` when given; otherwise one per core
+// (`cores`: std::thread::hardware_concurrency(), 0 when unknown), except
+// that the embedded RocksDB engine gets one on a machine of at most 2
+// cores. That engine applies one operation at a time, so a second thread
+// there mostly waits for the first and costs CPU in lock hand-offs and
+// context switches: on 2 cores one thread cost 7-30% less server CPU per
+// message in every benchmark scenario (bench/README.md, ninth session).
+inline unsigned request_threads(const Settings& settings, unsigned cores) {
+  if (settings.threads) return settings.threads;
+  if (settings.storage != "postgresql" && cores <= 2) return 1;
+  return std::max(1u, cores);
+}
 
 }  // namespace wharf::server

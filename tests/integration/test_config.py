@@ -178,10 +178,27 @@ class PrecedenceTest(ConfigTestCase):
         with Wharf(local()) as server:
             self.assertIn("durability wal", server.first_line)
             self.assertIn("auth off", server.first_line)
+            # Request threads: one per core, but one for RocksDB on up to 2.
+            cores = os.cpu_count() or 1
+            if cores <= 2:
+                self.assertIn(" threads=1 ", server.first_line)
+            else:
+                self.assertRegex(server.first_line, r" threads=[1-9][0-9]* ")
             client = server.client()
             url = client.create_queue(QueueName="defaults")["QueueUrl"]
             self.assertEqual(url, f"{server.endpoint}/000000000000/defaults")
             self.assertEqual(self.arn_of(client, url), "arn:aws:sqs:us-east-1:000000000000:defaults")
+
+    def test_threads_given_win_over_the_default(self):
+        with Wharf(local() + ["--threads", "3"]) as server:
+            self.assertIn(" threads=3 ", server.first_line)
+        with Wharf(local(), {"WHARF_THREADS": "2"}) as server:
+            self.assertIn(" threads=2 ", server.first_line)
+            client = server.client()
+            url = client.create_queue(QueueName="two-threads")["QueueUrl"]
+            client.send_message(QueueUrl=url, MessageBody="hello")
+            got = client.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+            self.assertEqual([m["Body"] for m in got], ["hello"])
 
     def test_config_file_from_environment_and_auth_three_ways(self):
         creds = {"WHARF_CREDENTIALS": "AKIDCONFIG:config-secret"}

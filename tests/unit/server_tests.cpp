@@ -26,6 +26,7 @@
 #include "server/long_polls.h"
 #include "server/message_attributes.h"
 #include "server/queue_urls.h"
+#include "server/settings.h"
 #include "server/sqs_endpoint.h"
 #include "storage/rocksdb/open.h"
 #include "tests/unit/test_support.h"
@@ -339,6 +340,23 @@ TEST_CASE("Answer heads as they go on the wire", "[endpoint]") {
         "HTTP/1.0 404 Not Found\r\nServer: wharf\r\nContent-Type: text/plain\r\nx-extra: 1\r\n"
         "Connection: keep-alive\r\nContent-Length: 3\r\n\r\n");
   CHECK(contains(response_head(11, false, answer, ""), "Connection: close\r\n"));
+}
+
+TEST_CASE("Request threads: one per core; one for RocksDB on up to 2 cores; a given count wins", "[settings]") {
+  wharf::server::Settings settings;
+  CHECK(wharf::server::request_threads(settings, 2) == 1);
+  CHECK(wharf::server::request_threads(settings, 1) == 1);
+  CHECK(wharf::server::request_threads(settings, 0) == 1);  // core count unknown
+  CHECK(wharf::server::request_threads(settings, 4) == 4);
+  settings.ephemeral = true;  // RocksDB in memory: the same engine
+  CHECK(wharf::server::request_threads(settings, 2) == 1);
+  settings.storage = "postgresql";
+  CHECK(wharf::server::request_threads(settings, 2) == 2);
+  CHECK(wharf::server::request_threads(settings, 0) == 1);
+  settings.threads = 3;
+  CHECK(wharf::server::request_threads(settings, 2) == 3);
+  settings.storage = "rocksdb";
+  CHECK(wharf::server::request_threads(settings, 2) == 3);
 }
 
 TEST_CASE("Action facts agree with the wire names", "[facts]") {
