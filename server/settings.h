@@ -63,8 +63,9 @@ struct Settings {
 // that the embedded RocksDB engine gets one on a machine of at most 2
 // cores. That engine applies one operation at a time, so a second thread
 // there mostly waits for the first and costs CPU in lock hand-offs and
-// context switches: on 2 cores one thread cost 7-30% less server CPU per
-// message in every benchmark scenario (bench/README.md, ninth session).
+// context switches: on 2 cores one thread cost 0-42% less server CPU per
+// message, by scenario, for 4-25% less batched throughput at full load
+// (bench/README.md, ninth session).
 inline unsigned request_threads(const Settings& settings, unsigned cores) {
   if (settings.threads) return settings.threads;
   if (settings.storage != "postgresql" && cores <= 2) return 1;
