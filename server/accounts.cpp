@@ -124,6 +124,7 @@ std::unique_ptr<storage::Engine> Accounts::open_engine(const std::string& accoun
   rocks.send_reserve_bytes = int64_t(settings.min_free_disk_mb) << 20;
   rocks.write_floor_bytes = rocks.send_reserve_bytes / 4;
   rocks.in_memory = settings.ephemeral;
+  rocks.buffered_log = !settings.fsync;  // flushed before each answer (SqsEndpoint::settle)
   return storage::open_rocksdb_account_engine(options, std::move(rocks), account_id == settings.account_id,
                                               region == settings.region, error);
 }

@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -88,6 +89,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   struct SessionExchange final : Exchange {
     explicit SessionExchange(Session& s) : session(s) {}
     void answered() override { session.on_answered(); }
+    void run_later(std::function<void()> work) override { net::post(session.stream_.get_executor(), std::move(work)); }
     Session& session;
   };
 

@@ -82,6 +82,7 @@ void SqsEndpoint::serve(Exchange& x) const {
   x.action_.assign(kUnknownActionLabel);  // until the request names one
   x.facts_ = nullptr;
   x.syncer_ = nullptr;
+  x.engine_ = nullptr;
   x.call_.reset();
   x.request_id = random_uuid();
   if (answer_operational(x)) return;
@@ -236,6 +237,7 @@ void SqsEndpoint::serve_sqs(Exchange& x) const {
 void SqsEndpoint::serve_routed(Exchange& x, Result<Account*> account) const {
   if (!account) return answer_counted(x, protocol::encode_error(x.format_, account.error(), x.request_id));
   x.syncer_ = account.value()->syncer.get();
+  x.engine_ = account.value()->engine.get();
   if (!x.facts_) return settle(x, unknown_action(x.action_));
   // Kept in the exchange until answered: handlers may answer later (see Call).
   Call& call =
@@ -243,16 +245,31 @@ void SqsEndpoint::serve_routed(Exchange& x, Result<Account*> account) const {
                            std::string(header(x.request, http::field::host)), x.tls, account.value()->id, x.protocol_});
   call.region = account.value()->region;
   call.trace_header = text_of(x.request["X-Amzn-Trace-Id"]);
+  // The writes of requests handled in one turn of this thread's event loop
+  // leave the log buffer together (see settle).
+  storage::DeferredLogFlush together;
   // Two pointers: std::function keeps them without allocating.
   run_action(*x.facts_, call, [this, &x](Result<Answer> result) { settle(x, std::move(result)); });
 }
 
-// --durability=fsync: acknowledge only what is on disk.
+// Acknowledge only what is written: with --durability=fsync, on disk;
+// otherwise, handed to the OS. The log is flushed after the other requests
+// already waiting on this thread have run, so one flush serves them all.
 void SqsEndpoint::settle(Exchange& x, Result<Answer> result) const {
-  if (!x.syncer_) return finish_sqs(x, std::move(result));
-  x.syncer_->after_sync([this, &x, result = std::move(result)](Status synced) mutable {
-    if (!synced) return finish_sqs(x, synced.error());
-    finish_sqs(x, std::move(result));
+  if (x.syncer_) {
+    return x.syncer_->after_sync([this, &x, result = std::move(result)](Status synced) mutable {
+      if (!synced) return finish_sqs(x, synced.error());
+      finish_sqs(x, std::move(result));
+    });
+  }
+  if (!x.engine_ || !x.engine_->log_buffered()) return finish_sqs(x, std::move(result));
+  x.settled_.emplace(std::move(result));
+  x.run_later([this, &x] {
+    Result<Answer> settled = std::move(*x.settled_);
+    x.settled_.reset();
+    const Status flushed = x.engine_->flush_log();
+    if (!flushed) return finish_sqs(x, flushed.error());
+    finish_sqs(x, std::move(settled));
   });
 }
 

@@ -71,6 +71,9 @@ class Exchange {
   // Called exactly once per serve, perhaps later and on another thread
   // (long polls, fsync waits), perhaps before serve returns.
   virtual void answered() = 0;
+  // Runs `work` once the work already queued on this exchange's thread has
+  // run (a connection posts it to its executor); by default at once.
+  virtual void run_later(std::function<void()> work) { work(); }
 
  private:
   friend class SqsEndpoint;
@@ -82,6 +85,8 @@ class Exchange {
   protocol::Protocol protocol_ = protocol::Protocol::Json;
   protocol::AnswerFormat format_ = protocol::AnswerFormat::Json;  // the protocol, and Accept for query
   WalSyncer* syncer_ = nullptr;
+  storage::Engine* engine_ = nullptr;      // the account's, once routed
+  std::optional<Result<Answer>> settled_;  // waiting for the log flush
   // The handler's view of the request (SQS actions and the console API),
   // pointing into params_ and request: it lives until the answer, so async
   // handlers may keep it across continuations (see Call).

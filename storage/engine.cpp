@@ -161,4 +161,12 @@ Status Engine::change_visibility(const std::string& queue_name, const std::strin
   return results->front();
 }
 
+namespace {
+thread_local int deferred_log_flushes = 0;
+}  // namespace
+
+DeferredLogFlush::DeferredLogFlush() { ++deferred_log_flushes; }
+DeferredLogFlush::~DeferredLogFlush() { --deferred_log_flushes; }
+bool log_flush_deferred() { return deferred_log_flushes > 0; }
+
 }  // namespace wharf::storage

@@ -231,6 +231,14 @@ class Engine {
   // answers 0 and Ok: its commits are durable as the database is set up.)
   virtual uint64_t log_position() = 0;
   virtual Status sync_log() = 0;
+  // A buffered log (RocksDB unless --durability=fsync): writes made on a
+  // thread while a DeferredLogFlush lives there may wait in the process's
+  // log buffer, so that one write(2) to the log carries several requests.
+  // `log_buffered` is true while some write is there; `flush_log` hands all
+  // of them to the OS (then they survive a crash of the process). Every
+  // other write is handed over before its call completes.
+  virtual bool log_buffered() { return false; }
+  virtual Status flush_log() { return Ok{}; }
   // Approximate bytes the durable state takes (for monitoring).
   virtual uint64_t storage_bytes() = 0;
 
@@ -283,5 +291,17 @@ struct EngineOptions {
   // QueueDeletedRecently); 0 lets test suites recreate queues at once.
   int64_t queue_delete_cooldown_ms = 60'000;
 };
+
+// While one lives on a thread, the engine may leave that thread's writes in
+// its log buffer (Engine::log_buffered): the holder promises to call
+// flush_log before it acknowledges anything. Scopes nest.
+class DeferredLogFlush {
+ public:
+  DeferredLogFlush();
+  ~DeferredLogFlush();
+  DeferredLogFlush(const DeferredLogFlush&) = delete;
+  DeferredLogFlush& operator=(const DeferredLogFlush&) = delete;
+};
+bool log_flush_deferred();  // on this thread
 
 }  // namespace wharf::storage

@@ -68,6 +68,7 @@ std::unique_ptr<Engine> open_rocksdb_engine(const EngineOptions& options, const 
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.keep_log_file_num = 4;
+  db_options.manual_wal_flush = rocks.buffered_log;
   // All memtables together stay within the free-space floor
   // (RocksOptions::write_floor_bytes), so a flush always has room.
   db_options.db_write_buffer_size = static_cast<size_t>(std::max<int64_t>(rocks.write_floor_bytes, 4ll << 20));

@@ -19,6 +19,9 @@ namespace wharf::storage {
 struct RocksOptions {
   std::string data_dir;
   bool sync_writes = false;  // fsync inside each write (the server prefers WAL writes + sync_log)
+  // The WAL written from the process's buffer on flush_log (see
+  // Engine::log_buffered) instead of at every write.
+  bool buffered_log = false;
   // Free space kept on the data dir's disk: below send_reserve_bytes new
   // messages are refused (ServiceUnavailable) while receives and deletes go
   // on; below write_floor_bytes every write is. RocksDB is never run into a

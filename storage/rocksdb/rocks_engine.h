@@ -279,6 +279,8 @@ class RocksEngine final : public Engine {
 
   uint64_t log_position() override;
   Status sync_log() override;
+  bool log_buffered() override;
+  Status flush_log() override;
   uint64_t storage_bytes() override;
 
   // Tests: the FIFO deduplication entries `queue_name` holds in memory
@@ -296,6 +298,7 @@ class RocksEngine final : public Engine {
   // Writes `batch` after releasing `lock` (on mu_), for changes already made
   // in memory; see write_mu_.
   Status write_released(std::unique_lock<std::mutex>& lock, rocksdb::WriteBatch& batch);
+  void mark_flushed(uint64_t position);       // raises flushed_ to position
   Status commit(rocksdb::WriteBatch& batch);  // with write_mu_ held
   Status check_free_space(WriteKind kind);
   void put_queue_record(rocksdb::WriteBatch& batch, const std::string& name, const Queue& q, const QueueInfo& info);
@@ -378,6 +381,8 @@ class RocksEngine final : public Engine {
   rocksdb::ColumnFamilyHandle* tasks_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* dedup_cf_ = nullptr;
   rocksdb::WriteOptions write_options_;
+  // With a buffered log: every write up to this sequence number is in the OS.
+  std::atomic<uint64_t> flushed_{0};
   // The data dir's free bytes, looked up at most every 100 ms (under mu_).
   int64_t free_bytes_ = INT64_MAX;
   std::chrono::steady_clock::time_point free_checked_{};

@@ -105,6 +105,85 @@ TEST_CASE("sync_writes mode works and persists", "[durability]") {
   CHECK(got.value()[0].body == "synced");
 }
 
+namespace {
+
+// What a crash of the process would leave: the data dir's files as the OS
+// has them, copied while the engine is open, then opened on their own.
+size_t messages_after_crash(const fs::path& data, const fs::path& copy) {
+  fs::copy(data, copy, fs::copy_options::recursive);
+  fs::remove(copy / "LOCK");
+  RocksOptions rocks;
+  rocks.data_dir = copy.string();
+  std::string error;
+  auto engine = open_rocksdb_engine(EngineOptions{}, rocks, error);
+  INFO(error);
+  REQUIRE(engine);
+  auto got = engine->receive_messages("q", 10, std::nullopt);
+  REQUIRE(got.ok());
+  return got->size();
+}
+
+}  // namespace
+
+TEST_CASE("a buffered log keeps deferred writes in the process until flush_log", "[durability]") {
+  TempDir dir;
+  RocksOptions rocks;
+  rocks.data_dir = (dir.path() / "data").string();
+  rocks.buffered_log = true;
+  std::string error;
+  auto engine = open_rocksdb_engine(EngineOptions{}, rocks, error);
+  REQUIRE(engine);
+  NewMessage m;
+  m.body = "written";
+
+  SECTION("writes outside a deferral are in the OS when their call returns") {
+    REQUIRE(engine->create_queue("q", {}, {}).ok());
+    REQUIRE(engine->send_message("q", m).ok());
+    CHECK_FALSE(engine->log_buffered());
+    CHECK(messages_after_crash(rocks.data_dir, dir.path() / "crash") == 1);
+  }
+  SECTION("deferred writes wait for flush_log, which hands over all of them") {
+    REQUIRE(engine->create_queue("q", {}, {}).ok());
+    {
+      DeferredLogFlush deferred;
+      CHECK(log_flush_deferred());
+      REQUIRE(engine->send_message("q", m).ok());
+      REQUIRE(engine->send_message("q", m).ok());
+    }
+    CHECK_FALSE(log_flush_deferred());
+    CHECK(engine->log_buffered());
+    CHECK(messages_after_crash(rocks.data_dir, dir.path() / "before") == 0);
+    REQUIRE(engine->flush_log().ok());
+    CHECK_FALSE(engine->log_buffered());
+    CHECK(messages_after_crash(rocks.data_dir, dir.path() / "after") == 2);
+  }
+  SECTION("a write outside a deferral hands over the buffered ones too") {
+    REQUIRE(engine->create_queue("q", {}, {}).ok());
+    {
+      DeferredLogFlush deferred;
+      REQUIRE(engine->send_message("q", m).ok());
+    }
+    REQUIRE(engine->send_message("q", m).ok());
+    CHECK_FALSE(engine->log_buffered());
+    CHECK(messages_after_crash(rocks.data_dir, dir.path() / "crash") == 2);
+  }
+  SECTION("sync_log and closing the engine flush it") {
+    REQUIRE(engine->create_queue("q", {}, {}).ok());
+    {
+      DeferredLogFlush deferred;
+      REQUIRE(engine->send_message("q", m).ok());
+    }
+    REQUIRE(engine->sync_log().ok());
+    CHECK_FALSE(engine->log_buffered());
+    {
+      DeferredLogFlush deferred;
+      REQUIRE(engine->send_message("q", m).ok());
+    }
+    engine.reset();
+    CHECK(messages_after_crash(rocks.data_dir, dir.path() / "closed") == 2);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Records and receipt handles
 
