@@ -179,6 +179,64 @@ TEST_CASE("JSON protocol: CreateQueue, SendMessage, ReceiveMessage through the p
   CHECK(messages[0]["MessageId"] == body_of(*sent)["MessageId"]);
 }
 
+// An exchange whose later work waits in a queue until the test runs it, as
+// a connection's posted work waits behind the thread's other handlers.
+class QueuedExchange final : public Exchange {
+ public:
+  int answers = 0;
+  std::vector<std::function<void()>>* queue = nullptr;
+
+ protected:
+  void answered() override { ++answers; }
+  void run_later(std::function<void()> work) override { queue->push_back(std::move(work)); }
+};
+
+TEST_CASE("Answers wait for one flush of the log shared by the requests before them", "[endpoint][durability]") {
+  Server server;
+  REQUIRE(server.serve(json_request("CreateQueue", {{"QueueName", "q1"}}))->answers == 1);
+  storage::Engine& engine = *server.accounts.own().engine;
+  REQUIRE_FALSE(engine.log_buffered());
+  std::vector<std::function<void()>> queue;
+  std::vector<std::unique_ptr<QueuedExchange>> sends;
+  for (int i = 0; i < 3; ++i) {
+    sends.push_back(std::make_unique<QueuedExchange>());
+    sends.back()->queue = &queue;
+    sends.back()->request = json_request("SendMessage", {{"QueueUrl", kQueueUrl}, {"MessageBody", "m"}});
+    server.endpoint->serve(*sends.back());
+  }
+  // Written, not answered, not yet handed to the OS.
+  CHECK(queue.size() == 3);
+  for (const auto& x : sends) CHECK(x->answers == 0);
+  CHECK(engine.log_buffered());
+  // A request that writes nothing, served meanwhile, waits for the flush too.
+  QueuedExchange reader;
+  reader.queue = &queue;
+  reader.request = json_request("GetQueueAttributes", {{"QueueUrl", kQueueUrl}, {"AttributeNames", {"All"}}});
+  server.endpoint->serve(reader);
+  CHECK(reader.answers == 0);
+  REQUIRE(queue.size() == 4);
+
+  queue[0]();  // the first flushes every write before it, then answers
+  CHECK_FALSE(engine.log_buffered());
+  CHECK(sends[0]->answers == 1);
+  CHECK(sends[1]->answers == 0);
+  for (size_t i = 1; i < queue.size(); ++i) queue[i]();
+  for (const auto& x : sends) {
+    CHECK(x->answers == 1);
+    CHECK(x->response.status == 200);
+  }
+  REQUIRE(reader.answers == 1);
+  CHECK(json::parse(reader.response.body)["Attributes"]["ApproximateNumberOfMessages"] == "3");
+
+  // Nothing buffered: answered at once.
+  QueuedExchange idle;
+  idle.queue = &queue;
+  idle.request = json_request("GetQueueUrl", {{"QueueName", "q1"}});
+  server.endpoint->serve(idle);
+  CHECK(idle.answers == 1);
+  CHECK(queue.size() == 4);
+}
+
 TEST_CASE("Query protocol: the same actions answered in XML", "[endpoint]") {
   Server server;
   auto created = server.serve(query_request("Action=CreateQueue&QueueName=q1"));
