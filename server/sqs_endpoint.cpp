@@ -82,7 +82,6 @@ void SqsEndpoint::serve(Exchange& x) const {
   x.action_.assign(kUnknownActionLabel);  // until the request names one
   x.facts_ = nullptr;
   x.syncer_ = nullptr;
-  x.engine_ = nullptr;
   x.call_.reset();
   x.request_id = random_uuid();
   if (answer_operational(x)) return;
@@ -237,7 +236,6 @@ void SqsEndpoint::serve_sqs(Exchange& x) const {
 void SqsEndpoint::serve_routed(Exchange& x, Result<Account*> account) const {
   if (!account) return answer_counted(x, protocol::encode_error(x.format_, account.error(), x.request_id));
   x.syncer_ = account.value()->syncer.get();
-  x.engine_ = account.value()->engine.get();
   if (!x.facts_) return settle(x, unknown_action(x.action_));
   // Kept in the exchange until answered: handlers may answer later (see Call).
   Call& call =
@@ -262,12 +260,12 @@ void SqsEndpoint::settle(Exchange& x, Result<Answer> result) const {
       finish_sqs(x, std::move(result));
     });
   }
-  if (!x.engine_ || !x.engine_->log_buffered()) return finish_sqs(x, std::move(result));
+  if (!x.call_ || !x.call_->engine.log_buffered()) return finish_sqs(x, std::move(result));
   x.settled_.emplace(std::move(result));
   x.run_later([this, &x] {
     Result<Answer> settled = std::move(*x.settled_);
     x.settled_.reset();
-    const Status flushed = x.engine_->flush_log();
+    const Status flushed = x.call_->engine.flush_log();
     if (!flushed) return finish_sqs(x, flushed.error());
     finish_sqs(x, std::move(settled));
   });

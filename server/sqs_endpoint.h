@@ -85,7 +85,6 @@ class Exchange {
   protocol::Protocol protocol_ = protocol::Protocol::Json;
   protocol::AnswerFormat format_ = protocol::AnswerFormat::Json;  // the protocol, and Accept for query
   WalSyncer* syncer_ = nullptr;
-  storage::Engine* engine_ = nullptr;      // the account's, once routed
   std::optional<Result<Answer>> settled_;  // waiting for the log flush
   // The handler's view of the request (SQS actions and the console API),
   // pointing into params_ and request: it lives until the answer, so async

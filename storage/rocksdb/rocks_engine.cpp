@@ -39,7 +39,7 @@ RocksEngine::RocksEngine(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::C
                          const EngineOptions& options, const RocksOptions& rocks)
     : db_(std::move(db)), handles_(std::move(handles)), options_(options), rocks_(rocks) {
   write_options_.sync = rocks.sync_writes;
-  flushed_ = db_->GetLatestSequenceNumber();
+  flushed_ = log_position();
   meta_cf_ = handles_[0];
   queues_cf_ = handles_[1];
   content_cf_ = handles_[2];
@@ -414,34 +414,29 @@ Status RocksEngine::purge_queue(const std::string& name) {
 
 uint64_t RocksEngine::log_position() { return db_->GetLatestSequenceNumber(); }
 
-Status RocksEngine::sync_log() {
-  const uint64_t target = db_->GetLatestSequenceNumber();
-  auto s = rocks_.buffered_log ? db_->FlushWAL(/*sync=*/true) : db_->SyncWAL();
-  if (!s.ok()) return make_error(ErrorCode::ServiceUnavailable, "Storage sync failed: " + s.ToString());
-  mark_flushed(target);
-  return Ok{};
-}
+// FlushWAL(true) is SyncWAL after handing over what a buffered log holds.
+Status RocksEngine::sync_log() { return write_log_out(/*sync=*/true); }
 
 bool RocksEngine::log_buffered() {
-  return rocks_.buffered_log && db_->GetLatestSequenceNumber() > flushed_.load(std::memory_order_acquire);
+  return rocks_.buffered_log && log_position() > flushed_.load(std::memory_order_acquire);
+}
+
+Status RocksEngine::flush_log() {
+  if (!rocks_.buffered_log || log_position() <= flushed_.load(std::memory_order_acquire)) return Ok{};
+  return write_log_out(/*sync=*/false);
 }
 
 // A write's sequence number is published after its WAL record is in the
 // buffer, so one FlushWAL covers every sequence number read before it.
-Status RocksEngine::flush_log() {
-  if (!rocks_.buffered_log) return Ok{};
-  const uint64_t target = db_->GetLatestSequenceNumber();
-  if (target <= flushed_.load(std::memory_order_acquire)) return Ok{};
-  auto s = db_->FlushWAL(/*sync=*/false);
+Status RocksEngine::write_log_out(bool sync) {
+  const uint64_t target = log_position();
+  auto s = db_->FlushWAL(sync);
+  if (!s.ok() && sync) return make_error(ErrorCode::ServiceUnavailable, "Storage sync failed: " + s.ToString());
   if (!s.ok()) return make_error(ErrorCode::InternalError, "Storage write failed: " + s.ToString());
-  mark_flushed(target);
-  return Ok{};
-}
-
-void RocksEngine::mark_flushed(uint64_t position) {
   uint64_t seen = flushed_.load(std::memory_order_acquire);
-  while (seen < position && !flushed_.compare_exchange_weak(seen, position, std::memory_order_acq_rel)) {
+  while (seen < target && !flushed_.compare_exchange_weak(seen, target, std::memory_order_acq_rel)) {
   }
+  return Ok{};
 }
 
 // SST files and memtables over all column families (the WAL is not counted).

@@ -298,7 +298,8 @@ class RocksEngine final : public Engine {
   // Writes `batch` after releasing `lock` (on mu_), for changes already made
   // in memory; see write_mu_.
   Status write_released(std::unique_lock<std::mutex>& lock, rocksdb::WriteBatch& batch);
-  void mark_flushed(uint64_t position);       // raises flushed_ to position
+  // Hands the log buffer to the OS (and syncs it when `sync`); raises flushed_.
+  Status write_log_out(bool sync);
   Status commit(rocksdb::WriteBatch& batch);  // with write_mu_ held
   Status check_free_space(WriteKind kind);
   void put_queue_record(rocksdb::WriteBatch& batch, const std::string& name, const Queue& q, const QueueInfo& info);

@@ -133,23 +133,23 @@ TEST_CASE("a buffered log keeps deferred writes in the process until flush_log",
   std::string error;
   auto engine = open_rocksdb_engine(EngineOptions{}, rocks, error);
   REQUIRE(engine);
+  REQUIRE(engine->create_queue("q", {}, {}).ok());
   NewMessage m;
   m.body = "written";
+  auto send_deferred = [&] {
+    DeferredLogFlush deferred;
+    CHECK(log_flush_deferred());
+    REQUIRE(engine->send_message("q", m).ok());
+  };
 
   SECTION("writes outside a deferral are in the OS when their call returns") {
-    REQUIRE(engine->create_queue("q", {}, {}).ok());
     REQUIRE(engine->send_message("q", m).ok());
     CHECK_FALSE(engine->log_buffered());
     CHECK(messages_after_crash(rocks.data_dir, dir.path() / "crash") == 1);
   }
   SECTION("deferred writes wait for flush_log, which hands over all of them") {
-    REQUIRE(engine->create_queue("q", {}, {}).ok());
-    {
-      DeferredLogFlush deferred;
-      CHECK(log_flush_deferred());
-      REQUIRE(engine->send_message("q", m).ok());
-      REQUIRE(engine->send_message("q", m).ok());
-    }
+    send_deferred();
+    send_deferred();
     CHECK_FALSE(log_flush_deferred());
     CHECK(engine->log_buffered());
     CHECK(messages_after_crash(rocks.data_dir, dir.path() / "before") == 0);
@@ -158,27 +158,16 @@ TEST_CASE("a buffered log keeps deferred writes in the process until flush_log",
     CHECK(messages_after_crash(rocks.data_dir, dir.path() / "after") == 2);
   }
   SECTION("a write outside a deferral hands over the buffered ones too") {
-    REQUIRE(engine->create_queue("q", {}, {}).ok());
-    {
-      DeferredLogFlush deferred;
-      REQUIRE(engine->send_message("q", m).ok());
-    }
+    send_deferred();
     REQUIRE(engine->send_message("q", m).ok());
     CHECK_FALSE(engine->log_buffered());
     CHECK(messages_after_crash(rocks.data_dir, dir.path() / "crash") == 2);
   }
   SECTION("sync_log and closing the engine flush it") {
-    REQUIRE(engine->create_queue("q", {}, {}).ok());
-    {
-      DeferredLogFlush deferred;
-      REQUIRE(engine->send_message("q", m).ok());
-    }
+    send_deferred();
     REQUIRE(engine->sync_log().ok());
     CHECK_FALSE(engine->log_buffered());
-    {
-      DeferredLogFlush deferred;
-      REQUIRE(engine->send_message("q", m).ok());
-    }
+    send_deferred();
     engine.reset();
     CHECK(messages_after_crash(rocks.data_dir, dir.path() / "closed") == 2);
   }
